@@ -1,0 +1,278 @@
+#include "engine/cli/cli.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "engine/core/error.hpp"
+#include "engine/metrics/expectations.hpp"
+#include "engine/report/report.hpp"
+#include "engine/run/runner.hpp"
+#include "engine/scenario/loader.hpp"
+
+namespace cachestress::cli {
+namespace {
+
+// Every flag of `run`; an unset optional keeps the scenario file's value.
+struct RunFlags {
+  std::string scenario;
+  std::optional<std::uint64_t> builds;
+  std::optional<std::uint32_t> concurrency;
+  std::optional<double> duration;
+  std::optional<std::string> sharing, isolation, semantics, arrival, lock_kind, backend;
+  std::optional<double> rate, ramp;
+  std::optional<std::uint64_t> seed;
+  std::optional<std::uint32_t> interval_ms;
+  std::string workdir;
+  bool keep = false;
+  std::string out;
+  std::string format = "text";
+  unsigned lock_threads = 8;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+template <typename T>
+T parsed_or_fail(std::optional<T> value, const std::string& flag, const std::string& text, const std::string& choices) {
+  if (!value) throw InputError(flag + ": expected " + choices + " (got \"" + text + "\")");
+  return *value;
+}
+
+// Applies flags over the scenario's own values and checks the limits.
+void apply_flags(const RunFlags& f, model::Scenario& s) {
+  auto& run = s.run;
+  if (f.builds) run.builds = *f.builds;
+  if (f.concurrency) run.concurrency = *f.concurrency;
+  if (f.duration) run.duration_s = *f.duration;
+  if (f.seed) run.seed = *f.seed;
+  if (f.interval_ms) run.interval_ms = *f.interval_ms;
+  if (f.rate) run.rate_per_s = *f.rate;
+  if (f.ramp) run.ramp_s = *f.ramp;
+  if (f.semantics) {
+    run.semantics = parsed_or_fail(model::parse_semantics(*f.semantics), "--semantics", *f.semantics, "one of buildah, buildah-1.28, buildkit");
+  }
+  if (f.isolation) {
+    run.isolation = parsed_or_fail(model::parse_isolation(*f.isolation), "--isolation", *f.isolation, "one of per-build, shared, per-group:K");
+  }
+  if (f.arrival) run.arrival = parsed_or_fail(model::parse_arrival(*f.arrival), "--arrival", *f.arrival, "one of together, ramp, poisson");
+  if (f.lock_kind) run.lock_kind = parsed_or_fail(model::parse_lock_kind(*f.lock_kind), "--lock-kind", *f.lock_kind, "one of ofd, fcntl, flock");
+  if (f.backend) run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, "one of inproc, fake");
+  if (f.sharing) {
+    auto sharing = parsed_or_fail(model::parse_sharing(*f.sharing), "--sharing", *f.sharing, "one of shared, private, locked");
+    for (auto& kind : s.kinds) {
+      for (auto& step : kind.steps) {
+        for (auto& mount : step.mounts) mount.sharing = sharing;
+      }
+    }
+  }
+  if (run.concurrency < 1 || run.concurrency > model::k_max_concurrency) {
+    throw InputError("--concurrency: must be between 1 and " + std::to_string(model::k_max_concurrency) + " (got " +
+                     std::to_string(run.concurrency) + ")");
+  }
+  if (run.builds > model::k_max_builds) {
+    throw InputError("--builds: must be at most " + std::to_string(model::k_max_builds) + " (got " + std::to_string(run.builds) + ")");
+  }
+  if (run.duration_s < 0 || run.duration_s > 7 * 24 * 3600.0) throw InputError("--duration: must be between 0 and 604800 seconds");
+  if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
+  if (run.interval_ms < 10 || run.interval_ms > 3'600'000) throw InputError("--interval-ms: must be between 10 and 3600000");
+  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
+  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
+  if (f.format != "text" && f.format != "json") throw InputError("--format: expected one of text, json (got \"" + f.format + "\")");
+  if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
+}
+
+// The command line that reproduces this run from the resolved configuration.
+std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
+  const auto& r = s.run;
+  std::string source = s.source.starts_with("builtin:") ? s.name : s.source;
+  std::string cmd = "cachestress run --scenario " + source + " --builds " + std::to_string(r.builds) +
+                    " --concurrency " + std::to_string(r.concurrency) + " --semantics " + model::to_string(r.semantics) +
+                    " --isolation " + model::to_string(r.isolation) + " --backend " + model::to_string(r.backend) +
+                    " --arrival " + model::to_string(r.arrival) + " --lock-kind " + model::to_string(r.lock_kind) +
+                    " --seed " + std::to_string(r.seed);
+  if (r.duration_s > 0) cmd += " --duration " + fmt::format("{}", r.duration_s);
+  if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
+  if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
+  if (f.sharing) cmd += " --sharing " + *f.sharing;
+  return cmd;
+}
+
+// results/ in a checkout of this repository (marked by results/.cachestress-results).
+bool in_repository() {
+  struct stat info {};
+  return ::stat("results/.cachestress-results", &info) == 0;
+}
+
+std::string default_results_path(const model::Scenario& s, std::chrono::system_clock::time_point at) {
+  std::time_t t = std::chrono::system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string base = std::string("results/") + stamp + "-" + s.name;
+  std::string path = base + ".json";
+  struct stat info {};
+  for (int n = 2; ::stat(path.c_str(), &info) == 0; ++n) path = base + "-" + std::to_string(n) + ".json";  // never overwrite
+  return path;
+}
+
+// Enough descriptors for every build in flight to hold a lock file open.
+void raise_fd_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void setup_logging(const RunFlags& f) {
+  auto logger = spdlog::stderr_color_st("cachestress");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("cachestress: %^%l%$: %v");
+  spdlog::set_level(f.quiet ? spdlog::level::err : f.verbosity >= 2 ? spdlog::level::trace
+                                                 : f.verbosity == 1  ? spdlog::level::debug
+                                                                     : spdlog::level::info);
+}
+
+int do_run(const RunFlags& flags, const std::string& scenario_arg) {
+  model::Scenario scenario = scenario::load_scenario(scenario_arg);
+  apply_flags(flags, scenario);
+  raise_fd_limit();
+  spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
+               scenario.run.concurrency, scenario.run.seed);
+
+  run::RunOptions options;
+  options.scenario = scenario;
+  options.workdir = flags.workdir;
+  options.keep = flags.keep;
+  options.lock_threads = flags.lock_threads;
+  run::Runner runner(options);
+  run::RunOutcome outcome = runner.run();
+
+  report::RunReport rr;
+  rr.scenario = &scenario;
+  rr.outcome = &outcome;
+  rr.environment = outcome.environment;
+  rr.verdicts = metrics::judge(scenario.expectations, *outcome.metrics);
+  rr.command_line = reproduce_command(scenario, flags);
+  if (outcome.workdir_kept) spdlog::info("workspace kept at {}", outcome.workdir);
+
+  std::string json_text = report::to_json(rr).dump(2) + "\n";
+  std::string out_path = flags.out;
+  if (out_path.empty() && in_repository()) out_path = default_results_path(scenario, outcome.started_at);
+  if (!out_path.empty()) {
+    report::write_atomically(out_path, json_text);
+    spdlog::info("report written to {}", out_path);
+  }
+  if (flags.format == "json") {
+    std::fwrite(json_text.data(), 1, json_text.size(), stdout);
+  } else {
+    std::string text = report::to_text(rr);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  std::fflush(stdout);
+
+  if (outcome.interrupted) return 128 + outcome.signal;
+  if (!metrics::all_passed(rr.verdicts)) {
+    for (const auto& v : rr.verdicts) {
+      if (!v.passed) {
+        spdlog::error("expectation failed: {} {} {} (value {})", v.expectation.field,
+                      metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+      }
+    }
+    return static_cast<int>(ExitCode::expectation_failed);
+  }
+  return static_cast<int>(ExitCode::ok);
+}
+
+void add_run_options(CLI::App& app, RunFlags& f) {
+  app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
+  app.add_option("--builds", f.builds, "number of builds to run (0: until --duration)");
+  app.add_option("--concurrency", f.concurrency, "builds in flight at most");
+  app.add_option("--duration", f.duration, "stop admitting builds after SECONDS");
+  app.add_option("--sharing", f.sharing, "override every mount's sharing: shared|private|locked");
+  app.add_option("--isolation", f.isolation, "cache roots: per-build|shared|per-group:K");
+  app.add_option("--semantics", f.semantics, "semantics profile: buildah|buildah-1.28|buildkit");
+  app.add_option("--backend", f.backend, "how builds run: inproc (real files and locks) | fake (no I/O, for tests)");
+  app.add_option("--arrival", f.arrival, "together|ramp|poisson");
+  app.add_option("--rate", f.rate, "poisson arrivals per second");
+  app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");
+  app.add_option("--lock-kind", f.lock_kind, "kernel lock for Buildah locked mounts: ofd|fcntl|flock");
+  app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
+  app.add_option("--seed", f.seed, "seed for build order, kinds and operation choices");
+  app.add_option("--interval-ms", f.interval_ms, "per-interval sample period (default 1000)");
+  app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
+  app.add_flag("--keep", f.keep, "keep the workspace after the run");
+  app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
+  app.add_option("--format", f.format, "stdout format: text|json");
+  app.add_flag("-v,--verbose", f.verbosity, "more logging (repeat for trace)");
+  app.add_flag("-q,--quiet", f.quiet, "errors only");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cachestress: concurrency stress tester for shared build-cache mounts (Buildah, BuildKit)"};
+  app.set_version_flag("--version", std::string("cachestress ") + CACHESTRESS_VERSION);
+  app.footer(
+      "Exit codes: 0 ok, 1 an expectation failed, 2 usage or input error, 3 environment error,\n"
+      "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM).");
+  RunFlags flags;
+  add_run_options(app, flags);
+  auto* run_cmd = app.add_subcommand("run", "run a scenario (the default command)");
+  run_cmd->fallthrough();
+  auto* list_cmd = app.add_subcommand("list", "list the built-in scenarios");
+  std::string show_name;
+  auto* show_cmd = app.add_subcommand("show", "print a scenario, resolved, as TOML");
+  show_cmd->add_option("scenario", show_name, "built-in NAME or PATH.toml")->required();
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "cachestress " << CACHESTRESS_VERSION << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "cachestress: error: %s (see cachestress --help)\n", e.what());
+    return static_cast<int>(ExitCode::input_error);
+  }
+  setup_logging(flags);
+  try {
+    if (list_cmd->parsed()) {
+      for (const auto& entry : scenario::catalogue()) std::printf("%-18s %s\n", entry.name.c_str(), entry.description.c_str());
+      return 0;
+    }
+    if (show_cmd->parsed()) {
+      std::string text = scenario::to_toml(scenario::load_scenario(show_name));
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return 0;
+    }
+    if (flags.scenario.empty()) throw InputError("--scenario is required (try: cachestress list)");
+    return do_run(flags, flags.scenario);
+  } catch (const InputError& e) {
+    spdlog::error("{}", e.what());
+    return static_cast<int>(ExitCode::input_error);
+  } catch (const EnvironmentError& e) {
+    spdlog::error("{}", e.what());
+    return static_cast<int>(ExitCode::environment_error);
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory");
+    return static_cast<int>(ExitCode::environment_error);
+  }
+}
+
+}  // namespace cachestress::cli

@@ -1,0 +1,84 @@
+#pragma once
+// RAII ownership of the libuv loop and its handles (the uvw / libuv-test discipline):
+// - a handle lives in a heap "box" that libuv points back to through handle->data; the box
+//   is freed only in the close callback, never before libuv is done with it;
+// - the owning C++ object (Timer, Async, Signal) closes its box in its destructor;
+// - Loop's destructor closes whatever is left (uv_walk), runs the loop once more and
+//   requires uv_loop_close() == 0.
+// Callbacks never let an exception escape into C: they are caught and logged.
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace cachestress::core {
+
+class Loop {
+ public:
+  Loop();
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  uv_loop_t* raw() noexcept { return &m_loop; }
+  // Runs until no active handles or requests remain.
+  void run();
+  // Closes every handle still open, drains their callbacks and closes the loop.
+  // Returns uv_loop_close()'s result (0 when everything was released).
+  int close();
+  std::uint64_t now_ms() noexcept { return uv_now(&m_loop); }
+
+ private:
+  uv_loop_t m_loop{};
+  bool m_closed = false;
+};
+
+class HandleBox;
+
+// Base of the owner objects below: holds the box and detaches from it on destruction.
+class HandleOwner {
+ public:
+  HandleOwner(const HandleOwner&) = delete;
+  HandleOwner& operator=(const HandleOwner&) = delete;
+  bool is_open() const noexcept { return m_box != nullptr; }
+  // Closes the handle now (idempotent); later calls on the owner are no-ops.
+  void close() noexcept;
+  // A referenced handle keeps Loop::run() going; an unreferenced one does not.
+  void ref() noexcept;
+  void unref() noexcept;
+
+ protected:
+  HandleOwner() = default;
+  ~HandleOwner();
+  HandleBox* m_box = nullptr;
+  friend class HandleBox;
+};
+
+class Timer : public HandleOwner {
+ public:
+  Timer(Loop& loop, std::function<void()> on_fire);
+  ~Timer() = default;
+  void start(std::uint64_t timeout_ms, std::uint64_t repeat_ms = 0) noexcept;
+  void stop() noexcept;
+};
+
+// Wakes the loop from another thread; coalesces: many sends, at least one callback.
+class Async : public HandleOwner {
+ public:
+  Async(Loop& loop, std::function<void()> on_wake);
+  ~Async() = default;
+  void send() noexcept;  // thread-safe
+};
+
+class Signal : public HandleOwner {
+ public:
+  Signal(Loop& loop, int signum, std::function<void(int)> on_signal);
+  ~Signal() = default;
+};
+
+// Runs `work` on libuv's threadpool and `after` on the loop thread with the status
+// (0, or UV_ECANCELED when cancelled before it started). One heap request per call.
+void queue_work(Loop& loop, std::function<void()> work, std::function<void(int status)> after);
+
+}  // namespace cachestress::core

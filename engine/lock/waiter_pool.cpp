@@ -1,0 +1,152 @@
+#include "engine/lock/waiter_pool.hpp"
+
+#include <csignal>
+#include <cerrno>
+
+namespace cachestress::lock {
+namespace {
+
+// A real-time signal with an empty handler installed without SA_RESTART: delivering it to a
+// worker turns its blocking F_OFD_SETLKW / F_SETLKW / flock into EINTR.
+int interrupt_signal() { return SIGRTMIN + 2; }
+
+void install_interrupt_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = [](int) {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction(interrupt_signal(), &action, nullptr);
+  });
+}
+
+constexpr std::uint64_t k_resignal_ms = 20;
+
+}  // namespace
+
+WaiterPool::WaiterPool(core::Loop& loop, unsigned threads)
+    : m_async(loop, [this] { deliver(); }), m_resignal_timer(loop, [this] { resignal(); }) {
+  install_interrupt_handler();
+  m_async.unref();  // only outstanding jobs keep the loop alive (see submit/deliver)
+  if (threads == 0) threads = 1;
+  for (unsigned i = 0; i < threads; ++i) {
+    auto worker = std::make_unique<Worker>();
+    Worker& ref = *worker;
+    worker->thread = std::thread([this, &ref] { worker_main(ref); });
+    worker->handle = worker->thread.native_handle();
+    m_workers.push_back(std::move(worker));
+  }
+}
+
+WaiterPool::~WaiterPool() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    for (auto* job : m_queue) job->m_cancelled.store(true, std::memory_order_release);
+    for (auto& worker : m_workers) {
+      if (worker->running != nullptr) worker->running->m_cancelled.store(true, std::memory_order_release);
+    }
+  }
+  m_wake.notify_all();
+  for (auto& worker : m_workers) {
+    // Keep interrupting until the thread leaves its wait: a signal sent just before the
+    // blocking call would otherwise be lost.
+    while (true) {
+      {
+        std::lock_guard lock(m_mutex);
+        if (worker->running == nullptr) break;
+        pthread_kill(worker->handle, interrupt_signal());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    worker->thread.join();
+  }
+}
+
+void WaiterPool::submit(LockJob* job) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.push_back(job);
+  }
+  ++m_outstanding;
+  m_async.ref();
+  m_wake.notify_one();
+}
+
+void WaiterPool::cancel(LockJob* job) {
+  job->m_cancelled.store(true, std::memory_order_release);
+  std::lock_guard lock(m_mutex);
+  for (auto it = m_queue.begin(); it != m_queue.end(); ++it) {
+    if (*it == job) {
+      m_queue.erase(it);
+      m_finished.emplace_back(job, -ECANCELED);
+      m_async.send();
+      return;
+    }
+  }
+  for (auto& worker : m_workers) {
+    if (worker->running == job) {
+      pthread_kill(worker->handle, interrupt_signal());
+      m_resignal_timer.start(k_resignal_ms, k_resignal_ms);
+    }
+  }
+}
+
+void WaiterPool::resignal() {
+  std::lock_guard lock(m_mutex);
+  bool any = false;
+  for (auto& worker : m_workers) {
+    if (worker->running != nullptr && worker->running->is_cancelled()) {
+      pthread_kill(worker->handle, interrupt_signal());
+      any = true;
+    }
+  }
+  if (!any) m_resignal_timer.stop();
+}
+
+void WaiterPool::worker_main(Worker& self) {
+  // Only the interrupt signal reaches these threads; SIGINT and friends go to the loop.
+  sigset_t mask;
+  sigfillset(&mask);
+  sigdelset(&mask, interrupt_signal());
+  pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  while (true) {
+    LockJob* job = nullptr;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+      if (m_queue.empty()) return;  // stopping
+      job = m_queue.front();
+      m_queue.pop_front();
+      self.running = job;
+    }
+    int result = job->run();
+    {
+      std::lock_guard lock(m_mutex);
+      self.running = nullptr;
+      m_finished.emplace_back(job, result);
+    }
+    m_async.send();
+  }
+}
+
+void WaiterPool::deliver() {
+  std::vector<std::pair<LockJob*, int>> finished;
+  {
+    std::lock_guard lock(m_mutex);
+    finished.swap(m_finished);
+  }
+  for (auto& [job, result] : finished) {
+    --m_outstanding;
+    job->done(result);  // may submit() again
+  }
+  // uv_ref is a flag, not a count: the loop stays alive exactly while jobs are outstanding.
+  if (m_outstanding == 0) {
+    m_async.unref();
+  } else {
+    m_async.ref();
+  }
+}
+
+}  // namespace cachestress::lock

@@ -1,0 +1,71 @@
+#pragma once
+// Dedicated threads for blocking kernel lock waits, apart from libuv's threadpool.
+//
+// Why: libuv's threadpool (default 4 threads) also serves every file operation. A build
+// blocked in F_OFD_SETLKW would pin one of those threads; four waiting builds would stop
+// all file I/O. Here, per cache key at most one in-process build waits in the kernel (the
+// per-key gate in engine/run/mount_table mirrors Buildah's per-process mutex), so these
+// threads are bounded by contended keys, not by waiting builds. Waits are interruptible:
+// cancel() marks the job and signals its thread (EINTR), re-signalling until it returns.
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/core/loop.hpp"
+
+namespace cachestress::lock {
+
+class LockJob {
+ public:
+  virtual ~LockJob() = default;
+  // Worker thread: may block in the kernel; must return soon after is_cancelled() turns true.
+  virtual int run() = 0;
+  // Loop thread: the result of run(), or -ECANCELED when cancelled before it started.
+  virtual void done(int result) = 0;
+  bool is_cancelled() const noexcept { return m_cancelled.load(std::memory_order_acquire); }
+
+ private:
+  friend class WaiterPool;
+  std::atomic<bool> m_cancelled{false};
+};
+
+class WaiterPool {
+ public:
+  WaiterPool(core::Loop& loop, unsigned threads);
+  ~WaiterPool();
+  WaiterPool(const WaiterPool&) = delete;
+  WaiterPool& operator=(const WaiterPool&) = delete;
+
+  // Loop thread. The job must stay alive until done() has been called.
+  void submit(LockJob* job);
+  // Loop thread. Interrupts the job's wait; done() still follows (with its run() result).
+  void cancel(LockJob* job);
+  unsigned threads() const noexcept { return static_cast<unsigned>(m_workers.size()); }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    pthread_t handle{};
+    LockJob* running = nullptr;  // guarded by m_mutex
+  };
+  void worker_main(Worker& self);
+  void deliver();  // loop thread: hands finished jobs to done()
+  void resignal(); // loop thread: re-interrupts cancelled jobs still running
+
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::deque<LockJob*> m_queue;
+  std::vector<std::pair<LockJob*, int>> m_finished;
+  std::vector<std::unique_ptr<Worker>> m_workers;
+  bool m_stopping = false;
+  std::size_t m_outstanding = 0;  // loop thread: submitted, not yet done()
+  core::Async m_async;
+  core::Timer m_resignal_timer;
+};
+
+}  // namespace cachestress::lock

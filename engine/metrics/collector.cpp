@@ -1,0 +1,76 @@
+#include "engine/metrics/collector.hpp"
+
+namespace cachestress::metrics {
+
+const char* to_string(CollisionKind kind) {
+  switch (kind) {
+    case CollisionKind::foreign: return "foreign";
+    case CollisionKind::missing: return "missing";
+    case CollisionKind::torn: return "torn";
+    case CollisionKind::lock_overlap: return "lock_overlap";
+  }
+  return "?";
+}
+
+double RunMetrics::rate(Rate r) const {
+  double seconds = duration_s > 0 ? duration_s : 1e-9;
+  switch (r) {
+    case Rate::duration_s: return duration_s;
+    case Rate::builds_per_s: return static_cast<double>(counter(Counter::builds_completed)) / seconds;
+    case Rate::steps_per_s: return static_cast<double>(counter(Counter::steps_completed)) / seconds;
+    case Rate::bytes_per_s:
+      return static_cast<double>(counter(Counter::bytes_written) + counter(Counter::bytes_read)) / seconds;
+    case Rate::count_: break;
+  }
+  return 0;
+}
+
+Collector::Collector() : m_metrics(std::make_unique<RunMetrics>()), m_interval_wait(std::make_unique<Histogram>()) {}
+
+void Collector::record(Hist h, std::uint64_t value_us) noexcept {
+  m_metrics->histograms[static_cast<std::size_t>(h)].record(value_us);
+}
+
+void Collector::record_lock_wait(std::uint64_t wait_us, bool waited) noexcept {
+  record(Hist::lock_wait_us, wait_us);
+  m_interval_wait->record(wait_us);
+  add(Counter::lock_acquisitions);
+  if (waited) {
+    add(Counter::lock_waited);
+    ++m_metrics->lock_waited;
+  }
+}
+
+void Collector::collision(const Collision& c) {
+  add(Counter::collisions_total);
+  switch (c.kind) {
+    case CollisionKind::foreign: add(Counter::collisions_foreign); break;
+    case CollisionKind::missing: add(Counter::collisions_missing); break;
+    case CollisionKind::torn: add(Counter::collisions_torn); break;
+    case CollisionKind::lock_overlap: add(Counter::collisions_lock_overlap); break;
+  }
+  auto key = std::make_tuple(c.polluter_kind, c.victim_kind, static_cast<int>(c.kind));
+  auto [it, inserted] = m_cell_index.try_emplace(key, m_metrics->interference.size());
+  if (inserted) m_metrics->interference.push_back({c.polluter_kind, c.victim_kind, c.kind, 0, c});
+  ++m_metrics->interference[it->second].count;
+}
+
+void Collector::failure(const std::string& reason, std::uint64_t build, int kind) {
+  auto [it, inserted] = m_failure_index.try_emplace(reason, m_metrics->failures.size());
+  if (inserted) m_metrics->failures.push_back({reason, 0, build, kind});
+  ++m_metrics->failures[it->second].count;
+}
+
+void Collector::close_interval(double t_s, std::uint64_t in_flight) {
+  const auto builds = get(Counter::builds_completed);
+  const auto steps = get(Counter::steps_completed);
+  const auto collisions = get(Counter::collisions_total);
+  m_metrics->intervals.push_back({t_s, builds - m_interval_builds, steps - m_interval_steps,
+                                  collisions - m_interval_collisions, m_interval_wait->percentile(99), in_flight});
+  m_interval_builds = builds;
+  m_interval_steps = steps;
+  m_interval_collisions = collisions;
+  m_interval_wait->reset();
+}
+
+}  // namespace cachestress::metrics

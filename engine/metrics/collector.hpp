@@ -1,0 +1,95 @@
+#pragma once
+// The measuring layer: the runner records raw events here (loop thread only); at the end
+// snapshot() turns them into a RunMetrics that reporters serialise. Nothing here formats.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/metrics/histogram.hpp"
+#include "engine/metrics/metric_table.hpp"
+
+namespace cachestress::metrics {
+
+enum class CollisionKind { foreign, missing, torn, lock_overlap };
+const char* to_string(CollisionKind kind);
+
+inline constexpr int k_unknown_kind = -1;  // a polluter the evidence cannot name
+
+struct Collision {
+  CollisionKind kind = CollisionKind::foreign;
+  int polluter_kind = k_unknown_kind;  // index into the scenario's build kinds
+  std::uint64_t polluter_build = 0;    // valid when polluter_kind != k_unknown_kind
+  int victim_kind = 0;
+  std::uint64_t victim_build = 0;
+  std::string file;  // relative to the workspace
+  std::uint32_t step = 0;
+};
+
+// One cell of the polluter-kind x victim-kind x collision-kind matrix.
+struct InterferenceCell {
+  int polluter_kind = k_unknown_kind;
+  int victim_kind = 0;
+  CollisionKind kind = CollisionKind::foreign;
+  std::uint64_t count = 0;
+  Collision example;  // the first one seen
+};
+
+// True per-interval sample (not cumulative).
+struct IntervalSample {
+  double t_s = 0;  // end of the interval, seconds since start
+  std::uint64_t builds_completed = 0;
+  std::uint64_t steps_completed = 0;
+  std::uint64_t collisions = 0;
+  std::uint64_t lock_wait_p99_us = 0;
+  std::uint64_t in_flight = 0;
+};
+
+struct FailureReason {
+  std::string reason;
+  std::uint64_t count = 0;
+  std::uint64_t example_build = 0;
+  int example_kind = 0;
+};
+
+struct RunMetrics {
+  std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> counters{};
+  std::array<Histogram, static_cast<std::size_t>(Hist::count_)> histograms;
+  std::uint64_t lock_waited = 0;  // acquisitions that had to wait (lock_wait_us.waited)
+  std::vector<InterferenceCell> interference;
+  std::vector<IntervalSample> intervals;
+  std::vector<FailureReason> failures;
+  double duration_s = 0;
+
+  std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
+  const Histogram& histogram(Hist h) const { return histograms[static_cast<std::size_t>(h)]; }
+  double rate(Rate r) const;
+};
+
+class Collector {
+ public:
+  Collector();
+  void add(Counter c, std::uint64_t n = 1) noexcept { m_metrics->counters[static_cast<std::size_t>(c)] += n; }
+  std::uint64_t get(Counter c) const noexcept { return m_metrics->counter(c); }
+  void record(Hist h, std::uint64_t value_us) noexcept;
+  void record_lock_wait(std::uint64_t wait_us, bool waited) noexcept;
+  void collision(const Collision& collision);
+  void failure(const std::string& reason, std::uint64_t build, int kind);
+  // Closes the current interval at t_s seconds (true per-interval figures).
+  void close_interval(double t_s, std::uint64_t in_flight);
+  void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }
+  const RunMetrics& metrics() const noexcept { return *m_metrics; }
+  const std::vector<IntervalSample>& intervals() const noexcept { return m_metrics->intervals; }
+
+ private:
+  std::unique_ptr<RunMetrics> m_metrics;  // histograms are large: keep them off the stack
+  std::unique_ptr<Histogram> m_interval_wait;
+  std::uint64_t m_interval_builds = 0, m_interval_steps = 0, m_interval_collisions = 0;
+  std::map<std::tuple<int, int, int>, std::size_t> m_cell_index;
+  std::map<std::string, std::size_t> m_failure_index;
+};
+
+}  // namespace cachestress::metrics

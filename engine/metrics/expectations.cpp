@@ -1,0 +1,50 @@
+#include "engine/metrics/expectations.hpp"
+
+#include <algorithm>
+
+#include "engine/metrics/summary_fields.hpp"
+
+namespace cachestress::metrics {
+
+const char* comparison_symbol(model::Comparison comparison) {
+  switch (comparison) {
+    case model::Comparison::eq: return "==";
+    case model::Comparison::ne: return "!=";
+    case model::Comparison::lt: return "<";
+    case model::Comparison::le: return "<=";
+    case model::Comparison::gt: return ">";
+    case model::Comparison::ge: return ">=";
+  }
+  return "?";
+}
+
+namespace {
+
+bool holds(model::Comparison comparison, double value, double bound) {
+  switch (comparison) {
+    case model::Comparison::eq: return value == bound;
+    case model::Comparison::ne: return value != bound;
+    case model::Comparison::lt: return value < bound;
+    case model::Comparison::le: return value <= bound;
+    case model::Comparison::gt: return value > bound;
+    case model::Comparison::ge: return value >= bound;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, const RunMetrics& metrics) {
+  std::vector<Verdict> verdicts;
+  for (const auto& expectation : expectations) {
+    double value = summary_value(metrics, canonical_summary_field(expectation.field));
+    verdicts.push_back({expectation, value, holds(expectation.comparison, value, expectation.value)});
+  }
+  return verdicts;
+}
+
+bool all_passed(const std::vector<Verdict>& verdicts) {
+  return std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.passed; });
+}
+
+}  // namespace cachestress::metrics

@@ -1,0 +1,56 @@
+#include "engine/metrics/summary_fields.hpp"
+
+#include <algorithm>
+
+#include "engine/metrics/collector.hpp"
+#include "engine/metrics/metric_table.hpp"
+
+namespace cachestress::metrics {
+
+const std::vector<std::string>& summary_field_paths() {
+  static const std::vector<std::string> k_paths = [] {
+    std::vector<std::string> paths;
+    for (const auto& counter : k_counters) paths.emplace_back(counter.name);
+    for (const auto& rate : k_rates) paths.emplace_back(rate.name);
+    for (const auto& hist : k_histograms) {
+      for (const char* stat : k_histogram_stats) paths.push_back(std::string(hist.name) + "." + stat);
+    }
+    paths.emplace_back("lock_wait_us.waited");
+    return paths;
+  }();
+  return k_paths;
+}
+
+std::string canonical_summary_field(std::string_view path) {
+  constexpr std::string_view k_prefix = "summary.";
+  if (path.starts_with(k_prefix)) path.remove_prefix(k_prefix.size());
+  const auto& paths = summary_field_paths();
+  if (std::find(paths.begin(), paths.end(), path) == paths.end()) return {};
+  return std::string(path);
+}
+
+double summary_value(const RunMetrics& metrics, std::string_view path) {
+  for (std::size_t i = 0; i < k_counters.size(); ++i) {
+    if (path == k_counters[i].name) return static_cast<double>(metrics.counters[i]);
+  }
+  for (std::size_t i = 0; i < k_rates.size(); ++i) {
+    if (path == k_rates[i].name) return metrics.rate(static_cast<Rate>(i));
+  }
+  if (path == "lock_wait_us.waited") return static_cast<double>(metrics.lock_waited);
+  for (std::size_t i = 0; i < k_histograms.size(); ++i) {
+    std::string_view name = k_histograms[i].name;
+    if (!path.starts_with(name) || path.size() <= name.size() || path[name.size()] != '.') continue;
+    std::string_view stat = path.substr(name.size() + 1);
+    const Histogram& h = metrics.histograms[i];
+    if (stat == "count") return static_cast<double>(h.count());
+    if (stat == "mean") return h.mean();
+    if (stat == "max") return static_cast<double>(h.max());
+    if (stat == "p50") return static_cast<double>(h.percentile(50));
+    if (stat == "p90") return static_cast<double>(h.percentile(90));
+    if (stat == "p99") return static_cast<double>(h.percentile(99));
+    if (stat == "p999") return static_cast<double>(h.percentile(99.9));
+  }
+  return 0;
+}
+
+}  // namespace cachestress::metrics

@@ -1,0 +1,21 @@
+#pragma once
+// The summary field paths an `[expect]` entry may name, e.g. "collisions.foreign" or
+// "lock_wait_us.p99". A leading "summary." is accepted and ignored.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cachestress::metrics {
+
+// Every valid path, in report order (used for validation messages and docs).
+const std::vector<std::string>& summary_field_paths();
+
+// The canonical path ("summary." stripped) if it names a summary field, else empty.
+std::string canonical_summary_field(std::string_view path);
+
+struct RunMetrics;
+// The value of a canonical summary field in a finished run (the one place that maps
+// field names to measurements; reports and expectations both read through it).
+double summary_value(const RunMetrics& metrics, std::string_view canonical_path);
+
+}  // namespace cachestress::metrics

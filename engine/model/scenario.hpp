@@ -1,0 +1,118 @@
+#pragma once
+// The scenario model: what a run does. Loaded from TOML (engine/scenario), overridden by
+// flags (engine/cli), executed by the runner (engine/run). Plain data, no behaviour.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cachestress::model {
+
+enum class Sharing { shared, private_, locked };
+enum class Semantics { buildah, buildah_1_28, buildkit };
+enum class IsolationKind { per_build, shared, per_group };
+enum class Backend { inproc, fake };
+enum class Arrival { together, ramp, poisson };
+enum class LockKind { ofd, fcntl, flock };
+enum class OpKind { write, read, append, remove, list, hold };
+// What a read expects to find: this build's own last write, any valid token, or nothing.
+enum class ReadExpect { any, own, absent };
+enum class Comparison { eq, ne, lt, le, gt, ge };
+
+struct Isolation {
+  IsolationKind kind = IsolationKind::per_build;
+  std::uint32_t groups = 1;  // only for per_group
+};
+
+struct Mount {
+  std::string target;  // absolute path inside the "container", e.g. /test
+  std::string id;      // optional cache id; empty = keyed by target
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  Sharing sharing = Sharing::shared;
+};
+
+struct Operation {
+  OpKind kind = OpKind::write;
+  std::uint32_t mount = 0;     // index into the step's mounts
+  std::string file;            // relative file name inside the mount
+  std::string value;           // write/append: human-readable payload tag ("hello")
+  std::uint32_t size = 0;      // write/append: extra payload bytes after the token
+  std::uint32_t chunk = 0;     // write/append: write in chunks of this many bytes (0 = one write)
+  ReadExpect expect = ReadExpect::any;  // read only
+  std::uint32_t hold_ms = 0;   // hold only: simulated work inside the step
+  std::uint32_t jitter_ms = 0; // hold only: plus a seeded uniform 0..jitter_ms
+};
+
+struct Step {
+  std::vector<Mount> mounts;
+  std::vector<Operation> ops;
+  std::uint32_t gap_ms = 0;  // pause after this step, before the next (no mounts held)
+};
+
+struct BuildKind {
+  std::string name;
+  std::uint32_t weight = 1;
+  std::vector<Step> steps;
+};
+
+// One `[expect]` entry: `"collisions.total" = 0` or `"lock_wait_us.p99" = "<50000"`.
+struct Expectation {
+  std::string field;       // summary field path, e.g. collisions.foreign
+  Comparison comparison = Comparison::eq;
+  double value = 0;
+  std::string text;        // as written, for reports
+};
+
+struct RunConfig {
+  std::uint64_t builds = 100;        // stop after this many builds (0 = until duration)
+  double duration_s = 0;             // stop admitting after this long (0 = no limit)
+  std::uint32_t concurrency = 8;     // builds in flight at most
+  std::uint64_t seed = 1;
+  Semantics semantics = Semantics::buildah;
+  Isolation isolation;
+  Backend backend = Backend::inproc;
+  Arrival arrival = Arrival::together;
+  double rate_per_s = 0;             // poisson: mean arrivals per second
+  double ramp_s = 0;                 // ramp: first wave spread over this many seconds
+  LockKind lock_kind = LockKind::ofd;
+  std::uint32_t interval_ms = 1000;  // per-interval sample period
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string source;  // "builtin:NAME" or a file path
+  RunConfig run;
+  std::vector<BuildKind> kinds;
+  std::vector<Expectation> expectations;
+};
+
+// Text forms used by the CLI, TOML files and reports (one place for each spelling).
+const char* to_string(Sharing v);
+const char* to_string(Semantics v);
+const char* to_string(IsolationKind v);
+const char* to_string(Backend v);
+const char* to_string(Arrival v);
+const char* to_string(LockKind v);
+const char* to_string(OpKind v);
+const char* to_string(ReadExpect v);
+std::string to_string(const Isolation& v);  // "per-build", "shared", "per-group:4"
+
+std::optional<Sharing> parse_sharing(std::string_view text);
+std::optional<Semantics> parse_semantics(std::string_view text);
+std::optional<Backend> parse_backend(std::string_view text);
+std::optional<Arrival> parse_arrival(std::string_view text);
+std::optional<LockKind> parse_lock_kind(std::string_view text);
+std::optional<OpKind> parse_op_kind(std::string_view text);
+std::optional<ReadExpect> parse_read_expect(std::string_view text);
+std::optional<Isolation> parse_isolation(std::string_view text);
+
+// Hard limits: beyond these a value is an input error (exit 2), not an allocation failure.
+inline constexpr std::uint64_t k_max_builds = 100'000'000;
+inline constexpr std::uint32_t k_max_concurrency = 100'000;
+inline constexpr std::uint32_t k_max_groups = 100'000;
+inline constexpr std::uint32_t k_max_payload = 64 * 1024 * 1024;
+inline constexpr std::size_t k_max_name_bytes = 255;
+
+}  // namespace cachestress::model

@@ -1,0 +1,138 @@
+// JSON report (schema documented in results/README.md, validated by results/schema.json).
+#include <chrono>
+#include <ctime>
+
+#include "engine/metrics/summary_fields.hpp"
+#include "engine/report/report.hpp"
+
+namespace cachestress::report {
+namespace {
+
+using nlohmann::json;
+
+std::string iso_utc(std::chrono::system_clock::time_point at) {
+  std::time_t t = std::chrono::system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// "collisions.total" -> /collisions/total; integral values stay integers.
+void put_path(json& root, const std::string& dotted, double value) {
+  std::string pointer = "/";
+  for (char c : dotted) pointer += c == '.' ? '/' : c;
+  json number = value == static_cast<double>(static_cast<std::uint64_t>(value)) && value >= 0
+                    ? json(static_cast<std::uint64_t>(value))
+                    : json(value);
+  root[json::json_pointer(pointer)] = number;
+}
+
+std::string kind_name(const run::RunOutcome& outcome, int kind) {
+  if (kind < 0 || static_cast<std::size_t>(kind) >= outcome.kind_names.size()) return "unknown";
+  return outcome.kind_names[static_cast<std::size_t>(kind)];
+}
+
+json config_json(const model::Scenario& s) {
+  const auto& r = s.run;
+  return {{"scenario", s.name},
+          {"description", s.description},
+          {"source", s.source},
+          {"builds", r.builds},
+          {"duration_s", r.duration_s},
+          {"concurrency", r.concurrency},
+          {"sharing", sharing_summary(s)},
+          {"isolation", model::to_string(r.isolation)},
+          {"semantics", model::to_string(r.semantics)},
+          {"backend", model::to_string(r.backend)},
+          {"arrival", model::to_string(r.arrival)},
+          {"rate_per_s", r.rate_per_s},
+          {"ramp_s", r.ramp_s},
+          {"lock_kind", model::to_string(r.lock_kind)},
+          {"interval_ms", r.interval_ms},
+          {"seed", r.seed},
+          {"kinds", [&] {
+             json kinds = json::array();
+             for (const auto& k : s.kinds) kinds.push_back({{"name", k.name}, {"weight", k.weight}, {"steps", k.steps.size()}});
+             return kinds;
+           }()}};
+}
+
+}  // namespace
+
+std::string sharing_summary(const model::Scenario& scenario) {
+  std::string mode;
+  for (const auto& kind : scenario.kinds) {
+    for (const auto& step : kind.steps) {
+      for (const auto& mount : step.mounts) {
+        std::string this_mode = model::to_string(mount.sharing);
+        if (mode.empty()) mode = this_mode;
+        if (mode != this_mode) return "mixed";
+      }
+    }
+  }
+  return mode.empty() ? "none" : mode;
+}
+
+nlohmann::json to_json(const RunReport& report) {
+  const auto& outcome = *report.outcome;
+  const auto& m = *outcome.metrics;
+  json doc;
+  doc["schema_version"] = k_schema_version;
+  doc["tool"] = {{"name", "cachestress"}, {"version", CACHESTRESS_VERSION}};
+  doc["created_at"] = iso_utc(outcome.started_at);
+  doc["command_line"] = report.command_line;
+  doc["environment"] = {{"libuv_version", report.environment.libuv_version},
+                        {"kernel", report.environment.kernel},
+                        {"workdir_filesystem", report.environment.workdir_filesystem},
+                        {"cpus", report.environment.cpus},
+                        {"hostname", report.environment.hostname}};
+  doc["config"] = config_json(*report.scenario);
+  doc["interrupted"] = outcome.interrupted;
+  doc["signal"] = outcome.interrupted ? json(outcome.signal) : json(nullptr);
+
+  json summary = json::object();
+  for (const auto& path : metrics::summary_field_paths()) put_path(summary, path, metrics::summary_value(m, path));
+  doc["summary"] = summary;
+
+  json interference = json::array();
+  for (const auto& cell : m.interference) {
+    json example = {{"file", cell.example.file}, {"step", cell.example.step}, {"victim_build", cell.example.victim_build}};
+    example["polluter_build"] = cell.polluter_kind == metrics::k_unknown_kind ? json(nullptr) : json(cell.example.polluter_build);
+    interference.push_back({{"polluter", kind_name(outcome, cell.polluter_kind)},
+                            {"victim", kind_name(outcome, cell.victim_kind)},
+                            {"kind", metrics::to_string(cell.kind)},
+                            {"count", cell.count},
+                            {"example", example}});
+  }
+  doc["interference"] = interference;
+
+  json failures = json::array();
+  for (const auto& f : m.failures) {
+    failures.push_back({{"reason", f.reason}, {"count", f.count}, {"example_build", f.example_build},
+                        {"example_kind", kind_name(outcome, f.example_kind)}});
+  }
+  doc["failures"] = failures;
+
+  json expectations = json::array();
+  for (const auto& v : report.verdicts) {
+    expectations.push_back({{"field", v.expectation.field},
+                            {"expect", std::string(metrics::comparison_symbol(v.expectation.comparison)) + " " +
+                                           nlohmann::json(v.expectation.value).dump()},
+                            {"written", v.expectation.text},
+                            {"value", v.value},
+                            {"passed", v.passed}});
+  }
+  doc["expectations"] = expectations;
+
+  json intervals = json::array();
+  for (const auto& i : m.intervals) {
+    intervals.push_back({{"t_s", i.t_s}, {"builds_completed", i.builds_completed}, {"steps_completed", i.steps_completed},
+                         {"collisions", i.collisions}, {"lock_wait_p99_us", i.lock_wait_p99_us}, {"in_flight", i.in_flight}});
+  }
+  doc["intervals"] = intervals;
+  return doc;
+}
+
+}  // namespace cachestress::report

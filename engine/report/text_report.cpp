@@ -1,0 +1,81 @@
+// The terminal summary: what a build-host operator reads first.
+#include <fmt/format.h>
+
+#include "engine/metrics/summary_fields.hpp"
+#include "engine/report/report.hpp"
+
+namespace cachestress::report {
+namespace {
+
+std::string duration_text(double us) {
+  if (us < 1000) return fmt::format("{:.0f} us", us);
+  if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
+  return fmt::format("{:.2f} s", us / 1e6);
+}
+
+std::string kind_name(const run::RunOutcome& outcome, int kind) {
+  if (kind < 0 || static_cast<std::size_t>(kind) >= outcome.kind_names.size()) return "unknown";
+  return outcome.kind_names[static_cast<std::size_t>(kind)];
+}
+
+}  // namespace
+
+std::string to_text(const RunReport& report) {
+  const auto& s = *report.scenario;
+  const auto& outcome = *report.outcome;
+  const auto& m = *outcome.metrics;
+  auto value = [&](const char* path) { return metrics::summary_value(m, path); };
+  std::string out;
+  auto line = [&](const std::string& text) { out += text + "\n"; };
+
+  line(fmt::format("cachestress {} | scenario {} | semantics {} | sharing {} | isolation {} | backend {} | seed {}",
+                   CACHESTRESS_VERSION, s.name, model::to_string(s.run.semantics), sharing_summary(s),
+                   model::to_string(s.run.isolation), model::to_string(s.run.backend), s.run.seed));
+  if (outcome.interrupted) line(fmt::format("INTERRUPTED by signal {}: partial results", outcome.signal));
+  line(fmt::format("  builds      {:.0f} started, {:.0f} completed, {:.0f} failed, {:.0f} interrupted (concurrency {})",
+                   value("builds.started"), value("builds.completed"), value("builds.failed"),
+                   value("builds.interrupted"), s.run.concurrency));
+  line(fmt::format("  throughput  {:.1f} builds/s, {:.1f} steps/s over {:.2f} s", value("builds_per_s"),
+                   value("steps_per_s"), value("duration_s")));
+  for (const char* name : {"lock_wait_us", "lock_hold_us", "build_latency_us"}) {
+    std::string n = name;
+    if (value((n + ".count").c_str()) == 0) continue;
+    std::string label = n == "lock_wait_us" ? "lock wait" : n == "lock_hold_us" ? "lock hold" : "build time";
+    std::string extra;
+    if (n == "lock_wait_us") {
+      extra = fmt::format("  ({:.0f} of {:.0f} acquisitions waited)", value("lock_wait_us.waited"), value("lock_wait_us.count"));
+    }
+    line(fmt::format("  {:<11} p50 {}  p99 {}  max {}{}", label, duration_text(value((n + ".p50").c_str())),
+                     duration_text(value((n + ".p99").c_str())), duration_text(value((n + ".max").c_str())), extra));
+  }
+  line(fmt::format("  collisions  {:.0f} total: foreign {:.0f}, missing {:.0f}, torn {:.0f}, lock_overlap {:.0f}",
+                   value("collisions.total"), value("collisions.foreign"), value("collisions.missing"),
+                   value("collisions.torn"), value("collisions.lock_overlap")));
+  if (!m.interference.empty()) {
+    line("  interference (polluter kind -> victim kind):");
+    for (const auto& cell : m.interference) {
+      std::string example = cell.polluter_kind == metrics::k_unknown_kind
+                                ? fmt::format("build {} step {} {}", cell.example.victim_build, cell.example.step, cell.example.file)
+                                : fmt::format("build {} step {} saw build {} in {}", cell.example.victim_build,
+                                              cell.example.step, cell.example.polluter_build, cell.example.file);
+      line(fmt::format("    {:>12} -> {:<12} {:<12} {:>8}   e.g. {}", kind_name(outcome, cell.polluter_kind),
+                       kind_name(outcome, cell.victim_kind), metrics::to_string(cell.kind), cell.count, example));
+    }
+  }
+  if (!m.failures.empty()) {
+    line("  failures:");
+    for (const auto& f : m.failures) {
+      line(fmt::format("    {:>8} x {} (e.g. build {}, kind {})", f.count, f.reason, f.example_build, kind_name(outcome, f.example_kind)));
+    }
+  }
+  if (!report.verdicts.empty()) {
+    line("  expectations:");
+    for (const auto& v : report.verdicts) {
+      line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", v.expectation.field,
+                       metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value));
+    }
+  }
+  return out;
+}
+
+}  // namespace cachestress::report

@@ -1,0 +1,18 @@
+#pragma once
+// Facts about the machine a run happened on, recorded in every report.
+#include <string>
+
+namespace cachestress::run {
+
+struct Environment {
+  std::string libuv_version;
+  std::string kernel;              // uname -sr
+  std::string workdir_filesystem;  // e.g. ext4, tmpfs, xfs, overlayfs
+  unsigned cpus = 0;
+  std::string hostname;
+};
+
+// Reads the environment; `workdir` names the filesystem the caches lived on.
+Environment read_environment(const std::string& workdir);
+
+}  // namespace cachestress::run

@@ -1,0 +1,129 @@
+#include "engine/run/file_ops.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace cachestress::run {
+namespace {
+
+// Reads are capped: a file larger than any record we write is torn by definition.
+constexpr std::size_t k_read_cap = model::k_max_payload + 4096;
+
+int write_all(int fd, std::string_view bytes, std::uint32_t chunk) {
+  std::size_t step = chunk == 0 ? bytes.size() : chunk;
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), std::min(step, bytes.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+std::string_view parent_of(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
+}
+
+// Opens for writing; recreates missing parent directories once (a pruned cache or a file
+// in a subdirectory), as `mkdir -p` in a build step would.
+int open_for_write(const fs::Root& root, const std::string& path, int flags) {
+  int fd = root.open_file(path, flags);
+  if (fd == -ENOENT && !parent_of(path).empty()) {
+    int rc = root.make_dirs(parent_of(path));
+    if (rc < 0) return rc;
+    fd = root.open_file(path, flags);
+  }
+  return fd;
+}
+
+void do_write(const fs::Root& root, const OpItem& item, OpOutcome& out, bool append) {
+  thread_local std::string record;
+  record.clear();
+  oracle::encode_record(item.token, item.op->size, record);
+  int flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+  int fd = open_for_write(root, item.path, flags);
+  if (fd < 0) {
+    out.error = fd;
+    return;
+  }
+  int rc = write_all(fd, record, item.op->chunk);
+  ::close(fd);
+  if (rc < 0) {
+    out.error = rc;
+    return;
+  }
+  out.bytes_written = record.size();
+}
+
+void do_read(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out) {
+  thread_local std::string content;
+  content.clear();
+  int fd = root.open_file(item.path, O_RDONLY);
+  bool present = fd >= 0;
+  if (fd < 0 && fd != -ENOENT) {
+    out.error = fd;
+    return;
+  }
+  if (present) {
+    char buffer[65536];
+    while (content.size() < k_read_cap) {
+      ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        out.error = -errno;
+        ::close(fd);
+        return;
+      }
+      if (n == 0) break;
+      content.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    out.bytes_read = content.size();
+  }
+  out.inspected = true;
+  out.inspection = oracle::inspect(present, content, item.op->expect, self);
+}
+
+void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out) {
+  switch (item.op->kind) {
+    case model::OpKind::write: do_write(root, item, out, false); break;
+    case model::OpKind::append: do_write(root, item, out, true); break;
+    case model::OpKind::read: do_read(root, item, self, out); break;
+    case model::OpKind::remove: {
+      int rc = root.remove_file(item.path);
+      if (rc < 0 && rc != -ENOENT) out.error = rc;  // already gone is not an error
+      break;
+    }
+    case model::OpKind::list: {
+      std::size_t entries = 0;
+      int rc = root.count_entries(item.path, entries);
+      if (rc < 0 && rc != -ENOENT) out.error = rc;
+      break;
+    }
+    case model::OpKind::hold: break;  // holds are timers on the loop, never here
+  }
+}
+
+}  // namespace
+
+void execute(OpBatch& batch) noexcept {
+  for (const auto& dir : batch.ensure_dirs) {
+    int rc = batch.root->make_dirs(dir);
+    if (rc < 0) {
+      batch.ensure_error = rc;
+      return;
+    }
+  }
+  batch.outcomes.resize(batch.items.size());
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    run_item(*batch.root, batch.items[i], batch.self_build, batch.outcomes[i]);
+  }
+}
+
+}  // namespace cachestress::run

@@ -1,0 +1,70 @@
+#pragma once
+// Loop-thread bookkeeping of every cache in use: which instances exist (BuildKit's private
+// pool), who holds them, and the per-key gate that queues in-process users of a Buildah
+// locked cache (Buildah's per-process mutex per lock path: at most one in-process build
+// waits in the kernel for a key, so lock waits never pin more than one thread per key).
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/model/scenario.hpp"
+
+namespace cachestress::run {
+
+struct Build;
+
+struct CacheInstance {
+  std::uint32_t shared_holders = 0;
+  bool exclusive = false;  // held by a locked or private user
+};
+
+struct CacheState {
+  std::vector<CacheInstance> instances;  // instance 0 is the one shared and locked users meet on
+  bool gate_busy = false;                // kernel_gate: one build is waiting for or holding the lock
+  std::deque<Build*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
+  bool idle() const;
+};
+
+// BuildKit's grant rules (see domain.md). Returns the instance granted, or nothing when a
+// locked request must keep polling. `created` tells whether a new instance was made.
+std::optional<std::uint32_t> grant_instance(CacheState& state, model::Sharing sharing, bool& created);
+void release_instance(CacheState& state, std::uint32_t instance, model::Sharing sharing);
+
+class MountTable {
+ public:
+  CacheState& state(const std::string& root, const std::string& key) { return m_roots[root][key]; }
+  // Forgets a cache with no holders, no queue and no persistent instances.
+  void forget_if_idle(const std::string& root, const std::string& key, bool keep_instances);
+  // Forgets every cache of a root that was removed from disk.
+  void drop_root(const std::string& root) { m_roots.erase(root); }
+  std::size_t roots() const noexcept { return m_roots.size(); }
+
+ private:
+  std::unordered_map<std::string, std::unordered_map<std::string, CacheState>> m_roots;
+};
+
+// The engine's own lock_overlap oracle, independent of the grant logic above: it records
+// who is inside each cache instance directory and reports a second holder of a locked one.
+class HolderRegistry {
+ public:
+  struct Holder {
+    std::uint64_t build = 0;
+    int kind = 0;
+    model::Sharing sharing = model::Sharing::shared;
+  };
+  struct Entry {
+    bool overlapped = false;          // another build was already inside
+    std::optional<Holder> conflict;   // ...and one of the two is a locked user: never allowed
+  };
+  Entry enter(const std::string& dir, const Holder& holder);
+  void leave(const std::string& dir, std::uint64_t build);
+  std::size_t dirs() const noexcept { return m_holders.size(); }
+
+ private:
+  std::unordered_map<std::string, std::vector<Holder>> m_holders;
+};
+
+}  // namespace cachestress::run

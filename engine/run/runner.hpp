@@ -1,0 +1,114 @@
+#pragma once
+// The runner: admits builds up to the concurrency cap (together, ramp or Poisson
+// arrivals), drives each build's state machine on the loop thread, stops on a build count,
+// a duration or a signal, and hands a RunOutcome to the reporters.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/loop.hpp"
+#include "engine/fs/safe_fs.hpp"
+#include "engine/lock/waiter_pool.hpp"
+#include "engine/metrics/collector.hpp"
+#include "engine/model/scenario.hpp"
+#include "engine/run/build.hpp"
+#include "engine/run/environment.hpp"
+#include "engine/run/mount_table.hpp"
+#include "engine/semantics/profile.hpp"
+
+namespace cachestress::run {
+
+struct RunOptions {
+  model::Scenario scenario;  // fully resolved (flags applied)
+  std::string workdir;       // empty: a fresh directory under $TMPDIR
+  bool keep = false;         // keep the workspace after the run
+  unsigned lock_threads = 8; // dedicated kernel-lock waiter threads
+  // Called on the loop thread after each interval (live progress).
+  std::function<void(const metrics::Collector&, double elapsed_s, std::uint64_t in_flight)> on_interval;
+};
+
+struct RunOutcome {
+  std::unique_ptr<metrics::RunMetrics> metrics;
+  bool interrupted = false;
+  int signal = 0;            // the signal that interrupted the run
+  std::string workdir;
+  bool workdir_kept = false;
+  std::chrono::system_clock::time_point started_at;
+  std::vector<std::string> kind_names;
+  Environment environment;  // read while the workspace existed
+};
+
+class Runner {
+ public:
+  explicit Runner(RunOptions options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // Runs the whole scenario. Throws EnvironmentError when the workspace cannot be made.
+  RunOutcome run();
+
+  // Loop-thread entry points used by builds' callbacks.
+  void on_timer(Build& build);
+  void on_batch_done(Build& build, int status);
+  void on_kernel_lock(Build& build, int result);
+
+ private:
+  void start();
+  void admit();
+  bool may_admit() const;
+  void start_build(Build& build);
+  void begin_step(Build& build);
+  void acquire_next(Build& build);
+  void try_instance(Build& build, HeldMount& mount);
+  void granted(Build& build, HeldMount& mount);
+  void pass_gate(CacheState& state);
+  void submit_kernel_lock(Build& build);
+  void run_ops(Build& build);
+  void queue_batch(Build& build);
+  void account_outcome(Build& build, const OpItem& item, const OpOutcome& outcome);
+  void release_mounts(Build& build);
+  void end_step(Build& build);
+  void fail(Build& build, std::string reason);
+  void finish(Build& build, BuildEnd end);
+  void retire(Build& build);
+  void interrupt(int signum);
+  void abort_now(int signum);
+  void maybe_end_run();
+  void end_run();
+  std::uint64_t now_us() const;
+  int kind_index(const std::string& name) const;
+  std::string root_for(std::uint64_t build_id) const;
+
+  RunOptions m_options;
+  const model::Scenario& m_scenario;
+  const semantics::Profile& m_profile;
+  std::unique_ptr<core::Loop> m_loop;
+  std::unique_ptr<fs::Root> m_workspace;
+  std::string m_workspace_path;
+  bool m_workspace_created = false;  // we made it, so we remove it (not just its contents)
+  std::unique_ptr<lock::WaiterPool> m_waiters;
+  std::unique_ptr<core::Timer> m_interval_timer, m_duration_timer, m_arrival_timer;
+  std::vector<std::unique_ptr<core::Signal>> m_signals;
+  metrics::Collector m_collector;
+  MountTable m_mounts;
+  HolderRegistry m_holders;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Build>> m_in_flight;
+  std::unordered_map<std::string, std::pair<std::uint64_t, int>> m_last_deleter;  // bounded
+  std::unordered_map<std::string, int> m_kind_by_name;
+  std::vector<std::uint64_t> m_kind_cumulative;
+  Rng m_rng;
+  std::uint64_t m_next_build = 0;
+  std::uint64_t m_pending_arrivals = 0;
+  std::uint64_t m_start_us = 0;
+  bool m_stopping = false;
+  bool m_ended = false;
+  int m_signal = 0;
+  std::chrono::system_clock::time_point m_started_at;
+  Environment m_environment;
+};
+
+}  // namespace cachestress::run

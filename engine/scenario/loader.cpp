@@ -1,0 +1,913 @@
+#include "engine/scenario/loader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <toml++/toml.h>
+#include <utility>
+
+#include "engine/core/error.hpp"
+#include "engine/metrics/summary_fields.hpp"
+#include "engine/scenario/embedded.hpp"
+
+namespace cachestress::scenario {
+namespace {
+
+// Limits beyond the model's k_max_*: each keeps a typo from becoming an absurd run.
+constexpr int k_max_nesting = 64;          // arrays/inline tables inside each other
+constexpr int k_max_key_depth = 16;        // dots in one key: toml++ recurses once per level
+constexpr std::size_t k_max_path_bytes = 4000;
+constexpr std::size_t k_max_build_name_bytes = 64;
+constexpr std::size_t k_max_value_bytes = 255;  // an op's payload tag, embedded in every token
+constexpr std::int64_t k_max_ms = 3'600'000;
+constexpr std::int64_t k_min_interval_ms = 10;
+constexpr std::int64_t k_max_weight = 1'000'000;
+constexpr std::int64_t k_max_id = 4'294'967'295;  // uid/gid are 32-bit
+constexpr double k_max_seconds = 365.0 * 24 * 3600;  // duration, ramp
+constexpr double k_max_rate = 1e6;                    // poisson arrivals per second
+
+struct Position {
+  std::uint32_t line = 1;
+  std::uint32_t column = 1;
+};
+
+Position at(const toml::source_region& region) {
+  if (region.begin.line == 0) return {};  // nodes made without a source: point at the file
+  return {region.begin.line, region.begin.column};
+}
+Position at(const toml::node& node) { return at(node.source()); }
+
+// Escapes control bytes so a message stays on one line; optionally quotes and truncates.
+std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
+  constexpr char k_hex[] = "0123456789abcdef";
+  bool truncated = false;
+  if (text.size() > max_bytes) {
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 sequences
+    text = text.substr(0, cut);
+    truncated = true;
+  }
+  std::string out;
+  if (quote) out += '"';
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += k_hex[c >> 4];
+      out += k_hex[c & 0xF];
+    } else if (quote && (ch == '"' || ch == '\\')) {
+      out += '\\';
+      out += ch;
+    } else {
+      out += ch;
+    }
+  }
+  if (truncated) out += "...";
+  if (quote) out += '"';
+  return out;
+}
+std::string quoted(std::string_view text) { return escape(text, true, 80); }
+
+std::string format_double(double value) {
+  std::array<char, 64> buffer{};
+  auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  if (ec != std::errc{}) return "?";
+  return std::string(buffer.data(), end);
+}
+
+const char* type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+bool is_bare_key(std::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+std::string child(const std::string& path, std::string_view key) {
+  std::string segment = is_bare_key(key) ? std::string(key) : quoted(key);
+  return path.empty() ? segment : path + "." + segment;
+}
+
+std::string indexed(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+std::string join(std::span<const std::string_view> words) {
+  std::string out;
+  for (auto word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// Why an id, target or file name is unsafe to join under a cache directory, or nullopt.
+std::optional<std::string> path_problem(std::string_view path) {
+  if (path.size() > k_max_path_bytes) return "longer than " + std::to_string(k_max_path_bytes) + " bytes";
+  if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    auto component = path.substr(start, end - start);
+    if (component == "..") return "contains a \"..\" component";
+    if (component.size() > model::k_max_name_bytes) {
+      return "has a component longer than " + std::to_string(model::k_max_name_bytes) + " bytes";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+bool has_control_chars(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
+
+std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text) {
+  constexpr std::array<std::pair<std::string_view, model::Comparison>, 7> k_operators{{
+      {"==", model::Comparison::eq}, {"!=", model::Comparison::ne}, {"<=", model::Comparison::le},
+      {">=", model::Comparison::ge}, {"=", model::Comparison::eq},  {"<", model::Comparison::lt},
+      {">", model::Comparison::gt},
+  }};
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  text = trim(text);
+  auto comparison = model::Comparison::eq;
+  for (const auto& [spelling, op] : k_operators) {  // two-character operators are listed first
+    if (text.starts_with(spelling)) {
+      comparison = op;
+      text = trim(text.substr(spelling.size()));
+      break;
+    }
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return std::pair{comparison, value};
+}
+
+const char* comparison_text(model::Comparison comparison) {
+  switch (comparison) {
+    case model::Comparison::eq: return "==";
+    case model::Comparison::ne: return "!=";
+    case model::Comparison::lt: return "<";
+    case model::Comparison::le: return "<=";
+    case model::Comparison::gt: return ">";
+    case model::Comparison::ge: return ">=";
+  }
+  return "==";
+}
+
+// Keys an operation table may have, by kind; anything else is an error.
+std::vector<std::string_view> op_keys(model::OpKind kind) {
+  switch (kind) {
+    case model::OpKind::write:
+    case model::OpKind::append: return {"op", "file", "value", "size", "chunk", "mount"};
+    case model::OpKind::read: return {"op", "file", "expect", "mount"};
+    case model::OpKind::remove:
+    case model::OpKind::list: return {"op", "file", "mount"};
+    case model::OpKind::hold: return {"op", "ms", "jitter_ms"};
+  }
+  return {"op"};
+}
+constexpr std::array<std::string_view, 9> k_any_op_key{"op", "file", "value", "size", "chunk", "mount", "expect", "ms", "jitter_ms"};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source) : m_source(source) {}
+
+  model::Scenario parse(std::string_view text, std::string_view name) {
+    prescan(text);
+    toml::table root = parse_toml(text);
+    model::Scenario scenario = read_root(root);
+    scenario.name = std::string(name);
+    scenario.source = std::string(m_source);
+    return scenario;
+  }
+
+ private:
+  [[noreturn]] void fail(Position where, std::string_view path, std::string_view what) const {
+    throw InputError(escape(m_source, false, 200) + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                     ": " + std::string(path) + ": " + std::string(what));
+  }
+
+  // Catches, with a position, what toml++ handles badly or reports vaguely: size, NUL bytes,
+  // invalid UTF-8, and nesting deep enough to exhaust the stack (toml++ recurses per level).
+  void prescan(std::string_view text) const {
+    if (text.size() > k_max_scenario_bytes) {
+      fail({}, "file", "larger than 1 MiB (scenario files are limited to " + std::to_string(k_max_scenario_bytes) + " bytes)");
+    }
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      fail({}, "file", "empty (expected a TOML scenario: description = \"...\" and at least one [[build]])");
+    }
+    check_utf8(text);
+    check_nesting(text);
+  }
+
+  void check_utf8(std::string_view text) const {
+    Position pos;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c == 0) fail(pos, "file", "NUL byte (expected UTF-8 text)");
+      std::size_t length = 1;
+      std::uint32_t code = c;
+      std::uint32_t minimum = 0;
+      if (c >= 0x80) {
+        if ((c & 0xE0) == 0xC0) {
+          length = 2, code = c & 0x1Fu, minimum = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+          length = 3, code = c & 0x0Fu, minimum = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+          length = 4, code = c & 0x07u, minimum = 0x10000;
+        } else {
+          fail(pos, "file", "invalid UTF-8 byte (expected UTF-8 text)");
+        }
+        if (i + length > text.size()) fail(pos, "file", "truncated UTF-8 sequence (expected UTF-8 text)");
+        for (std::size_t k = 1; k < length; ++k) {
+          const auto next = static_cast<unsigned char>(text[i + k]);
+          if ((next & 0xC0) != 0x80) fail(pos, "file", "invalid UTF-8 sequence (expected UTF-8 text)");
+          code = (code << 6) | (next & 0x3Fu);
+        }
+        if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+          fail(pos, "file", "invalid UTF-8 sequence (expected UTF-8 text)");
+        }
+      }
+      if (c == '\n') {
+        ++pos.line;
+        pos.column = 1;
+      } else {
+        ++pos.column;
+      }
+      i += length;
+    }
+  }
+
+  // A rough TOML lexer (strings and comments skipped): counts bracket depth and dots per key.
+  // Runs after check_utf8, so every byte >= 0x80 belongs to a valid sequence.
+  void check_nesting(std::string_view text) const {
+    Position pos;
+    std::size_t i = 0;
+    auto advance = [&] {
+      const auto c = static_cast<unsigned char>(text[i++]);
+      if (c == '\n') {
+        ++pos.line;
+        pos.column = 1;
+      } else if ((c & 0xC0) != 0x80) {
+        ++pos.column;
+      }
+    };
+    auto skip_string = [&](char quote) {
+      const bool multiline = text.substr(i, 3) == std::string(3, quote);
+      for (int k = 0; k < (multiline ? 3 : 1); ++k) advance();
+      while (i < text.size()) {
+        const char c = text[i];
+        if (!multiline && c == '\n') return;
+        if (quote == '"' && c == '\\' && i + 1 < text.size()) {
+          advance();
+          advance();
+          continue;
+        }
+        if (c == quote && (!multiline || text.substr(i, 3) == std::string(3, quote))) {
+          for (int k = 0; k < (multiline ? 3 : 1); ++k) advance();
+          return;
+        }
+        advance();
+      }
+    };
+    int depth = 0;
+    int dots = 0;
+    while (i < text.size()) {
+      const char c = text[i];
+      if (c == '#') {
+        while (i < text.size() && text[i] != '\n') advance();
+      } else if (c == '"' || c == '\'') {
+        skip_string(c);  // quoted key segments keep the dot count going
+      } else if (c == '.') {
+        if (++dots > k_max_key_depth) {
+          fail(pos, "file", "key nested deeper than " + std::to_string(k_max_key_depth) + " levels");
+        }
+        advance();
+      } else if (c == '[' || c == '{') {
+        if (++depth > k_max_nesting) {
+          fail(pos, "file", "nested deeper than " + std::to_string(k_max_nesting) + " levels");
+        }
+        dots = 0;
+        advance();
+      } else {
+        if (c == ']' || c == '}') depth = std::max(0, depth - 1);
+        if (!is_bare_key(std::string_view(&text[i], 1)) && c != ' ' && c != '\t') dots = 0;
+        advance();
+      }
+    }
+  }
+
+  toml::table parse_toml(std::string_view text) const {
+#if TOML_EXCEPTIONS
+    try {
+      return toml::parse(text, m_source);
+    } catch (const toml::parse_error& error) {
+      fail(at(error.source()), "syntax", escape(error.description(), false, 300));
+    }
+#else
+    toml::parse_result result = toml::parse(text, m_source);
+    if (!result) fail(at(result.error().source()), "syntax", escape(result.error().description(), false, 300));
+    return std::move(result).table();
+#endif
+  }
+
+  // Fails on the first (in document order) key of `table` not in `allowed`.
+  void check_keys(const toml::table& table, const std::string& path, std::span<const std::string_view> allowed) const {
+    if (auto unknown = first_unknown(table, allowed)) {
+      fail(at(unknown->source()), child(path, unknown->str()), "unknown key (expected one of: " + join(allowed) + ")");
+    }
+  }
+
+  static const toml::key* first_unknown(const toml::table& table, std::span<const std::string_view> allowed) {
+    const toml::key* first = nullptr;
+    for (const auto& [key, value] : table) {
+      if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
+      const auto& p = key.source().begin;
+      if (!first || p.line < first->source().begin.line ||
+          (p.line == first->source().begin.line && p.column < first->source().begin.column)) {
+        first = &key;
+      }
+    }
+    return first;
+  }
+
+  const toml::table& table(const toml::node& node, const std::string& path) const {
+    const auto* result = node.as_table();
+    if (!result) fail(at(node), path, std::string("expected a table (got ") + type_name(node) + ")");
+    return *result;
+  }
+
+  // An array whose elements are all tables; `header` shows the [[...]] spelling in messages.
+  const toml::array& tables(const toml::node& node, const std::string& path, std::string_view header) const {
+    const auto* array = node.as_array();
+    if (!array) {
+      fail(at(node), path, "expected an array of tables, written " + std::string(header) + " (got " + type_name(node) + ")");
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) table((*array)[i], indexed(path, i));
+    return *array;
+  }
+
+  std::int64_t integer(const toml::node& node, const std::string& path, std::int64_t lo, std::int64_t hi) const {
+    const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    const auto* value = node.as_integer();
+    if (!value) fail(at(node), path, "expected an integer in " + range + " (got " + type_name(node) + ")");
+    const std::int64_t x = value->get();
+    if (x < lo || x > hi) fail(at(node), path, "expected an integer in " + range + " (got " + std::to_string(x) + ")");
+    return x;
+  }
+
+  std::uint32_t u32(const toml::node& node, const std::string& path, std::int64_t lo, std::int64_t hi) const {
+    return static_cast<std::uint32_t>(integer(node, path, lo, hi));
+  }
+
+  double number(const toml::node& node, const std::string& path, double hi) const {
+    const std::string range = "0.." + format_double(hi);
+    double x = 0;
+    if (const auto* i = node.as_integer()) {
+      x = static_cast<double>(i->get());
+    } else if (const auto* f = node.as_floating_point()) {
+      x = f->get();
+    } else {
+      fail(at(node), path, "expected a number of seconds in " + range + " (got " + type_name(node) + ")");
+    }
+    if (!std::isfinite(x) || x < 0 || x > hi) {
+      fail(at(node), path, "expected a number in " + range + " (got " + format_double(x) + ")");
+    }
+    return x;
+  }
+
+  std::string string(const toml::node& node, const std::string& path) const {
+    const auto* value = node.as_string();
+    if (!value) fail(at(node), path, std::string("expected a string (got ") + type_name(node) + ")");
+    return value->get();
+  }
+
+  template <typename E>
+  E choice(const toml::node& node, const std::string& path, std::optional<E> (*parse_text)(std::string_view),
+           std::string_view choices) const {
+    const auto* value = node.as_string();
+    if (!value) fail(at(node), path, "expected one of " + std::string(choices) + " (got " + type_name(node) + ")");
+    auto parsed = parse_text(value->get());
+    if (!parsed) fail(at(node), path, "expected one of " + std::string(choices) + " (got " + quoted(value->get()) + ")");
+    return *parsed;
+  }
+
+  const toml::node& required(const toml::table& table, const std::string& path, std::string_view key,
+                             std::string_view what) const {
+    const auto* node = table.get(key);
+    if (!node) fail(at(table), child(path, key), "missing (required: " + std::string(what) + ")");
+    return *node;
+  }
+
+  model::Scenario read_root(const toml::table& root) const {
+    static constexpr std::array<std::string_view, 4> k_keys{"description", "run", "build", "expect"};
+    check_keys(root, "", k_keys);
+    model::Scenario scenario;
+    const auto& description = required(root, "", "description", "a one-line string");
+    scenario.description = string(description, "description");
+    if (scenario.description.empty() || has_control_chars(scenario.description)) {
+      fail(at(description), "description", "expected a non-empty one-line string (got " + quoted(scenario.description) + ")");
+    }
+    if (const auto* run = root.get("run")) scenario.run = read_run(table(*run, "run"));
+    const auto& builds = tables(required(root, "", "build", "at least one [[build]]"), "build", "[[build]]");
+    if (builds.empty()) fail(at(builds), "build", "expected at least one [[build]]");
+    for (std::size_t i = 0; i < builds.size(); ++i) {
+      const std::string path = indexed("build", i);
+      scenario.kinds.push_back(read_build(*builds[i].as_table(), path));
+      for (std::size_t k = 0; k < i; ++k) {
+        if (scenario.kinds[k].name == scenario.kinds[i].name) {
+          fail(at(*builds[i].as_table()->get("name")), path + ".name",
+               "duplicate build name " + quoted(scenario.kinds[i].name) + " (also build[" + std::to_string(k) + "])");
+        }
+      }
+    }
+    if (const auto* expect = root.get("expect")) scenario.expectations = read_expectations(table(*expect, "expect"));
+    return scenario;
+  }
+
+  model::RunConfig read_run(const toml::table& run) const {
+    static constexpr std::array<std::string_view, 12> k_keys{
+        "builds", "duration", "concurrency", "seed", "semantics", "isolation",
+        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms"};
+    check_keys(run, "run", k_keys);
+    model::RunConfig config;
+    if (const auto* n = run.get("builds")) {
+      config.builds = static_cast<std::uint64_t>(integer(*n, "run.builds", 0, static_cast<std::int64_t>(model::k_max_builds)));
+    }
+    if (const auto* n = run.get("duration")) config.duration_s = number(*n, "run.duration", k_max_seconds);
+    if (const auto* n = run.get("concurrency")) config.concurrency = u32(*n, "run.concurrency", 1, model::k_max_concurrency);
+    if (const auto* n = run.get("seed")) {
+      config.seed = static_cast<std::uint64_t>(integer(*n, "run.seed", 0, std::numeric_limits<std::int64_t>::max()));
+    }
+    if (const auto* n = run.get("semantics")) {
+      config.semantics = choice(*n, "run.semantics", &model::parse_semantics, "buildah, buildah-1.28, buildkit");
+    }
+    if (const auto* n = run.get("isolation")) {
+      config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
+                                "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
+    }
+    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, "inproc, fake");
+    if (const auto* n = run.get("arrival")) {
+      config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
+    }
+    if (const auto* n = run.get("rate")) config.rate_per_s = number(*n, "run.rate", k_max_rate);
+    if (const auto* n = run.get("ramp")) config.ramp_s = number(*n, "run.ramp", k_max_seconds);
+    if (const auto* n = run.get("lock_kind")) config.lock_kind = choice(*n, "run.lock_kind", &model::parse_lock_kind, "ofd, fcntl, flock");
+    if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
+
+    // Cross-field rules: point at the value that is set, else at the one that demands it.
+    if (config.builds == 0 && config.duration_s <= 0) {
+      const auto* n = run.get("duration");
+      fail(at(n ? *n : *run.get("builds")), "run.duration", "expected > 0 when run.builds = 0 (run until the duration ends)");
+    }
+    if (config.arrival == model::Arrival::poisson && config.rate_per_s <= 0) {
+      const auto* n = run.get("rate");
+      fail(at(n ? *n : *run.get("arrival")), "run.rate", "expected > 0 arrivals/s when run.arrival = \"poisson\"");
+    }
+    if (config.arrival == model::Arrival::ramp && config.ramp_s <= 0) {
+      const auto* n = run.get("ramp");
+      fail(at(n ? *n : *run.get("arrival")), "run.ramp", "expected > 0 seconds when run.arrival = \"ramp\"");
+    }
+    return config;
+  }
+
+  model::BuildKind read_build(const toml::table& build, const std::string& path) const {
+    static constexpr std::array<std::string_view, 3> k_keys{"name", "weight", "step"};
+    check_keys(build, path, k_keys);
+    model::BuildKind kind;
+    const auto& name = required(build, path, "name", "a build name of 1-64 characters A-Z a-z 0-9 . _ -");
+    kind.name = string(name, path + ".name");
+    const bool valid = !kind.name.empty() && kind.name.size() <= k_max_build_name_bytes &&
+                       std::all_of(kind.name.begin(), kind.name.end(), [](char c) {
+                         return is_bare_key(std::string_view(&c, 1)) || c == '.';
+                       });
+    if (!valid) fail(at(name), path + ".name", "expected 1-64 characters A-Z a-z 0-9 . _ - (got " + quoted(kind.name) + ")");
+    if (const auto* n = build.get("weight")) kind.weight = u32(*n, path + ".weight", 1, k_max_weight);
+    const auto& steps = tables(required(build, path, "step", "at least one [[build.step]]"), path + ".step", "[[build.step]]");
+    if (steps.empty()) fail(at(steps), path + ".step", "expected at least one [[build.step]]");
+    for (std::size_t i = 0; i < steps.size(); ++i) kind.steps.push_back(read_step(*steps[i].as_table(), indexed(path + ".step", i)));
+    return kind;
+  }
+
+  model::Step read_step(const toml::table& step, const std::string& path) const {
+    static constexpr std::array<std::string_view, 4> k_keys{"gap_ms", "mount", "ops", "op"};
+    check_keys(step, path, k_keys);
+    model::Step result;
+    if (const auto* n = step.get("gap_ms")) result.gap_ms = u32(*n, path + ".gap_ms", 0, k_max_ms);
+
+    // mount = {...} is one mount; mount = [...] / [[build.step.mount]] is a list (indexed paths).
+    const auto* mounts = step.get("mount");
+    if (mounts && mounts->is_table()) {
+      result.mounts.push_back(read_mount(*mounts->as_table(), path + ".mount"));
+    } else if (mounts && mounts->is_array()) {
+      const auto& list = tables(*mounts, path + ".mount", "[[build.step.mount]]");
+      for (std::size_t i = 0; i < list.size(); ++i) result.mounts.push_back(read_mount(*list[i].as_table(), indexed(path + ".mount", i)));
+    } else if (mounts) {
+      fail(at(*mounts), path + ".mount", std::string("expected a table or an array of tables (got ") + type_name(*mounts) + ")");
+    }
+
+    const auto* ops = step.get("ops");
+    const auto* op_tables = step.get("op");
+    if (ops && op_tables) {
+      const auto& later = at(*ops).line > at(*op_tables).line ? *ops : *op_tables;
+      fail(at(later), path + (&later == ops ? ".ops" : ".op"), "use either ops = [...] or [[build.step.op]], not both");
+    }
+    const std::string ops_path = path + (op_tables ? ".op" : ".ops");
+    if (!ops && !op_tables) fail(at(step), ops_path, "missing (required: at least one operation)");
+    const auto& list = tables(ops ? *ops : *op_tables, ops_path, "ops = [ {...} ] or [[build.step.op]]");
+    if (list.empty()) fail(at(list), ops_path, "expected at least one operation");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string op_path = indexed(ops_path, i);
+      const auto& op_table = *list[i].as_table();
+      model::Operation op = read_op(op_table, op_path);
+      if (op.kind != model::OpKind::hold) {
+        if (result.mounts.empty()) {
+          fail(at(mounts ? *mounts : static_cast<const toml::node&>(step)), path + ".mount",
+               std::string("expected at least one mount (operation ") + std::to_string(i) + " is a " +
+                   model::to_string(op.kind) + "; only steps of hold operations may have none)");
+        }
+        if (op.mount >= result.mounts.size()) {
+          fail(at(*op_table.get("mount")), op_path + ".mount",
+               "expected an index into this step's " + std::to_string(result.mounts.size()) + " mount(s), 0.." +
+                   std::to_string(result.mounts.size() - 1) + " (got " + std::to_string(op.mount) + ")");
+        }
+      }
+      result.ops.push_back(std::move(op));
+    }
+    return result;
+  }
+
+  model::Mount read_mount(const toml::table& mount, const std::string& path) const {
+    static constexpr std::array<std::string_view, 5> k_keys{"target", "id", "uid", "gid", "sharing"};
+    check_keys(mount, path, k_keys);
+    model::Mount result;
+    const auto& target = required(mount, path, "target", "an absolute path such as \"/cache\"");
+    result.target = string(target, path + ".target");
+    if (!result.target.starts_with('/') || result.target == "/") {
+      fail(at(target), path + ".target", "expected an absolute path below \"/\", such as \"/cache\" (got " + quoted(result.target) + ")");
+    }
+    if (auto problem = path_problem(std::string_view(result.target).substr(1))) {
+      fail(at(target), path + ".target", "expected a safe path: " + *problem + " (got " + quoted(result.target) + ")");
+    }
+    if (const auto* n = mount.get("id")) {
+      result.id = string(*n, path + ".id");
+      if (result.id.starts_with('/')) fail(at(*n), path + ".id", "expected a relative id, not starting with \"/\" (got " + quoted(result.id) + ")");
+      if (auto problem = path_problem(result.id)) {
+        fail(at(*n), path + ".id", "expected a safe id: " + *problem + " (got " + quoted(result.id) + ")");
+      }
+    }
+    if (const auto* n = mount.get("uid")) result.uid = u32(*n, path + ".uid", 0, k_max_id);
+    if (const auto* n = mount.get("gid")) result.gid = u32(*n, path + ".gid", 0, k_max_id);
+    if (const auto* n = mount.get("sharing")) result.sharing = choice(*n, path + ".sharing", &model::parse_sharing, "shared, private, locked");
+    return result;
+  }
+
+  model::Operation read_op(const toml::table& op_table, const std::string& path) const {
+    model::Operation op;
+    op.kind = choice(required(op_table, path, "op", "one of write, read, append, delete, list, hold"), path + ".op",
+                     &model::parse_op_kind, "write, read, append, delete, list, hold");
+    const auto allowed = op_keys(op.kind);
+    if (const auto* key = first_unknown(op_table, allowed)) {
+      const bool known = std::find(k_any_op_key.begin(), k_any_op_key.end(), key->str()) != k_any_op_key.end();
+      const std::string takes = std::string(model::to_string(op.kind)) + " takes: " + join(allowed);
+      fail(at(key->source()), child(path, key->str()),
+           known ? "does not apply to op = \"" + std::string(model::to_string(op.kind)) + "\" (" + takes + ")"
+                 : "unknown key (" + takes + ")");
+    }
+    const bool needs_file = op.kind != model::OpKind::list && op.kind != model::OpKind::hold;
+    const toml::node* file = needs_file ? &required(op_table, path, "file", "a file name relative to the mount") : op_table.get("file");
+    if (file) {
+      op.file = string(*file, path + ".file");
+      if (needs_file && op.file.empty()) fail(at(*file), path + ".file", "expected a non-empty file name relative to the mount");
+      if (op.file.starts_with('/')) fail(at(*file), path + ".file", "expected a relative file name, not starting with \"/\" (got " + quoted(op.file) + ")");
+      if (auto problem = path_problem(op.file)) {
+        fail(at(*file), path + ".file", "expected a safe file name: " + *problem + " (got " + quoted(op.file) + ")");
+      }
+    }
+    if (const auto* n = op_table.get("mount")) op.mount = u32(*n, path + ".mount", 0, std::numeric_limits<std::uint32_t>::max());
+    if (const auto* n = op_table.get("value")) {
+      op.value = string(*n, path + ".value");
+      if (op.value.size() > k_max_value_bytes || has_control_chars(op.value)) {
+        fail(at(*n), path + ".value", "expected at most " + std::to_string(k_max_value_bytes) +
+                                          " bytes without control characters (got " + quoted(op.value) + ")");
+      }
+    }
+    if (const auto* n = op_table.get("size")) op.size = u32(*n, path + ".size", 0, model::k_max_payload);
+    if (const auto* n = op_table.get("chunk")) op.chunk = u32(*n, path + ".chunk", 0, model::k_max_payload);
+    if (const auto* n = op_table.get("expect")) op.expect = choice(*n, path + ".expect", &model::parse_read_expect, "any, own, absent");
+    if (const auto* n = op_table.get("ms")) op.hold_ms = u32(*n, path + ".ms", 0, k_max_ms);
+    if (const auto* n = op_table.get("jitter_ms")) op.jitter_ms = u32(*n, path + ".jitter_ms", 0, k_max_ms);
+    return op;
+  }
+
+  std::vector<model::Expectation> read_expectations(const toml::table& expect) const {
+    struct Entry {
+      model::Expectation expectation;
+      Position where;
+      std::string path;
+    };
+    std::vector<Entry> entries;
+    for (const auto& [key, node] : expect) {
+      const std::string path = child("expect", key.str());
+      model::Expectation e;
+      e.field = metrics::canonical_summary_field(key.str());
+      if (e.field.empty()) {
+        fail(at(key.source()), path,
+             "unknown summary field (expected e.g. \"collisions.total\", \"builds.failed\", \"lock_wait_us.p99\"; "
+             "dotted names must be quoted)");
+      }
+      if (const auto* i = node.as_integer()) {
+        e.value = static_cast<double>(i->get());
+        e.text = std::to_string(i->get());
+      } else if (const auto* f = node.as_floating_point()) {
+        if (!std::isfinite(f->get())) fail(at(node), path, "expected a finite number (got " + format_double(f->get()) + ")");
+        e.value = f->get();
+        e.text = format_double(f->get());
+      } else if (const auto* s = node.as_string()) {
+        auto parsed = parse_comparison(s->get());
+        if (!parsed) {
+          fail(at(node), path,
+               "expected a number, or an operator ==, =, !=, <, <=, >, >= followed by a number, such as \">0\" (got " +
+                   quoted(s->get()) + ")");
+        }
+        e.comparison = parsed->first;
+        e.value = parsed->second;
+        e.text = s->get();
+      } else {
+        fail(at(node), path, std::string("expected a number or a comparison string such as \"<50000\" (got ") + type_name(node) + ")");
+      }
+      entries.push_back({std::move(e), at(key.source()), path});
+    }
+    // toml++ tables are ordered by key; order by canonical field so a "summary." prefix
+    // does not change where an expectation lands (round trips compare in order).
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.expectation.field < b.expectation.field;
+    });
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+      const auto& a = entries[i - 1];
+      const auto& b = entries[i];
+      if (a.expectation.field != b.expectation.field) continue;
+      const bool b_later = b.where.line > a.where.line || (b.where.line == a.where.line && b.where.column > a.where.column);
+      const Entry& later = b_later ? b : a;
+      const Entry& earlier = b_later ? a : b;
+      fail(later.where, later.path, "duplicate expectation on " + later.expectation.field + " (also " + earlier.path + ")");
+    }
+    std::vector<model::Expectation> result;
+    for (auto& entry : entries) result.push_back(std::move(entry.expectation));
+    return result;
+  }
+
+  std::string_view m_source;
+};
+
+// Reads a whole file as a stream (no stat: /dev/stdin and pipes have no size), at most
+// one byte past the limit so parse_scenario() reports oversize files.
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw InputError("cannot read scenario " + quoted(path) + ": " + errno_text(errno));
+  std::string text;
+  std::array<char, 64 * 1024> buffer{};
+  while (text.size() <= k_max_scenario_bytes) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw InputError("cannot read scenario " + quoted(path) + ": " + errno_text(err));
+    }
+    if (n == 0) break;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+std::string toml_string(std::string_view text) {
+  constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          out += "\\u00";
+          out += k_hex[c >> 4];
+          out += k_hex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_float(double value) {
+  std::string text = format_double(value);
+  if (text.find_first_of(".eEni") == std::string::npos) text += ".0";  // keep floats looking like floats
+  return text;
+}
+
+// An expectation's right-hand side: the text as written when it still means the same thing.
+std::string expectation_value(const model::Expectation& e) {
+  std::int64_t integer = 0;
+  auto [end, ec] = std::from_chars(e.text.data(), e.text.data() + e.text.size(), integer);
+  if (ec == std::errc{} && end == e.text.data() + e.text.size() && std::to_string(integer) == e.text &&
+      e.comparison == model::Comparison::eq && static_cast<double>(integer) == e.value) {
+    return e.text;  // a plain integer reads back as the same integer and text
+  }
+  // A float reads back with format_double() as its text; without '.'/'e' TOML would see an integer.
+  if (e.comparison == model::Comparison::eq && std::isfinite(e.value) && format_double(e.value) == e.text &&
+      e.text.find_first_of(".e") != std::string::npos) {
+    return e.text;
+  }
+  auto parsed = parse_comparison(e.text);
+  if (parsed && parsed->first == e.comparison && parsed->second == e.value) return toml_string(e.text);
+  return toml_string(comparison_text(e.comparison) + format_double(e.value));
+}
+
+bool same_mount(const model::Mount& a, const model::Mount& b) {
+  return a.target == b.target && a.id == b.id && a.uid == b.uid && a.gid == b.gid && a.sharing == b.sharing;
+}
+
+bool same_op(const model::Operation& a, const model::Operation& b) {
+  return a.kind == b.kind && a.mount == b.mount && a.file == b.file && a.value == b.value && a.size == b.size &&
+         a.chunk == b.chunk && a.expect == b.expect && a.hold_ms == b.hold_ms && a.jitter_ms == b.jitter_ms;
+}
+
+bool same_step(const model::Step& a, const model::Step& b) {
+  return a.gap_ms == b.gap_ms && std::equal(a.mounts.begin(), a.mounts.end(), b.mounts.begin(), b.mounts.end(), same_mount) &&
+         std::equal(a.ops.begin(), a.ops.end(), b.ops.begin(), b.ops.end(), same_op);
+}
+
+bool same_kind(const model::BuildKind& a, const model::BuildKind& b) {
+  return a.name == b.name && a.weight == b.weight &&
+         std::equal(a.steps.begin(), a.steps.end(), b.steps.begin(), b.steps.end(), same_step);
+}
+
+bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
+  return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
+         a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
+         a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
+         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms;
+}
+
+std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
+  std::stable_sort(expectations.begin(), expectations.end(),
+                   [](const model::Expectation& a, const model::Expectation& b) { return a.field < b.field; });
+  return expectations;
+}
+
+}  // namespace
+
+model::Scenario parse_scenario(std::string_view toml_text, std::string_view source_name, std::string_view name) {
+  return Parser(source_name).parse(toml_text, name);
+}
+
+model::Scenario load_scenario(std::string_view name_or_path) {
+  const bool is_path = name_or_path.find('/') != std::string_view::npos || name_or_path.ends_with(".toml");
+  if (!is_path) {
+    for (const auto& builtin : embedded_scenarios()) {
+      if (builtin.name == name_or_path) {
+        return parse_scenario(builtin.toml, "builtin:" + std::string(builtin.name), builtin.name);
+      }
+    }
+    throw InputError("unknown scenario '" + escape(name_or_path, false, 200) + "' (try: cachestress list)");
+  }
+  const std::string path(name_or_path);
+  if (path.find('\0') != std::string::npos) throw InputError("cannot read scenario " + quoted(path) + ": path contains a NUL byte");
+  std::string_view stem = name_or_path.substr(name_or_path.rfind('/') + 1);  // npos + 1 == 0
+  if (stem.ends_with(".toml")) stem.remove_suffix(5);
+  if (stem.empty()) stem = name_or_path;
+  return parse_scenario(read_file(path), path, stem);
+}
+
+std::string to_toml(const model::Scenario& s) {
+  std::string out;
+  auto line = [&out](std::string_view key, const std::string& value) {
+    out.append(key).append(" = ").append(value).append("\n");
+  };
+  out += "# Scenario " + escape(s.name, false, 200) + " resolved from " + escape(s.source, false, 200) +
+         ". Every field is explicit; format: scenarios/README.md\n";
+  line("description", toml_string(s.description));
+
+  const auto& r = s.run;
+  out += "\n[run]\n";
+  line("builds", std::to_string(r.builds));
+  line("duration", toml_float(r.duration_s));
+  line("concurrency", std::to_string(r.concurrency));
+  line("seed", std::to_string(r.seed));
+  line("semantics", toml_string(model::to_string(r.semantics)));
+  line("isolation", toml_string(model::to_string(r.isolation)));
+  line("backend", toml_string(model::to_string(r.backend)));
+  line("arrival", toml_string(model::to_string(r.arrival)));
+  line("rate", toml_float(r.rate_per_s));
+  line("ramp", toml_float(r.ramp_s));
+  line("lock_kind", toml_string(model::to_string(r.lock_kind)));
+  line("interval_ms", std::to_string(r.interval_ms));
+
+  for (const auto& kind : s.kinds) {
+    out += "\n[[build]]\n";
+    line("name", toml_string(kind.name));
+    line("weight", std::to_string(kind.weight));
+    for (const auto& step : kind.steps) {
+      out += "\n[[build.step]]\n";
+      line("gap_ms", std::to_string(step.gap_ms));
+      out += "mount = [";
+      for (const auto& m : step.mounts) {
+        out += "\n  { target = " + toml_string(m.target) + ", id = " + toml_string(m.id) + ", uid = " + std::to_string(m.uid) +
+               ", gid = " + std::to_string(m.gid) + ", sharing = " + toml_string(model::to_string(m.sharing)) + " },";
+      }
+      out += step.mounts.empty() ? "]\n" : "\n]\n";
+      out += "ops = [";
+      for (const auto& op : step.ops) {
+        // Only the keys that apply to the kind: the others are errors when read back.
+        out += "\n  { op = " + toml_string(model::to_string(op.kind));
+        switch (op.kind) {
+          case model::OpKind::write:
+          case model::OpKind::append:
+            out += ", file = " + toml_string(op.file) + ", value = " + toml_string(op.value) + ", size = " + std::to_string(op.size) +
+                   ", chunk = " + std::to_string(op.chunk) + ", mount = " + std::to_string(op.mount);
+            break;
+          case model::OpKind::read:
+            out += ", file = " + toml_string(op.file) + ", expect = " + toml_string(model::to_string(op.expect)) +
+                   ", mount = " + std::to_string(op.mount);
+            break;
+          case model::OpKind::remove:
+          case model::OpKind::list:
+            out += ", file = " + toml_string(op.file) + ", mount = " + std::to_string(op.mount);
+            break;
+          case model::OpKind::hold:
+            out += ", ms = " + std::to_string(op.hold_ms) + ", jitter_ms = " + std::to_string(op.jitter_ms);
+            break;
+        }
+        out += " },";
+      }
+      out += step.ops.empty() ? "]\n" : "\n]\n";
+    }
+  }
+
+  out += "\n[expect]\n";
+  for (const auto& e : sorted_by_field(s.expectations)) line(toml_string(e.field), expectation_value(e));
+  return out;
+}
+
+std::vector<CatalogueEntry> catalogue() {
+  std::vector<CatalogueEntry> entries;
+  for (const auto& builtin : embedded_scenarios()) {
+    auto scenario = parse_scenario(builtin.toml, "builtin:" + std::string(builtin.name), builtin.name);
+    entries.push_back({scenario.name, scenario.description});
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return entries;
+}
+
+bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
+  if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (!std::equal(a.kinds.begin(), a.kinds.end(), b.kinds.begin(), b.kinds.end(), same_kind)) return false;
+  const auto ea = sorted_by_field(a.expectations);
+  const auto eb = sorted_by_field(b.expectations);
+  return std::equal(ea.begin(), ea.end(), eb.begin(), eb.end(), [](const auto& x, const auto& y) {
+    return x.field == y.field && x.comparison == y.comparison && x.value == y.value && x.text == y.text;
+  });
+}
+
+}  // namespace cachestress::scenario
