@@ -161,7 +161,11 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   rr.scenario = &scenario;
   rr.outcome = &outcome;
   rr.environment = outcome.environment;
-  rr.verdicts = metrics::judge(scenario.expectations, *outcome.metrics);
+  std::vector<model::Expectation> applicable;
+  for (const auto& e : scenario.expectations) {
+    if (model::applies(e, scenario.run)) applicable.push_back(e);
+  }
+  rr.verdicts = metrics::judge(applicable, *outcome.metrics);
   rr.command_line = reproduce_command(scenario, flags);
   if (outcome.workdir_kept) spdlog::info("workspace kept at {}", outcome.workdir);
 

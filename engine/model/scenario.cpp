@@ -76,4 +76,27 @@ std::optional<Isolation> parse_isolation(std::string_view text) {
   return Isolation{*kind, 1};
 }
 
+bool is_condition_key(std::string_view key) {
+  return key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind";
+}
+
+std::optional<std::string> condition_value(std::string_view key, const RunConfig& run) {
+  if (key == "isolation") return to_string(run.isolation);
+  if (key == "semantics") return std::string(to_string(run.semantics));
+  if (key == "backend") return std::string(to_string(run.backend));
+  if (key == "arrival") return std::string(to_string(run.arrival));
+  if (key == "lock_kind") return std::string(to_string(run.lock_kind));
+  return std::nullopt;
+}
+
+bool applies(const Expectation& expectation, const RunConfig& run) {
+  if (expectation.when_key.empty()) return true;
+  auto actual = condition_value(expectation.when_key, run);
+  if (!actual) return false;
+  if (*actual == expectation.when_value) return true;
+  // "per-group" covers every per-group:K.
+  return expectation.when_key == "isolation" && expectation.when_value == "per-group" &&
+         run.isolation.kind == IsolationKind::per_group;
+}
+
 }  // namespace cachestress::model

@@ -62,6 +62,10 @@ struct Expectation {
   Comparison comparison = Comparison::eq;
   double value = 0;
   std::string text;        // as written, for reports
+  // Optional condition on the resolved run ("isolation" = "per-build"): the expectation is
+  // judged only when it holds, so one file states the documented outcome of each variant.
+  std::string when_key;    // empty: always applies
+  std::string when_value;
 };
 
 struct RunConfig {
@@ -107,6 +111,12 @@ std::optional<LockKind> parse_lock_kind(std::string_view text);
 std::optional<OpKind> parse_op_kind(std::string_view text);
 std::optional<ReadExpect> parse_read_expect(std::string_view text);
 std::optional<Isolation> parse_isolation(std::string_view text);
+
+// Run fields an [expect."key=value"] table may test, and whether an expectation applies.
+inline constexpr const char* k_condition_keys = "isolation, semantics, backend, arrival, lock_kind";
+bool is_condition_key(std::string_view key);
+std::optional<std::string> condition_value(std::string_view key, const RunConfig& run);
+bool applies(const Expectation& expectation, const RunConfig& run);
 
 // Hard limits: beyond these a value is an input error (exit 2), not an allocation failure.
 inline constexpr std::uint64_t k_max_builds = 100'000'000;

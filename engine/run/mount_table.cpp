@@ -75,7 +75,9 @@ HolderRegistry::Entry HolderRegistry::enter(const std::string& dir, const Holder
   Entry entry;
   entry.overlapped = !holders.empty();
   for (const auto& other : holders) {
-    if (holder.sharing == model::Sharing::locked || other.sharing == model::Sharing::locked) {
+    // Only two locked holders break a promise: shared users never take the lock, so a
+    // shared user beside a locked one is the semantics (its damage shows as foreign reads).
+    if (holder.sharing == model::Sharing::locked && other.sharing == model::Sharing::locked) {
       entry.conflict = other;
       break;
     }

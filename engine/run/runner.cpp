@@ -20,7 +20,13 @@ using semantics::LockStyle;
 namespace {
 
 constexpr std::uint64_t k_poll_ms = 100;               // BuildKit's locked-mount poll period
-constexpr std::size_t k_max_deleter_memory = 65536;    // bound on missing-file attribution
+constexpr std::size_t k_max_actor_memory = 65536;  // bound on torn/missing attribution
+
+void remember(std::unordered_map<std::string, std::pair<std::uint64_t, int>>& actors, const std::string& path,
+              std::uint64_t build, int kind) {
+  if (actors.size() >= k_max_actor_memory && !actors.contains(path)) actors.clear();
+  actors[path] = {build, kind};
+}
 constexpr const char* k_roots_dir = "roots";
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
@@ -390,6 +396,7 @@ void Runner::queue_batch(Build& build) {
     if (!op.file.empty()) item.path += "/" + op.file;
     if (op.kind == model::OpKind::write || op.kind == model::OpKind::append) {
       item.token = {build.id, kind.name, build.step, build.seq++, op.value};
+      remember(m_last_writer, item.path, build.id, build.kind);
     }
     batch.items.push_back(std::move(item));
   }
@@ -438,8 +445,7 @@ void Runner::account_outcome(Build& build, const OpItem& item, const OpOutcome& 
   m_collector.add(metrics::Counter::bytes_written, outcome.bytes_written);
   m_collector.add(metrics::Counter::bytes_read, outcome.bytes_read);
   if (item.op->kind == model::OpKind::remove) {
-    if (m_last_deleter.size() >= k_max_deleter_memory) m_last_deleter.clear();
-    m_last_deleter[item.path] = {build.id, build.kind};
+    remember(m_last_deleter, item.path, build.id, build.kind);
     return;
   }
   if (!outcome.inspected || outcome.inspection.verdict == oracle::Verdict::ok) return;
@@ -458,8 +464,9 @@ void Runner::account_outcome(Build& build, const OpItem& item, const OpOutcome& 
   if (writer && writer->build != build.id) {
     collision.polluter_kind = kind_index(writer->kind);
     collision.polluter_build = writer->build;
-  } else if (collision.kind == metrics::CollisionKind::missing) {
-    if (auto it = m_last_deleter.find(item.path); it != m_last_deleter.end() && it->second.first != build.id) {
+  } else if (collision.kind != metrics::CollisionKind::foreign) {
+    const auto& actors = collision.kind == metrics::CollisionKind::missing ? m_last_deleter : m_last_writer;
+    if (auto it = actors.find(item.path); it != actors.end() && it->second.first != build.id) {
       collision.polluter_build = it->second.first;
       collision.polluter_kind = it->second.second;
     }

@@ -97,7 +97,11 @@ class Runner {
   MountTable m_mounts;
   HolderRegistry m_holders;
   std::unordered_map<std::uint64_t, std::unique_ptr<Build>> m_in_flight;
-  std::unordered_map<std::string, std::pair<std::uint64_t, int>> m_last_deleter;  // bounded
+  // Who last started writing / removed each path, to name the polluter of a torn or
+  // missing read (the file itself cannot say). Bounded; cleared when full.
+  using LastActor = std::unordered_map<std::string, std::pair<std::uint64_t, int>>;
+  LastActor m_last_writer;
+  LastActor m_last_deleter;
   std::unordered_map<std::string, int> m_kind_by_name;
   std::vector<std::uint64_t> m_kind_cumulative;
   Rng m_rng;

@@ -12,6 +12,8 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <string>
+#include <tuple>
 #include <toml++/toml.h>
 #include <utility>
 
@@ -200,6 +202,11 @@ std::vector<std::string_view> op_keys(model::OpKind kind) {
   return {"op"};
 }
 constexpr std::array<std::string_view, 9> k_any_op_key{"op", "file", "value", "size", "chunk", "mount", "expect", "ms", "jitter_ms"};
+
+// Unconditional expectations first, then by condition, then by field.
+bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
+  return std::tie(a.when_key, a.when_value, a.field) < std::tie(b.when_key, b.when_value, b.field);
+}
 
 class Parser {
  public:
@@ -634,16 +641,62 @@ class Parser {
     return op;
   }
 
+  struct ExpectEntry {
+    model::Expectation expectation;
+    Position where;
+    std::string path;
+  };
+
+  // A condition table's key, "isolation=per-build": a run field and one of its values.
+  void read_condition(std::string_view key, const toml::node& node, const std::string& path, model::Expectation& e) const {
+    const auto eq = key.find('=');
+    e.when_key = std::string(key.substr(0, eq));
+    e.when_value = std::string(key.substr(eq + 1));
+    if (!model::is_condition_key(e.when_key)) {
+      fail(at(node), path, "expected a condition on one of " + std::string(model::k_condition_keys) + ", such as \"isolation=per-build\"");
+    }
+    bool valid = false;
+    if (e.when_key == "isolation") valid = e.when_value == "per-group" || model::parse_isolation(e.when_value).has_value();
+    if (e.when_key == "semantics") valid = model::parse_semantics(e.when_value).has_value();
+    if (e.when_key == "backend") valid = model::parse_backend(e.when_value).has_value();
+    if (e.when_key == "arrival") valid = model::parse_arrival(e.when_value).has_value();
+    if (e.when_key == "lock_kind") valid = model::parse_lock_kind(e.when_value).has_value();
+    if (!valid) fail(at(node), path, "unknown value " + quoted(e.when_value) + " for run." + e.when_key);
+  }
+
   std::vector<model::Expectation> read_expectations(const toml::table& expect) const {
-    struct Entry {
-      model::Expectation expectation;
-      Position where;
-      std::string path;
-    };
-    std::vector<Entry> entries;
+    std::vector<ExpectEntry> entries;
+    read_expectation_entries(expect, "expect", {}, entries);
+    // toml++ tables are ordered by key; order by canonical field so a "summary." prefix
+    // does not change where an expectation lands (round trips compare in order).
+    std::stable_sort(entries.begin(), entries.end(), [](const ExpectEntry& a, const ExpectEntry& b) {
+      return expectation_order(a.expectation, b.expectation);
+    });
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+      const auto& a = entries[i - 1];
+      const auto& b = entries[i];
+      if (expectation_order(a.expectation, b.expectation) || expectation_order(b.expectation, a.expectation)) continue;
+      const bool b_later = b.where.line > a.where.line || (b.where.line == a.where.line && b.where.column > a.where.column);
+      const ExpectEntry& later = b_later ? b : a;
+      const ExpectEntry& earlier = b_later ? a : b;
+      fail(later.where, later.path, "duplicate expectation on " + later.expectation.field + " (also " + earlier.path + ")");
+    }
+    std::vector<model::Expectation> result;
+    for (auto& entry : entries) result.push_back(std::move(entry.expectation));
+    return result;
+  }
+
+  void read_expectation_entries(const toml::table& expect, const std::string& table_path, const model::Expectation& base,
+                                std::vector<ExpectEntry>& entries) const {
     for (const auto& [key, node] : expect) {
-      const std::string path = child("expect", key.str());
-      model::Expectation e;
+      const std::string path = child(table_path, key.str());
+      if (base.when_key.empty() && key.str().find('=') != std::string_view::npos) {
+        model::Expectation conditional;
+        read_condition(key.str(), node, path, conditional);
+        read_expectation_entries(table(node, path), path, conditional, entries);
+        continue;
+      }
+      model::Expectation e = base;
       e.field = metrics::canonical_summary_field(key.str());
       if (e.field.empty()) {
         fail(at(key.source()), path,
@@ -672,23 +725,6 @@ class Parser {
       }
       entries.push_back({std::move(e), at(key.source()), path});
     }
-    // toml++ tables are ordered by key; order by canonical field so a "summary." prefix
-    // does not change where an expectation lands (round trips compare in order).
-    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      return a.expectation.field < b.expectation.field;
-    });
-    for (std::size_t i = 1; i < entries.size(); ++i) {
-      const auto& a = entries[i - 1];
-      const auto& b = entries[i];
-      if (a.expectation.field != b.expectation.field) continue;
-      const bool b_later = b.where.line > a.where.line || (b.where.line == a.where.line && b.where.column > a.where.column);
-      const Entry& later = b_later ? b : a;
-      const Entry& earlier = b_later ? a : b;
-      fail(later.where, later.path, "duplicate expectation on " + later.expectation.field + " (also " + earlier.path + ")");
-    }
-    std::vector<model::Expectation> result;
-    for (auto& entry : entries) result.push_back(std::move(entry.expectation));
-    return result;
   }
 
   std::string_view m_source;
@@ -791,8 +827,7 @@ bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
-  std::stable_sort(expectations.begin(), expectations.end(),
-                   [](const model::Expectation& a, const model::Expectation& b) { return a.field < b.field; });
+  std::stable_sort(expectations.begin(), expectations.end(), expectation_order);
   return expectations;
 }
 
@@ -886,7 +921,15 @@ std::string to_toml(const model::Scenario& s) {
   }
 
   out += "\n[expect]\n";
-  for (const auto& e : sorted_by_field(s.expectations)) line(toml_string(e.field), expectation_value(e));
+  std::string condition;
+  for (const auto& e : sorted_by_field(s.expectations)) {
+    const std::string when = e.when_key.empty() ? "" : e.when_key + "=" + e.when_value;
+    if (when != condition) {
+      out += "\n[expect." + toml_string(when) + "]\n";
+      condition = when;
+    }
+    line(toml_string(e.field), expectation_value(e));
+  }
   return out;
 }
 
@@ -906,7 +949,8 @@ bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   const auto ea = sorted_by_field(a.expectations);
   const auto eb = sorted_by_field(b.expectations);
   return std::equal(ea.begin(), ea.end(), eb.begin(), eb.end(), [](const auto& x, const auto& y) {
-    return x.field == y.field && x.comparison == y.comparison && x.value == y.value && x.text == y.text;
+    return x.field == y.field && x.comparison == y.comparison && x.value == y.value && x.text == y.text &&
+           x.when_key == y.when_key && x.when_value == y.when_value;
   });
 }
 

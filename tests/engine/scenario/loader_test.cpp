@@ -549,8 +549,8 @@ TEST_CASE("to_toml escapes strings and keeps programmatic scenarios loadable", "
   step.ops.push_back(op);
   kind.steps.push_back(step);
   s.kinds.push_back(kind);
-  s.expectations.push_back({"lock_wait_us.p99", model::Comparison::le, 5, "<= 5"});
-  s.expectations.push_back({"collisions.total", model::Comparison::gt, 0.5, ""});  // text not set: written from the value
+  s.expectations.push_back({"lock_wait_us.p99", model::Comparison::le, 5, "<= 5", "", ""});
+  s.expectations.push_back({"collisions.total", model::Comparison::gt, 0.5, "", "", ""});  // text not set: written from the value
   const auto text = to_toml(s);
   INFO(text);
   const auto back = parse_scenario(text, "back.toml", "back");
