@@ -111,16 +111,17 @@ bool in_repository() {
   return ::stat("results/.cachestress-results", &info) == 0;
 }
 
-std::string default_results_path(const model::Scenario& s, std::chrono::system_clock::time_point at) {
+// results/<UTC timestamp>-<scenario>[-N].json, never replacing an existing report.
+std::string write_default_report(const model::Scenario& s, std::chrono::system_clock::time_point at,
+                                 const std::string& text) {
   std::time_t t = std::chrono::system_clock::to_time_t(at);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  std::string base = std::string("results/") + stamp + "-" + s.name;
+  const std::string base = std::string("results/") + stamp + "-" + s.name;
   std::string path = base + ".json";
-  struct stat info {};
-  for (int n = 2; ::stat(path.c_str(), &info) == 0; ++n) path = base + "-" + std::to_string(n) + ".json";  // never overwrite
+  for (int n = 2; !report::write_new_file(path, text); ++n) path = base + "-" + std::to_string(n) + ".json";
   return path;
 }
 
@@ -145,6 +146,9 @@ void setup_logging(const RunFlags& f) {
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
   apply_flags(flags, scenario);
+  const bool write_to_results = flags.out.empty() && in_repository();
+  if (!flags.out.empty()) report::check_output_path(flags.out);
+  if (write_to_results) report::check_output_path("results/report.json");
   raise_fd_limit();
   spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                scenario.run.concurrency, scenario.run.seed);
@@ -170,11 +174,11 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   if (outcome.workdir_kept) spdlog::info("workspace kept at {}", outcome.workdir);
 
   std::string json_text = report::to_json(rr).dump(2) + "\n";
-  std::string out_path = flags.out;
-  if (out_path.empty() && in_repository()) out_path = default_results_path(scenario, outcome.started_at);
-  if (!out_path.empty()) {
-    report::write_atomically(out_path, json_text);
-    spdlog::info("report written to {}", out_path);
+  if (!flags.out.empty()) {
+    report::write_atomically(flags.out, json_text);
+    spdlog::info("report written to {}", flags.out);
+  } else if (write_to_results) {
+    spdlog::info("report written to {}", write_default_report(scenario, outcome.started_at, json_text));
   }
   if (flags.format == "json") {
     std::fwrite(json_text.data(), 1, json_text.size(), stdout);

@@ -504,7 +504,8 @@ std::string make_workspace(const std::string& base_dir) {
   return templ;
 }
 
-std::string prepare_user_workdir(const std::string& dir) {
+std::string prepare_user_workdir(const std::string& dir, bool* created) {
+  if (created) *created = false;
   if (dir.empty()) fail_reason("--workdir", dir, "empty path");
   const std::string path = strip_trailing_slashes(dir);
   Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -525,6 +526,7 @@ std::string prepare_user_workdir(const std::string& dir) {
       if (mkdir_err == EEXIST) fail_not_directory("--workdir", path, mkdir_err);
       fail("cannot create --workdir", path, mkdir_err);
     }
+    if (created) *created = true;
     return real_path("cannot resolve --workdir", path);
   }
   // Existing: must be empty (we will remove everything in it) and writable.

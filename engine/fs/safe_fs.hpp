@@ -80,7 +80,8 @@ std::string make_workspace(const std::string& base_dir);
 
 // Validates a user-given --workdir: it must not be a symlink; if it exists it must be an empty
 // directory we can write; otherwise its parent must exist and it is created (0700). Returns the
-// absolute path. Throws EnvironmentError naming the path and the reason.
-std::string prepare_user_workdir(const std::string& dir);
+// absolute path and sets *created when it made the directory (so the run removes it again).
+// Throws EnvironmentError naming the path and the reason.
+std::string prepare_user_workdir(const std::string& dir, bool* created = nullptr);
 
 }  // namespace cachestress::fs

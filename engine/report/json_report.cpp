@@ -1,5 +1,7 @@
 // JSON report (schema documented in results/README.md, validated by results/schema.json).
 #include <chrono>
+#include <csignal>
+#include <string>
 #include <ctime>
 
 #include "engine/metrics/summary_fields.hpp"
@@ -7,6 +9,16 @@
 
 namespace cachestress::report {
 namespace {
+
+// "SIGINT" rather than 2: numbers differ between platforms, names do not.
+std::string signal_name(int signum) {
+  switch (signum) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "SIG" + std::to_string(signum);
+  }
+}
 
 using nlohmann::json;
 
@@ -90,7 +102,7 @@ nlohmann::json to_json(const RunReport& report) {
                         {"hostname", report.environment.hostname}};
   doc["config"] = config_json(*report.scenario);
   doc["interrupted"] = outcome.interrupted;
-  doc["signal"] = outcome.interrupted ? json(outcome.signal) : json(nullptr);
+  doc["signal"] = outcome.interrupted ? json(signal_name(outcome.signal)) : json(nullptr);
 
   json summary = json::object();
   for (const auto& path : metrics::summary_field_paths()) put_path(summary, path, metrics::summary_value(m, path));

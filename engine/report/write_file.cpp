@@ -1,14 +1,19 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include "engine/core/error.hpp"
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
 
-void write_atomically(const std::string& path, const std::string& text) {
+namespace {
+
+// Writes text to a fresh temp file beside path and returns its name (synced, mode 0644).
+std::string write_temp_beside(const std::string& path, const std::string& text) {
   std::string temp = path + ".tmp-XXXXXX";
   int fd = ::mkstemp(temp.data());
   if (fd < 0) throw EnvironmentError("cannot write " + path + ": " + errno_text(errno));
@@ -25,10 +30,52 @@ void write_atomically(const std::string& path, const std::string& text) {
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
   ::fchmod(fd, 0644);
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(temp.c_str(), path.c_str()) != 0) {
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int err = errno;
     ::unlink(temp.c_str());
     throw EnvironmentError("cannot write " + path + ": " + errno_text(err));
+  }
+  return temp;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string temp = write_temp_beside(path, text);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    throw EnvironmentError("cannot write " + path + ": " + errno_text(err));
+  }
+}
+
+bool write_new_file(const std::string& path, const std::string& text) {
+  const std::string temp = write_temp_beside(path, text);
+  // link() fails with EEXIST instead of replacing: no race with a concurrent run.
+  const int rc = ::link(temp.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(temp.c_str());
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  throw EnvironmentError("cannot write " + path + ": " + errno_text(err));
+}
+
+void check_output_path(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    throw EnvironmentError("cannot write report " + path + ": is a directory");
+  }
+  const std::string dir = parent_of(path);
+  if (::stat(dir.c_str(), &info) != 0) throw EnvironmentError("cannot write report " + path + ": " + dir + ": " + errno_text(errno));
+  if (!S_ISDIR(info.st_mode)) throw EnvironmentError("cannot write report " + path + ": " + dir + " is not a directory");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw EnvironmentError("cannot write report " + path + ": " + dir + ": " + errno_text(errno));
   }
 }
 

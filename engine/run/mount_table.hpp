@@ -57,7 +57,7 @@ class HolderRegistry {
   };
   struct Entry {
     bool overlapped = false;          // another build was already inside
-    std::optional<Holder> conflict;   // ...and one of the two is a locked user: never allowed
+    std::optional<Holder> conflict;   // ...and both are locked users: never allowed
   };
   Entry enter(const std::string& dir, const Holder& holder);
   void leave(const std::string& dir, std::uint64_t build);

@@ -109,9 +109,11 @@ std::string Runner::root_for(std::uint64_t build_id) const {
 }
 
 RunOutcome Runner::run() {
+  // A directory we made (under $TMPDIR, or a --workdir that did not exist) goes at the end;
+  // a user's existing empty --workdir stays, emptied.
   m_workspace_created = m_options.workdir.empty();
   m_workspace_path = m_workspace_created ? fs::make_workspace(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp")
-                                         : fs::prepare_user_workdir(m_options.workdir);
+                                         : fs::prepare_user_workdir(m_options.workdir, &m_workspace_created);
   m_workspace = std::make_unique<fs::Root>(fs::Root::open(m_workspace_path));
   if (int rc = m_workspace->make_dirs(k_roots_dir); rc < 0) {
     throw EnvironmentError("cannot create " + m_workspace_path + "/" + k_roots_dir + ": " + errno_text(-rc));

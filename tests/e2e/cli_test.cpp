@@ -1,0 +1,179 @@
+// The command line as users and CI scripts see it: exit codes, one-line errors, nothing
+// left behind on bad input.
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+std::size_t line_count(const std::string& text) {
+  std::size_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  return lines;
+}
+
+// Runs with TMPDIR pointed at a private directory so "nothing left behind" is checkable.
+RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
+  RunSpec spec;
+  spec.args = std::move(args);
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  return run_binary(spec);
+}
+
+}  // namespace
+
+TEST_CASE("--version and --help exit 0 and say what the tool is", "[e2e][cli]") {
+  auto version = run_binary({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, Catch::Contains("cachestress"));
+  auto help = run_binary({"--help"});
+  CHECK(help.exit_code == 0);
+  for (const char* flag : {"--scenario", "--builds", "--concurrency", "--duration", "--sharing", "--isolation",
+                           "--semantics", "--seed", "--workdir", "--keep", "--out", "--format"}) {
+    CHECK_THAT(help.out, Catch::Contains(flag));
+  }
+}
+
+TEST_CASE("list names every built-in scenario with its description", "[e2e][cli]") {
+  auto list = run_binary({"list"});
+  REQUIRE(list.exit_code == 0);
+  for (const char* name : {"shared", "locked", "private", "isolated", "remote-tmpdir"}) {
+    CHECK_THAT(list.out, Catch::Contains(name));
+  }
+  CHECK_THAT(list.out, Catch::Contains("podman#25414"));
+}
+
+TEST_CASE("built-in scenarios run from any directory", "[e2e][cli]") {
+  TempDir tmp;
+  auto result = run_in(tmp, {"--scenario", "isolated", "--builds", "10", "--format", "json", "-q"});
+  REQUIRE(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["summary"]["builds"]["completed"] == 10);
+  CHECK(list_dir(tmp.path()).empty());  // workspace removed, no report file outside a repository
+}
+
+TEST_CASE("usage and input errors exit 2 with one line and leave nothing behind", "[e2e][cli]") {
+  TempDir tmp;
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  const std::vector<Case> cases{
+      {{"--scenario", "no-such-scenario"}, "no-such-scenario"},
+      {{"--scenario", "locked", "--concurrency", "0"}, "--concurrency"},
+      {{"--scenario", "locked", "--builds", "-5"}, "--builds"},
+      {{"--scenario", "locked", "--sharing", "exclusive"}, "--sharing"},
+      {{"--scenario", "locked", "--isolation", "per-group:0"}, "--isolation"},
+      {{"--scenario", "locked", "--semantics", "docker"}, "--semantics"},
+      {{"--scenario", "locked", "--format", "xml"}, "--format"},
+      {{"--no-such-flag"}, "--no-such-flag"},
+  };
+  for (const auto& c : cases) {
+    INFO("args: " << c.args.front() << " ... " << c.args.back());
+    auto result = run_in(tmp, c.args);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::Contains(c.message));
+    CHECK(result.out.empty());
+    CHECK(list_dir(tmp.path()).empty());
+  }
+}
+
+TEST_CASE("a scenario file with id=../.. is refused with file, line and field", "[e2e][cli][safety]") {
+  TempDir tmp;
+  TempDir canary;
+  write_text(canary / "keep-me", "precious");
+  const auto before = snapshot(canary.path());
+  const std::string file = tmp / "escape.toml";
+  write_text(file,
+             "description = \"tries to escape the cache parent\"\n"
+             "[[build]]\n"
+             "name = \"evil\"\n"
+             "[[build.step]]\n"
+             "mount = { target = \"/cache\", id = \"../..\", sharing = \"locked\" }\n"
+             "ops = [ { op = \"delete\", file = \"keep-me\" } ]\n");
+  auto result = run_in(tmp, {"--scenario", file});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("escape.toml:5:"));
+  CHECK_THAT(result.err, Catch::Contains("build[0].step[0].mount.id"));
+  CHECK(line_count(result.err) == 1);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"escape.toml"});
+  CHECK(snapshot(canary.path()) == before);
+}
+
+TEST_CASE("an unwritable or missing workdir is an environment error, exit 3", "[e2e][cli]") {
+  TempDir tmp;
+  auto missing_parent = run_in(tmp, {"--scenario", "locked", "--builds", "2", "--workdir", tmp / "no/such/parent"});
+  CHECK(missing_parent.exit_code == 3);
+  CHECK_THAT(missing_parent.err, Catch::Contains("no/such/parent"));
+  auto proc = run_in(tmp, {"--scenario", "locked", "--builds", "2", "--workdir", "/proc/cachestress-cannot-write"});
+  CHECK(proc.exit_code == 3);
+  CHECK_THAT(proc.err, Catch::Contains("/proc/cachestress-cannot-write"));
+  CHECK(list_dir(tmp.path()).empty());
+}
+
+TEST_CASE("a workdir that is a symlink or not empty is refused", "[e2e][cli][safety]") {
+  TempDir tmp;
+  TempDir target;
+  write_text(target / "someone-elses-file", "data");
+  const auto before = snapshot(target.path());
+  REQUIRE(::symlink(target.path().c_str(), (tmp / "link").c_str()) == 0);
+  auto via_link = run_in(tmp, {"--scenario", "locked", "--builds", "2", "--workdir", tmp / "link"});
+  CHECK(via_link.exit_code == 3);
+  auto not_empty = run_in(tmp, {"--scenario", "locked", "--builds", "2", "--workdir", target.path()});
+  CHECK(not_empty.exit_code == 3);
+  CHECK(snapshot(target.path()) == before);
+}
+
+TEST_CASE("--workdir that does not exist is created and removed again", "[e2e][cli]") {
+  TempDir tmp;
+  auto result = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--workdir", tmp / "fresh", "-q"});
+  CHECK(result.exit_code == 0);
+  CHECK(list_dir(tmp.path()).empty());
+}
+
+TEST_CASE("--keep keeps the workspace and says where", "[e2e][cli]") {
+  TempDir tmp;
+  auto result = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--workdir", tmp / "kept", "--keep"});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.err, Catch::Contains(tmp / "kept"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"kept"});
+  CHECK_FALSE(list_dir(tmp / "kept").empty());
+}
+
+TEST_CASE("--out writes the JSON report atomically and checks its directory before running", "[e2e][cli]") {
+  TempDir tmp;
+  auto first = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "r.json", "-q"});
+  REQUIRE(first.exit_code == 0);
+  auto doc = read_json_file(tmp / "r.json");
+  CHECK(doc["schema_version"] == 1);
+  CHECK(doc["config"]["scenario"] == "locked");
+  // An explicit --out is replaced whole (rename), never left half-written.
+  auto second = run_in(tmp, {"--scenario", "locked", "--builds", "6", "--out", tmp / "r.json", "-q"});
+  REQUIRE(second.exit_code == 0);
+  CHECK(read_json_file(tmp / "r.json")["config"]["builds"] == 6);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"r.json"});
+  // A report that could not be written is known before any build starts.
+  auto nowhere = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "missing-dir/r.json"});
+  CHECK(nowhere.exit_code == 3);
+  CHECK_THAT(nowhere.err, Catch::Contains("missing-dir"));
+  CHECK_THAT(nowhere.err, !Catch::Contains("completed"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"r.json"});
+}
+
+TEST_CASE("run from the repository, a report lands in results/ with a timestamped name", "[e2e][cli]") {
+  TempDir tmp;
+  REQUIRE(::mkdir((tmp / "results").c_str(), 0755) == 0);
+  write_text(tmp / "results/.cachestress-results", "");
+  auto result = run_in(tmp, {"--scenario", "locked", "--builds", "4", "-q"});
+  REQUIRE(result.exit_code == 0);
+  auto files = list_dir(tmp / "results");
+  REQUIRE(files.size() == 2);
+  const std::string& report = files[0] == ".cachestress-results" ? files[1] : files[0];
+  CHECK_THAT(report, Catch::EndsWith("-locked.json"));
+  CHECK(read_json_file(tmp / "results/" + report)["config"]["builds"] == 4);
+}
+
+}  // namespace cachestress::e2e

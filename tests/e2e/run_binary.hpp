@@ -1,0 +1,68 @@
+#pragma once
+// End-to-end helpers: run the real cachestress binary as a child process, capture its
+// output and exit status, optionally signal it mid-run; temporary directories; a canary
+// that proves nothing outside a workdir changed.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cachestress::e2e {
+
+struct RunSpec {
+  std::vector<std::string> args;             // after the binary name
+  std::string cwd;                           // empty: inherit
+  std::map<std::string, std::string> env;    // set on top of the inherited environment
+  std::string stdin_text;                    // fed on stdin, then closed
+  // Send `signal` once stderr contains `signal_when` (or after signal_after when empty).
+  int signal = 0;
+  std::string signal_when;
+  std::chrono::milliseconds signal_after{0};
+  int second_signal = 0;                     // sent right after the first, when non-zero
+  std::chrono::seconds timeout{120};         // SIGKILL after this (the test then fails)
+};
+
+struct RunResult {
+  int exit_code = -1;     // -1 when killed by a signal
+  int term_signal = 0;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  bool signalled = false;  // the requested signal was sent
+};
+
+RunResult run_binary(const RunSpec& spec);
+RunResult run_binary(std::vector<std::string> args);
+
+// Parses stdout (or the given text) as JSON, failing the test with the text when invalid.
+nlohmann::json parse_json(const std::string& text);
+nlohmann::json read_json_file(const std::string& path);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const noexcept { return m_path; }
+  std::string operator/(const std::string& name) const { return m_path + "/" + name; }
+
+ private:
+  std::string m_path;
+};
+
+// Every entry under a directory (not following symlinks) with type, size, mtime and the
+// content of regular files: equal snapshots mean nothing was written, removed or touched.
+std::map<std::string, std::string> snapshot(const std::string& dir);
+std::vector<std::string> list_dir(const std::string& dir);
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+std::string source_path(const std::string& relative);
+// Number of direct children of the current process still alive or unreaped.
+int live_children_of(int pid);
+
+}  // namespace cachestress::e2e

@@ -1,0 +1,55 @@
+// Interrupting a run: exit 128+signal, a valid partial report, the workspace removed.
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+
+TEST_CASE("SIGINT or SIGTERM mid-run: partial report, workspace removed, 130/143", "[e2e][signal]") {
+  for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
+    INFO("signal " << signum);
+    TempDir tmp;
+    RunSpec spec;
+    spec.args = {"--scenario", "locked", "--builds", "0", "--duration", "30", "--out", tmp / "partial.json", "-v"};
+    spec.env["TMPDIR"] = tmp.path();
+    spec.signal = signum;
+    spec.signal_after = std::chrono::milliseconds(700);
+    auto result = run_binary(spec);
+    REQUIRE(result.signalled);
+    CHECK(result.exit_code == 128 + signum);
+    auto doc = read_json_file(tmp / "partial.json");
+    CHECK(doc["interrupted"] == true);
+    CHECK(doc["signal"].is_string());
+    CHECK(doc["summary"]["builds"]["completed"].get<std::uint64_t>() > 0);
+    CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+    CHECK(list_dir(tmp.path()) == std::vector<std::string>{"partial.json"});
+  }
+}
+
+TEST_CASE("a second SIGINT aborts at once and still removes the workspace", "[e2e][signal]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "0", "--duration", "30", "--concurrency", "64"};
+  spec.env["TMPDIR"] = tmp.path();
+  spec.signal = SIGINT;
+  spec.second_signal = SIGINT;
+  spec.signal_after = std::chrono::milliseconds(500);
+  auto result = run_binary(spec);
+  REQUIRE(result.signalled);
+  CHECK(result.exit_code == 130);
+  CHECK(list_dir(tmp.path()).empty());
+}
+
+TEST_CASE("SIGINT with --keep keeps the workspace", "[e2e][signal]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "0", "--duration", "30", "--keep", "--workdir", tmp / "ws"};
+  spec.signal = SIGINT;
+  spec.signal_after = std::chrono::milliseconds(500);
+  auto result = run_binary(spec);
+  CHECK(result.exit_code == 130);
+  CHECK_FALSE(list_dir(tmp / "ws").empty());
+}
+
+}  // namespace cachestress::e2e
