@@ -1,0 +1,311 @@
+// reference_shared: the `shared` scenario's file work with no event loop and no engine.
+// C plain threads take builds from a shared counter; each build does, in one cache
+// directory beneath a root fd, the syscalls engine/run/file_ops.cpp and engine/fs/safe_fs.cpp
+// make for the step (mkdir -p, write `index`, read it back, list the directory). The
+// engine's builds/s divided by this program's is the cost of the loop, the threadpool hops
+// and the bookkeeping (bench/compare_reference.sh).
+//
+// Usage: reference_shared [--builds N] [--concurrency C] [--workdir DIR]
+//                         [--checks engine|none] [--format text|json]
+//   --checks engine (default) also makes the engine's per-open safety calls (fstat for
+//   the file type, F_GETFL/F_SETFL to clear O_NONBLOCK); none leaves them out, which shows
+//   what those checks cost.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// The engine's cache directory for the shared scenario's mount under the buildah profile:
+// roots/shared/buildah-cache-<euid>/<sha256("/var/cache/build:0:0")[:16]>. Same depth, so
+// openat2 walks as many components as in the engine.
+std::string cache_dir() { return "roots/shared/buildah-cache-" + std::to_string(::geteuid()) + "/63085e20e0068a54"; }
+
+constexpr std::uint32_t k_payload_bytes = 512;  // shared.toml: size = 512
+constexpr int k_ops_per_build = 3;              // write, read, list (the engine's ops.completed)
+constexpr std::uint64_t k_resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+constexpr unsigned k_max_threads = 10'000;
+
+enum class Checks { engine, none };
+
+struct Options {
+  std::uint64_t builds = 2000;
+  unsigned concurrency = 16;
+  std::string workdir;
+  Checks checks = Checks::engine;
+  bool json = false;
+};
+
+struct Totals {
+  std::atomic<std::uint64_t> next_build{0};
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> torn{0};    // read back something that is not one intact record
+  std::atomic<std::uint64_t> errors{0};  // a syscall failed unexpectedly
+};
+
+constexpr const char* k_usage =
+    "usage: reference_shared [--builds N] [--concurrency C] [--workdir DIR] [--checks engine|none] "
+    "[--format text|json]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "reference_shared: %s\n%s", message.c_str(), k_usage);
+  std::exit(2);
+}
+
+template <typename T>
+T parse_number(std::string_view flag, std::string_view text) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    usage_error(std::string(flag) + ": not a number: " + std::string(text));
+  }
+  return value;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      std::fputs(k_usage, stdout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) usage_error(std::string(flag) + ": needs a value");
+    const std::string_view value = argv[++i];
+    if (flag == "--builds") {
+      options.builds = parse_number<std::uint64_t>(flag, value);
+    } else if (flag == "--concurrency") {
+      options.concurrency = parse_number<unsigned>(flag, value);
+    } else if (flag == "--workdir") {
+      options.workdir = value;
+    } else if (flag == "--checks" && (value == "engine" || value == "none")) {
+      options.checks = value == "engine" ? Checks::engine : Checks::none;
+    } else if (flag == "--format" && (value == "text" || value == "json")) {
+      options.json = value == "json";
+    } else {
+      usage_error("unknown flag or value: " + std::string(flag) + " " + std::string(value));
+    }
+  }
+  if (options.builds == 0) usage_error("--builds must be at least 1");
+  if (options.concurrency < 1 || options.concurrency > k_max_threads) {
+    usage_error("--concurrency must be between 1 and " + std::to_string(k_max_threads));
+  }
+  return options;
+}
+
+// openat2 beneath the root, never following symlinks: the engine's open_beneath().
+int open_beneath(int root_fd, const char* path, int flags, mode_t mode = 0) {
+  open_how how{};
+  how.flags = static_cast<unsigned>(flags);
+  if ((flags & O_CREAT) != 0) how.mode = mode;
+  how.resolve = k_resolve;
+  for (;;) {
+    const long fd = ::syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    if (errno != EINTR && errno != EAGAIN) return -errno;
+  }
+}
+
+// The engine's Root::open_file: O_NONBLOCK against planted FIFOs, then a file-type check
+// and O_NONBLOCK cleared again. With Checks::none only the openat2 is left.
+int open_file(int root_fd, const char* path, int flags, Checks checks) {
+  if (checks == Checks::none) return open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
+  const int fd = open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (fd < 0) return fd;
+  struct stat st {};
+  const int status = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? ::fcntl(fd, F_GETFL) : -1;
+  if (status < 0 || ::fcntl(fd, F_SETFL, status & ~O_NONBLOCK) != 0) {
+    ::close(fd);
+    return -EIO;
+  }
+  return fd;
+}
+
+// mkdir -p as Root::make_dirs does it: one O_PATH probe when the directory exists (every
+// build but the first), else mkdirat + openat2 one component at a time.
+int make_dirs(int root_fd, const std::string& rel) {
+  const int probe = open_beneath(root_fd, rel.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (probe >= 0) return ::close(probe);
+  if (probe != -ENOENT) return probe;
+  int dir_fd = root_fd;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = rel.find('/', start);
+    const std::string component = rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (::mkdirat(dir_fd, component.c_str(), 0755) != 0 && errno != EEXIST) return -errno;
+    const int next = open_beneath(dir_fd, component.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd != root_fd) ::close(dir_fd);
+    if (next < 0) return next;
+    dir_fd = next;
+    if (slash == std::string::npos) return ::close(dir_fd);
+    start = slash + 1;
+  }
+}
+
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t hash = 1469598103934665603ull;
+  for (const char c : bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return hash;
+}
+
+// A fixed-width header "ref <build> <checksum>" padded to 48 bytes with a final '\n', then
+// the payload: the size of the engine's token record (560 B), and checkable the same way
+// (a concurrent O_TRUNC writer leaves a torn file).
+constexpr std::size_t k_header_bytes = 48;
+
+std::string make_record(std::uint64_t build) {
+  std::string payload(k_payload_bytes, '\0');
+  for (std::uint32_t i = 0; i < k_payload_bytes; ++i) payload[i] = static_cast<char>('a' + (build + i) % 26);
+  std::string record = "ref " + std::to_string(build) + " " + std::to_string(fnv1a(payload));
+  record.resize(k_header_bytes - 1, ' ');
+  record += '\n';
+  return record + payload;
+}
+
+bool intact(std::string_view content) {
+  if (content.size() != k_header_bytes + k_payload_bytes || !content.starts_with("ref ")) return false;
+  const std::size_t space = content.find(' ', 4);
+  if (space == std::string_view::npos || space >= k_header_bytes) return false;
+  const char* sum_begin = content.data() + space + 1;
+  std::uint64_t sum = 0;
+  if (std::from_chars(sum_begin, content.data() + k_header_bytes, sum).ec != std::errc{}) return false;
+  return sum == fnv1a(content.substr(k_header_bytes));
+}
+
+bool write_record(int root_fd, const std::string& path, std::uint64_t build, Checks checks) {
+  const std::string record = make_record(build);
+  const int fd = open_file(root_fd, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, checks);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, record.data(), record.size()) == static_cast<ssize_t>(record.size());
+  ::close(fd);
+  return ok;
+}
+
+// Reads until EOF like do_read (the final 0-byte read included). False on an I/O error.
+bool read_back(int root_fd, const std::string& path, Checks checks, bool& torn) {
+  const int fd = open_file(root_fd, path.c_str(), O_RDONLY, checks);
+  if (fd == -ENOENT) return true;  // another build's O_TRUNC cannot remove it; never expected
+  if (fd < 0) return false;
+  static thread_local std::array<char, 65536> buffer;
+  std::string content;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      if (n < 0) return false;
+      break;
+    }
+    content.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  torn = !intact(content);
+  return true;
+}
+
+bool list_dir(int root_fd, const std::string& dir) {
+  const int fd = open_beneath(root_fd, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* stream = ::fdopendir(fd);
+  if (stream == nullptr) {
+    ::close(fd);
+    return false;
+  }
+  std::size_t entries = 0;
+  while (::readdir(stream) != nullptr) ++entries;
+  ::closedir(stream);
+  return entries >= 2;  // "." and ".." at least
+}
+
+void worker(int root_fd, const Options& options, Totals& totals) {
+  const std::string dir = cache_dir();
+  const std::string index = dir + "/index";
+  for (;;) {
+    const std::uint64_t build = totals.next_build.fetch_add(1, std::memory_order_relaxed);
+    if (build >= options.builds) return;
+    bool torn = false;
+    const bool ok = make_dirs(root_fd, dir) == 0 && write_record(root_fd, index, build, options.checks) &&
+                    read_back(root_fd, index, options.checks, torn) && list_dir(root_fd, dir);
+    if (!ok) totals.errors.fetch_add(1, std::memory_order_relaxed);
+    if (torn) totals.torn.fetch_add(1, std::memory_order_relaxed);
+    if (ok) totals.completed.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// A fresh private directory for this run under base, like the engine's workspace.
+std::string make_workspace(const std::string& base) {
+  std::string path = base + "/reference_shared-XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) {
+    std::fprintf(stderr, "reference_shared: cannot create a directory under %s: %s\n", base.c_str(),
+                 std::strerror(errno));
+    std::exit(3);
+  }
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string base = !options.workdir.empty() ? options.workdir : tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp";
+  const std::string workspace = make_workspace(base);
+  const int root_fd = ::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (root_fd < 0) {
+    std::fprintf(stderr, "reference_shared: cannot open %s: %s\n", workspace.c_str(), std::strerror(errno));
+    return 3;
+  }
+
+  Totals totals;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(options.concurrency);
+    for (unsigned i = 0; i < options.concurrency; ++i) {
+      threads.emplace_back([&] { worker(root_fd, options, totals); });
+    }
+  }  // joins
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  ::close(root_fd);
+  std::error_code ignored;
+  std::filesystem::remove_all(workspace, ignored);
+
+  const auto completed = totals.completed.load();
+  const double builds_per_s = static_cast<double>(completed) / seconds;
+  const double ops_per_s = builds_per_s * k_ops_per_build;
+  const char* checks = options.checks == Checks::engine ? "engine" : "none";
+  if (options.json) {
+    std::printf(
+        "{\"builds\": %llu, \"concurrency\": %u, \"checks\": \"%s\", \"completed\": %llu, \"duration_s\": %.6f, "
+        "\"builds_per_s\": %.1f, \"ops_per_s\": %.1f, \"torn\": %llu, \"errors\": %llu}\n",
+        static_cast<unsigned long long>(options.builds), options.concurrency, checks,
+        static_cast<unsigned long long>(completed), seconds, builds_per_s, ops_per_s,
+        static_cast<unsigned long long>(totals.torn.load()), static_cast<unsigned long long>(totals.errors.load()));
+  } else {
+    std::printf("reference_shared: %llu builds, concurrency %u, checks %s: %.3f s, %.1f builds/s, %.1f ops/s, "
+                "%llu torn reads, %llu errors\n",
+                static_cast<unsigned long long>(completed), options.concurrency, checks, seconds, builds_per_s,
+                ops_per_s, static_cast<unsigned long long>(totals.torn.load()),
+                static_cast<unsigned long long>(totals.errors.load()));
+  }
+  return totals.errors.load() == 0 ? 0 : 1;
+}
