@@ -60,19 +60,14 @@ class TempWorkspace {
   cachestress::fs::Root m_root;
 };
 
-// Arg 0..2 selects the kind, so each kind shows as its own row named after it.
-LockKind kind_of(const benchmark::State& state) { return static_cast<LockKind>(state.range(0)); }
-
-void name_kinds(benchmark::internal::Benchmark* b) {
-  b->ArgName("kind");
-  for (LockKind kind : {LockKind::fcntl, LockKind::flock, LockKind::ofd}) b->Arg(static_cast<int>(kind));
-}
-
-void label_kind(benchmark::State& state) { state.SetLabel(cachestress::model::to_string(kind_of(state))); }
+// One row per lock kind, named after it: bm_raw_lock_unlock/ofd.
+#define CACHESTRESS_PER_LOCK_KIND(fn)                   \
+  BENCHMARK_CAPTURE(fn, fcntl, LockKind::fcntl);        \
+  BENCHMARK_CAPTURE(fn, flock, LockKind::flock);        \
+  BENCHMARK_CAPTURE(fn, ofd, LockKind::ofd)
 
 // Our wrappers: acquire_blocking + release, exactly as a locked mount calls them.
-void bm_engine_lock_unlock(benchmark::State& state) {
-  const LockKind kind = kind_of(state);
+void bm_engine_lock_unlock(benchmark::State& state, LockKind kind) {
   TempLockFile file;
   if (file.fd() < 0) {
     state.SkipWithError("mkstemp failed");
@@ -85,13 +80,11 @@ void bm_engine_lock_unlock(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  label_kind(state);
 }
-BENCHMARK(bm_engine_lock_unlock)->Apply(name_kinds);
+CACHESTRESS_PER_LOCK_KIND(bm_engine_lock_unlock);
 
 // The runner tries first and blocks only on EAGAIN: the uncontended path is try_acquire.
-void bm_engine_try_lock_unlock(benchmark::State& state) {
-  const LockKind kind = kind_of(state);
+void bm_engine_try_lock_unlock(benchmark::State& state, LockKind kind) {
   TempLockFile file;
   if (file.fd() < 0) {
     state.SkipWithError("mkstemp failed");
@@ -104,9 +97,8 @@ void bm_engine_try_lock_unlock(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  label_kind(state);
 }
-BENCHMARK(bm_engine_try_lock_unlock)->Apply(name_kinds);
+CACHESTRESS_PER_LOCK_KIND(bm_engine_try_lock_unlock);
 
 // The bare syscalls, for comparison with the wrappers above.
 int raw_lock(int fd, LockKind kind, short type) {
@@ -117,8 +109,7 @@ int raw_lock(int fd, LockKind kind, short type) {
   return ::fcntl(fd, kind == LockKind::ofd ? F_OFD_SETLKW : F_SETLKW, &fl);
 }
 
-void bm_raw_lock_unlock(benchmark::State& state) {
-  const LockKind kind = kind_of(state);
+void bm_raw_lock_unlock(benchmark::State& state, LockKind kind) {
   TempLockFile file;
   if (file.fd() < 0) {
     state.SkipWithError("mkstemp failed");
@@ -131,15 +122,13 @@ void bm_raw_lock_unlock(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  label_kind(state);
 }
-BENCHMARK(bm_raw_lock_unlock)->Apply(name_kinds);
+CACHESTRESS_PER_LOCK_KIND(bm_raw_lock_unlock);
 
 // What one uncontended locked mount costs the runner in total: KernelLockJob::run opens
 // the lock file beneath the workspace (openat2 + the regular-file checks) and locks it;
 // release_mounts unlocks and closes.
-void bm_engine_lock_file_cycle(benchmark::State& state) {
-  const LockKind kind = kind_of(state);
+void bm_engine_lock_file_cycle(benchmark::State& state, LockKind kind) {
   TempWorkspace workspace;
   const std::string lock_path = "buildah-cache-lockfiles/key/buildah-cache-lockfile";
   if (workspace.root().make_dirs("buildah-cache-lockfiles/key") != 0) {
@@ -157,9 +146,8 @@ void bm_engine_lock_file_cycle(benchmark::State& state) {
     ::close(fd);
   }
   state.SetItemsProcessed(state.iterations());
-  label_kind(state);
 }
-BENCHMARK(bm_engine_lock_file_cycle)->Apply(name_kinds);
+CACHESTRESS_PER_LOCK_KIND(bm_engine_lock_file_cycle);
 
 }  // namespace
 

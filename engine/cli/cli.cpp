@@ -1,4 +1,5 @@
 #include "engine/cli/cli.hpp"
+#include "engine/cli/commands.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -241,6 +242,7 @@ int main(int argc, char** argv) {
   std::string show_name;
   auto* show_cmd = app.add_subcommand("show", "print a scenario, resolved, as TOML");
   show_cmd->add_option("scenario", show_name, "built-in NAME or PATH.toml")->required();
+  const std::vector<Command> extra_commands = add_extra_commands(app);
   app.require_subcommand(0, 1);
 
   try {
@@ -268,6 +270,9 @@ int main(int argc, char** argv) {
       std::string text = scenario::to_toml(scenario::load_scenario(show_name));
       std::fwrite(text.data(), 1, text.size(), stdout);
       return 0;
+    }
+    for (const auto& command : extra_commands) {
+      if (command.app->parsed()) return command.run();
     }
     if (flags.scenario.empty()) throw InputError("--scenario is required (try: cachestress list)");
     return do_run(flags, flags.scenario);

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Engine vs plain threads on the `shared` scenario: runs bench/reference_shared and
+# `cachestress --scenario shared` alternately, REPS times each, and prints the median
+# builds/s and ops/s of both and the ratio engine / reference.
+#
+# The runs go under a tmpfs (/dev/shm) by default, so the figure measures the engine's own
+# cost (loop, threadpool hops, bookkeeping) rather than the disk; pass -w to measure on a
+# real filesystem (on ext4 mounted with `discard`, every O_TRUNC waits for a discard).
+# Builds nothing: build first with `cmake --build build/dev`.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/compare_reference.sh [-b BUILD_DIR] [-n BUILDS] [-c CONCURRENCY] [-r REPS] [-w WORK_BASE] [-k engine|none]
+  -b  build directory holding cachestress and bench/reference_shared (default: build/dev)
+  -n  builds per run (default: 20000, about a second each on 2 cores)
+  -c  builds in flight / reference threads (default: 16)
+  -r  runs of each program, interleaved (default: 5)
+  -w  directory under which both create their workspace (default: /dev/shm if present, else $TMPDIR or /tmp)
+  -k  reference_shared --checks: engine (same syscalls as the engine, default) or none
+EOF
+}
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=build/dev
+builds=20000
+concurrency=16
+reps=5
+work_base=""
+checks=engine
+while getopts "b:n:c:r:w:k:h" opt; do
+  case $opt in
+    b) build_dir=$OPTARG ;;
+    n) builds=$OPTARG ;;
+    c) concurrency=$OPTARG ;;
+    r) reps=$OPTARG ;;
+    w) work_base=$OPTARG ;;
+    k) checks=$OPTARG ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+if [[ -z $work_base ]]; then
+  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
+fi
+
+# Absolute paths: the runs happen in a scratch directory (outside the checkout, so
+# cachestress writes no report into results/).
+[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
+engine=$build_dir/cachestress
+reference=$build_dir/bench/reference_shared
+for program in "$engine" "$reference"; do
+  [[ -x $program ]] || { echo "compare_reference: $program not built (cmake --build build/dev)" >&2; exit 2; }
+done
+command -v jq >/dev/null || { echo "compare_reference: needs jq (apt-get install jq)" >&2; exit 2; }
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
+
+# One line per run: "<program> <builds/s> <ops/s> <errors>".
+run_reference() {
+  local json
+  json=$("$reference" --builds "$builds" --concurrency "$concurrency" --workdir "$work_base" --checks "$checks" --format json)
+  jq -r '"reference \(.builds_per_s) \(.ops_per_s) \(.errors)"' <<<"$json"
+}
+
+run_engine() {
+  local json status=0
+  json=$(TMPDIR=$work_base "$engine" --scenario shared --builds "$builds" --concurrency "$concurrency" \
+    --format json -q) || status=$?
+  # Exit 1 only means an [expect] entry failed; the figures are still valid, and counted.
+  if [[ $status -ne 0 && $status -ne 1 ]]; then
+    echo "compare_reference: cachestress exited $status" >&2
+    exit 1
+  fi
+  jq -r '.summary | "engine \(.builds_per_s) \(.ops.completed / .duration_s) \(.errors.io + .builds.failed)"' <<<"$json"
+}
+
+echo "# $builds builds, concurrency $concurrency, $reps runs each, workspaces under $work_base ($(stat -f -c %T "$work_base")), reference checks: $checks"
+results=$scratch/results.txt
+record() {
+  local line
+  line=$("$@")
+  echo "$line" >>"$results"
+  awk '{ printf "%-9s %10.1f builds/s %10.1f ops/s %3d errors\n", $1, $2, $3, $4 }' <<<"$line"
+}
+for ((i = 1; i <= reps; i++)); do
+  # Alternate who goes first, so slow drift (page cache, other load) hits both alike.
+  if ((i % 2)); then
+    record run_reference
+    record run_engine
+  else
+    record run_engine
+    record run_reference
+  fi
+done
+
+# Median of column $2 for lines starting with program $1.
+median() {
+  awk -v program="$1" -v column="$2" '$1 == program { print $column }' "$results" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ref_builds=$(median reference 2)
+ref_ops=$(median reference 3)
+eng_builds=$(median engine 2)
+eng_ops=$(median engine 3)
+errors=$(awk '{ sum += $4 } END { print sum + 0 }' "$results")
+awk -v rb="$ref_builds" -v ro="$ref_ops" -v eb="$eng_builds" -v eo="$eng_ops" -v errors="$errors" 'BEGIN {
+  printf "median reference: %10.1f builds/s %10.1f ops/s\n", rb, ro
+  printf "median engine:    %10.1f builds/s %10.1f ops/s\n", eb, eo
+  printf "engine / reference: %.1f%% (builds/s), %.1f%% (ops/s); errors in all runs: %d\n", 100 * eb / rb, 100 * eo / ro, errors
+}'

@@ -1,0 +1,43 @@
+#include "engine/report/report_reader.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/error.hpp"
+#include "engine/report/report.hpp"
+
+namespace cachestress::report {
+
+std::vector<nlohmann::json> report_cells(const nlohmann::json& document) {
+  std::vector<nlohmann::json> cells;
+  if (document.contains("cells") && document["cells"].is_array()) {
+    for (const auto& cell : document["cells"]) cells.push_back(cell);
+    return cells;
+  }
+  nlohmann::json single = document;
+  if (!single.contains("values")) single["values"] = nlohmann::json::object();
+  if (!single.contains("repeat")) single["repeat"] = 0;
+  cells.push_back(std::move(single));
+  return cells;
+}
+
+nlohmann::json read_report_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open report");
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto document = nlohmann::json::parse(text.str(), nullptr, false);
+  if (document.is_discarded()) throw InputError(path + ": not valid JSON");
+  if (!document.is_object() || !document.contains("schema_version") || !document.contains("tool") ||
+      document["tool"].value("name", "") != "cachestress") {
+    throw InputError(path + ": not a cachestress report (no schema_version / tool.name)");
+  }
+  if (document["schema_version"] != k_schema_version) {
+    throw InputError(path + ": schema_version " + document["schema_version"].dump() + " (this cachestress reads " +
+                     std::to_string(k_schema_version) + ")");
+  }
+  if (!document.contains("cells") && !document.contains("summary")) throw InputError(path + ": report has no summary");
+  return document;
+}
+
+}  // namespace cachestress::report

@@ -1,0 +1,24 @@
+#pragma once
+// Reading reports back (compare, HTML report): one view over single-run and multi-cell
+// (sweep / --repeat) documents.
+//
+// A single run's report carries its run at the top level: config, interrupted, signal,
+// summary, interference, failures, expectations, intervals. A sweep or repeated run carries
+// "sweep": {"keys": [...], "repeat": K} and "cells": [ {"index", "repeat", "values": {key:
+// value}, config, interrupted, signal, summary, interference, failures, expectations,
+// intervals}, ... ] with no top-level summary.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cachestress::report {
+
+// The runs of a report, each a JSON object holding at least config and summary. A single
+// run gives one cell (the document itself, with "values" empty and "repeat" 0).
+std::vector<nlohmann::json> report_cells(const nlohmann::json& document);
+
+// Reads and parses a report file. Throws InputError naming the file when it is missing,
+// not JSON, or not a cachestress report of a known schema_version.
+nlohmann::json read_report_file(const std::string& path);
+
+}  // namespace cachestress::report
