@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -32,6 +33,7 @@ struct RunFlags {
   std::optional<double> rate, ramp;
   std::optional<std::uint64_t> seed;
   std::optional<std::uint32_t> interval_ms;
+  std::optional<double> lock_timeout;
   std::string workdir;
   bool keep = false;
   std::string out;
@@ -56,6 +58,10 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (f.seed) run.seed = *f.seed;
   if (f.interval_ms) run.interval_ms = *f.interval_ms;
   if (f.rate) run.rate_per_s = *f.rate;
+  if (f.lock_timeout) {
+    if (!(*f.lock_timeout >= 0 && *f.lock_timeout <= 86400)) throw InputError("--lock-timeout: must be between 0 and 86400 seconds");
+    run.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(*f.lock_timeout * 1000));
+  }
   if (f.ramp) run.ramp_s = *f.ramp;
   if (f.semantics) {
     run.semantics = parsed_or_fail(model::parse_semantics(*f.semantics), "--semantics", *f.semantics, "one of buildah, buildah-1.28, buildkit");
@@ -100,6 +106,7 @@ std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
                     " --arrival " + model::to_string(r.arrival) + " --lock-kind " + model::to_string(r.lock_kind) +
                     " --seed " + std::to_string(r.seed);
   if (r.duration_s > 0) cmd += " --duration " + fmt::format("{}", r.duration_s);
+  if (r.lock_timeout_ms > 0) cmd += " --lock-timeout " + fmt::format("{}", r.lock_timeout_ms / 1000.0);
   if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
   if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
   if (f.sharing) cmd += " --sharing " + *f.sharing;
@@ -215,6 +222,7 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--rate", f.rate, "poisson arrivals per second");
   app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");
   app.add_option("--lock-kind", f.lock_kind, "kernel lock for Buildah locked mounts: ofd|fcntl|flock");
+  app.add_option("--lock-timeout", f.lock_timeout, "a lock wait longer than SECONDS fails the build (deadlock or lock-timeout)");
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
   app.add_option("--seed", f.seed, "seed for build order, kinds and operation choices");
   app.add_option("--interval-ms", f.interval_ms, "per-interval sample period (default 1000)");

@@ -55,7 +55,20 @@ void Collector::collision(const Collision& c) {
   ++m_metrics->interference[it->second].count;
 }
 
+Counter failure_category(std::string_view reason) {
+  const auto category = reason.substr(0, reason.find(':'));
+  if (category == "deadlock") return Counter::failures_deadlock;
+  if (category == "lock-timeout") return Counter::failures_lock_timeout;
+  if (category == "lock-busy") return Counter::failures_lock_busy;
+  if (category == "enospc") return Counter::failures_enospc;
+  if (category == "rejected") return Counter::failures_rejected;
+  if (category == "io") return Counter::failures_io;
+  if (category == "signal") return Counter::failures_signal;
+  return Counter::failures_other;
+}
+
 void Collector::failure(const std::string& reason, std::uint64_t build, int kind) {
+  add(failure_category(reason));
   auto [it, inserted] = m_failure_index.try_emplace(reason, m_metrics->failures.size());
   if (inserted) m_metrics->failures.push_back({reason, 0, build, kind});
   ++m_metrics->failures[it->second].count;

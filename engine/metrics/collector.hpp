@@ -48,6 +48,9 @@ struct IntervalSample {
   std::uint64_t in_flight = 0;
 };
 
+// A failure reason reads "category: detail"; the category picks its failures.* counter.
+Counter failure_category(std::string_view reason);
+
 struct FailureReason {
   std::string reason;
   std::uint64_t count = 0;

@@ -36,6 +36,15 @@ enum class Counter : std::size_t {
   instances_created,
   mounts_overlapped,
   io_errors,
+  failures_deadlock,
+  failures_lock_timeout,
+  failures_lock_busy,
+  failures_enospc,
+  failures_rejected,
+  failures_io,
+  failures_signal,
+  failures_other,
+  races_rename,
   count_,
 };
 
@@ -58,6 +67,15 @@ inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Counter::count_
     {"cache.instances_created", "instances", Merge::sum, "cache instances created (buildkit private pool and forked shared instances)"},
     {"cache.mounts_overlapped", "mounts", Merge::sum, "mounts granted while another build was inside the same cache instance"},
     {"errors.io", "errors", Merge::sum, "file operations that failed with an unexpected errno"},
+    {"failures.deadlock", "builds", Merge::sum, "failed: a lock wait timed out in a cycle of builds waiting for each other"},
+    {"failures.lock_timeout", "builds", Merge::sum, "failed: a lock wait exceeded --lock-timeout (no cycle found)"},
+    {"failures.lock_busy", "builds", Merge::sum, "failed: the workload's own non-blocking lock was busy (apt's \"Could not get lock\")"},
+    {"failures.enospc", "builds", Merge::sum, "failed: an operation ran out of space (ENOSPC, EDQUOT)"},
+    {"failures.rejected", "builds", Merge::sum, "failed: the semantics profile rejected a mount (Buildah: sharing=private)"},
+    {"failures.io", "builds", Merge::sum, "failed: any other unexpected errno"},
+    {"failures.signal", "builds", Merge::sum, "failed: the build's process was killed by a signal (process backend)"},
+    {"failures.other", "builds", Merge::sum, "failed for a reason outside the categories above"},
+    {"races.rename", "renames", Merge::sum, "extract-then-rename found the destination already there (EEXIST/ENOTEMPTY)"},
 }};
 
 // Rates and durations derived from counters and the wall clock at the end of a run.

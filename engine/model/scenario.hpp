@@ -81,6 +81,7 @@ struct RunConfig {
   double ramp_s = 0;                 // ramp: first wave spread over this many seconds
   LockKind lock_kind = LockKind::ofd;
   std::uint32_t interval_ms = 1000;  // per-interval sample period
+  std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
 };
 
 struct Scenario {

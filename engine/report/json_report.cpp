@@ -62,6 +62,7 @@ json config_json(const model::Scenario& s) {
           {"rate_per_s", r.rate_per_s},
           {"ramp_s", r.ramp_s},
           {"lock_kind", model::to_string(r.lock_kind)},
+          {"lock_timeout_s", r.lock_timeout_ms / 1000.0},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
           {"kinds", [&] {
@@ -122,7 +123,8 @@ nlohmann::json to_json(const RunReport& report) {
 
   json failures = json::array();
   for (const auto& f : m.failures) {
-    failures.push_back({{"reason", f.reason}, {"count", f.count}, {"example_build", f.example_build},
+    const auto category = metrics::k_counters[static_cast<std::size_t>(metrics::failure_category(f.reason))].name;
+    failures.push_back({{"reason", f.reason}, {"category", std::string(category).substr(9)}, {"count", f.count}, {"example_build", f.example_build},
                         {"example_kind", kind_name(outcome, f.example_kind)}});
   }
   doc["failures"] = failures;

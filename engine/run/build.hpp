@@ -41,6 +41,8 @@ struct HeldMount {
   int lock_fd = -1;
   bool granted = false;
   bool queued = false;  // had to queue behind another holder
+  bool holds_gate = false;  // fcntl locks: the in-process gate stays held until release
+  std::string label;        // the mount's id, or its target: how reports name the cache
   std::uint64_t granted_us = 0;
 };
 
@@ -84,6 +86,8 @@ struct Build {
   std::uint64_t admitted_us = 0;
   std::uint64_t step_start_us = 0;
   std::uint64_t wait_start_us = 0;
+  std::uint64_t lock_deadline_us = 0;  // --lock-timeout: when the current wait gives up (0: never)
+  bool lock_timed_out = false;
   std::vector<HeldMount> mounts;
   OpBatch batch;
   uv_work_t work{};

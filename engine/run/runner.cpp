@@ -20,6 +20,12 @@ using semantics::LockStyle;
 namespace {
 
 constexpr std::uint64_t k_poll_ms = 100;               // BuildKit's locked-mount poll period
+// "enospc: write ENOSPC" / "io: read EACCES": the category first, so failures.* counts it.
+std::string errno_failure(const char* what, int err) {
+  const char* category = err == ENOSPC || err == EDQUOT ? "enospc" : "io";
+  return std::string(category) + ": " + what + " " + uv_err_name(uv_translate_sys_error(err));
+}
+
 constexpr std::size_t k_max_actor_memory = 65536;  // bound on torn/missing attribution
 
 void remember(std::unordered_map<std::string, std::pair<std::uint64_t, int>>& actors, const std::string& path,
@@ -238,7 +244,7 @@ void Runner::begin_step(Build& build) {
   build.mounts.clear();
   for (const auto& mount : step.mounts) {
     if (auto why = m_profile.rejection(mount); !why.empty()) {
-      fail(build, why);
+      fail(build, "rejected: " + why);
       return;
     }
     auto layout = m_profile.layout(mount);
@@ -247,6 +253,7 @@ void Runner::begin_step(Build& build) {
     held.cache_dir = std::move(layout.cache_dir);
     held.lock_file = std::move(layout.lock_file);
     held.sharing = mount.sharing;
+    held.label = mount.id.empty() ? mount.target : "id=" + mount.id;
     build.mounts.push_back(std::move(held));
   }
   acquire_next(build);
@@ -263,7 +270,12 @@ void Runner::acquire_next(Build& build) {
   }
   build.phase = Phase::acquiring;
   HeldMount& mount = build.mounts[build.next_mount];
-  build.wait_start_us = now_us();
+  if (!mount.queued) {
+    // First attempt at this mount (BuildKit polls come back here: keep the first start).
+    build.wait_start_us = now_us();
+    const auto timeout_ms = m_scenario.run.lock_timeout_ms;
+    build.lock_deadline_us = timeout_ms > 0 ? build.wait_start_us + std::uint64_t{timeout_ms} * 1000 : 0;
+  }
   if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
     try_instance(build, mount);
     return;
@@ -278,6 +290,8 @@ void Runner::acquire_next(Build& build) {
       state.gate_busy = true;
       submit_kernel_lock(build);
     }
+    // One timer covers the gate queue and the kernel wait; granted() stops it.
+    if (build.lock_deadline_us != 0) build.timer.start(m_scenario.run.lock_timeout_ms);
     return;
   }
   granted(build, mount);  // Buildah shared: a plain bind mount, no coordination
@@ -288,6 +302,10 @@ void Runner::try_instance(Build& build, HeldMount& mount) {
   bool created = false;
   auto instance = grant_instance(state, mount.sharing, created);
   if (!instance) {
+    if (build.lock_deadline_us != 0 && now_us() >= build.lock_deadline_us) {
+      lock_timeout(build);
+      return;
+    }
     // BuildKit: poll again in 100 ms; whichever poller comes first after a release wins.
     mount.queued = true;
     build.phase = Phase::polling;
@@ -313,15 +331,26 @@ void Runner::on_kernel_lock(Build& build, int result) {
   if (result < 0) {
     // Never held: hand the gate on before this build goes.
     pass_gate(m_mounts.state(build.root, mount.lock_file));
-    if (build.cancelled || result == -ECANCELED) {
+    if (build.lock_timed_out && !build.cancelled) {
+      fail(build, lock_timeout_reason(build));
+    } else if (build.cancelled || result == -ECANCELED) {
       finish(build, BuildEnd::interrupted);
     } else {
-      fail(build, "lock " + std::string(uv_err_name(uv_translate_sys_error(-result))));
+      fail(build, errno_failure("lock", -result));
     }
     return;
   }
   mount.lock_fd = result;
   mount.queued = mount.queued || build.lock_job.waited_in_kernel;
+  if (m_scenario.run.lock_kind == model::LockKind::fcntl) {
+    // fcntl locks belong to the process: two builds in this process never exclude each
+    // other in the kernel, so the gate (Buildah's per-process mutex) is what excludes them.
+    mount.holds_gate = true;
+  } else {
+    // OFD and flock locks exclude per open file: the next in-process waiter may now block
+    // in the kernel on the real lock (at most one waiter thread per key).
+    pass_gate(m_mounts.state(build.root, mount.lock_file));
+  }
   granted(build, mount);
 }
 
@@ -336,8 +365,11 @@ void Runner::pass_gate(CacheState& state) {
 }
 
 void Runner::granted(Build& build, HeldMount& mount) {
+  if (build.lock_deadline_us != 0) build.timer.stop();
+  build.lock_deadline_us = 0;
   mount.granted = true;
   mount.granted_us = now_us();
+  if (mount.sharing != Sharing::shared) m_lock_holder[holder_key(build, mount)] = build.id;
   mount.instance_dir = build.root + "/" + mount.cache_dir;
   if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
     mount.instance_dir += "/" + std::to_string(mount.instance);
@@ -415,16 +447,16 @@ void Runner::queue_batch(Build& build) {
         auto* b = static_cast<Build*>(w->data);
         b->runner.on_batch_done(*b, status);
       });
-  if (rc != 0) fail(build, "queue work " + std::string(uv_err_name(rc)));
+  if (rc != 0) fail(build, "other: queue work " + std::string(uv_err_name(rc)));
 }
 
 void Runner::on_batch_done(Build& build, int status) {
   OpBatch& batch = build.batch;
   build.step_mounted = true;
   if (status != 0 || batch.ensure_error != 0) {
-    int err = status != 0 ? status : uv_translate_sys_error(-batch.ensure_error);
     m_collector.add(metrics::Counter::io_errors);
-    fail(build, "mount " + std::string(uv_err_name(err)));
+    fail(build, batch.ensure_error != 0 ? errno_failure("mount", -batch.ensure_error)
+                                        : "other: threadpool " + std::string(uv_err_name(status)));
     return;
   }
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
@@ -432,8 +464,7 @@ void Runner::on_batch_done(Build& build, int status) {
     account_outcome(build, batch.items[i], outcome);
     if (outcome.error != 0) {
       m_collector.add(metrics::Counter::io_errors);
-      fail(build, std::string(model::to_string(batch.items[i].op->kind)) + " " +
-                      uv_err_name(uv_translate_sys_error(-outcome.error)));
+      fail(build, errno_failure(model::to_string(batch.items[i].op->kind), -outcome.error));
       return;
     }
   }
@@ -483,6 +514,9 @@ void Runner::release_mounts(Build& build) {
     if (!mount.granted) continue;
     mount.granted = false;
     m_holders.leave(mount.instance_dir, build.id);
+    if (auto holder = m_lock_holder.find(holder_key(build, mount)); holder != m_lock_holder.end() && holder->second == build.id) {
+      m_lock_holder.erase(holder);
+    }
     if (mount.sharing == Sharing::locked) m_collector.record(metrics::Hist::lock_hold_us, now - mount.granted_us);
     if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
       release_instance(m_mounts.state(build.root, mount.key), mount.instance, mount.sharing);
@@ -494,7 +528,8 @@ void Runner::release_mounts(Build& build) {
       (void)lock::release(mount.lock_fd, m_scenario.run.lock_kind);
       ::close(mount.lock_fd);
       mount.lock_fd = -1;
-      pass_gate(m_mounts.state(build.root, mount.lock_file));
+      if (mount.holds_gate) pass_gate(m_mounts.state(build.root, mount.lock_file));
+      mount.holds_gate = false;
       m_mounts.forget_if_idle(build.root, mount.lock_file, false);
     }
   }
@@ -528,9 +563,58 @@ void Runner::on_timer(Build& build) {
       break;
     case Phase::gap: begin_step(build); break;
     case Phase::polling: acquire_next(build); break;
+    case Phase::waiting_gate:
+    case Phase::waiting_kernel: lock_timeout(build); break;
     case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
     default: break;
   }
+}
+
+// ---- Lock timeouts and deadlocks ---------------------------------------------------------
+
+std::string Runner::holder_key(const Build& build, const HeldMount& mount) const { return build.root + "|" + mount.key; }
+
+void Runner::lock_timeout(Build& build) {
+  build.lock_timed_out = true;
+  switch (build.phase) {
+    case Phase::waiting_gate: {
+      auto& mount = build.mounts[build.next_mount];
+      std::erase(m_mounts.state(build.root, mount.lock_file).gate_queue, &build);
+      fail(build, lock_timeout_reason(build));
+      break;
+    }
+    case Phase::waiting_kernel: m_waiters->cancel(&build.lock_job); break;  // on_kernel_lock() fails it
+    default: fail(build, lock_timeout_reason(build)); break;                // polling
+  }
+}
+
+// Follows "waits for a key held by" edges from this build: a path back to it is a deadlock,
+// named by the two keys of its first edges (ABBA); anything else is a plain timeout.
+std::string Runner::lock_timeout_reason(const Build& build) const {
+  const HeldMount& wanted = build.mounts[build.next_mount];
+  const std::string timeout = "lock-timeout: waited more than " + std::to_string(m_scenario.run.lock_timeout_ms) +
+                              " ms for " + wanted.label;
+  const Build* current = &build;
+  std::string second_label;
+  for (std::size_t hops = 0; hops <= m_in_flight.size(); ++hops) {
+    const HeldMount& waiting_for = current->mounts[current->next_mount];
+    auto holder = m_lock_holder.find(holder_key(*current, waiting_for));
+    if (holder == m_lock_holder.end()) return timeout;
+    if (holder->second == build.id) {
+      // Both ends of the cycle report the same pair, in one order, so they count as one reason.
+      auto [first, second] = std::minmax(wanted.label, second_label.empty() ? waiting_for.label : second_label);
+      return "deadlock: " + first + " and " + second + " are taken in opposite orders";
+    }
+    auto next = m_in_flight.find(holder->second);
+    if (next == m_in_flight.end()) return timeout;
+    const Build& other = *next->second;
+    const bool other_waits = other.phase == Phase::waiting_gate || other.phase == Phase::waiting_kernel ||
+                             other.phase == Phase::polling;
+    if (!other_waits || other.next_mount >= other.mounts.size()) return timeout;
+    if (second_label.empty()) second_label = other.mounts[other.next_mount].label;
+    current = &other;
+  }
+  return timeout;
 }
 
 // ---- Ending builds -----------------------------------------------------------------------

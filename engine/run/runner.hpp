@@ -67,6 +67,9 @@ class Runner {
   void granted(Build& build, HeldMount& mount);
   void pass_gate(CacheState& state);
   void submit_kernel_lock(Build& build);
+  void lock_timeout(Build& build);
+  std::string lock_timeout_reason(const Build& build) const;
+  std::string holder_key(const Build& build, const HeldMount& mount) const;
   void run_ops(Build& build);
   void queue_batch(Build& build);
   void account_outcome(Build& build, const OpItem& item, const OpOutcome& outcome);
@@ -96,6 +99,8 @@ class Runner {
   metrics::Collector m_collector;
   MountTable m_mounts;
   HolderRegistry m_holders;
+  // Who holds each locked/private cache (root|key), for naming deadlocks on a lock timeout.
+  std::unordered_map<std::string, std::uint64_t> m_lock_holder;
   std::unordered_map<std::uint64_t, std::unique_ptr<Build>> m_in_flight;
   // Who last started writing / removed each path, to name the polluter of a torn or
   // missing read (the file itself cannot say). Bounded; cleared when full.

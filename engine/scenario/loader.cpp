@@ -32,6 +32,7 @@ constexpr std::size_t k_max_build_name_bytes = 64;
 constexpr std::size_t k_max_value_bytes = 255;  // an op's payload tag, embedded in every token
 constexpr std::int64_t k_max_ms = 3'600'000;
 constexpr std::int64_t k_min_interval_ms = 10;
+constexpr double k_max_lock_timeout_s = 86400;
 constexpr std::int64_t k_max_weight = 1'000'000;
 constexpr std::int64_t k_max_id = 4'294'967'295;  // uid/gid are 32-bit
 constexpr double k_max_seconds = 365.0 * 24 * 3600;  // duration, ramp
@@ -467,9 +468,9 @@ class Parser {
   }
 
   model::RunConfig read_run(const toml::table& run) const {
-    static constexpr std::array<std::string_view, 12> k_keys{
+    static constexpr std::array<std::string_view, 13> k_keys{
         "builds", "duration", "concurrency", "seed", "semantics", "isolation",
-        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms"};
+        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout"};
     check_keys(run, "run", k_keys);
     model::RunConfig config;
     if (const auto* n = run.get("builds")) {
@@ -495,6 +496,9 @@ class Parser {
     if (const auto* n = run.get("ramp")) config.ramp_s = number(*n, "run.ramp", k_max_seconds);
     if (const auto* n = run.get("lock_kind")) config.lock_kind = choice(*n, "run.lock_kind", &model::parse_lock_kind, "ofd, fcntl, flock");
     if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
+    if (const auto* n = run.get("lock_timeout")) {
+      config.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.lock_timeout", k_max_lock_timeout_s) * 1000));
+    }
 
     // Cross-field rules: point at the value that is set, else at the one that demands it.
     if (config.builds == 0 && config.duration_s <= 0) {
@@ -823,7 +827,7 @@ bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
   return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
          a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
          a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
-         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms;
+         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms;
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
@@ -878,6 +882,7 @@ std::string to_toml(const model::Scenario& s) {
   line("ramp", toml_float(r.ramp_s));
   line("lock_kind", toml_string(model::to_string(r.lock_kind)));
   line("interval_ms", std::to_string(r.interval_ms));
+  if (r.lock_timeout_ms > 0) line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
 
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";
