@@ -25,7 +25,7 @@ RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("--version and --help exit 0 and say what the tool is", "[e2e][cli]") {
+TEST_CASE("version and help flags exit 0 and say what the tool is", "[e2e][cli]") {
   auto version = run_binary({"--version"});
   CHECK(version.exit_code == 0);
   CHECK_THAT(version.out, Catch::Contains("cachestress"));
@@ -127,14 +127,14 @@ TEST_CASE("a workdir that is a symlink or not empty is refused", "[e2e][cli][saf
   CHECK(snapshot(target.path()) == before);
 }
 
-TEST_CASE("--workdir that does not exist is created and removed again", "[e2e][cli]") {
+TEST_CASE("a --workdir that does not exist is created and removed again", "[e2e][cli]") {
   TempDir tmp;
   auto result = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--workdir", tmp / "fresh", "-q"});
   CHECK(result.exit_code == 0);
   CHECK(list_dir(tmp.path()).empty());
 }
 
-TEST_CASE("--keep keeps the workspace and says where", "[e2e][cli]") {
+TEST_CASE("with --keep the workspace stays and says where", "[e2e][cli]") {
   TempDir tmp;
   auto result = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--workdir", tmp / "kept", "--keep"});
   CHECK(result.exit_code == 0);
@@ -143,7 +143,7 @@ TEST_CASE("--keep keeps the workspace and says where", "[e2e][cli]") {
   CHECK_FALSE(list_dir(tmp / "kept").empty());
 }
 
-TEST_CASE("--out writes the JSON report atomically and checks its directory before running", "[e2e][cli]") {
+TEST_CASE("an --out report is written the JSON report atomically and checks its directory before running", "[e2e][cli]") {
   TempDir tmp;
   auto first = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "r.json", "-q"});
   REQUIRE(first.exit_code == 0);
