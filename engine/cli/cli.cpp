@@ -175,7 +175,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   rr.environment = outcome.environment;
   std::vector<model::Expectation> applicable;
   for (const auto& e : scenario.expectations) {
-    if (model::applies(e, scenario.run)) applicable.push_back(e);
+    if (model::applies(e, scenario)) applicable.push_back(e);
   }
   rr.verdicts = metrics::judge(applicable, *outcome.metrics);
   rr.command_line = reproduce_command(scenario, flags);

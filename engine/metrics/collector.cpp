@@ -31,8 +31,22 @@ void Collector::record(Hist h, std::uint64_t value_us) noexcept {
   m_metrics->histograms[static_cast<std::size_t>(h)].record(value_us);
 }
 
-void Collector::record_lock_wait(std::uint64_t wait_us, bool waited) noexcept {
+double RunMetrics::jain_index() const noexcept {
+  const auto n = static_cast<double>(counters[static_cast<std::size_t>(Counter::lock_acquisitions)]);
+  if (n == 0 || wait_sum_squares == 0) return 1.0;  // nobody waited: perfectly fair
+  return wait_sum_us * wait_sum_us / (n * wait_sum_squares);
+}
+
+void Collector::record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept {
   record(Hist::lock_wait_us, wait_us);
+  const auto x = static_cast<double>(wait_us);
+  m_metrics->wait_sum_us += x;
+  m_metrics->wait_sum_squares += x * x;
+  if (m_metrics->longest_wait_kind < 0 || wait_us > m_metrics->longest_wait_us) {
+    m_metrics->longest_wait_us = wait_us;
+    m_metrics->longest_wait_build = build;
+    m_metrics->longest_wait_kind = kind;
+  }
   m_interval_wait->record(wait_us);
   add(Counter::lock_acquisitions);
   if (waited) {

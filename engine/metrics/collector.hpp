@@ -62,6 +62,14 @@ struct RunMetrics {
   std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> counters{};
   std::array<Histogram, static_cast<std::size_t>(Hist::count_)> histograms;
   std::uint64_t lock_waited = 0;  // acquisitions that had to wait (lock_wait_us.waited)
+  // Fairness of lock grants: Jain's index over every wait, (sum x)^2 / (n * sum x^2), is 1
+  // when everyone waited alike and 1/n when one build did all the waiting.
+  double wait_sum_us = 0;
+  double wait_sum_squares = 0;
+  std::uint64_t longest_wait_us = 0;
+  std::uint64_t longest_wait_build = 0;
+  int longest_wait_kind = -1;
+  double jain_index() const noexcept;
   std::vector<InterferenceCell> interference;
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
@@ -78,7 +86,7 @@ class Collector {
   void add(Counter c, std::uint64_t n = 1) noexcept { m_metrics->counters[static_cast<std::size_t>(c)] += n; }
   std::uint64_t get(Counter c) const noexcept { return m_metrics->counter(c); }
   void record(Hist h, std::uint64_t value_us) noexcept;
-  void record_lock_wait(std::uint64_t wait_us, bool waited) noexcept;
+  void record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept;
   void collision(const Collision& collision);
   void failure(const std::string& reason, std::uint64_t build, int kind);
   // Closes the current interval at t_s seconds (true per-interval figures).

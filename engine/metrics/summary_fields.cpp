@@ -16,6 +16,9 @@ const std::vector<std::string>& summary_field_paths() {
       for (const char* stat : k_histogram_stats) paths.push_back(std::string(hist.name) + "." + stat);
     }
     paths.emplace_back("lock_wait_us.waited");
+    paths.emplace_back("lock_fairness.jain_index");
+    paths.emplace_back("lock_fairness.longest_wait_us");
+    paths.emplace_back("lock_fairness.longest_wait_build");
     return paths;
   }();
   return k_paths;
@@ -37,6 +40,9 @@ double summary_value(const RunMetrics& metrics, std::string_view path) {
     if (path == k_rates[i].name) return metrics.rate(static_cast<Rate>(i));
   }
   if (path == "lock_wait_us.waited") return static_cast<double>(metrics.lock_waited);
+  if (path == "lock_fairness.jain_index") return metrics.jain_index();
+  if (path == "lock_fairness.longest_wait_us") return static_cast<double>(metrics.longest_wait_us);
+  if (path == "lock_fairness.longest_wait_build") return static_cast<double>(metrics.longest_wait_build);
   for (std::size_t i = 0; i < k_histograms.size(); ++i) {
     std::string_view name = k_histograms[i].name;
     if (!path.starts_with(name) || path.size() <= name.size() || path[name.size()] != '.') continue;

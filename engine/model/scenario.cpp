@@ -17,7 +17,10 @@ constexpr Names<IsolationKind, 3> k_isolation{{{IsolationKind::per_build, "per-b
 constexpr Names<Backend, 2> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}}};
 constexpr Names<Arrival, 3> k_arrival{{{Arrival::together, "together"}, {Arrival::ramp, "ramp"}, {Arrival::poisson, "poisson"}}};
 constexpr Names<LockKind, 3> k_lock_kind{{{LockKind::ofd, "ofd"}, {LockKind::fcntl, "fcntl"}, {LockKind::flock, "flock"}}};
-constexpr Names<OpKind, 6> k_op_kind{{{OpKind::write, "write"}, {OpKind::read, "read"}, {OpKind::append, "append"}, {OpKind::remove, "delete"}, {OpKind::list, "list"}, {OpKind::hold, "hold"}}};
+constexpr Names<OpKind, 10> k_op_kind{{{OpKind::write, "write"}, {OpKind::read, "read"}, {OpKind::append, "append"},
+                                        {OpKind::remove, "delete"}, {OpKind::list, "list"}, {OpKind::hold, "hold"},
+                                        {OpKind::prune, "prune"}, {OpKind::reset, "reset"}, {OpKind::trylock, "trylock"},
+                                        {OpKind::extract, "extract"}}};
 constexpr Names<ReadExpect, 3> k_read_expect{{{ReadExpect::any, "any"}, {ReadExpect::own, "own"}, {ReadExpect::absent, "absent"}}};
 
 template <typename E, std::size_t N>
@@ -76,11 +79,27 @@ std::optional<Isolation> parse_isolation(std::string_view text) {
   return Isolation{*kind, 1};
 }
 
-bool is_condition_key(std::string_view key) {
-  return key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind";
+std::string common_sharing(const Scenario& scenario) {
+  std::string mode;
+  for (const auto& kind : scenario.kinds) {
+    for (const auto& step : kind.steps) {
+      for (const auto& mount : step.mounts) {
+        const std::string this_mode = to_string(mount.sharing);
+        if (mode.empty()) mode = this_mode;
+        if (mode != this_mode) return "mixed";
+      }
+    }
+  }
+  return mode.empty() ? "none" : mode;
 }
 
-std::optional<std::string> condition_value(std::string_view key, const RunConfig& run) {
+bool is_condition_key(std::string_view key) {
+  return key == "sharing" || key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind";
+}
+
+std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario) {
+  const RunConfig& run = scenario.run;
+  if (key == "sharing") return common_sharing(scenario);
   if (key == "isolation") return to_string(run.isolation);
   if (key == "semantics") return std::string(to_string(run.semantics));
   if (key == "backend") return std::string(to_string(run.backend));
@@ -89,9 +108,10 @@ std::optional<std::string> condition_value(std::string_view key, const RunConfig
   return std::nullopt;
 }
 
-bool applies(const Expectation& expectation, const RunConfig& run) {
+bool applies(const Expectation& expectation, const Scenario& scenario) {
+  const RunConfig& run = scenario.run;
   if (expectation.when_key.empty()) return true;
-  auto actual = condition_value(expectation.when_key, run);
+  auto actual = condition_value(expectation.when_key, scenario);
   if (!actual) return false;
   if (*actual == expectation.when_value) return true;
   // "per-group" covers every per-group:K.

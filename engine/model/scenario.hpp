@@ -14,7 +14,12 @@ enum class IsolationKind { per_build, shared, per_group };
 enum class Backend { inproc, fake };
 enum class Arrival { together, ramp, poisson };
 enum class LockKind { ofd, fcntl, flock };
-enum class OpKind { write, read, append, remove, list, hold };
+// prune: remove this build's whole cache root, lock files included (`buildah prune`).
+// reset: empty this mount's cache (a no-cache build resetting a shared index).
+// trylock: take a non-blocking lock on a file inside the cache until the step ends (dpkg).
+// extract: unpack `count` files beside the target, then rename into place unless it is
+// already there (cargo's extract-then-rename).
+enum class OpKind { write, read, append, remove, list, hold, prune, reset, trylock, extract };
 // What a read expects to find: this build's own last write, any valid token, or nothing.
 enum class ReadExpect { any, own, absent };
 enum class Comparison { eq, ne, lt, le, gt, ge };
@@ -42,6 +47,7 @@ struct Operation {
   ReadExpect expect = ReadExpect::any;  // read only
   std::uint32_t hold_ms = 0;   // hold only: simulated work inside the step
   std::uint32_t jitter_ms = 0; // hold only: plus a seeded uniform 0..jitter_ms
+  std::uint32_t count = 0;     // extract only: files in the package
 };
 
 struct Step {
@@ -114,10 +120,12 @@ std::optional<ReadExpect> parse_read_expect(std::string_view text);
 std::optional<Isolation> parse_isolation(std::string_view text);
 
 // Run fields an [expect."key=value"] table may test, and whether an expectation applies.
-inline constexpr const char* k_condition_keys = "isolation, semantics, backend, arrival, lock_kind";
+inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind";
 bool is_condition_key(std::string_view key);
-std::optional<std::string> condition_value(std::string_view key, const RunConfig& run);
-bool applies(const Expectation& expectation, const RunConfig& run);
+std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario);
+bool applies(const Expectation& expectation, const Scenario& scenario);
+// Every mount's sharing mode when they agree, else "mixed" ("none" without mounts).
+std::string common_sharing(const Scenario& scenario);
 
 // Hard limits: beyond these a value is an input error (exit 2), not an allocation failure.
 inline constexpr std::uint64_t k_max_builds = 100'000'000;

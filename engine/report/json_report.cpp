@@ -74,19 +74,7 @@ json config_json(const model::Scenario& s) {
 
 }  // namespace
 
-std::string sharing_summary(const model::Scenario& scenario) {
-  std::string mode;
-  for (const auto& kind : scenario.kinds) {
-    for (const auto& step : kind.steps) {
-      for (const auto& mount : step.mounts) {
-        std::string this_mode = model::to_string(mount.sharing);
-        if (mode.empty()) mode = this_mode;
-        if (mode != this_mode) return "mixed";
-      }
-    }
-  }
-  return mode.empty() ? "none" : mode;
-}
+std::string sharing_summary(const model::Scenario& scenario) { return model::common_sharing(scenario); }
 
 nlohmann::json to_json(const RunReport& report) {
   const auto& outcome = *report.outcome;

@@ -48,6 +48,12 @@ std::string to_text(const RunReport& report) {
     line(fmt::format("  {:<11} p50 {}  p99 {}  max {}{}", label, duration_text(value((n + ".p50").c_str())),
                      duration_text(value((n + ".p99").c_str())), duration_text(value((n + ".max").c_str())), extra));
   }
+  if (value("locks.waited") > 0) {
+    line(fmt::format("  fairness    Jain index {:.2f} (1 = all waited alike); longest wait {} by build {} ({})",
+                     value("lock_fairness.jain_index"), duration_text(value("lock_fairness.longest_wait_us")),
+                     m.longest_wait_build, kind_name(outcome, m.longest_wait_kind)));
+  }
+  if (value("races.rename") > 0) line(fmt::format("  races       {:.0f} renames found the destination already there", value("races.rename")));
   line(fmt::format("  collisions  {:.0f} total: foreign {:.0f}, missing {:.0f}, torn {:.0f}, lock_overlap {:.0f}",
                    value("collisions.total"), value("collisions.foreign"), value("collisions.missing"),
                    value("collisions.torn"), value("collisions.lock_overlap")));

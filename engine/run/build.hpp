@@ -89,6 +89,7 @@ struct Build {
   std::uint64_t lock_deadline_us = 0;  // --lock-timeout: when the current wait gives up (0: never)
   bool lock_timed_out = false;
   std::vector<HeldMount> mounts;
+  std::vector<int> workload_locks;  // trylock fds held until the step ends
   OpBatch batch;
   uv_work_t work{};
   core::Timer timer;

@@ -1,7 +1,11 @@
 #include "engine/run/file_ops.hpp"
 
+#include "engine/lock/kernel_lock.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cstdio>  // RENAME_NOREPLACE
 
 #include <algorithm>
 #include <cerrno>
@@ -90,6 +94,48 @@ void do_read(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOut
   out.inspection = oracle::inspect(present, content, item.op->expect, self);
 }
 
+// dpkg's way: a non-blocking lock on a file inside the cache, held until the step ends.
+void do_trylock(const fs::Root& root, const OpItem& item, OpOutcome& out) {
+  int fd = root.open_file(item.path, O_RDWR | O_CREAT);
+  if (fd < 0) {
+    out.error = fd;
+    return;
+  }
+  int rc = lock::try_acquire(fd, model::LockKind::ofd);
+  if (rc < 0) {
+    ::close(fd);
+    if (rc == -EAGAIN) out.busy = true;
+    else out.error = rc;
+    return;
+  }
+  out.lock_fd = fd;
+}
+
+// cargo's way: skip when the package is there, else unpack beside it and rename into place.
+// Between the check and the rename another build may have done the same: a rename race.
+void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out) {
+  std::size_t entries = 0;
+  if (root.count_entries(item.path, entries) == 0) return;  // already extracted: a cache hit
+  const std::string partial = item.path + ".partial-" + std::to_string(item.token.build) + "-" + std::to_string(item.token.seq);
+  if (int rc = root.make_dirs(partial); rc < 0) {
+    out.error = rc;
+    return;
+  }
+  for (std::uint32_t i = 0; i < item.op->count; ++i) {
+    OpItem file = item;
+    file.path = partial + "/f" + std::to_string(i);
+    do_write(root, file, out, false);
+    if (out.error != 0) break;
+  }
+  if (out.error == 0) {
+    int rc = root.rename(partial, item.path, RENAME_NOREPLACE);
+    if (rc == -EEXIST || rc == -ENOTEMPTY) out.raced = true;
+    else if (rc < 0) out.error = rc;
+    if (rc == 0) return;
+  }
+  (void)root.remove_tree(partial);
+}
+
 void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out) {
   switch (item.op->kind) {
     case model::OpKind::write: do_write(root, item, out, false); break;
@@ -107,6 +153,21 @@ void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOu
       break;
     }
     case model::OpKind::hold: break;  // holds are timers on the loop, never here
+    case model::OpKind::prune: {
+      // Like `buildah prune`: everything under the cache root goes, lock files included,
+      // whoever holds them. Others keep creating files meanwhile: what cannot go stays.
+      int rc = root.remove_tree(item.path);
+      if (rc < 0 && rc != -ENOENT && rc != -ENOTEMPTY) out.error = rc;
+      break;
+    }
+    case model::OpKind::reset: {
+      int rc = root.remove_tree(item.path);
+      if (rc < 0 && rc != -ENOENT && rc != -ENOTEMPTY) out.error = rc;
+      if (rc = root.make_dirs(item.path); rc < 0 && out.error == 0) out.error = rc;
+      break;
+    }
+    case model::OpKind::trylock: do_trylock(root, item, out); break;
+    case model::OpKind::extract: do_extract(root, item, out); break;
   }
 }
 
@@ -123,6 +184,8 @@ void execute(OpBatch& batch) noexcept {
   batch.outcomes.resize(batch.items.size());
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     run_item(*batch.root, batch.items[i], batch.self_build, batch.outcomes[i]);
+    // The build stops at this operation: the rest of the batch must not run.
+    if (batch.outcomes[i].error != 0 || batch.outcomes[i].busy) break;
   }
 }
 

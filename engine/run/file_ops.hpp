@@ -17,12 +17,15 @@ struct OpOutcome {
   std::uint64_t bytes_written = 0;
   std::uint64_t bytes_read = 0;
   bool inspected = false;  // read: the oracle judged what was there
+  bool busy = false;       // trylock: someone else holds the lock (not an error of ours)
+  bool raced = false;      // extract: the destination appeared meanwhile (rename refused)
+  int lock_fd = -1;        // trylock: the held lock, closed by the build when its step ends
   oracle::Inspection inspection;
 };
 
 struct OpItem {
   const model::Operation* op = nullptr;
-  std::string path;     // relative to the workspace root
+  std::string path;     // relative to the workspace root (prune: the cache root)
   oracle::Token token;  // write/append: what this build puts in the file
 };
 

@@ -375,7 +375,7 @@ void Runner::granted(Build& build, HeldMount& mount) {
     mount.instance_dir += "/" + std::to_string(mount.instance);
   }
   if (mount.sharing == Sharing::locked) {
-    m_collector.record_lock_wait(mount.granted_us - build.wait_start_us, mount.queued);
+    m_collector.record_lock_wait(mount.granted_us - build.wait_start_us, mount.queued, build.id, build.kind);
   }
   auto entry = m_holders.enter(mount.instance_dir, {build.id, build.kind, mount.sharing});
   if (entry.overlapped) m_collector.add(metrics::Counter::mounts_overlapped);
@@ -426,9 +426,9 @@ void Runner::queue_batch(Build& build) {
     const auto& op = step.ops[i];
     OpItem item;
     item.op = &op;
-    item.path = build.mounts[op.mount].instance_dir;
+    item.path = op.kind == model::OpKind::prune ? build.root : build.mounts[op.mount].instance_dir;
     if (!op.file.empty()) item.path += "/" + op.file;
-    if (op.kind == model::OpKind::write || op.kind == model::OpKind::append) {
+    if (op.kind == model::OpKind::write || op.kind == model::OpKind::append || op.kind == model::OpKind::extract) {
       item.token = {build.id, kind.name, build.step, build.seq++, op.value};
       remember(m_last_writer, item.path, build.id, build.kind);
     }
@@ -462,6 +462,12 @@ void Runner::on_batch_done(Build& build, int status) {
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const OpOutcome& outcome = batch.outcomes[i];
     account_outcome(build, batch.items[i], outcome);
+    if (outcome.lock_fd >= 0) build.workload_locks.push_back(outcome.lock_fd);
+    if (outcome.raced) m_collector.add(metrics::Counter::races_rename);
+    if (outcome.busy) {
+      fail(build, "lock-busy: could not get lock " + batch.items[i].op->file);
+      return;
+    }
     if (outcome.error != 0) {
       m_collector.add(metrics::Counter::io_errors);
       fail(build, errno_failure(model::to_string(batch.items[i].op->kind), -outcome.error));
@@ -509,6 +515,8 @@ void Runner::account_outcome(Build& build, const OpItem& item, const OpOutcome& 
 
 void Runner::release_mounts(Build& build) {
   std::uint64_t now = now_us();
+  for (int fd : build.workload_locks) ::close(fd);  // closing drops the OFD lock
+  build.workload_locks.clear();
   for (auto it = build.mounts.rbegin(); it != build.mounts.rend(); ++it) {
     HeldMount& mount = *it;
     if (!mount.granted) continue;

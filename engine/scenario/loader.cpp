@@ -199,10 +199,16 @@ std::vector<std::string_view> op_keys(model::OpKind kind) {
     case model::OpKind::remove:
     case model::OpKind::list: return {"op", "file", "mount"};
     case model::OpKind::hold: return {"op", "ms", "jitter_ms"};
+    case model::OpKind::prune:
+    case model::OpKind::reset: return {"op", "mount"};
+    case model::OpKind::trylock: return {"op", "file", "mount"};
+    case model::OpKind::extract: return {"op", "file", "count", "mount"};
   }
   return {"op"};
 }
-constexpr std::array<std::string_view, 9> k_any_op_key{"op", "file", "value", "size", "chunk", "mount", "expect", "ms", "jitter_ms"};
+constexpr std::array<std::string_view, 10> k_any_op_key{"op", "file", "value", "size", "chunk", "mount", "expect", "ms", "jitter_ms", "count"};
+constexpr const char* k_op_names = "write, read, append, delete, list, hold, prune, reset, trylock, extract";
+constexpr std::uint32_t k_max_extract_files = 10000;
 
 // Unconditional expectations first, then by condition, then by field.
 bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
@@ -609,8 +615,8 @@ class Parser {
 
   model::Operation read_op(const toml::table& op_table, const std::string& path) const {
     model::Operation op;
-    op.kind = choice(required(op_table, path, "op", "one of write, read, append, delete, list, hold"), path + ".op",
-                     &model::parse_op_kind, "write, read, append, delete, list, hold");
+    op.kind = choice(required(op_table, path, "op", std::string("one of ") + k_op_names), path + ".op", &model::parse_op_kind,
+                     k_op_names);
     const auto allowed = op_keys(op.kind);
     if (const auto* key = first_unknown(op_table, allowed)) {
       const bool known = std::find(k_any_op_key.begin(), k_any_op_key.end(), key->str()) != k_any_op_key.end();
@@ -619,7 +625,8 @@ class Parser {
            known ? "does not apply to op = \"" + std::string(model::to_string(op.kind)) + "\" (" + takes + ")"
                  : "unknown key (" + takes + ")");
     }
-    const bool needs_file = op.kind != model::OpKind::list && op.kind != model::OpKind::hold;
+    const bool needs_file = op.kind != model::OpKind::list && op.kind != model::OpKind::hold &&
+                            op.kind != model::OpKind::prune && op.kind != model::OpKind::reset;
     const toml::node* file = needs_file ? &required(op_table, path, "file", "a file name relative to the mount") : op_table.get("file");
     if (file) {
       op.file = string(*file, path + ".file");
@@ -642,6 +649,9 @@ class Parser {
     if (const auto* n = op_table.get("expect")) op.expect = choice(*n, path + ".expect", &model::parse_read_expect, "any, own, absent");
     if (const auto* n = op_table.get("ms")) op.hold_ms = u32(*n, path + ".ms", 0, k_max_ms);
     if (const auto* n = op_table.get("jitter_ms")) op.jitter_ms = u32(*n, path + ".jitter_ms", 0, k_max_ms);
+    if (op.kind == model::OpKind::extract) {
+      op.count = u32(required(op_table, path, "count", "the number of files in the package"), path + ".count", 1, k_max_extract_files);
+    }
     return op;
   }
 
@@ -660,6 +670,7 @@ class Parser {
       fail(at(node), path, "expected a condition on one of " + std::string(model::k_condition_keys) + ", such as \"isolation=per-build\"");
     }
     bool valid = false;
+    if (e.when_key == "sharing") valid = e.when_value == "mixed" || model::parse_sharing(e.when_value).has_value();
     if (e.when_key == "isolation") valid = e.when_value == "per-group" || model::parse_isolation(e.when_value).has_value();
     if (e.when_key == "semantics") valid = model::parse_semantics(e.when_value).has_value();
     if (e.when_key == "backend") valid = model::parse_backend(e.when_value).has_value();
@@ -810,7 +821,8 @@ bool same_mount(const model::Mount& a, const model::Mount& b) {
 
 bool same_op(const model::Operation& a, const model::Operation& b) {
   return a.kind == b.kind && a.mount == b.mount && a.file == b.file && a.value == b.value && a.size == b.size &&
-         a.chunk == b.chunk && a.expect == b.expect && a.hold_ms == b.hold_ms && a.jitter_ms == b.jitter_ms;
+         a.chunk == b.chunk && a.expect == b.expect && a.hold_ms == b.hold_ms && a.jitter_ms == b.jitter_ms &&
+         a.count == b.count;
 }
 
 bool same_step(const model::Step& a, const model::Step& b) {
@@ -917,6 +929,14 @@ std::string to_toml(const model::Scenario& s) {
             break;
           case model::OpKind::hold:
             out += ", ms = " + std::to_string(op.hold_ms) + ", jitter_ms = " + std::to_string(op.jitter_ms);
+            break;
+          case model::OpKind::prune:
+          case model::OpKind::reset: out += ", mount = " + std::to_string(op.mount); break;
+          case model::OpKind::trylock:
+            out += ", file = " + toml_string(op.file) + ", mount = " + std::to_string(op.mount);
+            break;
+          case model::OpKind::extract:
+            out += ", file = " + toml_string(op.file) + ", count = " + std::to_string(op.count) + ", mount = " + std::to_string(op.mount);
             break;
         }
         out += " },";

@@ -1,0 +1,172 @@
+// Every built-in scenario states its documented behaviour in [expect]; running it must
+// hold (exit 0), and the variants its expectations name must hold too.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <sstream>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  nlohmann::json doc;
+  std::string err;
+};
+
+Outcome run_scenario(std::vector<std::string> args) {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = std::move(args);
+  spec.args.insert(spec.args.end(), {"--format", "json", "-q"});
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  auto result = run_binary(spec);
+  INFO("args " << spec.args[1] << " stderr: " << result.err);
+  REQUIRE((result.exit_code == 0 || result.exit_code == 1));
+  CHECK(list_dir(tmp.path()).empty());
+  return {result.exit_code, parse_json(result.out), result.err};
+}
+
+std::vector<std::string> catalogue_names() {
+  auto list = run_binary({"list"});
+  REQUIRE(list.exit_code == 0);
+  std::vector<std::string> names;
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) names.push_back(line.substr(0, line.find(' ')));
+  return names;
+}
+
+double field(const nlohmann::json& doc, const std::string& dotted) {
+  const nlohmann::json* node = &doc["summary"];
+  std::istringstream parts(dotted);
+  for (std::string part; std::getline(parts, part, '.');) node = &(*node)[part];
+  return node->get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("the catalogue lists every documented hazard", "[e2e][catalogue]") {
+  const auto names = catalogue_names();
+  for (const char* name : {"shared", "locked", "private", "isolated", "remote-tmpdir", "prune-race", "apt-like",
+                           "cargo-like", "convoy", "no-cache-reset", "mixed-modes", "abba"}) {
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+  }
+}
+
+TEST_CASE("every catalogue scenario meets its own expectations", "[e2e][catalogue]") {
+  for (const auto& name : catalogue_names()) {
+    INFO("scenario " << name);
+    auto r = run_scenario({"--scenario", name});
+    CHECK(r.exit_code == 0);
+    CHECK_FALSE(r.doc["expectations"].empty());
+    for (const auto& e : r.doc["expectations"]) {
+      INFO(e.dump());
+      CHECK(e["passed"] == true);
+    }
+  }
+}
+
+TEST_CASE("apt-like: a shared cache makes dpkg's lock busy, locked never", "[e2e][catalogue]") {
+  auto shared = run_scenario({"--scenario", "apt-like", "--sharing", "shared"});
+  CHECK(shared.exit_code == 0);  // the sharing=shared expectations hold
+  CHECK(field(shared.doc, "failures.lock_busy") > 0);
+  bool named = false;
+  for (const auto& f : shared.doc["failures"]) named = named || (f["category"] == "lock_busy");
+  CHECK(named);
+  auto locked = run_scenario({"--scenario", "apt-like"});
+  CHECK(field(locked.doc, "failures.lock_busy") == 0);
+}
+
+TEST_CASE("cargo-like: shared extract-then-rename races, locked never", "[e2e][catalogue]") {
+  auto shared = run_scenario({"--scenario", "cargo-like", "--sharing", "shared"});
+  CHECK(shared.exit_code == 0);
+  CHECK(field(shared.doc, "races.rename") > 0);
+  auto locked = run_scenario({"--scenario", "cargo-like"});
+  CHECK(field(locked.doc, "races.rename") == 0);
+}
+
+TEST_CASE("prune-race: pruning under a lock holder gives double holders and missing files", "[e2e][catalogue]") {
+  auto r = run_scenario({"--scenario", "prune-race"});
+  CHECK(field(r.doc, "collisions.lock_overlap") > 0);
+  CHECK(field(r.doc, "collisions.missing") > 0);
+}
+
+TEST_CASE("mixed-modes: buildkit forks a shared instance, buildah overlaps the holder", "[e2e][catalogue]") {
+  auto buildkit = run_scenario({"--scenario", "mixed-modes"});
+  CHECK(field(buildkit.doc, "cache.instances_created") > 1);
+  auto buildah = run_scenario({"--scenario", "mixed-modes", "--semantics", "buildah"});
+  CHECK(buildah.exit_code == 0);
+  CHECK(field(buildah.doc, "cache.mounts_overlapped") > 0);
+  CHECK(field(buildah.doc, "collisions.lock_overlap") == 0);
+}
+
+TEST_CASE("convoy: lock wait grows with concurrency and fairness is reported", "[e2e][catalogue]") {
+  auto low = run_scenario({"--scenario", "convoy", "--concurrency", "2", "--builds", "24"});
+  auto high = run_scenario({"--scenario", "convoy", "--concurrency", "12", "--builds", "24"});
+  CHECK(field(high.doc, "lock_wait_us.p50") > 3 * field(low.doc, "lock_wait_us.p50"));
+  const double jain = field(high.doc, "lock_fairness.jain_index");
+  CHECK(jain > 0);
+  CHECK(jain <= 1.0);
+  CHECK(field(high.doc, "lock_fairness.longest_wait_us") == Approx(field(high.doc, "lock_wait_us.max")).epsilon(0.01));
+}
+
+TEST_CASE("abba with a lock timeout ends in bounded time and names the deadlock", "[e2e][catalogue]") {
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run_scenario({"--scenario", "abba", "--lock-timeout", "1"});
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  CHECK(field(r.doc, "failures.deadlock") > 0);
+  bool names_both = false;
+  for (const auto& f : r.doc["failures"]) {
+    const auto reason = f["reason"].get<std::string>();
+    if (f["category"] == "deadlock") names_both = reason.find("cache-a") != std::string::npos && reason.find("cache-b") != std::string::npos;
+  }
+  CHECK(names_both);
+  CHECK(r.doc["config"]["lock_timeout_s"] == 1.0);
+}
+
+TEST_CASE("show prints TOML that runs as the same scenario from stdin", "[e2e][catalogue]") {
+  auto shown = run_binary({"show", "abba"});
+  REQUIRE(shown.exit_code == 0);
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "/dev/stdin", "--format", "json", "-q", "--lock-timeout", "1"};
+  spec.stdin_text = shown.out;
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  REQUIRE(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["config"]["builds"] == 8);
+  CHECK(doc["summary"]["failures"]["deadlock"].get<double>() > 0);
+}
+
+TEST_CASE("a bad sharing value at line 12 is reported with line and field, exit 2", "[e2e][catalogue]") {
+  TempDir tmp;
+  const std::string file = tmp / "bad.toml";
+  write_text(file,
+             "description = \"bad sharing\"\n"
+             "[run]\n"
+             "builds = 4\n"
+             "concurrency = 2\n"
+             "\n"
+             "[[build]]\n"
+             "name = \"b\"\n"
+             "\n"
+             "[[build.step]]\n"
+             "ops = [ { op = \"list\" } ]\n"
+             "[build.step.mount]\n"
+             "sharing = \"sometimes\"\n"
+             "target = \"/c\"\n");
+  RunSpec spec;
+  spec.args = {"--scenario", file};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("bad.toml:12:"));
+  CHECK_THAT(result.err, Catch::Contains("build[0].step[0].mount.sharing"));
+  CHECK_THAT(result.err, Catch::Contains("shared, private, locked"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"bad.toml"});
+}
+
+}  // namespace cachestress::e2e
