@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Engine vs plain threads on the `shared` scenario: runs bench/reference_shared and
 # `cachestress --scenario shared` alternately, REPS times each, and prints the median
-# builds/s and ops/s of both and the ratio engine / reference.
+# builds/s and ops/s of both and the ratio engine / reference. Also the CPU time (user +
+# sys) each spends per build: unlike the wall-clock rate it does not depend on how the
+# scheduler shares a busy machine (CFS shares per thread, so the reference's C threads
+# outbid the engine's 1 loop + 4 pool threads when other work competes for the cores).
 #
 # The runs go under a tmpfs (/dev/shm) by default, so the figure measures the engine's own
 # cost (loop, threadpool hops, bookkeeping) rather than the disk; pass -w to measure on a
@@ -53,28 +56,36 @@ for program in "$engine" "$reference"; do
   [[ -x $program ]] || { echo "compare_reference: $program not built (cmake --build build/dev)" >&2; exit 2; }
 done
 command -v jq >/dev/null || { echo "compare_reference: needs jq (apt-get install jq)" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "compare_reference: needs GNU time (apt-get install time)" >&2; exit 2; }
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 
-# One line per run: "<program> <builds/s> <ops/s> <errors>".
+# CPU microseconds per build of the last timed run (whole process: setup and cleanup too).
+cpu_us_per_build() {
+  awk -v builds="$builds" '{ printf "%.2f", ($1 + $2) * 1e6 / builds }' "$scratch/cpu.txt"
+}
+
+# One line per run: "<program> <builds/s> <ops/s> <errors> <CPU us/build>".
 run_reference() {
   local json
-  json=$("$reference" --builds "$builds" --concurrency "$concurrency" --workdir "$work_base" --checks "$checks" --format json)
-  jq -r '"reference \(.builds_per_s) \(.ops_per_s) \(.errors)"' <<<"$json"
+  json=$(/usr/bin/time -f "%U %S" -o "$scratch/cpu.txt" "$reference" --builds "$builds" \
+    --concurrency "$concurrency" --workdir "$work_base" --checks "$checks" --format json)
+  jq -r --arg cpu "$(cpu_us_per_build)" '"reference \(.builds_per_s) \(.ops_per_s) \(.errors) \($cpu)"' <<<"$json"
 }
 
 run_engine() {
   local json status=0
-  json=$(TMPDIR=$work_base "$engine" --scenario shared --builds "$builds" --concurrency "$concurrency" \
-    --format json -q) || status=$?
+  json=$(TMPDIR=$work_base /usr/bin/time -f "%U %S" -o "$scratch/cpu.txt" "$engine" --scenario shared \
+    --builds "$builds" --concurrency "$concurrency" --format json -q) || status=$?
   # Exit 1 only means an [expect] entry failed; the figures are still valid, and counted.
   if [[ $status -ne 0 && $status -ne 1 ]]; then
     echo "compare_reference: cachestress exited $status" >&2
     exit 1
   fi
-  jq -r '.summary | "engine \(.builds_per_s) \(.ops.completed / .duration_s) \(.errors.io + .builds.failed)"' <<<"$json"
+  jq -r --arg cpu "$(cpu_us_per_build)" \
+    '.summary | "engine \(.builds_per_s) \(.ops.completed / .duration_s) \(.errors.io + .builds.failed) \($cpu)"' <<<"$json"
 }
 
 echo "# $builds builds, concurrency $concurrency, $reps runs each, workspaces under $work_base ($(stat -f -c %T "$work_base")), reference checks: $checks"
@@ -83,7 +94,7 @@ record() {
   local line
   line=$("$@")
   echo "$line" >>"$results"
-  awk '{ printf "%-9s %10.1f builds/s %10.1f ops/s %3d errors\n", $1, $2, $3, $4 }' <<<"$line"
+  awk '{ printf "%-9s %10.1f builds/s %10.1f ops/s %3d errors %7.1f CPU us/build\n", $1, $2, $3, $4, $5 }' <<<"$line"
 }
 for ((i = 1; i <= reps; i++)); do
   # Alternate who goes first, so slow drift (page cache, other load) hits both alike.
@@ -106,9 +117,14 @@ ref_builds=$(median reference 2)
 ref_ops=$(median reference 3)
 eng_builds=$(median engine 2)
 eng_ops=$(median engine 3)
+ref_cpu=$(median reference 5)
+eng_cpu=$(median engine 5)
 errors=$(awk '{ sum += $4 } END { print sum + 0 }' "$results")
-awk -v rb="$ref_builds" -v ro="$ref_ops" -v eb="$eng_builds" -v eo="$eng_ops" -v errors="$errors" 'BEGIN {
-  printf "median reference: %10.1f builds/s %10.1f ops/s\n", rb, ro
-  printf "median engine:    %10.1f builds/s %10.1f ops/s\n", eb, eo
-  printf "engine / reference: %.1f%% (builds/s), %.1f%% (ops/s); errors in all runs: %d\n", 100 * eb / rb, 100 * eo / ro, errors
+awk -v rb="$ref_builds" -v ro="$ref_ops" -v rc="$ref_cpu" -v eb="$eng_builds" -v eo="$eng_ops" -v ec="$eng_cpu" \
+  -v errors="$errors" 'BEGIN {
+  printf "median reference: %10.1f builds/s %10.1f ops/s %7.1f CPU us/build\n", rb, ro, rc
+  printf "median engine:    %10.1f builds/s %10.1f ops/s %7.1f CPU us/build\n", eb, eo, ec
+  printf "engine / reference: %.1f%% (builds/s), %.1f%% (ops/s), %.1f%% (reference CPU / engine CPU per build)\n",
+         100 * eb / rb, 100 * eo / ro, 100 * rc / ec
+  printf "errors in all runs: %d\n", errors
 }'

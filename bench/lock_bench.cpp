@@ -61,9 +61,9 @@ class TempWorkspace {
 };
 
 // One row per lock kind, named after it: bm_raw_lock_unlock/ofd.
-#define CACHESTRESS_PER_LOCK_KIND(fn)                   \
-  BENCHMARK_CAPTURE(fn, fcntl, LockKind::fcntl);        \
-  BENCHMARK_CAPTURE(fn, flock, LockKind::flock);        \
+#define CACHESTRESS_PER_LOCK_KIND(fn)            \
+  BENCHMARK_CAPTURE(fn, fcntl, LockKind::fcntl); \
+  BENCHMARK_CAPTURE(fn, flock, LockKind::flock); \
   BENCHMARK_CAPTURE(fn, ofd, LockKind::ofd)
 
 // Our wrappers: acquire_blocking + release, exactly as a locked mount calls them.

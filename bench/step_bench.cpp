@@ -5,7 +5,8 @@
 // Times are wall clock (UseRealTime): the work happens on threadpool threads, so the
 // benchmark thread's CPU time would undercount it.
 //
-// Run: build/dev/bench/step_bench   (TMPDIR picks the filesystem; /tmp by default)
+// Run: TMPDIR=/dev/shm build/dev/bench/step_bench   (TMPDIR picks the filesystem, /tmp by
+// default; a tmpfs shows the loop's cost, a disk adds its own latency to every build)
 #include "engine/core/loop.hpp"
 #include "engine/metrics/metric_table.hpp"
 #include "engine/run/runner.hpp"

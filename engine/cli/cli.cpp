@@ -12,13 +12,16 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "engine/core/error.hpp"
 #include "engine/metrics/expectations.hpp"
 #include "engine/report/report.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/scenario/loader.hpp"
+#include "engine/scenario/settings.hpp"
 
 namespace cachestress::cli {
 namespace {
@@ -34,6 +37,9 @@ struct RunFlags {
   std::optional<std::uint64_t> seed;
   std::optional<std::uint32_t> interval_ms;
   std::optional<double> lock_timeout;
+  std::vector<std::string> sweep;
+  std::optional<std::uint32_t> repeat;
+  std::string junit;
   std::string workdir;
   bool keep = false;
   std::string out;
@@ -151,62 +157,190 @@ void setup_logging(const RunFlags& f) {
                                                                      : spdlog::level::info);
 }
 
-int do_run(const RunFlags& flags, const std::string& scenario_arg) {
-  model::Scenario scenario = scenario::load_scenario(scenario_arg);
-  apply_flags(flags, scenario);
-  const bool write_to_results = flags.out.empty() && in_repository();
-  if (!flags.out.empty()) report::check_output_path(flags.out);
-  if (write_to_results) report::check_output_path("results/report.json");
-  raise_fd_limit();
-  spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
-               scenario.run.concurrency, scenario.run.seed);
+// Runs one scenario (one cell) and judges the expectations that apply to it.
+struct FinishedRun {
+  model::Scenario scenario;
+  run::RunOutcome outcome;
+  std::vector<metrics::Verdict> verdicts;
+};
 
+std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags) {
+  auto done = std::make_unique<FinishedRun>();
+  done->scenario = scenario;
   run::RunOptions options;
   options.scenario = scenario;
   options.workdir = flags.workdir;
   options.keep = flags.keep;
   options.lock_threads = flags.lock_threads;
   run::Runner runner(options);
-  run::RunOutcome outcome = runner.run();
-
-  report::RunReport rr;
-  rr.scenario = &scenario;
-  rr.outcome = &outcome;
-  rr.environment = outcome.environment;
+  done->outcome = runner.run();
   std::vector<model::Expectation> applicable;
   for (const auto& e : scenario.expectations) {
     if (model::applies(e, scenario)) applicable.push_back(e);
   }
-  rr.verdicts = metrics::judge(applicable, *outcome.metrics);
-  rr.command_line = reproduce_command(scenario, flags);
-  if (outcome.workdir_kept) spdlog::info("workspace kept at {}", outcome.workdir);
+  done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
+  if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
+  return done;
+}
 
-  std::string json_text = report::to_json(rr).dump(2) + "\n";
-  if (!flags.out.empty()) {
-    report::write_atomically(flags.out, json_text);
-    spdlog::info("report written to {}", flags.out);
-  } else if (write_to_results) {
-    spdlog::info("report written to {}", write_default_report(scenario, outcome.started_at, json_text));
-  }
-  if (flags.format == "json") {
-    std::fwrite(json_text.data(), 1, json_text.size(), stdout);
-  } else {
-    std::string text = report::to_text(rr);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-  }
-  std::fflush(stdout);
+report::RunReport run_report(const FinishedRun& done, const std::string& command_line) {
+  report::RunReport rr;
+  rr.scenario = &done.scenario;
+  rr.outcome = &done.outcome;
+  rr.environment = done.outcome.environment;
+  rr.verdicts = done.verdicts;
+  rr.command_line = command_line;
+  return rr;
+}
 
-  if (outcome.interrupted) return 128 + outcome.signal;
-  if (!metrics::all_passed(rr.verdicts)) {
-    for (const auto& v : rr.verdicts) {
-      if (!v.passed) {
-        spdlog::error("expectation failed: {} {} {} (value {})", v.expectation.field,
-                      metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+// Where reports go: --out (replaced atomically) or, in a checkout, a fresh results/ file
+// chosen at the first write and replaced atomically after every later cell.
+class ReportSink {
+ public:
+  ReportSink(const RunFlags& flags, const model::Scenario& scenario) : m_flags(flags), m_scenario(scenario) {
+    m_to_results = flags.out.empty() && in_repository();
+    if (!flags.out.empty()) report::check_output_path(flags.out);
+    if (m_to_results) report::check_output_path("results/report.json");
+    if (!flags.junit.empty()) report::check_output_path(flags.junit);
+  }
+  void write(const std::string& json_text, std::chrono::system_clock::time_point started_at) {
+    if (!m_flags.out.empty()) {
+      report::write_atomically(m_flags.out, json_text);
+      m_path = m_flags.out;
+    } else if (m_to_results && m_path.empty()) {
+      m_path = write_default_report(m_scenario, started_at, json_text);
+    } else if (m_to_results) {
+      report::write_atomically(m_path, json_text);
+    }
+  }
+  void write_junit(const std::vector<report::CellReport>& cells) {
+    if (!m_flags.junit.empty()) report::write_atomically(m_flags.junit, report::to_junit(cells));
+  }
+  void announce() const {
+    if (!m_path.empty()) spdlog::info("report written to {}", m_path);
+    if (!m_flags.junit.empty()) spdlog::info("JUnit report written to {}", m_flags.junit);
+  }
+
+ private:
+  const RunFlags& m_flags;
+  const model::Scenario& m_scenario;
+  bool m_to_results = false;
+  std::string m_path;
+};
+
+// Exit status of finished runs: interrupted first, then any failed expectation.
+int exit_status(const std::vector<report::CellReport>& cells) {
+  for (const auto& cell : cells) {
+    if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
+  }
+  bool failed = false;
+  for (const auto& cell : cells) {
+    for (const auto& v : cell.run.verdicts) {
+      if (v.passed) continue;
+      failed = true;
+      std::string where;
+      for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
+      if (!where.empty()) where += "]";
+      spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
+                    metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+    }
+  }
+  return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
+}
+
+// Every combination of the sweep's values, in axis order (the last axis varies fastest).
+std::vector<std::vector<std::pair<std::string, std::string>>> sweep_cells(const std::vector<model::SweepAxis>& axes) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> cells{{}};
+  for (const auto& axis : axes) {
+    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+    for (const auto& cell : cells) {
+      for (const auto& value : axis.values) {
+        auto extended = cell;
+        extended.emplace_back(axis.key, value);
+        next.push_back(std::move(extended));
       }
     }
-    return static_cast<int>(ExitCode::expectation_failed);
+    cells = std::move(next);
   }
-  return static_cast<int>(ExitCode::ok);
+  return cells;
+}
+
+int do_run(const RunFlags& flags, const std::string& scenario_arg) {
+  model::Scenario scenario = scenario::load_scenario(scenario_arg);
+  apply_flags(flags, scenario);
+  for (const auto& text : flags.sweep) {
+    // A --sweep replaces the file's axis of the same name, else adds one.
+    auto axis = scenario::parse_sweep_flag(text, scenario);
+    std::erase_if(scenario.sweep, [&](const model::SweepAxis& a) { return a.key == axis.key; });
+    scenario.sweep.push_back(std::move(axis));
+  }
+  if (flags.repeat) scenario.repeat = *flags.repeat;
+  if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
+    throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
+  }
+  const auto cells = sweep_cells(scenario.sweep);
+  const std::size_t planned = cells.size() * scenario.repeat;
+  if (planned > model::k_max_sweep_cells) {
+    throw InputError("--sweep: " + std::to_string(planned) + " runs (at most " + std::to_string(model::k_max_sweep_cells) + ")");
+  }
+  // Check every cell's settings before anything runs.
+  for (const auto& cell : cells) {
+    model::Scenario probe = scenario;
+    for (const auto& [key, value] : cell) scenario::apply_setting(probe, key, value);
+    RunFlags none;
+    apply_flags(none, probe);
+  }
+  ReportSink sink(flags, scenario);
+  raise_fd_limit();
+  const std::string command_line = reproduce_command(scenario, flags);
+
+  if (planned == 1) {
+    spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
+                 scenario.run.concurrency, scenario.run.seed);
+    auto done = run_scenario(scenario, flags);
+    std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};
+    const auto& rr = one.front().run;
+    const std::string json_text = report::to_json(rr).dump(2) + "\n";
+    sink.write(json_text, done->outcome.started_at);
+    sink.write_junit(one);
+    sink.announce();
+    const std::string text = flags.format == "json" ? json_text : report::to_text(rr);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return exit_status(one);
+  }
+
+  report::SweepInfo info;
+  for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
+  info.repeat = scenario.repeat;
+  info.cells_planned = planned;
+  info.command_line = command_line;
+  std::vector<std::unique_ptr<FinishedRun>> finished;
+  std::vector<report::CellReport> reports;
+  // Repetitions interleave (every cell once, then again) so machine drift spreads evenly.
+  for (std::uint32_t rep = 0; rep < scenario.repeat; ++rep) {
+    for (std::size_t index = 0; index < cells.size(); ++index) {
+      model::Scenario cell_scenario = scenario;
+      for (const auto& [key, value] : cells[index]) scenario::apply_setting(cell_scenario, key, value);
+      std::string label;
+      for (const auto& [key, value] : cells[index]) label += " " + key + "=" + value;
+      spdlog::info("run {}/{}:{}{}", reports.size() + 1, planned, label,
+                   scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
+      finished.push_back(run_scenario(cell_scenario, flags));
+      reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
+      // After every cell: an interrupted sweep still leaves a valid report of what finished.
+      sink.write(report::sweep_to_json(reports, info).dump(2) + "\n", finished.front()->outcome.started_at);
+      sink.write_junit(reports);
+      if (finished.back()->outcome.interrupted) break;
+    }
+    if (finished.back()->outcome.interrupted) break;
+  }
+  sink.announce();
+  const std::string text =
+      flags.format == "json" ? report::sweep_to_json(reports, info).dump(2) + "\n" : report::sweep_to_text(reports, info);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return exit_status(reports);
 }
 
 void add_run_options(CLI::App& app, RunFlags& f) {
@@ -230,6 +364,10 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
   app.add_option("--format", f.format, "stdout format: text|json");
+  app.add_option("--sweep", f.sweep, "KEY=V1,V2,...: run every combination (repeatable), e.g. concurrency=1,2,4,8")
+      ->take_all();
+  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved");
+  app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
   app.add_flag("-v,--verbose", f.verbosity, "more logging (repeat for trace)");
   app.add_flag("-q,--quiet", f.quiet, "errors only");
 }

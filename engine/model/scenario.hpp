@@ -90,6 +90,16 @@ struct RunConfig {
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
 };
 
+// One swept setting and its values, e.g. concurrency = [1, 2, 4] (see scenario/settings).
+struct SweepAxis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+// Cells of a sweep: the cartesian product of the axes, at most this many, each repeated.
+inline constexpr std::size_t k_max_sweep_cells = 10000;
+inline constexpr std::uint32_t k_max_repeat = 1000;
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -97,6 +107,8 @@ struct Scenario {
   RunConfig run;
   std::vector<BuildKind> kinds;
   std::vector<Expectation> expectations;
+  std::vector<SweepAxis> sweep;  // [sweep]: empty for a single run
+  std::uint32_t repeat = 1;      // [sweep] repeat: runs per cell, interleaved
 };
 
 // Text forms used by the CLI, TOML files and reports (one place for each spelling).

@@ -76,19 +76,28 @@ json config_json(const model::Scenario& s) {
 
 std::string sharing_summary(const model::Scenario& scenario) { return model::common_sharing(scenario); }
 
-nlohmann::json to_json(const RunReport& report) {
-  const auto& outcome = *report.outcome;
-  const auto& m = *outcome.metrics;
+namespace {
+
+json header_json(const RunReport& report) {
   json doc;
   doc["schema_version"] = k_schema_version;
   doc["tool"] = {{"name", "cachestress"}, {"version", CACHESTRESS_VERSION}};
-  doc["created_at"] = iso_utc(outcome.started_at);
+  doc["created_at"] = iso_utc(report.outcome->started_at);
   doc["command_line"] = report.command_line;
   doc["environment"] = {{"libuv_version", report.environment.libuv_version},
                         {"kernel", report.environment.kernel},
                         {"workdir_filesystem", report.environment.workdir_filesystem},
                         {"cpus", report.environment.cpus},
                         {"hostname", report.environment.hostname}};
+  return doc;
+}
+
+}  // namespace
+
+nlohmann::json run_json(const RunReport& report) {
+  const auto& outcome = *report.outcome;
+  const auto& m = *outcome.metrics;
+  json doc;
   doc["config"] = config_json(*report.scenario);
   doc["interrupted"] = outcome.interrupted;
   doc["signal"] = outcome.interrupted ? json(signal_name(outcome.signal)) : json(nullptr);
@@ -119,7 +128,9 @@ nlohmann::json to_json(const RunReport& report) {
 
   json expectations = json::array();
   for (const auto& v : report.verdicts) {
+    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(v.expectation.when_key + "=" + v.expectation.when_value);
     expectations.push_back({{"field", v.expectation.field},
+                            {"when", condition},
                             {"expect", std::string(metrics::comparison_symbol(v.expectation.comparison)) + " " +
                                            nlohmann::json(v.expectation.value).dump()},
                             {"written", v.expectation.text},
@@ -134,6 +145,33 @@ nlohmann::json to_json(const RunReport& report) {
                          {"collisions", i.collisions}, {"lock_wait_p99_us", i.lock_wait_p99_us}, {"in_flight", i.in_flight}});
   }
   doc["intervals"] = intervals;
+  return doc;
+}
+
+nlohmann::json to_json(const RunReport& report) {
+  json doc = header_json(report);
+  doc.update(run_json(report));
+  return doc;
+}
+
+nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep) {
+  json doc = header_json(cells.front().run);
+  doc["command_line"] = sweep.command_line;
+  doc["config"] = config_json(*cells.front().run.scenario);  // the first cell's, for orientation
+  doc["sweep"] = {{"keys", sweep.keys}, {"repeat", sweep.repeat}, {"cells_planned", sweep.cells_planned}};
+  json list = json::array();
+  bool interrupted = false;
+  for (const auto& cell : cells) {
+    json entry = {{"index", cell.index}, {"repeat", cell.repeat}};
+    json values = json::object();
+    for (const auto& [key, value] : cell.values) values[key] = value;
+    entry["values"] = values;
+    entry.update(run_json(cell.run));
+    interrupted = interrupted || cell.run.outcome->interrupted;
+    list.push_back(std::move(entry));
+  }
+  doc["interrupted"] = interrupted;
+  doc["cells"] = std::move(list);
   return doc;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The formatting layer: serialises a finished run. Reporters only read; they measure nothing.
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/metrics/expectations.hpp"
@@ -23,6 +25,28 @@ struct RunReport {
 };
 
 nlohmann::json to_json(const RunReport& report);
+// The run's own part (config, interrupted, signal, summary, interference, failures,
+// expectations, intervals): the whole report of a single run minus its header.
+nlohmann::json run_json(const RunReport& report);
+
+// A sweep or repeated run: one cell per (values, repetition), in the order they ran.
+struct CellReport {
+  RunReport run;
+  std::vector<std::pair<std::string, std::string>> values;  // swept setting -> value
+  std::uint32_t repeat = 0;
+  std::size_t index = 0;  // the cell's position in the product (same for its repetitions)
+};
+struct SweepInfo {
+  std::vector<std::string> keys;
+  std::uint32_t repeat = 1;
+  std::size_t cells_planned = 0;  // cells x repeat; fewer in the report when interrupted
+  std::string command_line;
+};
+nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep);
+// Side by side: a row per cell, the sweep keys as columns, then builds/s, p99 wait, collisions.
+std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo& sweep);
+// JUnit XML: a test case per expectation of each run (name, value, verdict).
+std::string to_junit(const std::vector<CellReport>& cells);
 std::string to_text(const RunReport& report);
 
 // Writes text to path atomically (temp file in the same directory + rename); never leaves

@@ -44,9 +44,38 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// True when path exists as something other than a regular file: a device (/dev/null), a
+// FIFO, or a symlink (/dev/stdout). Renaming a temp file over it would replace that node
+// with a regular file, so it is written in place instead.
+bool is_special(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode);
+}
+
+void write_in_place(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) throw EnvironmentError("cannot write " + path + ": " + errno_text(errno));
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw EnvironmentError("cannot write " + path + ": " + errno_text(err));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(fd) != 0) throw EnvironmentError("cannot write " + path + ": " + errno_text(errno));
+}
+
 }  // namespace
 
 void write_atomically(const std::string& path, const std::string& text) {
+  if (is_special(path)) {
+    write_in_place(path, text);
+    return;
+  }
   const std::string temp = write_temp_beside(path, text);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -70,6 +99,11 @@ void check_output_path(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
     throw EnvironmentError("cannot write report " + path + ": is a directory");
+  }
+  if (is_special(path)) {
+    // Written in place (see write_atomically): only the file itself must be writable.
+    if (::access(path.c_str(), W_OK) != 0) throw EnvironmentError("cannot write report " + path + ": " + errno_text(errno));
+    return;
   }
   const std::string dir = parent_of(path);
   if (::stat(dir.c_str(), &info) != 0) throw EnvironmentError("cannot write report " + path + ": " + dir + ": " + errno_text(errno));

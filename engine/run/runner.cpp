@@ -92,6 +92,15 @@ Runner::Runner(RunOptions options)
     total += m_scenario.kinds[i].weight;
     m_kind_cumulative.push_back(total);
   }
+  // A mount's layout is a pure function of the mount (Buildah hashes it with SHA-256):
+  // work it out once per scenario mount, not once per build.
+  for (const auto& kind : m_scenario.kinds) {
+    auto& kind_layouts = m_layouts.emplace_back();
+    for (const auto& step : kind.steps) {
+      auto& step_layouts = kind_layouts.emplace_back();
+      for (const auto& mount : step.mounts) step_layouts.push_back(m_profile.layout(mount));
+    }
+  }
 }
 
 Runner::~Runner() = default;
@@ -242,16 +251,17 @@ void Runner::begin_step(Build& build) {
   build.next_op = 0;
   build.step_mounted = false;
   build.mounts.clear();
-  for (const auto& mount : step.mounts) {
+  const auto& layouts = m_layouts[static_cast<std::size_t>(build.kind)][build.step];
+  for (std::size_t i = 0; i < step.mounts.size(); ++i) {
+    const auto& mount = step.mounts[i];
     if (auto why = m_profile.rejection(mount); !why.empty()) {
       fail(build, "rejected: " + why);
       return;
     }
-    auto layout = m_profile.layout(mount);
     HeldMount held;
-    held.key = std::move(layout.key);
-    held.cache_dir = std::move(layout.cache_dir);
-    held.lock_file = std::move(layout.lock_file);
+    held.key = layouts[i].key;
+    held.cache_dir = layouts[i].cache_dir;
+    held.lock_file = layouts[i].lock_file;
     held.sharing = mount.sharing;
     held.label = mount.id.empty() ? mount.target : "id=" + mount.id;
     build.mounts.push_back(std::move(held));
@@ -422,6 +432,7 @@ void Runner::queue_batch(Build& build) {
   if (!build.step_mounted) {
     for (const auto& mount : build.mounts) batch.ensure_dirs.push_back(mount.instance_dir);
   }
+  batch.items.reserve(step.ops.size() - build.next_op);
   for (std::size_t i = build.next_op; i < step.ops.size() && step.ops[i].kind != model::OpKind::hold; ++i) {
     const auto& op = step.ops[i];
     OpItem item;

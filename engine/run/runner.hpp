@@ -109,6 +109,7 @@ class Runner {
   LastActor m_last_deleter;
   std::unordered_map<std::string, int> m_kind_by_name;
   std::vector<std::uint64_t> m_kind_cumulative;
+  std::vector<std::vector<std::vector<semantics::MountLayout>>> m_layouts;  // [kind][step][mount]
   Rng m_rng;
   std::uint64_t m_next_build = 0;
   std::uint64_t m_pending_arrivals = 0;

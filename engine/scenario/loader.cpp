@@ -20,6 +20,7 @@
 #include "engine/core/error.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/embedded.hpp"
+#include "engine/scenario/settings.hpp"
 
 namespace cachestress::scenario {
 namespace {
@@ -448,7 +449,7 @@ class Parser {
   }
 
   model::Scenario read_root(const toml::table& root) const {
-    static constexpr std::array<std::string_view, 4> k_keys{"description", "run", "build", "expect"};
+    static constexpr std::array<std::string_view, 5> k_keys{"description", "run", "build", "expect", "sweep"};
     check_keys(root, "", k_keys);
     model::Scenario scenario;
     const auto& description = required(root, "", "description", "a one-line string");
@@ -470,7 +471,50 @@ class Parser {
       }
     }
     if (const auto* expect = root.get("expect")) scenario.expectations = read_expectations(table(*expect, "expect"));
+    if (const auto* sweep = root.get("sweep")) read_sweep(table(*sweep, "sweep"), scenario);
     return scenario;
+  }
+
+  // [sweep]: setting = [values...] for each swept setting, plus repeat = K.
+  void read_sweep(const toml::table& sweep, model::Scenario& scenario) const {
+    std::size_t cells = 1;
+    for (const auto& [key, node] : sweep) {
+      const std::string path = child("sweep", key.str());
+      if (key.str() == "repeat") {
+        scenario.repeat = u32(node, path, 1, model::k_max_repeat);
+        continue;
+      }
+      const auto& keys = sweep_keys();
+      if (std::find(keys.begin(), keys.end(), key.str()) == keys.end()) {
+        std::vector<std::string_view> allowed(keys.begin(), keys.end());
+        allowed.push_back("repeat");
+        fail(at(key.source()), path, "unknown key (expected one of: " + join(allowed) + ")");
+      }
+      const auto* values = node.as_array();
+      if (!values || values->empty()) fail(at(node), path, "expected a non-empty array of values, such as [1, 2, 4]");
+      model::SweepAxis axis;
+      axis.key = std::string(key.str());
+      for (std::size_t i = 0; i < values->size(); ++i) {
+        const auto& value = *values->get(i);
+        std::string text;
+        if (const auto* s = value.as_string()) text = s->get();
+        else if (const auto* n = value.as_integer()) text = std::to_string(n->get());
+        else if (const auto* f = value.as_floating_point()) text = format_double(f->get());
+        else fail(at(value), indexed(path, i), std::string("expected a string or a number (got ") + type_name(value) + ")");
+        model::Scenario probe = scenario;
+        try {
+          apply_setting(probe, axis.key, text);
+        } catch (const InputError& e) {
+          fail(at(value), indexed(path, i), e.what());
+        }
+        axis.values.push_back(std::move(text));
+      }
+      cells *= axis.values.size();
+      if (cells > model::k_max_sweep_cells) {
+        fail(at(node), path, "expected at most " + std::to_string(model::k_max_sweep_cells) + " sweep cells in all");
+      }
+      scenario.sweep.push_back(std::move(axis));
+    }
   }
 
   model::RunConfig read_run(const toml::table& run) const {
@@ -945,6 +989,21 @@ std::string to_toml(const model::Scenario& s) {
     }
   }
 
+  if (!s.sweep.empty() || s.repeat != 1) {
+    out += "\n[sweep]\n";
+    if (s.repeat != 1) line("repeat", std::to_string(s.repeat));
+    for (const auto& axis : s.sweep) {
+      std::string values;
+      for (const auto& v : axis.values) {
+        double number = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), number);
+        const bool numeric = ec == std::errc{} && end == v.data() + v.size();
+        values += (values.empty() ? "" : ", ") + (numeric ? v : toml_string(v));
+      }
+      line(axis.key, "[" + values + "]");
+    }
+  }
+
   out += "\n[expect]\n";
   std::string condition;
   for (const auto& e : sorted_by_field(s.expectations)) {
@@ -970,6 +1029,10 @@ std::vector<CatalogueEntry> catalogue() {
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
+                                          [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
+    return false;
+  }
   if (!std::equal(a.kinds.begin(), a.kinds.end(), b.kinds.begin(), b.kinds.end(), same_kind)) return false;
   const auto ea = sorted_by_field(a.expectations);
   const auto eb = sorted_by_field(b.expectations);

@@ -248,7 +248,7 @@ TEST_CASE("expectations: numbers, comparison strings, canonical field names", "[
 
 TEST_CASE("unknown keys are reported at their position with the field path", "[scenario][loader]") {
   CHECK(error_of(with_build("description = \"x\"\ncolour = \"red\"")) ==
-        "t.toml:2:1: colour: unknown key (expected one of: description, run, build, expect)");
+        "t.toml:2:1: colour: unknown key (expected one of: description, run, build, expect, sweep)");
   CHECK_THAT(error_of(with_build("description = \"x\"\n[run]\nbuilds = 5\nspeed = 3")),
              StartsWith("t.toml:4:1: run.speed: unknown key (expected one of: builds, duration, concurrency,"));
   CHECK(error_of("description = \"x\"\n[[build]]\nname = \"w\"\nwieght = 2\n[[build.step]]\nops = [ { op = \"hold\" } ]\n") ==
@@ -345,7 +345,7 @@ TEST_CASE("missing required fields point at the enclosing table", "[scenario][lo
   CHECK_THAT(error_of(with_step("mount = { target = \"/t\" }\nops = [ { op = \"read\" } ]")),
              StartsWith("t.toml:6:9: build[0].step[0].ops[0].file: missing (required:"));
   CHECK_THAT(error_of(with_step("mount = { target = \"/t\" }\nops = [ { op = \"jump\" } ]")),
-             StartsWith("t.toml:6:16: build[0].step[0].ops[0].op: expected one of write, read, append, delete, list, hold (got \"jump\")"));
+             StartsWith("t.toml:6:16: build[0].step[0].ops[0].op: expected one of write, read, append, delete, list, hold, prune, reset, trylock, extract (got \"jump\")"));
   // Mounts: required unless every op is a hold; indexes must exist.
   CHECK_THAT(error_of(with_step("ops = [ { op = \"hold\" }, { op = \"read\", file = \"f\" } ]")),
              StartsWith("t.toml:4:1: build[0].step[0].mount: expected at least one mount (operation 1 is a read;"));
