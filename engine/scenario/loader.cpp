@@ -203,7 +203,7 @@ std::vector<std::string_view> op_keys(model::OpKind kind) {
     case model::OpKind::prune:
     case model::OpKind::reset: return {"op", "mount"};
     case model::OpKind::trylock: return {"op", "file", "mount"};
-    case model::OpKind::extract: return {"op", "file", "count", "mount"};
+    case model::OpKind::extract: return {"op", "file", "count", "size", "mount"};
   }
   return {"op"};
 }
@@ -980,7 +980,8 @@ std::string to_toml(const model::Scenario& s) {
             out += ", file = " + toml_string(op.file) + ", mount = " + std::to_string(op.mount);
             break;
           case model::OpKind::extract:
-            out += ", file = " + toml_string(op.file) + ", count = " + std::to_string(op.count) + ", mount = " + std::to_string(op.mount);
+            out += ", file = " + toml_string(op.file) + ", count = " + std::to_string(op.count) + ", size = " + std::to_string(op.size) +
+                   ", mount = " + std::to_string(op.mount);
             break;
         }
         out += " },";
