@@ -938,7 +938,7 @@ std::string to_toml(const model::Scenario& s) {
   line("ramp", toml_float(r.ramp_s));
   line("lock_kind", toml_string(model::to_string(r.lock_kind)));
   line("interval_ms", std::to_string(r.interval_ms));
-  if (r.lock_timeout_ms > 0) line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
+  line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
 
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";

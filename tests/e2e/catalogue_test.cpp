@@ -170,3 +170,23 @@ TEST_CASE("a bad sharing value at line 12 is reported with line and field, exit 
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("the annotated example in scenarios/README.md loads and covers every key", "[e2e][catalogue]") {
+  const std::string readme = read_text(source_path("scenarios/README.md"));
+  const auto start = readme.find("```toml\n");
+  REQUIRE(start != std::string::npos);
+  const auto end = readme.find("```", start + 8);
+  REQUIRE(end != std::string::npos);
+  TempDir tmp;
+  write_text(tmp / "example.toml", readme.substr(start + 8, end - start - 8));
+  auto shown = run_binary({"show", tmp / "example.toml"});
+  INFO(shown.err);
+  REQUIRE(shown.exit_code == 0);
+  for (const char* key : {"lock_timeout", "[sweep]", "repeat", "trylock", "extract", "prune", "reset", "[expect.\"isolation=shared\"]"}) {
+    CHECK_THAT(shown.out, Catch::Contains(key));
+  }
+}
+
+}  // namespace cachestress::e2e
