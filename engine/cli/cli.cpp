@@ -1,5 +1,6 @@
 #include "engine/cli/cli.hpp"
 #include "engine/cli/commands.hpp"
+#include "engine/cli/progress.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -148,8 +149,12 @@ void raise_fd_limit() {
   }
 }
 
+// The live progress line of this process (inactive off a terminal, with -q or JSON output).
+std::shared_ptr<ProgressLine> g_progress;
+
 void setup_logging(const RunFlags& f) {
-  auto logger = spdlog::stderr_color_st("cachestress");
+  g_progress = std::make_shared<ProgressLine>(f.quiet, f.format == "text");
+  auto logger = std::make_shared<spdlog::logger>("cachestress", std::make_shared<ProgressAwareSink>(g_progress, true));
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("cachestress: %^%l%$: %v");
   spdlog::set_level(f.quiet ? spdlog::level::err : f.verbosity >= 2 ? spdlog::level::trace
@@ -164,7 +169,7 @@ struct FinishedRun {
   std::vector<metrics::Verdict> verdicts;
 };
 
-std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags) {
+std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags, const std::string& label) {
   auto done = std::make_unique<FinishedRun>();
   done->scenario = scenario;
   run::RunOptions options;
@@ -172,8 +177,15 @@ std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const
   options.workdir = flags.workdir;
   options.keep = flags.keep;
   options.lock_threads = flags.lock_threads;
+  if (g_progress && g_progress->active()) {
+    g_progress->begin(label, scenario.run.builds, scenario.run.duration_s);
+    options.on_interval = [](const metrics::Collector& collector, double elapsed_s, std::uint64_t in_flight) {
+      g_progress->update(collector, elapsed_s, in_flight);
+    };
+  }
   run::Runner runner(options);
   done->outcome = runner.run();
+  if (g_progress) g_progress->finish();
   std::vector<model::Expectation> applicable;
   for (const auto& e : scenario.expectations) {
     if (model::applies(e, scenario)) applicable.push_back(e);
@@ -297,7 +309,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   if (planned == 1) {
     spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                  scenario.run.concurrency, scenario.run.seed);
-    auto done = run_scenario(scenario, flags);
+    auto done = run_scenario(scenario, flags, "");
     std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
     const std::string json_text = report::to_json(rr).dump(2) + "\n";
@@ -326,7 +338,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
       for (const auto& [key, value] : cells[index]) label += " " + key + "=" + value;
       spdlog::info("run {}/{}:{}{}", reports.size() + 1, planned, label,
                    scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
-      finished.push_back(run_scenario(cell_scenario, flags));
+      finished.push_back(run_scenario(cell_scenario, flags, "[" + std::to_string(reports.size() + 1) + "/" + std::to_string(planned) + "] "));
       reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
       // After every cell: an interrupted sweep still leaves a valid report of what finished.
       sink.write(report::sweep_to_json(reports, info).dump(2) + "\n", finished.front()->outcome.started_at);

@@ -48,7 +48,7 @@ RunResult run_binary(const RunSpec& spec) {
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
   }
-  std::vector<std::string> argv_storage{CACHESTRESS_BINARY};
+  std::vector<std::string> argv_storage{spec.program.empty() ? std::string(CACHESTRESS_BINARY) : spec.program};
   argv_storage.insert(argv_storage.end(), spec.args.begin(), spec.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());

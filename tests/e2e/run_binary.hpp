@@ -13,7 +13,7 @@
 namespace cachestress::e2e {
 
 struct RunSpec {
-  std::vector<std::string> args;             // after the binary name
+  std::vector<std::string> args;             // after the program name
   std::string cwd;                           // empty: inherit
   std::map<std::string, std::string> env;    // set on top of the inherited environment
   std::string stdin_text;                    // fed on stdin, then closed
@@ -23,6 +23,7 @@ struct RunSpec {
   std::chrono::milliseconds signal_after{0};
   int second_signal = 0;                     // sent right after the first, when non-zero
   std::chrono::seconds timeout{120};         // SIGKILL after this (the test then fails)
+  std::string program;                       // empty: the cachestress binary under test
 };
 
 struct RunResult {
