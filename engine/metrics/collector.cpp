@@ -1,6 +1,25 @@
 #include "engine/metrics/collector.hpp"
 
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
 namespace cachestress::metrics {
+namespace {
+
+// The kernel's getdents64 record (glibc 2.36 has no getdents64 wrapper declaration here).
+struct linux_dirent64_view {
+  std::uint64_t ino;
+  std::int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[1];
+};
+
+}  // namespace
 
 const char* to_string(CollisionKind kind) {
   switch (kind) {
@@ -88,12 +107,43 @@ void Collector::failure(const std::string& reason, std::uint64_t build, int kind
   ++m_metrics->failures[it->second].count;
 }
 
+ProcessSample sample_process() noexcept {
+  ProcessSample sample;
+  if (int fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    alignas(8) char buffer[16384];
+    for (;;) {
+      const ssize_t n = ::syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+      if (n <= 0) break;
+      for (ssize_t offset = 0; offset < n;) {
+        const auto* entry = reinterpret_cast<const struct linux_dirent64_view*>(buffer + offset);
+        if (entry->name[0] != '.') ++sample.open_fds;
+        offset += entry->reclen;
+      }
+    }
+    ::close(fd);
+    if (sample.open_fds > 0) --sample.open_fds;  // the descriptor reading the list
+  }
+  char text[1024];
+  if (int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC); fd >= 0) {
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (n > 0) {
+      text[n] = '\0';
+      if (const char* p = std::strstr(text, "VmRSS:")) sample.rss_kb = std::strtoull(p + 6, nullptr, 10);
+      if (const char* p = std::strstr(text, "Threads:")) sample.threads = std::strtoull(p + 8, nullptr, 10);
+    }
+  }
+  return sample;
+}
+
 void Collector::close_interval(double t_s, std::uint64_t in_flight) {
   const auto builds = get(Counter::builds_completed);
   const auto steps = get(Counter::steps_completed);
   const auto collisions = get(Counter::collisions_total);
+  const ProcessSample process = sample_process();
   m_metrics->intervals.push_back({t_s, builds - m_interval_builds, steps - m_interval_steps,
-                                  collisions - m_interval_collisions, m_interval_wait->percentile(99), in_flight});
+                                  collisions - m_interval_collisions, m_interval_wait->percentile(99), in_flight,
+                                  process.open_fds, process.threads, process.rss_kb});
   m_interval_builds = builds;
   m_interval_steps = steps;
   m_interval_collisions = collisions;

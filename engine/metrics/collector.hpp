@@ -46,7 +46,20 @@ struct IntervalSample {
   std::uint64_t collisions = 0;
   std::uint64_t lock_wait_p99_us = 0;
   std::uint64_t in_flight = 0;
+  // The process itself at the end of the interval: a soak run must keep these flat.
+  std::uint64_t open_fds = 0;
+  std::uint64_t threads = 0;
+  std::uint64_t rss_kb = 0;
 };
+
+// Open descriptors, threads and resident memory of this process, from /proc/self (served
+// from kernel memory: it never waits on a device, so the loop thread may read it).
+struct ProcessSample {
+  std::uint64_t open_fds = 0;
+  std::uint64_t threads = 0;
+  std::uint64_t rss_kb = 0;
+};
+ProcessSample sample_process() noexcept;
 
 // A failure reason reads "category: detail"; the category picks its failures.* counter.
 Counter failure_category(std::string_view reason);

@@ -142,7 +142,8 @@ nlohmann::json run_json(const RunReport& report) {
   json intervals = json::array();
   for (const auto& i : m.intervals) {
     intervals.push_back({{"t_s", i.t_s}, {"builds_completed", i.builds_completed}, {"steps_completed", i.steps_completed},
-                         {"collisions", i.collisions}, {"lock_wait_p99_us", i.lock_wait_p99_us}, {"in_flight", i.in_flight}});
+                         {"collisions", i.collisions}, {"lock_wait_p99_us", i.lock_wait_p99_us}, {"in_flight", i.in_flight},
+                         {"open_fds", i.open_fds}, {"threads", i.threads}, {"rss_kb", i.rss_kb}});
   }
   doc["intervals"] = intervals;
   return doc;

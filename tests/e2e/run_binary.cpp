@@ -224,3 +224,28 @@ int live_children_of(int pid) {
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack) {
+  std::vector<const nlohmann::json*> samples;
+  const auto& intervals = report["intervals"];
+  // The last sample is taken after the run ended (builds gone): leave it out.
+  for (std::size_t i = 0; i + 1 < intervals.size(); ++i) {
+    if (intervals[i]["t_s"].get<double>() >= warm_up_s) samples.push_back(&intervals[i]);
+  }
+  REQUIRE(samples.size() >= 8);
+  const std::size_t quarter = samples.size() / 4;
+  for (const char* field : {"open_fds", "threads", "rss_kb"}) {
+    double early = 0, late = 0;
+    for (std::size_t i = 0; i < quarter; ++i) early += (*samples[i])[field].get<double>();
+    for (std::size_t i = samples.size() - quarter; i < samples.size(); ++i) late += (*samples[i])[field].get<double>();
+    early /= static_cast<double>(quarter);
+    late /= static_cast<double>(quarter);
+    const double slack = std::string(field) == "open_fds" ? fd_slack : 0;
+    INFO(field << ": early mean " << early << ", late mean " << late);
+    CHECK(late <= early * (1 + tolerance) + slack);
+  }
+}
+
+}  // namespace cachestress::e2e
