@@ -54,7 +54,7 @@ bool take_record(std::string_view& text, Token& token, std::string& why) {
   std::size_t value_len = 0;
   if (!take_number(rest, ' ', token.build) || !take_word(rest, token.kind) || !take_number(rest, ' ', token.step) ||
       !take_number(rest, ' ', token.seq) || !take_number(rest, ' ', payload) || !take_number(rest, ':', value_len) ||
-      rest.size() < value_len + 1) {
+      value_len >= rest.size()) {
     why = "malformed record header";
     return false;
   }
@@ -69,6 +69,15 @@ bool take_record(std::string_view& text, Token& token, std::string& why) {
   std::uint64_t checksum = 0;
   auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), checksum, 16);
   if (ec != std::errc{} || end == rest.data() + rest.size() || *end != '\n') {
+    why = "malformed checksum";
+    return false;
+  }
+  // Only the canonical spelling counts: the checksum's own digits are not covered by it, so
+  // "6Bc8" or a leading zero must not pass for "6bc8".
+  std::array<char, 17> canonical{};
+  const char* canonical_end = std::to_chars(canonical.data(), canonical.data() + canonical.size(), checksum, 16).ptr;
+  if (std::string_view(rest.data(), static_cast<std::size_t>(end - rest.data())) !=
+      std::string_view(canonical.data(), static_cast<std::size_t>(canonical_end - canonical.data()))) {
     why = "malformed checksum";
     return false;
   }

@@ -27,7 +27,14 @@ std::optional<std::uint32_t> grant_instance(CacheState& state, model::Sharing sh
       return 0u;
     }
     case model::Sharing::shared: {
-      // Join the first instance not held exclusively; if all are, fork a fresh one.
+      // Concurrent shared users meet in one directory: join the instance shared users are
+      // already in, else the first one not held exclusively; if all are, fork a fresh one.
+      for (std::uint32_t i = 0; i < instances.size(); ++i) {
+        if (!instances[i].exclusive && instances[i].shared_holders > 0) {
+          ++instances[i].shared_holders;
+          return i;
+        }
+      }
       for (std::uint32_t i = 0; i < instances.size(); ++i) {
         if (!instances[i].exclusive) {
           ++instances[i].shared_holders;

@@ -41,7 +41,7 @@ class BuildahProfile final : public Profile {
   PrivateStyle private_style() const override { return PrivateStyle::rejected; }
   std::string rejection(const model::Mount& mount) const override {
     if (mount.sharing != model::Sharing::private_) return {};
-    return "buildah: invalid cache mount option sharing=private: only shared and locked are supported";
+    return "buildah: unrecognized value \"private\" for field `sharing` (podman#27188)";
   }
 };
 

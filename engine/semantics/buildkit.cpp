@@ -31,7 +31,12 @@ class BuildkitProfile final : public Profile {
   model::Semantics id() const override { return model::Semantics::buildkit; }
 
   MountLayout layout(const model::Mount& mount) const override {
-    std::string key = mount.id.empty() ? mount.target : mount.id;
+    // domain.md: the key is the id, by default the cleaned target.
+    std::string key = mount.id;
+    if (key.empty()) {
+      key = "/";
+      key += clean_rooted(mount.target);
+    }
     if (mount.uid != 0 || mount.gid != 0) key += ":" + std::to_string(mount.uid) + ":" + std::to_string(mount.gid);
     return {key, "buildkit-cache/" + escape_component(key), {}};
   }

@@ -9,6 +9,11 @@
 
 namespace cachestress::semantics {
 
+// filepath.Clean of a path rooted at "/", without the leading slash: empty and "." parts
+// dropped, ".." removes the part before it and never climbs above the root. "/a//b/../c/"
+// gives "a/c"; "/" and "//" give "".
+std::string clean_rooted(std::string_view path);
+
 struct MountLayout {
   std::string key;        // identity sharing coordinates on (shown in reports)
   std::string cache_dir;  // relative to the cache root

@@ -160,6 +160,25 @@ TEST_CASE("a shared request finding the only instance held exclusively gets a fr
   CHECK(state.instances.size() == 2);
 }
 
+// domain.md: "shared: all concurrent users get the same directory". Once a shared user had
+// to fork a fresh instance (the first was held by a locked user), later shared users must
+// meet it there, not in the old instance that has just been freed.
+TEST_CASE("concurrent shared users always share one directory, also after a fork",
+          "[unit][run][mount_table]") {
+  CacheState state;
+  auto locked = ask(state, Sharing::locked);
+  REQUIRE(locked.instance);
+  auto s1 = ask(state, Sharing::shared);  // forks: the only instance is held exclusively
+  REQUIRE(s1.instance);
+  REQUIRE(*s1.instance != *locked.instance);
+  release_instance(state, *locked.instance, Sharing::locked);
+
+  auto s2 = ask(state, Sharing::shared);  // s1 still holds its instance
+  REQUIRE(s2.instance);
+  CHECK(*s2.instance == *s1.instance);
+  CHECK_FALSE(s2.created);
+}
+
 TEST_CASE("a locked request waits while the instance is held exclusively", "[unit][run][mount_table]") {
   const Sharing holder = GENERATE(Sharing::locked, Sharing::private_);
   CAPTURE(model::to_string(holder));

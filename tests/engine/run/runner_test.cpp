@@ -1,0 +1,377 @@
+#include "engine/run/runner.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "engine/core/error.hpp"
+#include "engine/metrics/expectations.hpp"
+#include "engine/scenario/loader.hpp"
+#include "engine/semantics/profile.hpp"
+
+namespace cachestress::run {
+namespace {
+
+namespace stdfs = std::filesystem;
+using metrics::CollisionKind;
+using metrics::Counter;
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/runner_test-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) FAIL("mkdtemp failed: " << errno_text(errno));
+    m_path = templ;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    stdfs::remove_all(m_path, ec);
+  }
+  const std::string& path() const { return m_path; }
+
+ private:
+  std::string m_path;
+};
+
+// Points $TMPDIR somewhere else for the scope of a test.
+class TmpdirOverride {
+ public:
+  explicit TmpdirOverride(const std::string& dir) {
+    if (const char* old = std::getenv("TMPDIR")) m_old = old;
+    ::setenv("TMPDIR", dir.c_str(), 1);
+  }
+  TmpdirOverride(const TmpdirOverride&) = delete;
+  TmpdirOverride& operator=(const TmpdirOverride&) = delete;
+  ~TmpdirOverride() {
+    if (m_old) {
+      ::setenv("TMPDIR", m_old->c_str(), 1);
+    } else {
+      ::unsetenv("TMPDIR");
+    }
+  }
+
+ private:
+  std::optional<std::string> m_old;
+};
+
+std::size_t entries_in(const std::string& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : stdfs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+// One step that mounts `target` with `sharing`, writes, holds and reads its own write back.
+std::string hold_scenario(const std::string& semantics, const std::string& sharing, unsigned builds,
+                          unsigned concurrency, unsigned hold_ms, const std::string& isolation = "shared",
+                          const std::string& backend = "inproc") {
+  return "description = \"test\"\n"
+         "[run]\n"
+         "builds = " + std::to_string(builds) + "\n"
+         "concurrency = " + std::to_string(concurrency) + "\n"
+         "seed = 7\n"
+         "semantics = \"" + semantics + "\"\n"
+         "isolation = \"" + isolation + "\"\n"
+         "backend = \"" + backend + "\"\n"
+         "[[build]]\n"
+         "name = \"builder\"\n"
+         "[[build.step]]\n"
+         "mount = { target = \"/var/cache/build\", sharing = \"" + sharing + "\" }\n"
+         "ops = [\n"
+         "  { op = \"write\", file = \"index\", value = \"index\", size = 256 },\n"
+         "  { op = \"hold\", ms = " + std::to_string(hold_ms) + " },\n"
+         "  { op = \"read\", file = \"index\", expect = \"own\" },\n"
+         "]\n";
+}
+
+RunOutcome run(model::Scenario scenario, const std::string& workdir, bool keep = false) {
+  RunOptions options;
+  options.scenario = std::move(scenario);
+  options.workdir = workdir;
+  options.keep = keep;
+  Runner runner(std::move(options));
+  return runner.run();
+}
+
+RunOutcome run_toml(const std::string& toml, const std::string& workdir, bool keep = false) {
+  return run(scenario::parse_scenario(toml, "test.toml", "test"), workdir, keep);
+}
+
+std::uint64_t count(const RunOutcome& outcome, Counter c) { return outcome.metrics->counter(c); }
+
+// ---- (a) locked users never overlap --------------------------------------------------------
+
+TEST_CASE("runner: locked users never overlap and have to wait", "[unit][run][runner]") {
+  const std::string semantics = GENERATE(as<std::string>{}, "buildah", "buildah-1.28", "buildkit");
+  CAPTURE(semantics);
+  TempDir tmp;
+  // BuildKit polls every 100 ms, so fewer builds keep it fast.
+  const unsigned builds = semantics == "buildkit" ? 6 : 16;
+  auto outcome = run_toml(hold_scenario(semantics, "locked", builds, 8, 15), tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK_FALSE(outcome.interrupted);
+  CHECK(count(outcome, Counter::builds_started) == builds);
+  CHECK(count(outcome, Counter::builds_completed) == builds);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  // Inside one locked step, a build always reads back its own write.
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::lock_acquisitions) == builds);
+  CHECK(count(outcome, Counter::lock_waited) > 0);
+  CHECK(outcome.metrics->lock_waited == count(outcome, Counter::lock_waited));
+  // Only one holder at a time: never two builds inside the cache.
+  CHECK(count(outcome, Counter::mounts_overlapped) == 0);
+  // Serialised holds: the run takes at least builds x hold.
+  CHECK(outcome.metrics->duration_s >= builds * 0.015 * 0.9);
+}
+
+TEST_CASE("runner: locked users never overlap with every kernel lock kind", "[unit][run][runner]") {
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  auto toml = hold_scenario("buildah", "locked", 12, 8, 10);
+  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
+  // lock_kind lives in [run]: the insertion point above is still inside it.
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_completed) == 12);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::lock_waited) > 0);
+}
+
+// ---- (b) shared users overlap --------------------------------------------------------------
+
+TEST_CASE("runner: shared users overlap", "[unit][run][runner]") {
+  const std::string semantics = GENERATE(as<std::string>{}, "buildah", "buildah-1.28", "buildkit");
+  CAPTURE(semantics);
+  TempDir tmp;
+  auto outcome = run_toml(hold_scenario(semantics, "shared", 16, 8, 50), tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_completed) == 16);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::mounts_overlapped) > 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);  // shared users take no lock
+  CHECK(count(outcome, Counter::lock_acquisitions) == 0);
+  // Overlapping 50 ms holds: far quicker than 16 serialised ones.
+  CHECK(outcome.metrics->duration_s < 16 * 0.050);
+}
+
+// ---- (c) BuildKit private ------------------------------------------------------------------
+
+TEST_CASE("runner: buildkit private users get their own instances, bounded by concurrency", "[unit][run][runner]") {
+  TempDir tmp;
+  constexpr unsigned k_concurrency = 8;
+  auto outcome = run_toml(hold_scenario("buildkit", "private", 24, k_concurrency, 20), tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_completed) == 24);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::instances_created) >= 2);
+  CHECK(count(outcome, Counter::instances_created) <= k_concurrency);
+  CHECK(count(outcome, Counter::mounts_overlapped) == 0);  // each in its own instance
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+}
+
+// ---- (d) Buildah rejects private -----------------------------------------------------------
+
+TEST_CASE("runner: buildah private fails every build with Buildah's error", "[unit][run][runner]") {
+  const std::string semantics = GENERATE(as<std::string>{}, "buildah", "buildah-1.28");
+  CAPTURE(semantics);
+  TempDir tmp;
+  auto scenario = scenario::parse_scenario(hold_scenario(semantics, "private", 10, 4, 1), "test.toml", "test");
+  const auto& profile = semantics::profile_for(scenario.run.semantics);
+  const auto expected = profile.rejection(scenario.kinds.at(0).steps.at(0).mounts.at(0));
+  REQUIRE_FALSE(expected.empty());
+
+  auto outcome = run(scenario, tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_started) == 10);
+  CHECK(count(outcome, Counter::builds_failed) == 10);
+  CHECK(count(outcome, Counter::builds_completed) == 0);
+  CHECK(count(outcome, Counter::steps_completed) == 0);
+  CHECK(count(outcome, Counter::ops_completed) == 0);
+  REQUIRE(outcome.metrics->failures.size() == 1);
+  // Reported as "<category>: <the tool's own error>".
+  CHECK_THAT(outcome.metrics->failures[0].reason, Catch::Matchers::EndsWith(expected));
+  CHECK(outcome.metrics->failures[0].count == 10);
+  CHECK(count(outcome, Counter::failures_rejected) == 10);
+}
+
+// The loader accepts any absolute target but "/" (empty and "." components included);
+// Buildah 1.28 joins the cleaned target (filepath.Clean), so "/test/" is simply /test.
+TEST_CASE("runner: buildah-1.28 builds with a trailing-slash target complete", "[unit][run][runner]") {
+  TempDir tmp;
+  auto toml = hold_scenario("buildah-1.28", "locked", 4, 2, 1);
+  const std::string plain = "target = \"/var/cache/build\"";
+  toml.replace(toml.find(plain), plain.size(), "target = \"/var/cache/build/\"");
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  std::string failures;
+  for (const auto& failure : outcome.metrics->failures) failures += failure.reason + "; ";
+  INFO("failures: " << failures);
+  CHECK(count(outcome, Counter::builds_completed) == 4);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+}
+
+// ---- (e) isolation and interference attribution --------------------------------------------
+
+int kind_named(const RunOutcome& outcome, const std::string& name) {
+  for (std::size_t i = 0; i < outcome.kind_names.size(); ++i) {
+    if (outcome.kind_names[i] == name) return static_cast<int>(i);
+  }
+  return metrics::k_unknown_kind;
+}
+
+TEST_CASE("runner: remote-tmpdir with a cache root per build never collides", "[unit][run][runner]") {
+  TempDir tmp;
+  auto scenario = scenario::load_scenario("remote-tmpdir");
+  scenario.run.isolation.kind = model::IsolationKind::per_build;
+  auto outcome = run(scenario, tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_completed) == scenario.run.builds);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(outcome.metrics->interference.empty());
+  // The built-in's own expectations for this variant hold.
+  std::vector<model::Expectation> applicable;
+  for (const auto& e : scenario.expectations) {
+    if (model::applies(e, scenario)) applicable.push_back(e);
+  }
+  for (const auto& v : metrics::judge(applicable, *outcome.metrics)) {
+    CAPTURE(v.expectation.field, v.expectation.text, v.value);
+    CHECK(v.passed);
+  }
+}
+
+TEST_CASE("runner: remote-tmpdir with one shared root reads a sibling's world", "[unit][run][runner]") {
+  TempDir tmp;
+  auto scenario = scenario::load_scenario("remote-tmpdir");
+  scenario.run.isolation.kind = model::IsolationKind::shared;
+  auto outcome = run(scenario, tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_completed) == scenario.run.builds);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  REQUIRE(count(outcome, Counter::collisions_foreign) > 0);
+
+  const int locked_kind = kind_named(outcome, "locked-across-steps");
+  const int victim_kind = kind_named(outcome, "cache-like-buildkit");
+  REQUIRE(locked_kind != metrics::k_unknown_kind);
+  REQUIRE(victim_kind != metrics::k_unknown_kind);
+
+  std::uint64_t foreign_cells = 0;
+  std::uint64_t from_locked = 0;
+  for (const auto& cell : outcome.metrics->interference) {
+    CHECK(cell.count > 0);
+    CHECK(cell.example.kind == cell.kind);
+    if (cell.kind != CollisionKind::foreign) continue;
+    foreign_cells += cell.count;
+    // A foreign read always names its writer: the token says who wrote it.
+    CHECK(cell.polluter_kind != metrics::k_unknown_kind);
+    CHECK(cell.example.polluter_kind == cell.polluter_kind);
+    CHECK(cell.example.victim_kind == cell.victim_kind);
+    CHECK(cell.example.polluter_build != cell.example.victim_build);
+    if (cell.polluter_kind == locked_kind) from_locked += cell.count;
+  }
+  CHECK(foreign_cells == count(outcome, Counter::collisions_foreign));
+  CHECK(from_locked > 0);  // the sibling locked-across-steps test writes "world" into the key
+
+  // The cells partition every collision.
+  std::uint64_t all = 0;
+  for (const auto& cell : outcome.metrics->interference) all += cell.count;
+  CHECK(all == count(outcome, Counter::collisions_total));
+}
+
+// ---- (f) the workspace goes unless kept ------------------------------------------------------
+
+TEST_CASE("runner: the workspace it made under $TMPDIR is removed after the run", "[unit][run][runner]") {
+  TempDir tmp;
+  TmpdirOverride override_tmpdir(tmp.path());
+  auto outcome = run_toml(hold_scenario("buildah", "locked", 4, 2, 1), "");
+  CHECK_FALSE(outcome.workdir.empty());
+  CHECK(outcome.workdir.rfind(tmp.path(), 0) == 0);  // it was made under $TMPDIR
+  CHECK_FALSE(outcome.workdir_kept);
+  CHECK(count(outcome, Counter::builds_completed) == 4);
+  CHECK_FALSE(stdfs::exists(outcome.workdir));
+  CHECK(entries_in(tmp.path()) == 0);
+}
+
+TEST_CASE("runner: keep = true keeps the workspace and its caches", "[unit][run][runner]") {
+  TempDir tmp;
+  TmpdirOverride override_tmpdir(tmp.path());
+  auto outcome = run_toml(hold_scenario("buildah", "locked", 4, 2, 1), "", true);
+  CHECK(outcome.workdir_kept);
+  REQUIRE(stdfs::is_directory(outcome.workdir));
+  CHECK(stdfs::is_directory(outcome.workdir + "/roots/shared"));
+  CHECK(entries_in(outcome.workdir + "/roots/shared") > 0);
+}
+
+TEST_CASE("runner: an existing empty workdir is emptied again but stays", "[unit][run][runner]") {
+  TempDir tmp;
+  const std::string ws = tmp.path() + "/ws";
+  REQUIRE(::mkdir(ws.c_str(), 0700) == 0);
+  auto outcome = run_toml(hold_scenario("buildah", "shared", 6, 3, 1), ws);
+  CHECK(count(outcome, Counter::builds_completed) == 6);
+  REQUIRE(stdfs::is_directory(ws));
+  CHECK(entries_in(ws) == 0);
+}
+
+TEST_CASE("runner: a workdir it had to create is removed again", "[unit][run][runner]") {
+  TempDir tmp;
+  const std::string ws = tmp.path() + "/fresh";
+  auto outcome = run_toml(hold_scenario("buildah", "shared", 6, 3, 1), ws);
+  CHECK(count(outcome, Counter::builds_completed) == 6);
+  CHECK_FALSE(stdfs::exists(ws));
+}
+
+TEST_CASE("runner: per-build roots are removed as builds end", "[unit][run][runner]") {
+  TempDir tmp;
+  const std::string ws = tmp.path() + "/ws";
+  auto outcome = run_toml(hold_scenario("buildah", "locked", 8, 4, 1, "per-build"), ws, true);
+  CHECK(count(outcome, Counter::builds_completed) == 8);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::lock_waited) == 0);  // nobody shares a root, nobody waits
+  REQUIRE(stdfs::is_directory(ws + "/roots"));
+  CHECK(entries_in(ws + "/roots") == 0);
+}
+
+// ---- (g) fake backend ----------------------------------------------------------------------
+
+TEST_CASE("runner: the fake backend completes every build without touching files", "[unit][run][runner]") {
+  const std::string sharing = GENERATE(as<std::string>{}, "shared", "locked");
+  CAPTURE(sharing);
+  TempDir tmp;
+  const std::string ws = tmp.path() + "/ws";
+  constexpr unsigned k_builds = 40;
+  auto outcome = run_toml(hold_scenario("buildah", sharing, k_builds, 6, 0, "shared", "fake"), ws, true);
+  CHECK(count(outcome, Counter::builds_started) == k_builds);
+  CHECK(count(outcome, Counter::builds_completed) == k_builds);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::steps_completed) == k_builds);
+  CHECK(count(outcome, Counter::ops_completed) == 3 * k_builds);
+  CHECK(count(outcome, Counter::bytes_written) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == k_builds);
+  // No operation touched a file: at most the kernel lock files of locked mounts exist.
+  REQUIRE(stdfs::is_directory(ws + "/roots"));
+  std::size_t files = 0;
+  for (const auto& entry : stdfs::recursive_directory_iterator(ws + "/roots")) {
+    if (entry.is_regular_file() && entry.path().filename() != "buildah-cache-lockfile") ++files;
+  }
+  CHECK(files == 0);
+}
+
+TEST_CASE("runner: builds = N runs exactly N builds", "[unit][run][runner]") {
+  const unsigned builds = GENERATE(1u, 3u, 17u);
+  CAPTURE(builds);
+  TempDir tmp;
+  auto outcome = run_toml(hold_scenario("buildah", "shared", builds, 4, 0), tmp.path() + "/ws");
+  CHECK(count(outcome, Counter::builds_started) == builds);
+  CHECK(count(outcome, Counter::builds_completed) == builds);
+  CHECK(outcome.kind_names == std::vector<std::string>{"builder"});
+}
+
+}  // namespace
+}  // namespace cachestress::run
