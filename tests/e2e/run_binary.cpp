@@ -227,7 +227,7 @@ int live_children_of(int pid) {
 
 namespace cachestress::e2e {
 
-void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack) {
+void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack, bool check_rss) {
   std::vector<const nlohmann::json*> samples;
   const auto& intervals = report["intervals"];
   // The last sample is taken after the run ended (builds gone): leave it out.
@@ -237,6 +237,7 @@ void check_flat_resources(const nlohmann::json& report, double warm_up_s, double
   REQUIRE(samples.size() >= 8);
   const std::size_t quarter = samples.size() / 4;
   for (const char* field : {"open_fds", "threads", "rss_kb"}) {
+    if (!check_rss && std::string(field) == "rss_kb") continue;
     double early = 0, late = 0;
     for (std::size_t i = 0; i < quarter; ++i) early += (*samples[i])[field].get<double>();
     for (std::size_t i = samples.size() - quarter; i < samples.size(); ++i) late += (*samples[i])[field].get<double>();

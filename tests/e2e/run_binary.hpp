@@ -73,6 +73,6 @@ namespace cachestress::e2e {
 // Soak verdict on a report's intervals: after warm_up_s, the mean of the last quarter of
 // samples of open_fds / threads / rss_kb stays within `tolerance` (plus `fd_slack`
 // descriptors, which builds in flight open and close) of the mean right after warm-up.
-void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack);
+void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack, bool check_rss);
 
 }  // namespace cachestress::e2e

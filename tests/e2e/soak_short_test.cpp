@@ -16,7 +16,13 @@ TEST_CASE("a short soak at concurrency 256 keeps descriptors, threads and memory
   auto doc = read_json_file(tmp / "soak.json");
   CHECK(doc["summary"]["builds"]["failed"] == 0);
   CHECK(doc["summary"]["errors"]["io"] == 0);
-  check_flat_resources(doc, 5.0, 0.05, 8);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer's quarantine holds freed memory on purpose: RSS is not the program's here.
+  WARN("sanitizer build: RSS not checked");
+  check_flat_resources(doc, 5.0, 0.05, 8, false);
+#else
+  check_flat_resources(doc, 5.0, 0.05, 8, true);
+#endif
   CHECK(list_dir(tmp.path()) == std::vector<std::string>{"soak.json"});
 }
 
