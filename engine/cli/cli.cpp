@@ -307,7 +307,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::string command_line = reproduce_command(scenario, flags);
 
   if (planned == 1) {
-    spdlog::info("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
+    spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                  scenario.run.concurrency, scenario.run.seed);
     auto done = run_scenario(scenario, flags, "");
     std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};

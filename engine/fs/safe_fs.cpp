@@ -419,13 +419,28 @@ int Root::make_dirs(std::string_view rel, mode_t mode) const noexcept {
 int Root::open_file(std::string_view rel, int flags, mode_t mode) const noexcept {
   if (!is_safe_relative(rel) || (flags & O_PATH) != 0) return -EINVAL;
   RelPath path(rel);
-  // O_NONBLOCK so a planted FIFO cannot block this worker; cleared again below.
-  const int open_flags = flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  // O_NONBLOCK so a planted FIFO cannot block this worker; cleared again below. O_TRUNC
+  // waits until we know the file is ours alone (see the hard-link check).
+  const int open_flags = (flags & ~O_TRUNC) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
   Fd fd(open_beneath(m_fd, path.c_str(), open_flags, mode));
   if (!fd.valid()) return fd.get();
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return -errno;
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return -ENXIO;
+  const bool writes = (flags & O_ACCMODE) != O_RDONLY;
+  if (writes && S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    // A hard link planted in the cache would let a write reach a file outside the
+    // workspace: break the link and write a fresh file of our own in its place.
+    fd.reset();
+    Fd parent;
+    const int dirfd = path.open_parent(m_fd, parent);
+    if (dirfd < 0) return dirfd;
+    if (::unlinkat(dirfd, path.leaf(), 0) != 0 && errno != ENOENT) return -errno;
+    fd.reset(open_beneath(m_fd, path.c_str(), open_flags | O_CREAT | O_EXCL, mode));
+    if (!fd.valid()) return fd.get();
+    if (::fstat(fd.get(), &st) != 0) return -errno;
+  }
+  if (writes && (flags & O_TRUNC) != 0 && S_ISREG(st.st_mode) && ::ftruncate(fd.get(), 0) != 0) return -errno;
   // F_SETFL only changes O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK, so the
   // caller's own flags restore exactly what was asked, without an F_GETFL first.
   if ((flags & O_NONBLOCK) == 0 && ::fcntl(fd.get(), F_SETFL, flags) != 0) return -errno;
