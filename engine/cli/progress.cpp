@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "engine/metrics/summary_fields.hpp"
+#include "engine/report/report.hpp"
 
 namespace cachestress::cli {
 namespace {
@@ -20,12 +21,6 @@ std::string clock_text(double seconds) {
   if (seconds < 0 || seconds > 359999) return "--:--";
   const auto s = static_cast<long>(seconds);
   return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{:02}:{:02}", s / 60, s % 60);
-}
-
-std::string wait_text(double us) {
-  if (us >= 1e6) return fmt::format("{:.2f}s", us / 1e6);
-  if (us >= 1e3) return fmt::format("{:.1f}ms", us / 1e3);
-  return fmt::format("{:.0f}us", us);
 }
 
 }  // namespace
@@ -58,7 +53,7 @@ void ProgressLine::update(const metrics::Collector& collector, double elapsed_s,
   std::string total = m_total > 0 ? fmt::format("/{}", m_total) : "";
   std::lock_guard lock(m_mutex);
   m_text = fmt::format("{}{:.0f}{} builds ({} in flight) | {:.1f} builds/s | {} | wait p99 {} | {} elapsed, ETA {}",
-                       m_label, done, total, in_flight, rate, collisions_text, wait_text(value("lock_wait_us.p99")),
+                       m_label, done, total, in_flight, rate, collisions_text, report::duration_text(value("lock_wait_us.p99")),
                        clock_text(elapsed_s), clock_text(eta));
   draw_locked();
 }

@@ -48,6 +48,8 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
 // JUnit XML: a test case per expectation of each run (name, value, verdict).
 std::string to_junit(const std::vector<CellReport>& cells);
 std::string to_text(const RunReport& report);
+// "850 us", "26.1 ms", "2.50 s": how every terminal view prints a duration in microseconds.
+std::string duration_text(double us);
 
 // Writes text to path atomically (temp file in the same directory + rename); never leaves
 // a half-written file. Throws EnvironmentError on failure.

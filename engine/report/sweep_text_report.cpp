@@ -8,16 +8,6 @@
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
-namespace {
-
-std::string duration_text(double us) {
-  if (us >= 1e6) return fmt::format("{:.2f} s", us / 1e6);
-  if (us >= 1e3) return fmt::format("{:.1f} ms", us / 1e3);
-  return fmt::format("{:.0f} us", us);
-}
-
-}  // namespace
-
 std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo& sweep) {
   std::vector<std::string> header(sweep.keys.begin(), sweep.keys.end());
   if (sweep.repeat > 1) header.emplace_back("rep");

@@ -7,18 +7,18 @@
 namespace cachestress::report {
 namespace {
 
-std::string duration_text(double us) {
-  if (us < 1000) return fmt::format("{:.0f} us", us);
-  if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
-  return fmt::format("{:.2f} s", us / 1e6);
-}
-
 std::string kind_name(const run::RunOutcome& outcome, int kind) {
   if (kind < 0 || static_cast<std::size_t>(kind) >= outcome.kind_names.size()) return "unknown";
   return outcome.kind_names[static_cast<std::size_t>(kind)];
 }
 
 }  // namespace
+
+std::string duration_text(double us) {
+  if (us < 1000) return fmt::format("{:.0f} us", us);
+  if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
+  return fmt::format("{:.2f} s", us / 1e6);
+}
 
 std::string to_text(const RunReport& report) {
   const auto& s = *report.scenario;
