@@ -1,0 +1,228 @@
+#include "engine/compare/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/compare/mann_whitney.hpp"
+#include "engine/core/error.hpp"
+#include "engine/report/report_reader.hpp"
+#include "engine/report/report_rows.hpp"
+
+namespace cachestress::compare {
+namespace {
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// compare.py's minimum: with one value a side there is no distribution to test.
+constexpr std::size_t k_min_repetitions = 2;
+
+struct Group {
+  std::string key;  // canonical dump of the sweep values
+  nlohmann::json values;
+  std::vector<nlohmann::json> cells;
+};
+
+// Runs grouped by sweep values, in the report's order of first appearance.
+std::vector<Group> group_cells(const nlohmann::json& document, const std::string& label) {
+  std::vector<Group> groups;
+  std::size_t index = 0;
+  for (auto& cell : report::report_cells(document)) {
+    if (!cell.contains("summary") || !cell["summary"].is_object() || !cell.contains("config") || !cell["config"].is_object()) {
+      throw InputError(label + ": run " + std::to_string(index) + " has no summary or config (not a report of this schema)");
+    }
+    ++index;
+    nlohmann::json values = cell.value("values", nlohmann::json::object());
+    const std::string key = values.dump();  // object keys are sorted: equal values, equal text
+    auto found = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
+    if (found == groups.end()) {
+      groups.push_back({key, values, {}});
+      found = groups.end() - 1;
+    }
+    found->cells.push_back(std::move(cell));
+  }
+  return groups;
+}
+
+std::vector<double> metric_values(const Group& group, const MetricSpec& spec, const std::string& label) {
+  std::vector<double> values;
+  try {
+    for (const auto& cell : group.cells) values.push_back(report::summary_number(cell, spec.path));
+  } catch (const InputError& e) {
+    throw InputError(label + ": " + e.what());
+  }
+  return values;
+}
+
+// "prefix.key: a -> b" for every key whose value differs (or exists on one side only).
+void diff_objects(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
+                  std::vector<std::string>& out) {
+  if (!a.is_object() || !b.is_object()) return;
+  auto text = [](const nlohmann::json& object, const std::string& key) {
+    return object.contains(key) ? report::value_text(object[key]) : std::string("(absent)");
+  };
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : a.items()) keys.push_back(key);
+  for (const auto& [key, value] : b.items()) {
+    if (!a.contains(key)) keys.push_back(key);
+  }
+  for (const auto& key : keys) {
+    if (a.contains(key) && b.contains(key) && a[key] == b[key]) continue;
+    std::string line = prefix + key + ": " + text(a, key) + " -> " + text(b, key);
+    if (std::find(out.begin(), out.end(), line) == out.end()) out.push_back(std::move(line));
+  }
+}
+
+std::string values_text(const nlohmann::json& values) {
+  std::string text;
+  for (const auto& [key, value] : values.items()) text += (text.empty() ? "" : " ") + key + "=" + report::value_text(value);
+  return text.empty() ? "(single run)" : text;
+}
+
+}  // namespace
+
+const std::vector<MetricSpec>& compared_metrics() {
+  static const std::vector<MetricSpec> k_metrics{
+      {"builds_per_s", "builds/s", Better::higher, false},
+      {"lock_wait_us.p50", "us", Better::lower, false},
+      {"lock_wait_us.p99", "us", Better::lower, false},
+      {"lock_wait_us.max", "us", Better::lower, false},
+      {"build_latency_us.p50", "us", Better::lower, false},
+      {"build_latency_us.p99", "us", Better::lower, false},
+      {"collisions.total", "collisions", Better::lower, true},
+      {"collisions.foreign", "collisions", Better::lower, true},
+      {"collisions.missing", "collisions", Better::lower, true},
+      {"collisions.torn", "collisions", Better::lower, true},
+      {"collisions.lock_overlap", "collisions", Better::lower, true},
+      {"builds.failed", "builds", Better::lower, true},
+  };
+  return k_metrics;
+}
+
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::unchanged: return "unchanged";
+    case Verdict::improvement: return "improvement";
+    case Verdict::regression: return "regression";
+    case Verdict::not_significant: return "not significant";
+  }
+  return "unknown";
+}
+
+MetricResult judge_metric(const MetricSpec& spec, std::vector<double> base, std::vector<double> fresh,
+                          const Options& options) {
+  MetricResult r;
+  r.spec = &spec;
+  r.base_value = median(base);
+  r.new_value = median(fresh);
+  r.reliable = base.size() >= k_min_repetitions && fresh.size() >= k_min_repetitions;
+  if (r.base_value != 0) {
+    r.change = (r.new_value - r.base_value) / std::fabs(r.base_value);
+  } else if (r.new_value == 0) {
+    r.change = 0.0;
+  }  // else: from 0 to something, no finite relative change
+  if (r.reliable) r.p_value = mann_whitney_u(base, fresh).p_value;
+  r.base = std::move(base);
+  r.fresh = std::move(fresh);
+
+  auto is_zero = [](double v) { return v == 0; };
+  if (spec.zero_tolerance && std::all_of(r.base.begin(), r.base.end(), is_zero) &&
+      !std::all_of(r.fresh.begin(), r.fresh.end(), is_zero)) {
+    r.rose_from_zero = true;
+    r.verdict = Verdict::regression;
+    return r;
+  }
+  const bool beyond_threshold = !r.change || std::fabs(*r.change) >= options.threshold;
+  const bool worse = spec.better == Better::higher ? r.new_value < r.base_value : r.new_value > r.base_value;
+  if (!beyond_threshold) {
+    r.verdict = Verdict::unchanged;
+  } else if (r.p_value && *r.p_value >= options.alpha) {
+    r.verdict = Verdict::not_significant;
+  } else {
+    r.verdict = worse ? Verdict::regression : Verdict::improvement;
+  }
+  return r;
+}
+
+bool Comparison::regression() const {
+  for (const auto& cell : cells) {
+    for (const auto& metric : cell.metrics) {
+      if (metric.verdict == Verdict::regression) return true;
+    }
+  }
+  return false;
+}
+
+std::size_t Comparison::min_repetitions() const {
+  std::size_t fewest = 0;
+  for (const auto& cell : cells) {
+    const std::size_t runs = std::min(cell.base_runs, cell.new_runs);
+    fewest = fewest == 0 ? runs : std::min(fewest, runs);
+  }
+  return fewest;
+}
+
+Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fresh, const Options& options, bool force,
+                           std::string base_label, std::string new_label) {
+  Comparison c;
+  c.options = options;
+  c.base_label = std::move(base_label);
+  c.new_label = std::move(new_label);
+  const std::vector<Group> base_groups = group_cells(base, c.base_label);
+  const std::vector<Group> new_groups = group_cells(fresh, c.new_label);
+  c.base_scenario = report::report_scenario(base);
+  c.new_scenario = report::report_scenario(fresh);
+  if (c.base_scenario != c.new_scenario && !force) {
+    throw InputError("different scenarios: " + c.base_label + " ran \"" + c.base_scenario + "\", " + c.new_label +
+                     " ran \"" + c.new_scenario + "\" (--force compares them anyway)");
+  }
+
+  for (const Group& b : base_groups) {
+    auto n = std::find_if(new_groups.begin(), new_groups.end(), [&](const Group& g) { return g.key == b.key; });
+    if (n == new_groups.end()) {
+      c.only_in_base.push_back(b.values);
+      continue;
+    }
+    for (const auto* side : {&b, &*n}) {
+      const std::string& label = side == &b ? c.base_label : c.new_label;
+      for (const auto& run : side->cells) {
+        std::string note = label + ": run " + values_text(b.values) + " was interrupted (partial results)";
+        if (run.value("interrupted", false) && std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) {
+          c.notes.push_back(std::move(note));
+        }
+      }
+    }
+    CellComparison cell;
+    cell.values = b.values;
+    cell.base_runs = b.cells.size();
+    cell.new_runs = n->cells.size();
+    for (const MetricSpec& spec : compared_metrics()) {
+      cell.metrics.push_back(judge_metric(spec, metric_values(b, spec, c.base_label), metric_values(*n, spec, c.new_label), options));
+    }
+    for (std::size_t i = 0; i < std::min(b.cells.size(), n->cells.size()); ++i) {
+      diff_objects(b.cells[i]["config"], n->cells[i]["config"], "config.", c.differences);
+    }
+    c.cells.push_back(std::move(cell));
+  }
+  for (const Group& n : new_groups) {
+    const bool matched = std::any_of(base_groups.begin(), base_groups.end(), [&](const Group& g) { return g.key == n.key; });
+    if (!matched) c.only_in_new.push_back(n.values);
+  }
+  if (c.cells.empty()) {
+    std::string base_runs, new_runs;
+    for (const auto& g : base_groups) base_runs += (base_runs.empty() ? "" : ", ") + values_text(g.values);
+    for (const auto& g : new_groups) new_runs += (new_runs.empty() ? "" : ", ") + values_text(g.values);
+    throw InputError("no run in common: " + c.base_label + " has " + base_runs + "; " + c.new_label + " has " + new_runs);
+  }
+  diff_objects(base.value("environment", nlohmann::json::object()), fresh.value("environment", nlohmann::json::object()),
+               "environment.", c.differences);
+  diff_objects(base.value("tool", nlohmann::json::object()), fresh.value("tool", nlohmann::json::object()), "tool.",
+               c.differences);
+  return c;
+}
+
+}  // namespace cachestress::compare

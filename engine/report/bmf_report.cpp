@@ -1,0 +1,66 @@
+// Bencher Metric Format: {"<benchmark>": {"<measure>": {"value", "lower_value"?, "upper_value"?}}}
+// (bencher.dev/docs/reference/bencher-metric-format). One benchmark per run or sweep cell;
+// repetitions of a cell fold into one entry: the median, with min and max as the bounds.
+#include <algorithm>
+#include <map>
+
+#include "engine/report/export_formatters.hpp"
+#include "engine/report/report_rows.hpp"
+
+namespace cachestress::report {
+namespace {
+
+struct Measure {
+  const char* slug;  // Bencher creates unknown measures by name; the unit is in the slug
+  const char* path;  // summary field
+};
+
+// "throughput" is Bencher's built-in measure (operations/s): here builds/s.
+constexpr Measure k_measures[] = {
+    {"throughput", "builds_per_s"},
+    {"lock-wait-p50-us", "lock_wait_us.p50"},
+    {"lock-wait-p99-us", "lock_wait_us.p99"},
+    {"lock-wait-max-us", "lock_wait_us.max"},
+    {"build-latency-p50-us", "build_latency_us.p50"},
+    {"build-latency-p99-us", "build_latency_us.p99"},
+    {"collisions", "collisions.total"},
+    {"builds-failed", "builds.failed"},
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+}  // namespace
+
+std::string to_bmf(const nlohmann::json& document) {
+  // Benchmark name -> its repetitions, in report order.
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<const ReportRow*>> runs;
+  const std::vector<ReportRow> rows = report_rows(document);
+  for (const ReportRow& row : rows) {
+    if (runs[row.name].empty()) names.push_back(row.name);
+    runs[row.name].push_back(&row);
+  }
+
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& name : names) {
+    nlohmann::json measures = nlohmann::json::object();
+    for (const Measure& measure : k_measures) {
+      std::vector<double> values;
+      for (const ReportRow* row : runs[name]) values.push_back(summary_number(row->cell, measure.path));
+      nlohmann::json metric = {{"value", median(values)}};
+      if (values.size() > 1) {
+        metric["lower_value"] = *std::min_element(values.begin(), values.end());
+        metric["upper_value"] = *std::max_element(values.begin(), values.end());
+      }
+      measures[measure.slug] = metric;
+    }
+    out[name] = measures;
+  }
+  return out.dump(2) + "\n";
+}
+
+}  // namespace cachestress::report

@@ -1,0 +1,78 @@
+// Markdown export: a short table fit for a pull-request comment (GitHub-flavoured tables).
+// Durations are scaled for reading; CSV and JSON keep the raw microseconds.
+#include <fmt/format.h>
+
+#include "engine/report/export_formatters.hpp"
+#include "engine/report/report_rows.hpp"
+
+namespace cachestress::report {
+namespace {
+
+std::string duration_text(double us) {
+  if (us < 1000) return fmt::format("{:.0f} µs", us);
+  if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
+  return fmt::format("{:.2f} s", us / 1e6);
+}
+
+// A table cell: pipes would end the cell and newlines the row.
+std::string md_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string config_line(const nlohmann::json& config) {
+  auto text = [&](const char* key) { return config.contains(key) ? value_text(config[key]) : std::string("?"); };
+  return fmt::format("semantics {} · sharing {} · isolation {} · backend {} · concurrency {} · seed {}", text("semantics"),
+                     text("sharing"), text("isolation"), text("backend"), text("concurrency"), text("seed"));
+}
+
+std::string failed_expectations(const nlohmann::json& cell) {
+  std::string failed;
+  for (const auto& e : cell.value("expectations", nlohmann::json::array())) {
+    if (e.value("passed", true)) continue;
+    failed += (failed.empty() ? "" : ", ") + e.value("field", std::string("?")) + " " + e.value("expect", std::string()) +
+              " (value " + (e.contains("value") ? value_text(e["value"]) : "?") + ")";
+  }
+  return failed;
+}
+
+}  // namespace
+
+std::string to_markdown(const nlohmann::json& document) {
+  const std::vector<ReportRow> rows = report_rows(document);
+  std::string out = fmt::format("### cachestress `{}`\n\n", md_cell(report_scenario(document)));
+  if (!rows.empty()) out += config_line(rows.front().cell.value("config", nlohmann::json::object())) + "\n\n";
+
+  const bool sweep = !sweep_keys(document).empty() || rows.size() > 1;
+  out += std::string(sweep ? "| run " : "") +
+         "| builds/s | lock wait p50 | lock wait p99 | build time p99 | collisions | failed builds | expectations |\n";
+  out += std::string(sweep ? "|---" : "") + "|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const ReportRow& row : rows) {
+    const auto& cell = row.cell;
+    std::string label = values_label(row);
+    if (row.repetitions > 1) label += fmt::format("{}#{}", label.empty() ? "" : " ", row.repetition_index + 1);
+    if (cell.value("interrupted", false)) label += " (interrupted)";
+    const std::string failed = failed_expectations(cell);
+    const auto& expectations = cell.value("expectations", nlohmann::json::array());
+    const std::string verdict = expectations.empty() ? "none" : failed.empty() ? "pass" : "**FAIL** " + failed;
+    if (sweep) out += "| " + md_cell(label.empty() ? "run" : label) + " ";
+    out += fmt::format("| {:.1f} | {} | {} | {} | {} | {} | {} |\n", summary_number(cell, "builds_per_s"),
+                       duration_text(summary_number(cell, "lock_wait_us.p50")),
+                       duration_text(summary_number(cell, "lock_wait_us.p99")),
+                       duration_text(summary_number(cell, "build_latency_us.p99")),
+                       summary_field(cell, "collisions.total").dump(), summary_field(cell, "builds.failed").dump(),
+                       md_cell(verdict));
+  }
+  return out;
+}
+
+}  // namespace cachestress::report
