@@ -1,0 +1,134 @@
+// The interference matrix as a heat map: which build kind polluted which (podman#25414's
+// "the locked-across-steps test broke the cache-like-buildkit test"). One matrix per run
+// with collisions, stacked; colour by count on one scale for all of them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "engine/html/charts.hpp"
+#include "engine/html/svg_chart.hpp"
+
+namespace cachestress::html {
+namespace {
+
+constexpr double k_width = 960, k_left = 40, k_cell_width = 110, k_cell_height = 30;
+constexpr double k_header_height = 58;  // run title, "victim" and the column names
+constexpr std::size_t k_max_matrices = 6, k_max_kinds = 16;
+
+struct Matrix {
+  std::vector<std::string> polluters, victims;  // row and column names
+  std::map<std::pair<std::string, std::string>, double> total;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, double>> by_collision_kind;
+};
+
+// Names sorted, "unknown" (a polluter the evidence cannot name) last, at most k_max_kinds.
+std::vector<std::string> ordered_kinds(const std::set<std::string>& names) {
+  std::vector<std::string> ordered;
+  for (const auto& name : names) {
+    if (name != "unknown") ordered.push_back(name);
+  }
+  if (names.count("unknown") != 0) ordered.push_back("unknown");
+  if (ordered.size() > k_max_kinds) ordered.resize(k_max_kinds);
+  return ordered;
+}
+
+Matrix build_matrix(const RunCell& cell) {
+  Matrix matrix;
+  std::set<std::string> polluters, victims;
+  for (const auto& entry : cell.interference) {
+    polluters.insert(entry.polluter);
+    victims.insert(entry.victim);
+    matrix.total[{entry.polluter, entry.victim}] += entry.count;
+    matrix.by_collision_kind[{entry.polluter, entry.victim}][entry.collision_kind] += entry.count;
+  }
+  matrix.polluters = ordered_kinds(polluters);
+  matrix.victims = ordered_kinds(victims);
+  return matrix;
+}
+
+// White to dark orange; log scale so 1 collision is visible next to 1000.
+std::string heat_colour(double count, double highest) {
+  const double t = highest <= 0 ? 0 : std::log1p(count) / std::log1p(highest);
+  auto channel = [t](int from, int to) { return static_cast<int>(std::lround(from + (to - from) * t)); };
+  return fmt::format("#{:02x}{:02x}{:02x}", channel(0xfe, 0x8c), channel(0xed, 0x2d), channel(0xde, 0x04));
+}
+
+double matrix_height(const Matrix& matrix) { return k_header_height + matrix.polluters.size() * k_cell_height + 28; }
+
+std::string fit(const std::string& text, double width) {
+  const auto chars = static_cast<std::size_t>(width / 7);
+  return text.size() <= chars ? text : text.substr(0, chars - 1) + "…";
+}
+
+std::string breakdown(const std::map<std::string, double>& by_kind) {
+  std::string text;
+  for (const auto& [kind, count] : by_kind) text += (text.empty() ? "" : ", ") + kind + " " + format_number(count);
+  return text;
+}
+
+// Draws one matrix with its title at `top`; returns the height used.
+double draw_matrix(SvgWriter& svg, double top, const RunCell& cell, const Matrix& matrix, double highest) {
+  const double label_width = 180;
+  const double grid_left = k_left + label_width, grid_top = top + k_header_height;
+  svg.text(k_left, top + 14, "Run " + cell.label, SvgWriter::Anchor::start, "axis-title");
+  svg.text(grid_left, top + 32, "victim build kind →", SvgWriter::Anchor::start, "tick-label");
+  for (std::size_t c = 0; c < matrix.victims.size(); ++c) {
+    svg.text(grid_left + (c + 0.5) * k_cell_width, grid_top - 4, fit(matrix.victims[c], k_cell_width - 6), SvgWriter::Anchor::middle,
+             "key-label");
+  }
+  for (std::size_t r = 0; r < matrix.polluters.size(); ++r) {
+    const double row_top = grid_top + r * k_cell_height;
+    svg.text(grid_left - 8, row_top + k_cell_height / 2 + 4, fit(matrix.polluters[r], label_width - 10), SvgWriter::Anchor::end,
+             "key-label");
+    for (std::size_t c = 0; c < matrix.victims.size(); ++c) {
+      const std::pair<std::string, std::string> at{matrix.polluters[r], matrix.victims[c]};
+      const auto found = matrix.total.find(at);
+      const double count = found == matrix.total.end() ? 0 : found->second;
+      const double cell_x = grid_left + c * k_cell_width;
+      std::string tooltip = at.first + " polluted " + at.second + ": " + format_number(count);
+      if (count > 0) tooltip += " (" + breakdown(matrix.by_collision_kind.at(at)) + ")";
+      svg.rect(cell_x, row_top, k_cell_width, k_cell_height, heat_colour(count, highest), tooltip, "heat");
+      const bool dark = highest > 0 && std::log1p(count) / std::log1p(highest) > 0.6;
+      svg.text(cell_x + k_cell_width / 2, row_top + k_cell_height / 2 + 4, format_number(count), SvgWriter::Anchor::middle,
+               dark ? "on-dark" : "");
+    }
+  }
+  svg.vertical_text(k_left + 6, grid_top + matrix.polluters.size() * k_cell_height / 2, "polluter");
+  return matrix_height(matrix);
+}
+
+}  // namespace
+
+std::string interference_chart(const std::vector<RunCell>& cells) {
+  const auto selection = select_cells(cells, k_max_matrices, [](const RunCell& cell) { return !cell.interference.empty(); });
+  std::vector<Matrix> matrices;
+  double highest = 0, height = 16;
+  for (const RunCell* cell : selection.cells) {
+    matrices.push_back(build_matrix(*cell));
+    for (const auto& [at, count] : matrices.back().total) highest = std::max(highest, count);
+    height += matrix_height(matrices.back());
+  }
+  if (matrices.empty()) {
+    const PlotArea area{k_left, 16, k_width - 2 * k_left, 100};
+    SvgWriter svg(k_width, 132, "interference matrix");
+    svg.rect(area.left, area.top, area.width, area.height, "none", {}, "frame");
+    svg.note(area, "no collisions: no build polluted another");
+    return figure("chart-interference", "Interference: who polluted whom", svg.finish(),
+                  "Collisions counted by the kind of the build that caused them (rows) and the kind of the build that "
+                  "saw them (columns). None of these runs had a collision.");
+  }
+  SvgWriter svg(k_width, height, "interference matrix");
+  double top = 8;
+  for (std::size_t i = 0; i < matrices.size(); ++i) top += draw_matrix(svg, top, *selection.cells[i], matrices[i], highest);
+  std::string caption = "Collisions (foreign, missing, torn, lock_overlap) counted by the kind of the build that caused "
+                        "them (rows; \"unknown\" when the evidence names no writer) and the kind of the build that saw "
+                        "them (columns). Darker is more, on a log scale shared by all matrices; hover a cell for the "
+                        "breakdown by collision kind.";
+  caption += left_out_note(selection.left_out);
+  return figure("chart-interference", "Interference: who polluted whom", svg.finish(), caption);
+}
+
+}  // namespace cachestress::html

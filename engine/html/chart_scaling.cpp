@@ -1,0 +1,142 @@
+// Throughput and p99 lock wait against concurrency: the build-host operator's question
+// "what does each sharing mode cost as N grows". Two panels side by side, one line per
+// series; repeated runs of one setting are averaged into one point.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "engine/html/charts.hpp"
+#include "engine/html/svg_chart.hpp"
+
+namespace cachestress::html {
+namespace {
+
+constexpr double k_width = 960, k_panel_width = 360, k_panel_height = 250, k_top = 24;
+constexpr double k_left_panel_x = 80, k_right_panel_x = 560;
+
+struct ScalingPoint {
+  double concurrency = 0;
+  double builds_per_s = 0;
+  double wait_p99_us = 0;
+  int runs = 0;
+};
+
+// series -> points ascending in concurrency (the mean of every run at that concurrency).
+std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vector<RunCell>& cells) {
+  struct Sum {
+    double builds_per_s = 0, wait_p99_us = 0;
+    int runs = 0;
+  };
+  std::map<std::string, std::map<double, Sum>> sums;
+  for (const auto& cell : cells) {
+    if (!cell.concurrency || !cell.builds_per_s) continue;
+    Sum& sum = sums[cell.series][*cell.concurrency];
+    sum.builds_per_s += *cell.builds_per_s;
+    sum.wait_p99_us += cell.wait_p99_us.value_or(0);
+    ++sum.runs;
+  }
+  std::map<std::string, std::vector<ScalingPoint>> series;
+  for (const auto& [name, by_concurrency] : sums) {
+    for (const auto& [concurrency, sum] : by_concurrency) {
+      series[name].push_back({concurrency, sum.builds_per_s / sum.runs, sum.wait_p99_us / sum.runs, sum.runs});
+    }
+  }
+  return series;
+}
+
+// Sweeps double the concurrency (1, 2, 4 ... 64): a log2 axis spaces them evenly. Close
+// values read better on a linear axis from zero.
+Scale concurrency_scale(const std::set<double>& values, const PlotArea& area, bool& logarithmic) {
+  const double low = *values.begin(), high = *values.rbegin();
+  logarithmic = low > 0 && high / low >= 4;
+  if (logarithmic) return Scale(Scale::Kind::log, low / 1.25, high * 1.25, area.left, area.right());
+  return Scale(Scale::Kind::linear, 0, nice_ticks(0, high).back(), area.left, area.right());
+}
+
+std::vector<Tick> concurrency_ticks(const std::set<double>& values, bool logarithmic) {
+  std::vector<Tick> ticks;
+  if (!logarithmic) {
+    for (double value : nice_ticks(0, *values.rbegin())) ticks.push_back({value, format_number(value)});
+    return ticks;
+  }
+  // Label the concurrencies that were run, thinned so labels never collide.
+  const std::size_t step = (values.size() + 9) / 10;
+  std::size_t i = 0;
+  for (double value : values) {
+    if (i++ % step == 0) ticks.push_back({value, format_number(value)});
+  }
+  return ticks;
+}
+
+void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std::vector<Tick>& x_ticks,
+                const std::map<std::string, std::vector<ScalingPoint>>& series, bool wait_panel) {
+  double highest = 0;
+  for (const auto& [name, points] : series) {
+    for (const auto& point : points) highest = std::max(highest, wait_panel ? point.wait_p99_us : point.builds_per_s);
+  }
+  const DurationUnit unit = duration_unit_for(highest);
+  const double divisor = wait_panel ? unit.us_per_unit : 1;
+  const auto y_values = nice_ticks(0, highest / divisor);
+  const Scale y(Scale::Kind::linear, 0, y_values.back(), area.bottom(), area.top);
+  std::vector<Tick> y_ticks;
+  for (double value : y_values) y_ticks.push_back({value, format_number(value)});
+  draw_x_axis(svg, area, x, x_ticks, "concurrency (builds in flight)");
+  draw_y_axis(svg, area, y, y_ticks, wait_panel ? std::string("p99 lock wait (") + unit.name + ")" : "throughput (builds/s)");
+
+  std::size_t index = 0;
+  for (const auto& [name, points] : series) {
+    const SeriesStyle style = series_style(index++);
+    Points line;
+    for (const auto& point : points) line.emplace_back(x(point.concurrency), y((wait_panel ? point.wait_p99_us : point.builds_per_s) / divisor));
+    svg.polyline(line, style.colour, style.dash, "series");
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const auto& point = points[i];
+      std::string tooltip = name + ", concurrency " + format_number(point.concurrency) + ": " +
+                            (wait_panel ? "p99 lock wait " + format_duration_us(point.wait_p99_us)
+                                        : format_number(point.builds_per_s) + " builds/s");
+      if (point.runs > 1) tooltip += " (mean of " + std::to_string(point.runs) + " runs)";
+      svg.circle(line[i].first, line[i].second, 3.5, style.colour, tooltip);
+    }
+  }
+}
+
+}  // namespace
+
+std::string scaling_chart(const std::vector<RunCell>& cells) {
+  const auto series = scaling_series(cells);
+  std::set<double> concurrencies;
+  for (const auto& [name, points] : series) {
+    for (const auto& point : points) concurrencies.insert(point.concurrency);
+  }
+  const PlotArea left{k_left_panel_x, k_top, k_panel_width, k_panel_height};
+  const PlotArea right{k_right_panel_x, k_top, k_panel_width, k_panel_height};
+  std::vector<LegendEntry> legend;
+  std::size_t index = 0;
+  for (const auto& [name, points] : series) legend.push_back({name, series_style(index++)});
+
+  const double legend_top = k_top + k_panel_height + 64;
+  SvgWriter svg(k_width, legend_top + 18 * (1 + legend.size() / 4), "throughput and p99 lock wait against concurrency");
+  if (concurrencies.empty()) {
+    // Keep the frame so the page layout (and print) stays the same.
+    for (const PlotArea& area : {left, right}) {
+      draw_x_axis(svg, area, Scale(Scale::Kind::linear, 0, 1, area.left, area.right()), {}, "concurrency (builds in flight)");
+      svg.note(area, "no run reports concurrency and throughput");
+    }
+  } else {
+    bool logarithmic = false;
+    const Scale x_left = concurrency_scale(concurrencies, left, logarithmic);
+    const Scale x_right = concurrency_scale(concurrencies, right, logarithmic);
+    const auto x_ticks = concurrency_ticks(concurrencies, logarithmic);
+    draw_panel(svg, left, x_left, x_ticks, series, false);
+    draw_panel(svg, right, x_right, x_ticks, series, true);
+    draw_legend(svg, k_left_panel_x, legend_top, k_width - k_left_panel_x - 20, legend);
+  }
+
+  std::string caption = "Completed builds per second (left) and the 99th percentile of lock wait (right) against the "
+                        "number of builds in flight, one line per sharing mode";
+  caption += concurrencies.size() < 2 ? ". Only one concurrency was run: a sweep over --concurrency draws the curves."
+                                      : "; repeated runs of one setting are averaged. Hover a point for its value.";
+  return figure("chart-throughput", "Scaling with concurrency", svg.finish(), caption);
+}
+
+}  // namespace cachestress::html

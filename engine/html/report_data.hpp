@@ -1,0 +1,81 @@
+#pragma once
+// What the HTML charts draw, read once from report documents into plain structs. Reading is
+// forgiving: a field that is missing or of the wrong type is simply absent here (a chart
+// then says so), so a hand-edited or older report never crashes the generator.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cachestress::html {
+
+// One report file as given on the command line.
+struct ReportSource {
+  std::string path;
+  nlohmann::json document;
+};
+
+// A point of the lock wait CDF: fraction of acquisitions that waited at most value_us.
+struct CdfPoint {
+  double value_us = 0;
+  double fraction = 0;
+};
+
+// One acquisition of a locked mount within the sampled window (report field lock_events).
+// A missing granted_s means still waiting when the window ended; a missing released_s,
+// still holding.
+struct LockEvent {
+  std::string key;
+  std::uint64_t build = 0;
+  std::string kind;
+  double wait_start_s = 0;
+  std::optional<double> granted_s;
+  std::optional<double> released_s;
+};
+
+// One per-interval sample (report field intervals): counts within the interval, not
+// cumulative. Counts, not rates: a run's last interval is usually short, and its rate would
+// be noise.
+struct IntervalPoint {
+  double t_s = 0;  // end of the interval
+  double builds_completed = 0;
+  double collisions = 0;
+  double lock_wait_p99_us = 0;
+};
+
+// Interference matrix entry, summed over collision kinds by the heat map.
+struct InterferenceEntry {
+  std::string polluter;
+  std::string victim;
+  std::string collision_kind;
+  double count = 0;
+};
+
+// One run: a single-run report, or one cell of a sweep / repeated run.
+struct RunCell {
+  std::string source;      // the report file it came from
+  std::string label;       // unique among the cells, for legends: "locked, c=16"
+  std::string series;      // the scaling chart's line: sharing plus any other varying setting
+  std::string scenario;
+  std::string sharing;
+  std::optional<double> concurrency;
+  int repeat = 0;
+  bool interrupted = false;
+  std::optional<double> builds_per_s;
+  std::optional<double> collisions;
+  std::optional<double> wait_p99_us;
+  std::optional<double> wait_count;  // lock acquisitions
+  std::vector<CdfPoint> wait_cdf;    // ascending in value and fraction
+  bool wait_cdf_from_buckets = false;  // false: approximated from p50/p90/p99/p999/max
+  std::vector<IntervalPoint> intervals;
+  std::vector<InterferenceEntry> interference;
+  std::vector<LockEvent> lock_events;
+};
+
+// Every cell of every source, in order, with labels and series names derived from what
+// differs between cells.
+std::vector<RunCell> collect_cells(const std::vector<ReportSource>& sources);
+
+}  // namespace cachestress::html

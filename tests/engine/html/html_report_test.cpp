@@ -1,0 +1,187 @@
+#include "engine/html/html_report.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/html/report_data.hpp"
+
+namespace cachestress::html {
+namespace {
+
+using nlohmann::json;
+
+// The fields a single-run report carries that the charts read (a real report has more).
+json run_document(const std::string& sharing, int concurrency, double builds_per_s, double wait_p99_us) {
+  return {{"schema_version", 1},
+          {"tool", {{"name", "cachestress"}, {"version", "0.1.0"}}},
+          {"config", {{"scenario", "locked"}, {"sharing", sharing}, {"concurrency", concurrency}, {"semantics", "buildah"}}},
+          {"interrupted", false},
+          {"summary",
+           {{"builds_per_s", builds_per_s},
+            {"collisions", {{"total", 0}}},
+            {"lock_wait_us",
+             {{"count", 100}, {"p50", wait_p99_us / 2}, {"p90", wait_p99_us * 0.9}, {"p99", wait_p99_us},
+              {"p999", wait_p99_us}, {"max", wait_p99_us * 1.1}}}}},
+          {"interference", json::array()},
+          {"intervals", {{{"t_s", 1.0}, {"builds_completed", 10}, {"collisions", 0}, {"lock_wait_p99_us", 900}},
+                         {{"t_s", 2.0}, {"builds_completed", 12}, {"collisions", 1}, {"lock_wait_p99_us", 1200}}}}};
+}
+
+json sweep_document(std::vector<json> runs) {
+  json cells = json::array();
+  int index = 0;
+  for (auto& run : runs) {
+    run["index"] = index++;
+    run["repeat"] = 0;
+    run.erase("schema_version");
+    run.erase("tool");
+    cells.push_back(run);
+  }
+  return {{"schema_version", 1},
+          {"tool", {{"name", "cachestress"}, {"version", "0.1.0"}}},
+          {"sweep", {{"keys", {"sharing", "concurrency"}}, {"repeat", 1}}},
+          {"cells", cells}};
+}
+
+std::string figure_of(const std::string& html, const std::string& id) {
+  const auto start = html.find("<figure id=\"" + id + "\"");
+  if (start == std::string::npos) return {};
+  return html.substr(start, html.find("</figure>", start) - start);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+const std::vector<std::string> k_figure_ids{"chart-throughput", "chart-wait-cdf", "chart-timeline", "chart-interference",
+                                            "chart-intervals"};
+
+}  // namespace
+
+TEST_CASE("a single run is one cell named by sharing and concurrency", "[unit][html]") {
+  const auto cells = collect_cells({{"run.json", run_document("locked", 16, 266, 64'000)}});
+  REQUIRE(cells.size() == 1);
+  CHECK(cells[0].label == "locked, c=16");
+  CHECK(cells[0].series == "locked");
+  CHECK(cells[0].builds_per_s == Approx(266));
+  CHECK_FALSE(cells[0].wait_cdf_from_buckets);
+  REQUIRE(cells[0].wait_cdf.size() == 5);  // p50, p90, p99, p999, max
+  CHECK(cells[0].wait_cdf.back().fraction == 1.0);
+  CHECK(cells[0].intervals.size() == 2);
+}
+
+TEST_CASE("sweep cells are sorted by series and concurrency; only differing settings are named", "[unit][html]") {
+  auto shared = run_document("shared", 8, 900, 0);
+  auto other_semantics = run_document("locked", 4, 100, 1000);
+  other_semantics["config"]["semantics"] = "buildkit";
+  const auto cells = collect_cells({{"sweep.json", sweep_document({run_document("locked", 16, 200, 9000), shared,
+                                                                   run_document("locked", 4, 150, 3000), other_semantics})}});
+  REQUIRE(cells.size() == 4);
+  CHECK(cells[0].label == "locked, semantics buildah, c=4");
+  CHECK(cells[1].label == "locked, semantics buildah, c=16");
+  CHECK(cells[2].label == "locked, semantics buildkit, c=4");
+  CHECK(cells[3].label == "shared, semantics buildah, c=8");
+}
+
+TEST_CASE("the same run given twice is told apart by file name", "[unit][html]") {
+  const auto run = run_document("locked", 8, 100, 1000);
+  const auto cells = collect_cells({{"dir/a.json", run}, {"b.json", run}, {"b.json", run}});
+  REQUIRE(cells.size() == 3);
+  CHECK(cells[0].label == "locked, c=8 (a.json)");
+  CHECK(cells[1].label == "locked, c=8 (b.json) 1");
+  CHECK(cells[2].label == "locked, c=8 (b.json) 2");
+}
+
+TEST_CASE("a bucket CDF is preferred, sorted and made monotone", "[unit][html]") {
+  auto run = run_document("locked", 8, 100, 1000);
+  run["summary"]["lock_wait_us"]["cdf"] = {{500, 0.6}, {10, 0.2}, {900, 0.5}, {2000, 1.0}, {"bad", 0.1}, {3}};
+  const auto cells = collect_cells({{"run.json", run}});
+  REQUIRE(cells[0].wait_cdf_from_buckets);
+  const auto& cdf = cells[0].wait_cdf;
+  REQUIRE(cdf.size() == 4);
+  CHECK(cdf[0].value_us == 10);
+  CHECK(cdf[2].value_us == 900);
+  CHECK(cdf[2].fraction == 0.6);  // never falls
+  CHECK(cdf[3].fraction == 1.0);
+}
+
+TEST_CASE("the page has the five figures, no script and no external reference", "[unit][html]") {
+  const std::string html = render_html_report({{"run.json", run_document("locked", 16, 266, 64'000)}});
+  for (const auto& id : k_figure_ids) {
+    INFO(id);
+    const std::string figure = figure_of(html, id);
+    CHECK(count(figure, "<svg") == 1);
+    CHECK(count(figure, "<figcaption>") == 1);
+  }
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace name
+  CHECK(html.find("https://") == std::string::npos);
+  CHECK(html.find("Content-Security-Policy") != std::string::npos);
+  // One point is still a chart: a dot per panel.
+  CHECK(count(figure_of(html, "chart-throughput"), "<circle") == 2);
+  CHECK_THAT(figure_of(html, "chart-timeline"), Catch::Contains("no lock events sampled"));
+  CHECK_THAT(figure_of(html, "chart-interference"), Catch::Contains("no collisions"));
+}
+
+TEST_CASE("lock events draw holder bars and the waiting builds per key", "[unit][html]") {
+  auto run = run_document("locked", 2, 100, 1000);
+  run["lock_events"] = {
+      {{"key", "roots/shared/cache-a"}, {"build", 0}, {"kind", "writer"}, {"wait_start_s", 0.0}, {"granted_s", 0.0}, {"released_s", 0.01}},
+      {{"key", "roots/shared/cache-a"}, {"build", 1}, {"kind", "reader"}, {"wait_start_s", 0.0}, {"granted_s", 0.01}, {"released_s", 0.02}},
+      {{"key", "roots/shared/cache-a"}, {"build", 2}, {"kind", "reader"}, {"wait_start_s", 0.005}, {"granted_s", nullptr}, {"released_s", nullptr}},
+      {{"key", "roots/shared/cache-b"}, {"build", 3}, {"kind", "writer"}, {"wait_start_s", 0.002}, {"granted_s", 0.002}, {"released_s", nullptr}},
+  };
+  const std::string timeline = figure_of(render_html_report({{"run.json", run}}), "chart-timeline");
+  CHECK(count(timeline, "class=\"holder") == 3);  // build 2 never got the lock
+  CHECK(count(timeline, "class=\"queue\"") == 2);  // one waiting area per key
+  CHECK_THAT(timeline, Catch::Contains("roots/shared/cache-a"));
+  CHECK_THAT(timeline, Catch::Contains("holder: reader"));
+  CHECK(timeline.find("no lock events sampled") == std::string::npos);
+}
+
+TEST_CASE("overlapping holders of one key are drawn on separate lanes", "[unit][html]") {
+  auto run = run_document("locked", 2, 100, 1000);
+  run["lock_events"] = {
+      {{"key", "k"}, {"build", 0}, {"kind", "a"}, {"wait_start_s", 0.0}, {"granted_s", 0.0}, {"released_s", 0.02}},
+      {{"key", "k"}, {"build", 1}, {"kind", "a"}, {"wait_start_s", 0.0}, {"granted_s", 0.01}, {"released_s", 0.03}},
+  };
+  const std::string timeline = figure_of(render_html_report({{"run.json", run}}), "chart-timeline");
+  // Lanes are 16 px apart: the second holder's bar starts one lane lower.
+  CHECK_THAT(timeline, Catch::Contains("y=\"17.0\""));
+  CHECK_THAT(timeline, Catch::Contains("y=\"33.0\""));
+}
+
+TEST_CASE("text from a report is escaped everywhere it appears", "[unit][html]") {
+  const std::string evil = "<script>alert(1)</script>";
+  auto run = run_document("locked", 4, 100, 1000);
+  run["config"]["scenario"] = evil;
+  run["interference"] = {{{"polluter", evil}, {"victim", "b\"><img src=x>"}, {"kind", "foreign"}, {"count", 3}}};
+  run["lock_events"] = {{{"key", evil}, {"build", 1}, {"kind", evil}, {"wait_start_s", 0.0}, {"granted_s", 0.001}, {"released_s", 0.002}}};
+  run["command_line"] = evil;
+  const std::string html = render_html_report({{"</title><script>x</script>.json", run}});
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;") != std::string::npos);
+}
+
+TEST_CASE("malformed fields are skipped, not fatal, and the page is deterministic", "[unit][html]") {
+  json odd = {{"schema_version", 1},
+              {"tool", {{"name", "cachestress"}}},
+              {"config", {{"concurrency", "sixteen"}, {"sharing", 3}}},
+              {"summary", {{"builds_per_s", "fast"}, {"lock_wait_us", {{"count", 5}, {"cdf", "none"}, {"p50", -1}}}}},
+              {"interference", {{{"count", "many"}}, 7, {{"polluter", 1}, {"count", 2}}}},
+              {"intervals", {{{"t_s", "late"}}, {{"t_s", 1}, {"builds_completed", "x"}}}},
+              {"lock_events", {{{"key", "k"}}, {{"wait_start_s", 1}, {"granted_s", "soon"}}}}};
+  std::string first;
+  REQUIRE_NOTHROW(first = render_html_report({{"odd.json", odd}}));
+  for (const auto& id : k_figure_ids) CHECK_FALSE(figure_of(first, id).empty());
+  CHECK(render_html_report({{"odd.json", odd}}) == first);
+  const json sweep_of_junk = {{"schema_version", 1}, {"tool", {{"name", "cachestress"}}}, {"cells", {1, "two", nullptr}}};
+  REQUIRE_NOTHROW(render_html_report({{"junk.json", sweep_of_junk}}));
+}
+
+}  // namespace cachestress::html
