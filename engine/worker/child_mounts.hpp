@@ -1,0 +1,63 @@
+#pragma once
+// How a worker process takes a step's cache mounts. One build per process, so there is no
+// in-process gate: every locked mount is a real kernel lock that contends with the other
+// workers' (fcntl, OFD and flock all exclude across processes).
+//
+//   semantics      shared                  locked                                private
+//   buildah*       <cache dir>             kernel lock on the profile's lock file rejected
+//   buildkit       <cache dir>/0           kernel lock on <cache dir>/0.lock     first <cache dir>/N whose
+//                                                                                N.lock try-locks
+// BuildKit coordinates in buildkitd's memory, which separate processes cannot share, so under
+// the process backend its locked mode waits on a kernel lock (FIFO-ish, no 100 ms polling) and
+// a shared user never forks a fresh instance; see engine/worker/README.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "engine/fs/safe_fs.hpp"
+#include "engine/model/scenario.hpp"
+#include "engine/semantics/profile.hpp"
+#include "engine/worker/holder_marker.hpp"
+
+namespace cachestress::worker {
+
+struct ChildMount {
+  model::Sharing sharing = model::Sharing::shared;
+  std::string instance_dir;  // relative to the workspace
+  std::uint32_t instance = 0;
+  bool created = false;      // the instance directory did not exist yet
+  int lock_fd = -1;
+  std::uint64_t wait_us = 0;
+  bool waited = false;       // another holder had the lock when we asked
+  std::uint64_t granted_us = 0;
+  HolderMarker marker;
+  std::optional<HolderMarker::Holder> overlap;  // locked: another live holder's marker was there
+};
+
+class ChildMounts {
+ public:
+  // root: the cache root relative to the workspace (taken from TMPDIR).
+  ChildMounts(const fs::Root& workspace, const semantics::Profile& profile, model::LockKind lock_kind, std::string root,
+              std::uint64_t build, std::string kind)
+      : m_workspace(workspace), m_profile(profile), m_lock_kind(lock_kind), m_root(std::move(root)), m_build(build),
+        m_kind(std::move(kind)) {}
+
+  // Blocks until the mount is held. 0 or -errno (the lock file could not be opened or locked).
+  [[nodiscard]] int acquire(const model::Mount& mount, ChildMount& out);
+  // Removes the holder marker, then unlocks. Never blocks.
+  void release(ChildMount& mount) noexcept;
+
+ private:
+  int lock_blocking(const std::string& lock_path, ChildMount& out);
+  int take_private_instance(const std::string& cache_dir, ChildMount& out);
+  bool exists(const std::string& dir) const;
+
+  const fs::Root& m_workspace;
+  const semantics::Profile& m_profile;
+  model::LockKind m_lock_kind;
+  std::string m_root;
+  std::uint64_t m_build;
+  std::string m_kind;
+};
+
+}  // namespace cachestress::worker

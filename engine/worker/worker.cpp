@@ -1,0 +1,272 @@
+#include "engine/worker/worker.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "engine/core/error.hpp"
+#include "engine/fs/safe_fs.hpp"
+#include "engine/run/file_ops.hpp"
+#include "engine/run/rng.hpp"
+#include "engine/semantics/profile.hpp"
+#include "engine/worker/child_mounts.hpp"
+#include "engine/worker/plan.hpp"
+#include "engine/worker/protocol.hpp"
+
+namespace cachestress::worker {
+namespace {
+
+namespace ev = protocol;
+
+std::uint64_t now_us() { return uv_hrtime() / 1000; }
+
+void sleep_ms(std::uint64_t ms) {
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+// The runner's failure wording ("io: write EACCES"), so failures.* counts them the same way.
+std::string errno_failure(std::string_view what, int err) {
+  const char* category = err == ENOSPC || err == EDQUOT ? "enospc" : "io";
+  return std::string(category) + ": " + std::string(what) + " " + uv_err_name(uv_translate_sys_error(err));
+}
+
+// Writes event lines to the event fd. A parent that went away shows up as EPIPE (or as
+// SIGPIPE, the default in a worker process): either way this build stops mattering.
+class EventSink {
+ public:
+  explicit EventSink(int fd) : m_fd(fd) {}
+  void send(const ev::Event& event) noexcept {
+    if (m_broken) return;
+    try {
+      const std::string line = ev::encode_event(event);
+      std::string_view rest = line;
+      while (!rest.empty()) {
+        const ssize_t n = ::write(m_fd, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          m_broken = true;
+          return;
+        }
+        rest.remove_prefix(static_cast<std::size_t>(n));
+      }
+    } catch (const std::exception&) {
+      m_broken = true;  // out of memory while encoding: nothing sensible left to report
+    }
+  }
+
+ private:
+  int m_fd;
+  bool m_broken = false;
+};
+
+// TMPDIR must name a directory strictly beneath the workspace: "<workspace>/<safe relative>".
+// The string check picks the relative part; make_dirs() beneath the workspace fd (openat2,
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) then proves it with the kernel.
+std::string cache_root_from(const fs::Root& workspace, const char* tmpdir) {
+  if (tmpdir == nullptr || *tmpdir == '\0') throw ev::ProtocolError("TMPDIR is not set: it carries the cache root");
+  std::string dir = tmpdir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string prefix = workspace.path() + "/";
+  if (dir.compare(0, prefix.size(), prefix) != 0 || !fs::is_safe_relative(std::string_view(dir).substr(prefix.size()))) {
+    throw ev::ProtocolError("TMPDIR \"" + dir + "\" is not beneath the workspace " + workspace.path());
+  }
+  std::string rel = dir.substr(prefix.size());
+  if (int rc = workspace.make_dirs(rel); rc < 0) {
+    throw ev::ProtocolError("TMPDIR \"" + dir + "\" cannot be used beneath the workspace: " + errno_text(-rc));
+  }
+  return rel;
+}
+
+class WorkerBuild {
+ public:
+  WorkerBuild(const Plan& plan, const fs::Root& workspace, std::string root, EventSink& sink)
+      : m_plan(plan),
+        m_workspace(workspace),
+        m_profile(semantics::profile_for(plan.semantics)),
+        m_mounts(workspace, m_profile, plan.lock_kind, std::move(root), plan.build, plan.kind.name),
+        m_sink(sink),
+        m_rng(plan.seed) {}
+
+  int run() {
+    for (std::uint32_t step = 0; step < m_plan.kind.steps.size(); ++step) {
+      if (!run_step(step)) return exit_failed;
+      sleep_ms(m_plan.kind.steps[step].gap_ms);
+    }
+    m_sink.send(ev::Done{});
+    return exit_done;
+  }
+
+ private:
+  // False when the build failed (reported, mounts released).
+  bool run_step(std::uint32_t step_index) {
+    const model::Step& step = m_plan.kind.steps[step_index];
+    const std::uint64_t start_us = now_us();
+    for (const auto& mount : step.mounts) {
+      if (auto why = m_profile.rejection(mount); !why.empty()) return fail(step_index, "rejected: " + why, false);
+    }
+    m_held.clear();
+    m_held.reserve(step.mounts.size());
+    for (std::uint32_t i = 0; i < step.mounts.size(); ++i) {
+      ChildMount& held = m_held.emplace_back();
+      if (int rc = m_mounts.acquire(step.mounts[i], held); rc < 0) {
+        m_held.pop_back();
+        return fail(step_index, errno_failure("lock", -rc), false);
+      }
+      m_sink.send(ev::Granted{step_index, i, held.sharing, held.wait_us, held.waited, held.instance, held.created});
+      if (held.overlap) {
+        m_sink.send(ev::LockOverlap{step_index, i, held.instance_dir, held.overlap->build, held.overlap->kind});
+      }
+    }
+    if (!run_ops(step_index, step)) return false;
+    release_all(step_index);
+    m_sink.send(ev::StepDone{step_index, now_us() - start_us});
+    return true;
+  }
+
+  // The same batches as the in-process runner: consecutive non-hold operations go through
+  // run::execute() together (the first batch also creates the mount directories).
+  bool run_ops(std::uint32_t step_index, const model::Step& step) {
+    bool mounted = false;
+    std::size_t next = 0;
+    while (!mounted || next < step.ops.size()) {
+      if (next < step.ops.size() && step.ops[next].kind == model::OpKind::hold && mounted) {
+        const auto& op = step.ops[next++];
+        sleep_ms(op.hold_ms + m_rng.upto(op.jitter_ms));
+        m_sink.send(ev::Op{step_index, model::OpKind::hold, {}, 0});
+        continue;
+      }
+      run::OpBatch batch;
+      batch.root = &m_workspace;
+      batch.self_build = m_plan.build;
+      if (!mounted) {
+        for (const auto& held : m_held) batch.ensure_dirs.push_back(held.instance_dir);
+      }
+      for (; next < step.ops.size() && step.ops[next].kind != model::OpKind::hold; ++next) {
+        const auto& op = step.ops[next];
+        run::OpItem item;
+        item.op = &op;
+        item.path = m_held[op.mount].instance_dir;
+        if (!op.file.empty()) item.path += "/" + op.file;
+        if (op.kind == model::OpKind::write || op.kind == model::OpKind::append) {
+          item.token = {m_plan.build, m_plan.kind.name, step_index, m_seq++, op.value};
+        }
+        batch.items.push_back(std::move(item));
+      }
+      run::execute(batch);
+      mounted = true;
+      if (batch.ensure_error != 0) return fail(step_index, errno_failure("mount", -batch.ensure_error), true);
+      for (std::size_t i = 0; i < batch.items.size(); ++i) {
+        if (!report_outcome(step_index, batch.items[i], batch.outcomes[i])) return false;
+      }
+    }
+    return true;
+  }
+
+  bool report_outcome(std::uint32_t step_index, const run::OpItem& item, const run::OpOutcome& outcome) {
+    const model::OpKind kind = item.op->kind;
+    if (outcome.error != 0) return fail(step_index, errno_failure(model::to_string(kind), -outcome.error), true);
+    m_sink.send(ev::Op{step_index, kind, item.path, outcome.bytes_written + outcome.bytes_read});
+    if (!outcome.inspected || outcome.inspection.verdict == oracle::Verdict::ok) return true;
+    ev::Collision collision;
+    collision.step = step_index;
+    collision.file = item.path;
+    switch (outcome.inspection.verdict) {
+      case oracle::Verdict::foreign: collision.kind = ev::CollisionKind::foreign; break;
+      case oracle::Verdict::missing: collision.kind = ev::CollisionKind::missing; break;
+      case oracle::Verdict::torn: collision.kind = ev::CollisionKind::torn; break;
+      case oracle::Verdict::ok: return true;
+    }
+    // The file's token names its writer; otherwise (missing, unreadable) the parent may.
+    if (const auto& writer = outcome.inspection.writer; writer && writer->build != m_plan.build) {
+      collision.polluter_build = writer->build;
+      collision.polluter_kind = writer->kind;
+    }
+    m_sink.send(collision);
+    return true;
+  }
+
+  void release_all(std::uint32_t step_index) {
+    const std::uint64_t now = now_us();
+    for (std::size_t i = m_held.size(); i-- > 0;) {
+      ChildMount& held = m_held[i];
+      m_mounts.release(held);
+      m_sink.send(ev::Released{step_index, static_cast<std::uint32_t>(i), held.sharing, now - held.granted_us});
+    }
+    m_held.clear();
+  }
+
+  bool fail(std::uint32_t step_index, std::string reason, bool io_error) {
+    release_all(step_index);
+    m_sink.send(ev::Failed{std::move(reason), io_error});
+    return false;
+  }
+
+  const Plan& m_plan;
+  const fs::Root& m_workspace;
+  const semantics::Profile& m_profile;
+  ChildMounts m_mounts;
+  EventSink& m_sink;
+  run::Rng m_rng;
+  std::vector<ChildMount> m_held;
+  std::uint32_t m_seq = 0;
+};
+
+}  // namespace
+
+int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd) noexcept {
+  EventSink sink(event_fd);
+  try {
+    Plan plan;
+    std::optional<fs::Root> workspace;
+    std::string root;
+    try {
+      plan = decode_plan(plan_text);
+      try {
+        workspace.emplace(fs::Root::open(plan.workspace));
+      } catch (const EnvironmentError& e) {
+        throw ev::ProtocolError(std::string("workspace: ") + e.what());
+      }
+      root = cache_root_from(*workspace, tmpdir);
+    } catch (const ev::ProtocolError& e) {
+      sink.send(ev::Failed{std::string("protocol: ") + e.what(), false});
+      return exit_protocol;
+    }
+    sink.send(ev::Hello{::getpid(), root});
+    return WorkerBuild(plan, *workspace, root, sink).run();
+  } catch (const std::exception& e) {
+    sink.send(ev::Failed{std::string("other: worker: ") + e.what(), false});
+    return exit_failed;
+  }
+}
+
+int worker_main(int event_fd) {
+  // Die with the parent: a run that is SIGKILLed must not leave builds running.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::fcntl(event_fd, F_GETFD) < 0) {
+    std::fprintf(stderr, "cachestress worker: event fd %d is not open (this command is run by --backend process)\n",
+                 event_fd);
+    return exit_protocol;
+  }
+  std::string plan;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    plan.append(buffer, static_cast<std::size_t>(n));
+    if (plan.size() > k_max_plan_bytes) break;  // decode_plan() rejects it with the reason
+  }
+  return run_worker(plan, std::getenv("TMPDIR"), event_fd);
+}
+
+}  // namespace cachestress::worker

@@ -1,0 +1,9 @@
+#pragma once
+// The hidden `cachestress worker` subcommand (listed in engine/cli/commands.cpp).
+#include "engine/cli/commands.hpp"
+
+namespace cachestress::worker {
+
+cli::Command add_worker_command(CLI::App& app);
+
+}  // namespace cachestress::worker
