@@ -19,6 +19,7 @@
 
 #include "engine/core/error.hpp"
 #include "engine/metrics/expectations.hpp"
+#include "engine/report/exports.hpp"
 #include "engine/report/report.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/scenario/loader.hpp"
@@ -44,7 +45,7 @@ struct RunFlags {
   std::string workdir;
   bool keep = false;
   std::string out;
-  std::string format = "text";
+  std::vector<std::string> format;  // --format values; report::parse_formats splits the comma lists
   unsigned lock_threads = 8;
   int verbosity = 0;
   bool quiet = false;
@@ -99,7 +100,6 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (run.interval_ms < 10 || run.interval_ms > 3'600'000) throw InputError("--interval-ms: must be between 10 and 3600000");
   if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
   if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
-  if (f.format != "text" && f.format != "json") throw InputError("--format: expected one of text, json (got \"" + f.format + "\")");
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 
@@ -152,8 +152,11 @@ void raise_fd_limit() {
 // The live progress line of this process (inactive off a terminal, with -q or JSON output).
 std::shared_ptr<ProgressLine> g_progress;
 
+// The progress line shares stdout with the terminal summary only, never with a report format.
+bool stdout_is_text(const RunFlags& f) { return f.format.empty() || f.format.front().starts_with("text"); }
+
 void setup_logging(const RunFlags& f) {
-  g_progress = std::make_shared<ProgressLine>(f.quiet, f.format == "text");
+  g_progress = std::make_shared<ProgressLine>(f.quiet, stdout_is_text(f));
   auto logger = std::make_shared<spdlog::logger>("cachestress", std::make_shared<ProgressAwareSink>(g_progress, true));
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("cachestress: %^%l%$: %v");
@@ -206,16 +209,33 @@ report::RunReport run_report(const FinishedRun& done, const std::string& command
 }
 
 // Where reports go: --out (replaced atomically) or, in a checkout, a fresh results/ file
-// chosen at the first write and replaced atomically after every later cell.
+// chosen at the first write and replaced atomically after every later cell. Every file
+// format of --format is written beside it (report::sibling_path) at the same moments.
 class ReportSink {
  public:
-  ReportSink(const RunFlags& flags, const model::Scenario& scenario) : m_flags(flags), m_scenario(scenario) {
+  ReportSink(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats)
+      : m_flags(flags), m_scenario(scenario) {
     m_to_results = flags.out.empty() && in_repository();
-    if (!flags.out.empty()) report::check_output_path(flags.out);
-    if (m_to_results) report::check_output_path("results/report.json");
+    for (const auto& format : formats) {
+      if (report::is_file_format(format)) m_file_formats.push_back(format);
+    }
+    const std::string planned = !flags.out.empty() ? flags.out : m_to_results ? "results/report.json" : "";
+    // The first format goes to stdout; any other file format needs a report to sit beside.
+    for (std::size_t i = 1; i < formats.size() && planned.empty(); ++i) {
+      if (report::is_file_format(formats[i])) {
+        throw InputError("--format " + formats[i] + ": formats after the first are written beside the JSON report; "
+                         "pass --out PATH.json");
+      }
+    }
+    if (!planned.empty()) report::check_output_path(planned);
+    for (const auto& format : m_file_formats) {
+      if (!planned.empty()) report::check_output_path(report::sibling_path(planned, format));
+    }
     if (!flags.junit.empty()) report::check_output_path(flags.junit);
   }
-  void write(const std::string& json_text, std::chrono::system_clock::time_point started_at) {
+  // Writes the JSON report, then every file format beside it, each atomically.
+  void write(const nlohmann::json& document, std::chrono::system_clock::time_point started_at) {
+    const std::string json_text = document.dump(2) + "\n";
     if (!m_flags.out.empty()) {
       report::write_atomically(m_flags.out, json_text);
       m_path = m_flags.out;
@@ -224,12 +244,19 @@ class ReportSink {
     } else if (m_to_results) {
       report::write_atomically(m_path, json_text);
     }
+    if (m_path.empty()) return;
+    for (const auto& format : m_file_formats) {
+      report::write_atomically(report::sibling_path(m_path, format), report::format_report(document, format));
+    }
   }
   void write_junit(const std::vector<report::CellReport>& cells) {
     if (!m_flags.junit.empty()) report::write_atomically(m_flags.junit, report::to_junit(cells));
   }
   void announce() const {
     if (!m_path.empty()) spdlog::info("report written to {}", m_path);
+    for (const auto& format : m_file_formats) {
+      if (!m_path.empty()) spdlog::info("{} written to {}", format, report::sibling_path(m_path, format));
+    }
     if (!m_flags.junit.empty()) spdlog::info("JUnit report written to {}", m_flags.junit);
   }
 
@@ -238,6 +265,7 @@ class ReportSink {
   const model::Scenario& m_scenario;
   bool m_to_results = false;
   std::string m_path;
+  std::vector<std::string> m_file_formats;
 };
 
 // Exit status of finished runs: interrupted first, then any failed expectation.
@@ -278,6 +306,7 @@ std::vector<std::vector<std::pair<std::string, std::string>>> sweep_cells(const 
 }
 
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
+  const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
   apply_flags(flags, scenario);
   for (const auto& text : flags.sweep) {
@@ -302,7 +331,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     RunFlags none;
     apply_flags(none, probe);
   }
-  ReportSink sink(flags, scenario);
+  ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
   const std::string command_line = reproduce_command(scenario, flags);
 
@@ -312,11 +341,11 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     auto done = run_scenario(scenario, flags, "");
     std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
-    const std::string json_text = report::to_json(rr).dump(2) + "\n";
-    sink.write(json_text, done->outcome.started_at);
+    const nlohmann::json document = report::to_json(rr);
+    sink.write(document, done->outcome.started_at);
     sink.write_junit(one);
     sink.announce();
-    const std::string text = flags.format == "json" ? json_text : report::to_text(rr);
+    const std::string text = formats.front() == "text" ? report::to_text(rr) : report::format_report(document, formats.front());
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return exit_status(one);
@@ -341,15 +370,15 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
       finished.push_back(run_scenario(cell_scenario, flags, "[" + std::to_string(reports.size() + 1) + "/" + std::to_string(planned) + "] "));
       reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
       // After every cell: an interrupted sweep still leaves a valid report of what finished.
-      sink.write(report::sweep_to_json(reports, info).dump(2) + "\n", finished.front()->outcome.started_at);
+      sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
       sink.write_junit(reports);
       if (finished.back()->outcome.interrupted) break;
     }
     if (finished.back()->outcome.interrupted) break;
   }
   sink.announce();
-  const std::string text =
-      flags.format == "json" ? report::sweep_to_json(reports, info).dump(2) + "\n" : report::sweep_to_text(reports, info);
+  const std::string text = formats.front() == "text" ? report::sweep_to_text(reports, info)
+                                                     : report::format_report(report::sweep_to_json(reports, info), formats.front());
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return exit_status(reports);
@@ -375,7 +404,11 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
-  app.add_option("--format", f.format, "stdout format: text|json");
+  app.add_option("--format", f.format,
+                 "FORMAT[,FORMAT...] (repeatable): the first goes to stdout, file formats are also written beside "
+                 "the JSON report (REPORT.csv, .md, .bmf.json, .gbench.json):\n" + report::formats_help())
+      ->expected(1)
+      ->take_all();
   app.add_option("--sweep", f.sweep, "KEY=V1,V2,...: run every combination (repeatable), e.g. concurrency=1,2,4,8")
       ->take_all();
   app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved");
