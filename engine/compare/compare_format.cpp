@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/compare/mann_whitney.hpp"
 #include "engine/report/report_rows.hpp"
 
 namespace cachestress::compare {
@@ -53,7 +54,19 @@ std::string method_text(const Comparison& c) {
            " threshold applies, so verdicts are UNRELIABLE (repeat runs on both sides for a U test)";
   }
   std::string text = fmt::format("two-sided Mann-Whitney U test at alpha {:g} and a {} threshold", c.options.alpha, threshold);
-  if (reps < k_optimal_repetitions) {
+  // The U test's floor: with few repetitions no difference can reach alpha.
+  const CellComparison* weakest = nullptr;
+  for (const auto& cell : c.cells) {
+    if (weakest == nullptr || smallest_p_value(cell.base_runs, cell.new_runs) >
+                                  smallest_p_value(weakest->base_runs, weakest->new_runs)) {
+      weakest = &cell;
+    }
+  }
+  const double floor = smallest_p_value(weakest->base_runs, weakest->new_runs);
+  if (floor >= c.options.alpha) {
+    text += fmt::format("; with {} vs {} repetitions the smallest possible p-value is {:.3f}, so no change can be "
+                        "significant: repeat more", weakest->base_runs, weakest->new_runs, floor);
+  } else if (reps < k_optimal_repetitions) {
     text += fmt::format("; only {} repetitions on a side, {}+ recommended", reps, k_optimal_repetitions);
   }
   return text;

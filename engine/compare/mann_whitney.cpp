@@ -112,4 +112,12 @@ UTest mann_whitney_u(std::span<const double> x, std::span<const double> y, UMeth
   return result;
 }
 
+double smallest_p_value(std::size_t m, std::size_t n) {
+  double arrangements = 1;  // C(m+n, m), built as a product of ratios
+  for (std::size_t i = 1; i <= std::min(m, n); ++i) {
+    arrangements = arrangements * static_cast<double>(std::max(m, n) + i) / static_cast<double>(i);
+  }
+  return std::min(1.0, 2 / arrangements);
+}
+
 }  // namespace cachestress::compare

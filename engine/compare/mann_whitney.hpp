@@ -21,4 +21,8 @@ struct UTest {
 // ties, as scipy does.
 UTest mann_whitney_u(std::span<const double> x, std::span<const double> y, UMethod method = UMethod::automatic);
 
+// The smallest two-sided p-value samples of sizes m and n can give (complete separation, no
+// ties): 2 / C(m+n, m). Above alpha, no difference can be significant (2 vs 2: 0.33).
+double smallest_p_value(std::size_t m, std::size_t n);
+
 }  // namespace cachestress::compare

@@ -41,6 +41,26 @@ bool drain(int fd, std::string& into) {
   }
 }
 
+// Keeps a copy of the run's --out report for the schema test (report_schema_test.py), which
+// validates every report the e2e tests wrote. Best effort: a test's own checks come first.
+void collect_report([[maybe_unused]] const RunSpec& spec) {
+#ifdef CACHESTRESS_E2E_REPORTS_DIR
+  namespace fs = std::filesystem;
+  static int collected = 0;
+  for (std::size_t i = 0; i + 1 < spec.args.size(); ++i) {
+    if (spec.args[i] != "--out") continue;
+    fs::path report = spec.args[i + 1];
+    if (report.is_relative() && !spec.cwd.empty()) report = fs::path(spec.cwd) / report;
+    std::error_code ec;
+    if (!fs::is_regular_file(report, ec)) return;
+    fs::create_directories(CACHESTRESS_E2E_REPORTS_DIR, ec);
+    const auto copy = fs::path(CACHESTRESS_E2E_REPORTS_DIR) /
+                      (std::to_string(::getpid()) + "-" + std::to_string(collected++) + ".json");
+    fs::copy_file(report, copy, fs::copy_options::overwrite_existing, ec);
+  }
+#endif
+}
+
 }  // namespace
 
 RunResult run_binary(const RunSpec& spec) {
@@ -123,6 +143,7 @@ RunResult run_binary(const RunSpec& spec) {
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  collect_report(spec);
   return result;
 }
 
