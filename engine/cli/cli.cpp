@@ -4,6 +4,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -268,8 +271,22 @@ class ReportSink {
   std::vector<std::string> m_file_formats;
 };
 
+// Between a sweep's cells no runner owns SIGINT/SIGTERM/SIGHUP (libuv restores the default
+// action when a run ends), so a signal there would kill the process mid-way through writing
+// the report. The sweep notes it instead and stops after the cell in hand: an interrupt
+// always leaves the report of the finished cells and exits 128+N.
+volatile std::sig_atomic_t g_sweep_signal = 0;
+void note_sweep_signal(int signum) { g_sweep_signal = signum; }
+void catch_signals_between_cells() {
+  struct sigaction action {};
+  action.sa_handler = note_sweep_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signum : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signum, &action, nullptr);
+}
+
 // Exit status of finished runs: interrupted first, then any failed expectation.
-int exit_status(const std::vector<report::CellReport>& cells) {
+int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal = 0) {
+  if (sweep_signal != 0) return 128 + sweep_signal;
   for (const auto& cell : cells) {
     if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
   }
@@ -359,8 +376,9 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   std::vector<std::unique_ptr<FinishedRun>> finished;
   std::vector<report::CellReport> reports;
   // Repetitions interleave (every cell once, then again) so machine drift spreads evenly.
-  for (std::uint32_t rep = 0; rep < scenario.repeat; ++rep) {
-    for (std::size_t index = 0; index < cells.size(); ++index) {
+  catch_signals_between_cells();
+  for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
+    for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
       model::Scenario cell_scenario = scenario;
       for (const auto& [key, value] : cells[index]) scenario::apply_setting(cell_scenario, key, value);
       std::string label;
@@ -368,20 +386,32 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
       spdlog::info("run {}/{}:{}{}", reports.size() + 1, planned, label,
                    scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
       finished.push_back(run_scenario(cell_scenario, flags, "[" + std::to_string(reports.size() + 1) + "/" + std::to_string(planned) + "] "));
+      catch_signals_between_cells();
       reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
+      info.signal = g_sweep_signal;
       // After every cell: an interrupted sweep still leaves a valid report of what finished.
       sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
       sink.write_junit(reports);
       if (finished.back()->outcome.interrupted) break;
     }
-    if (finished.back()->outcome.interrupted) break;
+    if (!finished.empty() && finished.back()->outcome.interrupted) break;
   }
+  if (reports.empty()) {
+    spdlog::warn("{}: sweep stopped before its first run", strsignal(g_sweep_signal));
+    return 128 + g_sweep_signal;
+  }
+  if (g_sweep_signal != 0 && info.signal == 0) {
+    // Noted after the last report was written: say so in the report too.
+    info.signal = g_sweep_signal;
+    sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
+  }
+  if (info.signal != 0) spdlog::warn("{}: sweep stopped after {} of {} runs", strsignal(info.signal), reports.size(), planned);
   sink.announce();
   const std::string text = formats.front() == "text" ? report::sweep_to_text(reports, info)
                                                      : report::format_report(report::sweep_to_json(reports, info), formats.front());
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return exit_status(reports);
+  return exit_status(reports, info.signal);
 }
 
 void add_run_options(CLI::App& app, RunFlags& f) {

@@ -161,8 +161,10 @@ nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepIn
   doc["config"] = config_json(*cells.front().run.scenario);  // the first cell's, for orientation
   doc["sweep"] = {{"keys", sweep.keys}, {"repeat", sweep.repeat}, {"cells_planned", sweep.cells_planned}};
   json list = json::array();
-  bool interrupted = false;
+  bool interrupted = sweep.signal != 0;
+  int signum = sweep.signal;
   for (const auto& cell : cells) {
+    if (signum == 0 && cell.run.outcome->interrupted) signum = cell.run.outcome->signal;
     json entry = {{"index", cell.index}, {"repeat", cell.repeat}};
     json values = json::object();
     for (const auto& [key, value] : cell.values) values[key] = value;
@@ -172,6 +174,7 @@ nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepIn
     list.push_back(std::move(entry));
   }
   doc["interrupted"] = interrupted;
+  doc["signal"] = signum != 0 ? json(signal_name(signum)) : json(nullptr);
   doc["cells"] = std::move(list);
   return doc;
 }

@@ -41,6 +41,7 @@ struct SweepInfo {
   std::uint32_t repeat = 1;
   std::size_t cells_planned = 0;  // cells x repeat; fewer in the report when interrupted
   std::string command_line;
+  int signal = 0;  // a signal that stopped the sweep between two cells (0: none)
 };
 nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep);
 // Side by side: a row per cell, the sweep keys as columns, then builds/s, p99 wait, collisions.

@@ -1,0 +1,130 @@
+// `cachestress compare BASE.json NEW.json`: the verdicts CI relies on and their exit codes.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+// A short `locked` run written to dir/name; extra flags appended.
+std::string locked_report(const TempDir& tmp, const std::string& name, const std::string& concurrency,
+                          std::vector<std::string> extra = {}) {
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "32", "--concurrency", concurrency, "--out", tmp / name, "-q"};
+  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  return tmp / name;
+}
+
+const nlohmann::json& metric(const nlohmann::json& comparison, const std::string& name) {
+  for (const auto& m : comparison["cells"][0]["metrics"]) {
+    if (m["metric"] == name) return m;
+  }
+  FAIL("no metric " << name);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("locked at concurrency 4 vs 16: the wait regression is shown and compare exits 1", "[e2e][compare]") {
+  TempDir tmp;
+  const auto c4 = locked_report(tmp, "c4.json", "4");
+  const auto c16 = locked_report(tmp, "c16.json", "16");
+
+  auto text = run_binary({"compare", c4, c16});
+  INFO(text.out << text.err);
+  CHECK(text.exit_code == 1);
+  CHECK_THAT(text.out, Catch::Contains("lock_wait_us.p99") && Catch::Contains("REGRESSION"));
+  CHECK_THAT(text.out, Catch::Contains("config.concurrency: 4 -> 16"));
+  CHECK_THAT(text.out, Catch::Contains("UNRELIABLE"));  // single runs: threshold only
+
+  auto json = run_binary({"compare", c4, c16, "--format", "json"});
+  CHECK(json.exit_code == 1);
+  const auto doc = parse_json(json.out);
+  CHECK(doc["regression"] == true);
+  const auto& wait = metric(doc, "lock_wait_us.p99");
+  CHECK(wait["verdict"] == "regression");
+  CHECK(wait["better"] == "lower");
+  CHECK(wait["reliable"] == false);
+  CHECK(wait["new"].get<double>() > wait["base"].get<double>());
+
+  auto md = run_binary({"compare", c4, c16, "--format", "md"});
+  CHECK(md.exit_code == 1);
+  CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **regression**"));
+  CHECK_THAT(md.out, Catch::Contains("| `lock_wait_us.p99` |"));
+
+  // The other way round the wait fell: an improvement, exit 0.
+  auto reverse = run_binary({"compare", c16, c4, "--format", "json"});
+  CHECK(reverse.exit_code == 0);
+  CHECK(metric(parse_json(reverse.out), "lock_wait_us.p99")["verdict"] == "improvement");
+}
+
+TEST_CASE("a report compared with itself exits 0", "[e2e][compare]") {
+  TempDir tmp;
+  const auto report = locked_report(tmp, "r.json", "4");
+  for (const char* format : {"text", "md", "json"}) {
+    auto result = run_binary({"compare", report, report, "--format", format});
+    INFO(format << ": " << result.out << result.err);
+    CHECK(result.exit_code == 0);
+  }
+  CHECK_THAT(run_binary({"compare", report, report}).out, Catch::Contains("result: no regression"));
+}
+
+TEST_CASE("with repetitions on both sides the U test decides", "[e2e][compare]") {
+  TempDir tmp;
+  const auto base = locked_report(tmp, "base.json", "2", {"--repeat", "4"});
+  const auto fresh = locked_report(tmp, "new.json", "16", {"--repeat", "4"});
+  auto result = run_binary({"compare", base, fresh, "--format", "json"});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  const auto doc = parse_json(result.out);
+  CHECK(doc["cells"][0]["base_runs"] == 4);
+  CHECK(doc["cells"][0]["new_runs"] == 4);
+  const auto& wait = metric(doc, "lock_wait_us.p50");
+  CHECK(wait["reliable"] == true);
+  REQUIRE(wait["p_value"].is_number());
+  CHECK(wait["p_value"].get<double>() < 0.05);  // 4 vs 4 fully separated: 2/70
+  CHECK(wait["verdict"] == "regression");
+  CHECK_THAT(doc["method"].get<std::string>(), Catch::Contains("Mann-Whitney"));
+}
+
+TEST_CASE("compare input errors exit 2: missing file, other scenario, other schema, not a report", "[e2e][compare]") {
+  TempDir tmp;
+  const auto locked = locked_report(tmp, "locked.json", "4");
+
+  auto missing = run_binary({"compare", locked, tmp / "nope.json"});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("nope.json"));
+
+  RunSpec shared;
+  shared.args = {"--scenario", "shared", "--builds", "8", "--out", tmp / "shared.json", "-q"};
+  shared.env["TMPDIR"] = tmp.path();
+  REQUIRE(run_binary(shared).exit_code == 0);
+  auto other = run_binary({"compare", locked, tmp / "shared.json"});
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.err, Catch::Contains("different scenarios") && Catch::Contains("--force"));
+  auto forced = run_binary({"compare", locked, tmp / "shared.json", "--force"});
+  CHECK((forced.exit_code == 0 || forced.exit_code == 1));
+  CHECK_THAT(forced.out, Catch::Contains("scenario shared"));
+
+  auto doc = read_json_file(locked);
+  doc["schema_version"] = 2;
+  write_text(tmp / "future.json", doc.dump());
+  auto future = run_binary({"compare", locked, tmp / "future.json"});
+  CHECK(future.exit_code == 2);
+  CHECK_THAT(future.err, Catch::Contains("schema_version"));
+
+  write_text(tmp / "bmf.json", R"({"locked": {"throughput": {"value": 1.0}}})");
+  CHECK(run_binary({"compare", tmp / "bmf.json", locked}).exit_code == 2);
+  write_text(tmp / "broken.json", "{\"schema_version\": 1,");
+  CHECK(run_binary({"compare", locked, tmp / "broken.json"}).exit_code == 2);
+  CHECK(run_binary({"compare", locked, locked, "--threshold", "ten"}).exit_code == 2);
+  CHECK(run_binary({"compare", locked, locked, "--format", "xml"}).exit_code == 2);
+}
+
+}  // namespace cachestress::e2e

@@ -1,0 +1,90 @@
+// Report formats beside the JSON report, and reports that survive an interrupted sweep.
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <string>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+std::size_t lines(const std::string& text) {
+  std::size_t n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("one run writes several formats: the first to stdout, every file format beside the report", "[e2e][formats]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "8", "--out", tmp / "r.json", "--format", "csv,md", "--format", "bmf,gbench", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Catch::StartsWith("scenario,run,repetition,"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"r.bmf.json", "r.csv", "r.gbench.json", "r.json", "r.md"});
+  CHECK(read_text(tmp / "r.csv") == result.out);
+  CHECK(lines(read_text(tmp / "r.csv")) == 2);
+  CHECK_THAT(read_text(tmp / "r.md"), Catch::Contains("| builds/s |"));
+  const auto report = read_json_file(tmp / "r.json");
+  const auto gbench = read_json_file(tmp / "r.gbench.json");
+  REQUIRE(gbench["benchmarks"].size() == 1);
+  CHECK(gbench["benchmarks"][0]["iterations"] == report["summary"]["builds"]["completed"]);
+  const auto bmf = read_json_file(tmp / "r.bmf.json");
+  CHECK(bmf["locked"]["throughput"]["value"] == report["summary"]["builds_per_s"]);
+}
+
+TEST_CASE("formats after the first need a report to sit beside; a bad format costs no run", "[e2e][formats]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.cwd = tmp.path();
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "text,csv"};
+  auto no_report = run_binary(spec);
+  CHECK(no_report.exit_code == 2);
+  CHECK_THAT(no_report.err, Catch::Contains("--out"));
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "csv,yaml", "--out", tmp / "r.json"};
+  auto unknown = run_binary(spec);
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("yaml"));
+  CHECK(list_dir(tmp.path()).empty());
+  // A single format needs no file: gbench JSON straight to stdout.
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "gbench", "-q"};
+  auto alone = run_binary(spec);
+  CHECK(alone.exit_code == 0);
+  CHECK(parse_json(alone.out)["benchmarks"].size() == 1);
+}
+
+TEST_CASE("an interrupted sweep leaves a valid report and exports of the finished cells", "[e2e][formats][signal]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "0", "--duration", "0.5", "--sweep", "concurrency=1,2,4,8",
+               "--out", tmp / "sweep.json", "--format", "text,csv,gbench"};
+  spec.env["TMPDIR"] = tmp.path();
+  spec.signal = SIGINT;
+  spec.signal_when = "run 3/4";  // logged when the third cell starts, after two were written
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.signalled);
+  CHECK(result.exit_code == 130);
+  const auto doc = read_json_file(tmp / "sweep.json");
+  CHECK(doc["interrupted"] == true);
+  CHECK(doc["signal"] == "SIGINT");
+  CHECK(doc["sweep"]["cells_planned"] == 4);
+  const auto& cells = doc["cells"];
+  // Two cells finished; the third is in the report too, cut short (the signal reached its
+  // run) or whole (it came before that run took the signal over): never a fourth.
+  REQUIRE(cells.size() == 3);
+  CHECK(cells[0]["interrupted"] == false);
+  CHECK(cells[1]["interrupted"] == false);
+  CHECK(cells[1]["summary"]["builds"]["completed"].get<std::uint64_t>() > 0);
+  CHECK(lines(read_text(tmp / "sweep.csv")) == 1 + cells.size());
+  CHECK(read_json_file(tmp / "sweep.gbench.json")["benchmarks"].size() == cells.size());
+  // No temp file is left behind by the atomic writes.
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"sweep.csv", "sweep.gbench.json", "sweep.json"});
+}
+
+}  // namespace cachestress::e2e
