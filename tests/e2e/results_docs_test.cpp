@@ -1,0 +1,49 @@
+// results/README.md documents, and results/schema.json requires, every summary field the
+// metric table declares: adding a metric without documenting it fails here.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <string>
+
+#include "engine/metrics/metric_table.hpp"
+#include "engine/metrics/summary_fields.hpp"
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+
+TEST_CASE("every summary field is documented in results/README.md and required by results/schema.json", "[e2e][report]") {
+  const std::string readme = read_text(source_path("results/README.md"));
+  const auto schema = nlohmann::json::parse(read_text(source_path("results/schema.json")));
+  const auto& summary = schema["$defs"]["summary"];
+  const auto& histogram = schema["$defs"]["histogram_fields"];
+  auto required = [](const nlohmann::json& object, const std::string& key) {
+    const auto& list = object.contains("required") ? object["required"] : nlohmann::json::array();
+    return std::find(list.begin(), list.end(), key) != list.end();
+  };
+  auto is_histogram = [](const std::string& name) {
+    for (const auto& h : metrics::k_histograms) {
+      if (name == h.name) return true;
+    }
+    return false;
+  };
+  for (const auto& path : metrics::summary_field_paths()) {
+    INFO(path);
+    const auto dot = path.find('.');
+    const std::string group = path.substr(0, dot);
+    CHECK(required(summary, group));
+    if (dot == std::string::npos) {
+      CHECK_THAT(readme, Catch::Contains("| `" + path + "` |"));
+      continue;
+    }
+    const std::string leaf = path.substr(dot + 1);
+    if (is_histogram(group) && leaf != "waited") {
+      // Statistics are documented once for every histogram.
+      CHECK_THAT(readme, Catch::Contains("| `" + group + "` |") && Catch::Contains("`" + leaf + "`"));
+      CHECK(required(histogram, leaf));
+    } else {
+      CHECK_THAT(readme, Catch::Contains("| `" + path + "` |"));
+      CHECK(required(summary["properties"][group], leaf));
+    }
+  }
+}
+
+}  // namespace cachestress::e2e
