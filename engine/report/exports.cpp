@@ -51,7 +51,7 @@ std::vector<std::string> format_names() {
 
 std::string formats_help() {
   std::string help;
-  for (const auto& format : k_formats) help += std::string("  ") + format.name + ": " + format.help + "\n";
+  for (const auto& format : k_formats) help += std::string(help.empty() ? "" : "\n") + "  " + format.name + ": " + format.help;
   return help;
 }
 

@@ -17,7 +17,7 @@ namespace cachestress::report {
 // Every format name, in help order: text, json, csv, md, bmf, gbench.
 std::vector<std::string> format_names();
 
-// One line per format for --help: "csv: one row per run ...".
+// One line per format for --help: "  csv: one row per run ...", lines joined by newlines.
 std::string formats_help();
 
 // The --format values in order, comma lists split, duplicates dropped; {"text"} when none.

@@ -39,7 +39,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("--format takes comma lists and repeats, in order, without duplicates", "[unit][report]") {
+TEST_CASE("format lists: comma lists and repeats, in order, without duplicates", "[unit][report]") {
   CHECK(parse_formats({}) == std::vector<std::string>{"text"});
   CHECK(parse_formats({"json,csv", "md", "csv"}) == std::vector<std::string>{"json", "csv", "md"});
   CHECK_THROWS_AS(parse_formats({"csv,xml"}), InputError);
