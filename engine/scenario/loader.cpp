@@ -291,7 +291,7 @@ class Parser {
   // Runs after check_utf8, so every byte >= 0x80 belongs to a valid sequence.
   void check_nesting(std::string_view text) const {
     Position pos;
-    std::size_t i = 0;
+    std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 BOM, which toml++ skips
     auto advance = [&] {
       const auto c = static_cast<unsigned char>(text[i++]);
       if (c == '\n') {
@@ -308,12 +308,31 @@ class Parser {
         const char c = text[i];
         if (!multiline && c == '\n') return;
         if (quote == '"' && c == '\\' && i + 1 < text.size()) {
+          // toml++ 3.3 asks its non-ASCII whitespace table about the first character after a
+          // backslash (and after a line-ending backslash's whitespace) in a multi-line string;
+          // for most non-ASCII characters that lookup is undefined behaviour (found by fuzzing).
+          if (multiline) {
+            std::size_t j = i + 1;
+            while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+            if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
+              advance();
+              while (i < j) advance();
+              fail(pos, "file", "non-ASCII character right after a backslash in a multi-line string (write it as a \\uXXXX escape)");
+            }
+          }
           advance();
           advance();
           continue;
         }
-        if (c == quote && (!multiline || text.substr(i, 3) == std::string(3, quote))) {
-          for (int k = 0; k < (multiline ? 3 : 1); ++k) advance();
+        if (c == quote && !multiline) {
+          advance();
+          return;
+        }
+        if (c == quote && text.substr(i, 3) == std::string(3, quote)) {
+          // Up to two more quotes right before the closing three belong to the string.
+          std::size_t run = 0;
+          while (i + run < text.size() && text[i + run] == quote && run < 5) ++run;
+          for (std::size_t k = 0; k < run; ++k) advance();
           return;
         }
         advance();
@@ -338,6 +357,10 @@ class Parser {
         }
         dots = 0;
         advance();
+      } else if (static_cast<unsigned char>(c) >= 0x80) {
+        // TOML allows non-ASCII only in strings and comments; toml++ 3.3 would look such a
+        // character up in a whitespace table where most lookups are undefined behaviour.
+        fail(pos, "file", "non-ASCII character outside a string or comment (TOML allows them only in quoted strings and comments)");
       } else {
         if (c == ']' || c == '}') depth = std::max(0, depth - 1);
         if (!is_bare_key(std::string_view(&text[i], 1)) && c != ' ' && c != '\t') dots = 0;
