@@ -81,6 +81,85 @@ std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
 }
 std::string quoted(std::string_view text) { return escape(text, true, 80); }
 
+// toml++ 3.3.0 (Debian 12) asks a lookup table whether a non-ASCII character is whitespace
+// wherever it scans for the end of a value or key, even inside some strings; for three ranges
+// of code points (Latin-1 to Cyrillic among them) the lookup reaches __builtin_unreachable:
+// undefined behaviour on input as plain as `x = +"é"` (found by fuzz/scenario_parser_fuzz).
+// The parser is therefore handed a copy in which those characters are moved to plane 15
+// (U+F0000 + (c - 0xA0)), which the table answers correctly, and everything read back is
+// moved home. Lines and columns count characters, so positions in messages do not change;
+// plane 15 itself is refused in scenario text (check_utf8) so the move is reversible.
+constexpr char32_t k_shift_from = 0xA0;
+constexpr char32_t k_shift_to = 0xF0000;
+
+// Mirrors is_non_ascii_horizontal_whitespace() of toml++ 3.3.0: true where it is undefined.
+bool toml_lookup_undefined(char32_t c) {
+  if (c <= 0xA0 || c >= 0xFEFF || c == 0x3000) return false;
+  const auto chunk = (static_cast<std::uint64_t>(c) - 0xA0u) / 0x3FAu;
+  if ((std::uint64_t{1} << chunk) & 0x7FFFFFFFFFFFF75Eull) return false;
+  return chunk != 5 && chunk != 7;
+}
+
+void put_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+// Decodes the UTF-8 sequence at text[i] (text is valid UTF-8) and advances i past it.
+char32_t next_utf8(std::string_view text, std::size_t& i) {
+  const auto c = static_cast<unsigned char>(text[i++]);
+  if (c < 0x80) return c;
+  const int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+  char32_t code = c & (0x3Fu >> extra);
+  for (int k = 0; k < extra && i < text.size(); ++k) code = (code << 6) | (static_cast<unsigned char>(text[i++]) & 0x3Fu);
+  return code;
+}
+
+// Valid UTF-8 in, the text toml++ may safely see out (or the input itself when nothing moves).
+std::string shift_for_toml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t c = next_utf8(text, i);
+    if (toml_lookup_undefined(c)) {
+      put_utf8(out, k_shift_to + (c - k_shift_from));
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
+// Undoes shift_for_toml() on anything read back from the parsed tree or its messages.
+std::string unshift(std::string_view text) {
+  if (text.find('\xF3') == std::string_view::npos) return std::string(text);  // plane 15 starts with F3
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t c = next_utf8(text, i);
+    if (c >= k_shift_to && c < k_shift_to + 0x10000 && toml_lookup_undefined(c - k_shift_to + k_shift_from)) {
+      put_utf8(out, c - k_shift_to + k_shift_from);
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
 std::string format_double(double value) {
   std::array<char, 64> buffer{};
   auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
@@ -222,7 +301,7 @@ class Parser {
 
   model::Scenario parse(std::string_view text, std::string_view name) {
     prescan(text);
-    toml::table root = parse_toml(text);
+    toml::table root = parse_toml(shift_for_toml(text));
     model::Scenario scenario = read_root(root);
     scenario.name = std::string(name);
     scenario.source = std::string(m_source);
@@ -232,7 +311,7 @@ class Parser {
  private:
   [[noreturn]] void fail(Position where, std::string_view path, std::string_view what) const {
     throw InputError(escape(m_source, false, 200) + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                     ": " + std::string(path) + ": " + std::string(what));
+                     ": " + unshift(path) + ": " + unshift(what));
   }
 
   // Catches, with a position, what toml++ handles badly or reports vaguely: size, NUL bytes,
@@ -276,6 +355,9 @@ class Parser {
         if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
           fail(pos, "file", "invalid UTF-8 sequence (expected UTF-8 text)");
         }
+        if (code >= k_shift_to && code < k_shift_to + 0x10000) {
+          fail(pos, "file", "private-use character of plane 15 (U+F0000..U+FFFFF) is not accepted in scenario text");
+        }
       }
       if (c == '\n') {
         ++pos.line;
@@ -291,7 +373,7 @@ class Parser {
   // Runs after check_utf8, so every byte >= 0x80 belongs to a valid sequence.
   void check_nesting(std::string_view text) const {
     Position pos;
-    std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 BOM, which toml++ skips
+    std::size_t i = 0;
     auto advance = [&] {
       const auto c = static_cast<unsigned char>(text[i++]);
       if (c == '\n') {
@@ -308,31 +390,12 @@ class Parser {
         const char c = text[i];
         if (!multiline && c == '\n') return;
         if (quote == '"' && c == '\\' && i + 1 < text.size()) {
-          // toml++ 3.3 asks its non-ASCII whitespace table about the first character after a
-          // backslash (and after a line-ending backslash's whitespace) in a multi-line string;
-          // for most non-ASCII characters that lookup is undefined behaviour (found by fuzzing).
-          if (multiline) {
-            std::size_t j = i + 1;
-            while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
-            if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
-              advance();
-              while (i < j) advance();
-              fail(pos, "file", "non-ASCII character right after a backslash in a multi-line string (write it as a \\uXXXX escape)");
-            }
-          }
           advance();
           advance();
           continue;
         }
-        if (c == quote && !multiline) {
-          advance();
-          return;
-        }
-        if (c == quote && text.substr(i, 3) == std::string(3, quote)) {
-          // Up to two more quotes right before the closing three belong to the string.
-          std::size_t run = 0;
-          while (i + run < text.size() && text[i + run] == quote && run < 5) ++run;
-          for (std::size_t k = 0; k < run; ++k) advance();
+        if (c == quote && (!multiline || text.substr(i, 3) == std::string(3, quote))) {
+          for (int k = 0; k < (multiline ? 3 : 1); ++k) advance();
           return;
         }
         advance();
@@ -357,10 +420,6 @@ class Parser {
         }
         dots = 0;
         advance();
-      } else if (static_cast<unsigned char>(c) >= 0x80) {
-        // TOML allows non-ASCII only in strings and comments; toml++ 3.3 would look such a
-        // character up in a whitespace table where most lookups are undefined behaviour.
-        fail(pos, "file", "non-ASCII character outside a string or comment (TOML allows them only in quoted strings and comments)");
       } else {
         if (c == ']' || c == '}') depth = std::max(0, depth - 1);
         if (!is_bare_key(std::string_view(&text[i], 1)) && c != ' ' && c != '\t') dots = 0;
@@ -451,7 +510,7 @@ class Parser {
   std::string string(const toml::node& node, const std::string& path) const {
     const auto* value = node.as_string();
     if (!value) fail(at(node), path, std::string("expected a string (got ") + type_name(node) + ")");
-    return value->get();
+    return unshift(value->get());
   }
 
   template <typename E>
@@ -520,7 +579,7 @@ class Parser {
       for (std::size_t i = 0; i < values->size(); ++i) {
         const auto& value = *values->get(i);
         std::string text;
-        if (const auto* s = value.as_string()) text = s->get();
+        if (const auto* s = value.as_string()) text = unshift(s->get());
         else if (const auto* n = value.as_integer()) text = std::to_string(n->get());
         else if (const auto* f = value.as_floating_point()) text = format_double(f->get());
         else fail(at(value), indexed(path, i), std::string("expected a string or a number (got ") + type_name(value) + ")");
@@ -793,15 +852,16 @@ class Parser {
         e.value = f->get();
         e.text = format_double(f->get());
       } else if (const auto* s = node.as_string()) {
-        auto parsed = parse_comparison(s->get());
+        const std::string written = unshift(s->get());
+        auto parsed = parse_comparison(written);
         if (!parsed) {
           fail(at(node), path,
                "expected a number, or an operator ==, =, !=, <, <=, >, >= followed by a number, such as \">0\" (got " +
-                   quoted(s->get()) + ")");
+                   quoted(written) + ")");
         }
         e.comparison = parsed->first;
         e.value = parsed->second;
-        e.text = s->get();
+        e.text = written;
       } else {
         fail(at(node), path, std::string("expected a number or a comparison string such as \"<50000\" (got ") + type_name(node) + ")");
       }
