@@ -531,7 +531,7 @@ class Parser {
   }
 
   model::Scenario read_root(const toml::table& root) const {
-    static constexpr std::array<std::string_view, 5> k_keys{"description", "run", "build", "expect", "sweep"};
+    static constexpr std::array<std::string_view, 6> k_keys{"description", "run", "faults", "build", "expect", "sweep"};
     check_keys(root, "", k_keys);
     model::Scenario scenario;
     const auto& description = required(root, "", "description", "a one-line string");
@@ -540,6 +540,7 @@ class Parser {
       fail(at(description), "description", "expected a non-empty one-line string (got " + quoted(scenario.description) + ")");
     }
     if (const auto* run = root.get("run")) scenario.run = read_run(table(*run, "run"));
+    if (const auto* faults = root.get("faults")) scenario.faults = read_faults(table(*faults, "faults"));
     const auto& builds = tables(required(root, "", "build", "at least one [[build]]"), "build", "[[build]]");
     if (builds.empty()) fail(at(builds), "build", "expected at least one [[build]]");
     for (std::size_t i = 0; i < builds.size(); ++i) {
@@ -646,6 +647,29 @@ class Parser {
       fail(at(n ? *n : *run.get("arrival")), "run.ramp", "expected > 0 seconds when run.arrival = \"ramp\"");
     }
     return config;
+  }
+
+  model::Faults read_faults(const toml::table& faults) const {
+    static constexpr std::array<std::string_view, 2> k_keys{"stale_lock", "enospc_tmpfs_kb"};
+    check_keys(faults, "faults", k_keys);
+    model::Faults result;
+    if (const auto* n = faults.get("stale_lock")) {
+      const auto* value = n->as_boolean();
+      if (!value) fail(at(*n), "faults.stale_lock", std::string("expected true or false (got ") + type_name(*n) + ")");
+      result.stale_lock = value->get();
+    }
+    if (const auto* n = faults.get("enospc_tmpfs_kb")) {
+      // 0 is off (tmpfs itself would read size=0 as "no limit"); on, a floor keeps it a filesystem.
+      const auto* value = n->as_integer();
+      const std::int64_t kb = value ? value->get() : -1;
+      if (kb != 0 && (kb < model::k_min_tmpfs_kb || kb > model::k_max_tmpfs_kb)) {
+        fail(at(*n), "faults.enospc_tmpfs_kb",
+             "expected 0 (off) or KiB in " + std::to_string(model::k_min_tmpfs_kb) + ".." + std::to_string(model::k_max_tmpfs_kb) +
+                 " (got " + (value ? std::to_string(kb) : std::string(type_name(*n))) + ")");
+      }
+      result.enospc_tmpfs_kb = static_cast<std::uint32_t>(kb);
+    }
+    return result;
   }
 
   model::BuildKind read_build(const toml::table& build, const std::string& path) const {
@@ -1023,6 +1047,10 @@ std::string to_toml(const model::Scenario& s) {
   line("interval_ms", std::to_string(r.interval_ms));
   line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
 
+  out += "\n[faults]\n";
+  line("stale_lock", s.faults.stale_lock ? "true" : "false");
+  line("enospc_tmpfs_kb", std::to_string(s.faults.enospc_tmpfs_kb));
+
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";
     line("name", toml_string(kind.name));
@@ -1113,6 +1141,7 @@ std::vector<CatalogueEntry> catalogue() {
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
                                           [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
     return false;
