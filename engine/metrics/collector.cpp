@@ -80,7 +80,10 @@ void Collector::collision(const Collision& c) {
     case CollisionKind::foreign: add(Counter::collisions_foreign); break;
     case CollisionKind::missing: add(Counter::collisions_missing); break;
     case CollisionKind::torn: add(Counter::collisions_torn); break;
-    case CollisionKind::lock_overlap: add(Counter::collisions_lock_overlap); break;
+    case CollisionKind::lock_overlap:
+      add(Counter::collisions_lock_overlap);
+      if (m_metrics->double_holders.size() < k_max_double_holders) m_metrics->double_holders.push_back(c);
+      break;
   }
   auto key = std::make_tuple(c.polluter_kind, c.victim_kind, static_cast<int>(c.kind));
   auto [it, inserted] = m_cell_index.try_emplace(key, m_metrics->interference.size());

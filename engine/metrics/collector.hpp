@@ -64,6 +64,8 @@ ProcessSample sample_process() noexcept;
 // A failure reason reads "category: detail"; the category picks its failures.* counter.
 Counter failure_category(std::string_view reason);
 
+inline constexpr std::size_t k_max_double_holders = 100;
+
 struct FailureReason {
   std::string reason;
   std::uint64_t count = 0;
@@ -84,6 +86,9 @@ struct RunMetrics {
   int longest_wait_kind = -1;
   double jain_index() const noexcept;
   std::vector<InterferenceCell> interference;
+  // Every lock_overlap names its double holders: the build already inside a locked cache and
+  // the one granted beside it (the first k_max_double_holders of them; the counter has all).
+  std::vector<Collision> double_holders;
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
   double duration_s = 0;

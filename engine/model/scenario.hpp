@@ -90,6 +90,19 @@ struct RunConfig {
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
 };
 
+// [faults]: failures injected on purpose, to see that builds and the report survive them
+// (scenarios/README.md, engine/fault/).
+struct Faults {
+  // Before the run, a holder that then died (a real child process) leaves its lock file at
+  // every locked mount's lock path: builds must not be blocked by it.
+  bool stale_lock = false;
+  // Non-zero: the workspace is a tmpfs of this many KiB in a private mount namespace (needs
+  // root), so writes run out of space; such failures count as failures.enospc.
+  std::uint32_t enospc_tmpfs_kb = 0;
+};
+inline constexpr std::uint32_t k_min_tmpfs_kb = 64;
+inline constexpr std::uint32_t k_max_tmpfs_kb = 4 * 1024 * 1024;
+
 // One swept setting and its values, e.g. concurrency = [1, 2, 4] (see scenario/settings).
 struct SweepAxis {
   std::string key;
@@ -105,6 +118,7 @@ struct Scenario {
   std::string description;
   std::string source;  // "builtin:NAME" or a file path
   RunConfig run;
+  Faults faults;                 // [faults]: none by default
   std::vector<BuildKind> kinds;
   std::vector<Expectation> expectations;
   std::vector<SweepAxis> sweep;  // [sweep]: empty for a single run

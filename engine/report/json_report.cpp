@@ -118,6 +118,28 @@ nlohmann::json run_json(const RunReport& report) {
   }
   doc["interference"] = interference;
 
+  // The builds that held one locked cache together (lock_overlap), named pair by pair.
+  json double_holders = json::array();
+  for (const auto& c : m.double_holders) {
+    double_holders.push_back({{"cache", c.file},
+                              {"step", c.step},
+                              {"first", {{"build", c.polluter_build}, {"kind", kind_name(outcome, c.polluter_kind)}}},
+                              {"second", {{"build", c.victim_build}, {"kind", kind_name(outcome, c.victim_kind)}}}});
+  }
+  doc["double_holders"] = double_holders;
+
+  // [faults] as really injected: null when the scenario asked for none.
+  json faults = {{"stale_lock", nullptr}, {"enospc", nullptr}};
+  if (const auto& stale = outcome.stale_lock) {
+    faults["stale_lock"] = {{"files", stale->files},
+                            {"example", stale->example},
+                            {"holder_pid", stale->holder_pid},
+                            {"holder_locked_all", stale->holder_locked_all},
+                            {"freed_by_kernel", stale->freed_by_kernel}};
+  }
+  if (outcome.enospc_tmpfs_kb > 0) faults["enospc"] = {{"tmpfs_kb", outcome.enospc_tmpfs_kb}};
+  doc["faults"] = faults;
+
   json failures = json::array();
   for (const auto& f : m.failures) {
     const auto category = metrics::k_counters[static_cast<std::size_t>(metrics::failure_category(f.reason))].name;

@@ -68,6 +68,27 @@ std::string to_text(const RunReport& report) {
                        kind_name(outcome, cell.victim_kind), metrics::to_string(cell.kind), cell.count, example));
     }
   }
+  if (!m.double_holders.empty()) {
+    // Named pair by pair (the JSON lists up to metrics::k_max_double_holders).
+    constexpr std::size_t k_shown = 3;
+    std::string pairs;
+    for (std::size_t i = 0; i < m.double_holders.size() && i < k_shown; ++i) {
+      const auto& c = m.double_holders[i];
+      pairs += fmt::format("{}build {} ({}) + build {} ({})", i ? "; " : "", c.polluter_build, kind_name(outcome, c.polluter_kind),
+                           c.victim_build, kind_name(outcome, c.victim_kind));
+    }
+    if (m.double_holders.size() > k_shown) pairs += fmt::format("; {} more in the JSON report", m.double_holders.size() - k_shown);
+    line(fmt::format("  double holders of a locked cache: {}", pairs));
+  }
+  if (const auto& stale = outcome.stale_lock) {
+    line(fmt::format("  fault       stale_lock: {} lock files left by dead holder pid {} ({}; {})", stale->files, stale->holder_pid,
+                     stale->holder_locked_all ? "it held them all when it died" : "it could NOT lock them all",
+                     stale->freed_by_kernel ? "the kernel freed the locks" : "a lock was NOT freed"));
+  }
+  if (outcome.enospc_tmpfs_kb > 0) {
+    line(fmt::format("  fault       enospc: workspace on a {} KiB tmpfs; {:.0f} builds failed for lack of space", outcome.enospc_tmpfs_kb,
+                     value("failures.enospc")));
+  }
   if (!m.failures.empty()) {
     line("  failures:");
     for (const auto& f : m.failures) {

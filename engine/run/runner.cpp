@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <spdlog/spdlog.h>
 
 #include "engine/core/error.hpp"
@@ -123,15 +124,56 @@ std::string Runner::root_for(std::uint64_t build_id) const {
   return std::string(k_roots_dir) + "/shared";
 }
 
+// Lock files a [faults] stale_lock run leaves before it starts: every kernel-locked mount's
+// lock file in the cache root of each of the first builds (one root when isolation = shared).
+std::vector<std::string> Runner::stale_lock_paths() const {
+  constexpr std::uint64_t k_max_roots = 1024;
+  if (m_profile.lock_style() != semantics::LockStyle::kernel_gate) return {};  // BuildKit: no lock files
+  std::set<std::string> files;
+  for (std::size_t k = 0; k < m_scenario.kinds.size(); ++k) {
+    for (std::size_t s = 0; s < m_scenario.kinds[k].steps.size(); ++s) {
+      const auto& mounts = m_scenario.kinds[k].steps[s].mounts;
+      for (std::size_t i = 0; i < mounts.size(); ++i) {
+        const auto& lock_file = m_layouts[k][s][i].lock_file;
+        if (mounts[i].sharing == Sharing::locked && !lock_file.empty() && m_profile.rejection(mounts[i]).empty()) {
+          files.insert(lock_file);
+        }
+      }
+    }
+  }
+  const auto& run = m_scenario.run;
+  const std::uint64_t builds = std::min(run.builds == 0 ? std::uint64_t{run.concurrency} : run.builds, k_max_roots);
+  std::set<std::string> roots;
+  for (std::uint64_t id = 0; id < builds; ++id) roots.insert(root_for(id));
+  std::vector<std::string> paths;
+  for (const auto& root : roots) {
+    for (const auto& file : files) paths.push_back(root + "/" + file);
+  }
+  return paths;
+}
+
 RunOutcome Runner::run() {
   // A directory we made (under $TMPDIR, or a --workdir that did not exist) goes at the end;
   // a user's existing empty --workdir stays, emptied.
   m_workspace_created = m_options.workdir.empty();
   m_workspace_path = m_workspace_created ? fs::make_workspace(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp")
                                          : fs::prepare_user_workdir(m_options.workdir, &m_workspace_created);
+  if (const auto kb = m_scenario.faults.enospc_tmpfs_kb; kb > 0) {
+    try {
+      m_tmpfs = std::make_unique<fault::TmpfsWorkspace>(m_workspace_path, kb);
+    } catch (const EnvironmentError&) {
+      if (m_workspace_created) ::rmdir(m_workspace_path.c_str());
+      throw;
+    }
+    if (m_options.keep) spdlog::warn("--keep: the tmpfs workspace lives in this run's own mount namespace and goes with it");
+  }
   m_workspace = std::make_unique<fs::Root>(fs::Root::open(m_workspace_path));
   if (int rc = m_workspace->make_dirs(k_roots_dir); rc < 0) {
     throw EnvironmentError("cannot create " + m_workspace_path + "/" + k_roots_dir + ": " + errno_text(-rc));
+  }
+  if (m_scenario.faults.stale_lock) {
+    m_stale_lock = fault::leave_stale_locks(*m_workspace, stale_lock_paths(), m_scenario.run.lock_kind);
+    spdlog::info("stale_lock: {} lock files left by dead holder pid {}", m_stale_lock->files, m_stale_lock->holder_pid);
   }
   spdlog::debug("workspace {}", m_workspace_path);
   m_environment = read_environment(m_workspace_path);
@@ -153,6 +195,8 @@ RunOutcome Runner::run() {
   outcome.workdir_kept = m_options.keep;
   outcome.started_at = m_started_at;
   outcome.environment = m_environment;
+  outcome.stale_lock = m_stale_lock;
+  outcome.enospc_tmpfs_kb = m_tmpfs ? m_tmpfs->size_kb() : 0;
   for (const auto& kind : m_scenario.kinds) outcome.kind_names.push_back(kind.name);
   outcome.metrics = std::make_unique<metrics::RunMetrics>(m_collector.metrics());
 
@@ -698,6 +742,7 @@ void Runner::end_run() {
   core::queue_work(
       *m_loop, [root = m_workspace.get()] { (void)root->remove_tree(""); },
       [this](int) {
+        if (m_tmpfs) m_tmpfs->detach();  // the directory underneath is empty: rmdir works
         if (m_workspace_created && ::rmdir(m_workspace_path.c_str()) != 0) {
           spdlog::warn("could not remove workspace {}: {}", m_workspace_path, errno_text(errno));
         }
@@ -745,6 +790,7 @@ void Runner::abort_now(int signum) {
   spdlog::error("{} again: aborting now", strsignal(signum));
   if (!m_options.keep && m_workspace) {
     (void)m_workspace->remove_tree("");
+    if (m_tmpfs) m_tmpfs->detach();
     if (m_workspace_created) ::rmdir(m_workspace_path.c_str());
   }
   std::_Exit(128 + signum);

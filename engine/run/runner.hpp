@@ -5,11 +5,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/core/loop.hpp"
+#include "engine/fault/stale_lock.hpp"
+#include "engine/fault/tmpfs_workspace.hpp"
 #include "engine/fs/safe_fs.hpp"
 #include "engine/lock/waiter_pool.hpp"
 #include "engine/metrics/collector.hpp"
@@ -39,6 +42,9 @@ struct RunOutcome {
   std::chrono::system_clock::time_point started_at;
   std::vector<std::string> kind_names;
   Environment environment;  // read while the workspace existed
+  // [faults] as they were really injected (absent / 0 when the scenario asked for none).
+  std::optional<fault::StaleLockReport> stale_lock;
+  std::uint32_t enospc_tmpfs_kb = 0;  // the workspace was a tmpfs of this size
 };
 
 class Runner {
@@ -85,6 +91,7 @@ class Runner {
   std::uint64_t now_us() const;
   int kind_index(const std::string& name) const;
   std::string root_for(std::uint64_t build_id) const;
+  std::vector<std::string> stale_lock_paths() const;
 
   RunOptions m_options;
   const model::Scenario& m_scenario;
@@ -93,6 +100,8 @@ class Runner {
   std::unique_ptr<fs::Root> m_workspace;
   std::string m_workspace_path;
   bool m_workspace_created = false;  // we made it, so we remove it (not just its contents)
+  std::unique_ptr<fault::TmpfsWorkspace> m_tmpfs;  // [faults] enospc_tmpfs_kb
+  std::optional<fault::StaleLockReport> m_stale_lock;
   std::unique_ptr<lock::WaiterPool> m_waiters;
   std::unique_ptr<core::Timer> m_interval_timer, m_duration_timer, m_arrival_timer;
   std::vector<std::unique_ptr<core::Signal>> m_signals;

@@ -81,6 +81,85 @@ std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
 }
 std::string quoted(std::string_view text) { return escape(text, true, 80); }
 
+// toml++ 3.3.0 (Debian 12) asks a lookup table whether a non-ASCII character is whitespace
+// wherever it scans for the end of a value or key, even inside some strings; for three ranges
+// of code points (Latin-1 to Cyrillic among them) the lookup reaches __builtin_unreachable:
+// undefined behaviour on input as plain as `x = +"é"` (found by fuzz/scenario_parser_fuzz).
+// The parser is therefore handed a copy in which those characters are moved to plane 15
+// (U+F0000 + (c - 0xA0)), which the table answers correctly, and everything read back is
+// moved home. Lines and columns count characters, so positions in messages do not change;
+// plane 15 itself is refused in scenario text (check_utf8) so the move is reversible.
+constexpr char32_t k_shift_from = 0xA0;
+constexpr char32_t k_shift_to = 0xF0000;
+
+// Mirrors is_non_ascii_horizontal_whitespace() of toml++ 3.3.0: true where it is undefined.
+bool toml_lookup_undefined(char32_t c) {
+  if (c <= 0xA0 || c >= 0xFEFF || c == 0x3000) return false;
+  const auto chunk = (static_cast<std::uint64_t>(c) - 0xA0u) / 0x3FAu;
+  if ((std::uint64_t{1} << chunk) & 0x7FFFFFFFFFFFF75Eull) return false;
+  return chunk != 5 && chunk != 7;
+}
+
+void put_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+// Decodes the UTF-8 sequence at text[i] (text is valid UTF-8) and advances i past it.
+char32_t next_utf8(std::string_view text, std::size_t& i) {
+  const auto c = static_cast<unsigned char>(text[i++]);
+  if (c < 0x80) return c;
+  const int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+  char32_t code = c & (0x3Fu >> extra);
+  for (int k = 0; k < extra && i < text.size(); ++k) code = (code << 6) | (static_cast<unsigned char>(text[i++]) & 0x3Fu);
+  return code;
+}
+
+// Valid UTF-8 in, the text toml++ may safely see out (or the input itself when nothing moves).
+std::string shift_for_toml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t c = next_utf8(text, i);
+    if (toml_lookup_undefined(c)) {
+      put_utf8(out, k_shift_to + (c - k_shift_from));
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
+// Undoes shift_for_toml() on anything read back from the parsed tree or its messages.
+std::string unshift(std::string_view text) {
+  if (text.find('\xF3') == std::string_view::npos) return std::string(text);  // plane 15 starts with F3
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t c = next_utf8(text, i);
+    if (c >= k_shift_to && c < k_shift_to + 0x10000 && toml_lookup_undefined(c - k_shift_to + k_shift_from)) {
+      put_utf8(out, c - k_shift_to + k_shift_from);
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
 std::string format_double(double value) {
   std::array<char, 64> buffer{};
   auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
@@ -222,7 +301,7 @@ class Parser {
 
   model::Scenario parse(std::string_view text, std::string_view name) {
     prescan(text);
-    toml::table root = parse_toml(text);
+    toml::table root = parse_toml(shift_for_toml(text));
     model::Scenario scenario = read_root(root);
     scenario.name = std::string(name);
     scenario.source = std::string(m_source);
@@ -232,7 +311,7 @@ class Parser {
  private:
   [[noreturn]] void fail(Position where, std::string_view path, std::string_view what) const {
     throw InputError(escape(m_source, false, 200) + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                     ": " + std::string(path) + ": " + std::string(what));
+                     ": " + unshift(path) + ": " + unshift(what));
   }
 
   // Catches, with a position, what toml++ handles badly or reports vaguely: size, NUL bytes,
@@ -275,6 +354,9 @@ class Parser {
         }
         if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
           fail(pos, "file", "invalid UTF-8 sequence (expected UTF-8 text)");
+        }
+        if (code >= k_shift_to && code < k_shift_to + 0x10000) {
+          fail(pos, "file", "private-use character of plane 15 (U+F0000..U+FFFFF) is not accepted in scenario text");
         }
       }
       if (c == '\n') {
@@ -428,7 +510,7 @@ class Parser {
   std::string string(const toml::node& node, const std::string& path) const {
     const auto* value = node.as_string();
     if (!value) fail(at(node), path, std::string("expected a string (got ") + type_name(node) + ")");
-    return value->get();
+    return unshift(value->get());
   }
 
   template <typename E>
@@ -449,7 +531,7 @@ class Parser {
   }
 
   model::Scenario read_root(const toml::table& root) const {
-    static constexpr std::array<std::string_view, 5> k_keys{"description", "run", "build", "expect", "sweep"};
+    static constexpr std::array<std::string_view, 6> k_keys{"description", "run", "faults", "build", "expect", "sweep"};
     check_keys(root, "", k_keys);
     model::Scenario scenario;
     const auto& description = required(root, "", "description", "a one-line string");
@@ -458,6 +540,7 @@ class Parser {
       fail(at(description), "description", "expected a non-empty one-line string (got " + quoted(scenario.description) + ")");
     }
     if (const auto* run = root.get("run")) scenario.run = read_run(table(*run, "run"));
+    if (const auto* faults = root.get("faults")) scenario.faults = read_faults(table(*faults, "faults"));
     const auto& builds = tables(required(root, "", "build", "at least one [[build]]"), "build", "[[build]]");
     if (builds.empty()) fail(at(builds), "build", "expected at least one [[build]]");
     for (std::size_t i = 0; i < builds.size(); ++i) {
@@ -497,7 +580,7 @@ class Parser {
       for (std::size_t i = 0; i < values->size(); ++i) {
         const auto& value = *values->get(i);
         std::string text;
-        if (const auto* s = value.as_string()) text = s->get();
+        if (const auto* s = value.as_string()) text = unshift(s->get());
         else if (const auto* n = value.as_integer()) text = std::to_string(n->get());
         else if (const auto* f = value.as_floating_point()) text = format_double(f->get());
         else fail(at(value), indexed(path, i), std::string("expected a string or a number (got ") + type_name(value) + ")");
@@ -564,6 +647,29 @@ class Parser {
       fail(at(n ? *n : *run.get("arrival")), "run.ramp", "expected > 0 seconds when run.arrival = \"ramp\"");
     }
     return config;
+  }
+
+  model::Faults read_faults(const toml::table& faults) const {
+    static constexpr std::array<std::string_view, 2> k_keys{"stale_lock", "enospc_tmpfs_kb"};
+    check_keys(faults, "faults", k_keys);
+    model::Faults result;
+    if (const auto* n = faults.get("stale_lock")) {
+      const auto* value = n->as_boolean();
+      if (!value) fail(at(*n), "faults.stale_lock", std::string("expected true or false (got ") + type_name(*n) + ")");
+      result.stale_lock = value->get();
+    }
+    if (const auto* n = faults.get("enospc_tmpfs_kb")) {
+      // 0 is off (tmpfs itself would read size=0 as "no limit"); on, a floor keeps it a filesystem.
+      const auto* value = n->as_integer();
+      const std::int64_t kb = value ? value->get() : -1;
+      if (kb != 0 && (kb < model::k_min_tmpfs_kb || kb > model::k_max_tmpfs_kb)) {
+        fail(at(*n), "faults.enospc_tmpfs_kb",
+             "expected 0 (off) or KiB in " + std::to_string(model::k_min_tmpfs_kb) + ".." + std::to_string(model::k_max_tmpfs_kb) +
+                 " (got " + (value ? std::to_string(kb) : std::string(type_name(*n))) + ")");
+      }
+      result.enospc_tmpfs_kb = static_cast<std::uint32_t>(kb);
+    }
+    return result;
   }
 
   model::BuildKind read_build(const toml::table& build, const std::string& path) const {
@@ -770,15 +876,16 @@ class Parser {
         e.value = f->get();
         e.text = format_double(f->get());
       } else if (const auto* s = node.as_string()) {
-        auto parsed = parse_comparison(s->get());
+        const std::string written = unshift(s->get());
+        auto parsed = parse_comparison(written);
         if (!parsed) {
           fail(at(node), path,
                "expected a number, or an operator ==, =, !=, <, <=, >, >= followed by a number, such as \">0\" (got " +
-                   quoted(s->get()) + ")");
+                   quoted(written) + ")");
         }
         e.comparison = parsed->first;
         e.value = parsed->second;
-        e.text = s->get();
+        e.text = written;
       } else {
         fail(at(node), path, std::string("expected a number or a comparison string such as \"<50000\" (got ") + type_name(node) + ")");
       }
@@ -940,6 +1047,10 @@ std::string to_toml(const model::Scenario& s) {
   line("interval_ms", std::to_string(r.interval_ms));
   line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
 
+  out += "\n[faults]\n";
+  line("stale_lock", s.faults.stale_lock ? "true" : "false");
+  line("enospc_tmpfs_kb", std::to_string(s.faults.enospc_tmpfs_kb));
+
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";
     line("name", toml_string(kind.name));
@@ -1030,6 +1141,7 @@ std::vector<CatalogueEntry> catalogue() {
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
                                           [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
     return false;

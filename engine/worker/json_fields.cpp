@@ -101,8 +101,21 @@ void FlatObject::finish() const {
 }
 
 std::string FlatObject::shorten(std::string_view text) {
-  if (text.size() <= k_max_message_text) return std::string(text);
-  return std::string(text.substr(0, k_max_message_text)) + "...";
+  // Control characters are escaped: an error message is one line (found by the fuzzer).
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < k_max_message_text; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char k_hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += k_hex[c >> 4];
+      out += k_hex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > k_max_message_text) out += "...";
+  return out;
 }
 
 }  // namespace cachestress::worker
