@@ -58,9 +58,9 @@ TEST_CASE("locked at concurrency 4 vs 16: the wait regression is shown and compa
   CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **regression**"));
   CHECK_THAT(md.out, Catch::Contains("| `lock_wait_us.p99` |"));
 
-  // The other way round the wait fell: an improvement, exit 0.
+  // The other way round the wait fell: an improvement. (No exit-code check: throughput at
+  // concurrency 4 may be lower than at 16, which is a real regression on that metric.)
   auto reverse = run_binary({"compare", c16, c4, "--format", "json"});
-  CHECK(reverse.exit_code == 0);
   CHECK(metric(parse_json(reverse.out), "lock_wait_us.p99")["verdict"] == "improvement");
 }
 
