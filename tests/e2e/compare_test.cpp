@@ -58,9 +58,9 @@ TEST_CASE("locked at concurrency 4 vs 16: the wait regression is shown and compa
   CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **regression**"));
   CHECK_THAT(md.out, Catch::Contains("| `lock_wait_us.p99` |"));
 
-  // The other way round the wait fell: an improvement, exit 0.
+  // The other way round the wait fell: an improvement (throughput may go either way, so the
+  // exit code is not asserted here).
   auto reverse = run_binary({"compare", c16, c4, "--format", "json"});
-  CHECK(reverse.exit_code == 0);
   CHECK(metric(parse_json(reverse.out), "lock_wait_us.p99")["verdict"] == "improvement");
 }
 
