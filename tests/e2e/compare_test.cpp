@@ -58,8 +58,8 @@ TEST_CASE("locked at concurrency 4 vs 16: the wait regression is shown and compa
   CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **regression**"));
   CHECK_THAT(md.out, Catch::Contains("| `lock_wait_us.p99` |"));
 
-  // The other way round the wait fell: an improvement. (No exit-code check: throughput at
-  // concurrency 4 may be lower than at 16, which is a real regression on that metric.)
+  // The other way round the wait fell: an improvement (throughput may go either way, so the
+  // exit code is not asserted here).
   auto reverse = run_binary({"compare", c16, c4, "--format", "json"});
   CHECK(metric(parse_json(reverse.out), "lock_wait_us.p99")["verdict"] == "improvement");
 }

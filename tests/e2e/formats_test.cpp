@@ -88,3 +88,71 @@ TEST_CASE("an interrupted sweep leaves a valid report and exports of the finishe
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+namespace {
+
+// "number" for integers and floats alike: JSON readers do not tell them apart.
+std::string json_kind(const nlohmann::json& value) {
+  return value.is_number() ? "number" : value.type_name();
+}
+
+}  // namespace
+
+TEST_CASE("gbench and bmf exports have the documented shapes of tests/fixtures", "[e2e][formats]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "6", "--sweep", "concurrency=1,2", "--repeat", "2",
+               "--out", tmp / "r.json", "--format", "gbench,bmf", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE((result.exit_code == 0 || result.exit_code == 1));  // locked expects waits at concurrency 1
+
+  // Google Benchmark: every key of a documented entry, with its type; repetitions numbered.
+  const auto documented = nlohmann::json::parse(read_text(source_path("tests/fixtures/gbench_documented.json")));
+  const auto ours = read_json_file(tmp / "r.gbench.json");
+  for (const auto& [key, value] : documented["context"].items()) {
+    if (key == "load_avg") continue;  // not measured
+    INFO("context." << key);
+    REQUIRE(ours["context"].contains(key));
+    CHECK(json_kind(ours["context"][key]) == json_kind(value));
+  }
+  REQUIRE(ours["benchmarks"].size() == 4);
+  for (const auto& entry : ours["benchmarks"]) {
+    for (const auto& [key, value] : documented["benchmarks"][0].items()) {
+      if (key == "bytes") continue;  // the fixture's own user counter
+      INFO(entry["name"] << "." << key);
+      REQUIRE(entry.contains(key));
+      CHECK(json_kind(entry[key]) == json_kind(value));
+    }
+    CHECK(entry["repetitions"] == 2);
+    CHECK(entry["time_unit"] == "us");
+  }
+  CHECK(ours["benchmarks"][0]["name"] == ours["benchmarks"][2]["name"]);
+  CHECK(ours["benchmarks"][0]["repetition_index"] == 0);
+  CHECK(ours["benchmarks"][2]["repetition_index"] == 1);
+
+  // Bencher Metric Format: benchmark -> measure -> {value, lower_value, upper_value}, numbers.
+  const auto bmf_documented = nlohmann::json::parse(read_text(source_path("tests/fixtures/bmf_documented.json")));
+  const auto& documented_metric = bmf_documented["parser/small"]["latency"];  // value and both bounds
+  const auto bmf = read_json_file(tmp / "r.bmf.json");
+  REQUIRE(bmf.size() == 2);  // one benchmark per combination, repetitions folded
+  for (const auto& [benchmark, measures] : bmf.items()) {
+    REQUIRE(measures.contains("throughput"));
+    for (const auto& [slug, metric] : measures.items()) {
+      INFO(benchmark << " " << slug);
+      CHECK(slug.size() <= 64);
+      REQUIRE(metric.is_object());
+      for (const auto& [key, value] : metric.items()) {
+        CHECK(documented_metric.contains(key));
+        CHECK(value.is_number());
+      }
+      CHECK(metric.contains("value"));
+      CHECK(metric["lower_value"].get<double>() <= metric["value"].get<double>());
+      CHECK(metric["value"].get<double>() <= metric["upper_value"].get<double>());
+    }
+  }
+}
+
+}  // namespace cachestress::e2e
