@@ -86,6 +86,16 @@ TEST_CASE("stale-lock under buildkit semantics leaves nothing: it keeps no lock 
   CHECK(summary(run.doc, "builds", "completed") == 60);
 }
 
+TEST_CASE("stale-lock under buildah-1.28 leaves the lock file inside each cache directory", "[e2e][faults]") {
+  TempDir tmp;
+  auto run = run_in(tmp, {"--scenario", "stale-lock", "--semantics", "buildah-1.28"});
+  REQUIRE(run.result.exit_code == 0);
+  CHECK(run.doc["faults"]["stale_lock"]["files"] == 2);
+  CHECK(run.doc["faults"]["stale_lock"]["example"] == "roots/shared/buildah-cache/deps/buildah-cache-lockfile");
+  CHECK(run.doc["faults"]["stale_lock"]["freed_by_kernel"] == true);
+  CHECK(summary(run.doc, "builds", "failed") == 0);
+}
+
 TEST_CASE("enospc: a full tmpfs fails builds as enospc and the run and report complete", "[e2e][faults]") {
   TempDir tmp;
   auto run = run_in(tmp, {"--scenario", "enospc"});
