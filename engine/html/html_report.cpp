@@ -31,8 +31,9 @@ svg .key-label { font-weight: 600; }
 svg .note { fill: #555; font-style: italic; font-size: 14px; }
 svg .note-small { fill: #555; font-style: italic; }
 svg .on-dark { fill: #fff; }
-svg .axis { stroke: #444; stroke-width: 1; }
-svg .grid { stroke: #e6e6e6; stroke-width: 1; }
+svg .axis { stroke: #444; stroke-width: 1; shape-rendering: crispEdges; }
+svg .grid { stroke: #e6e6e6; stroke-width: 1; shape-rendering: crispEdges; }
+svg rect { shape-rendering: crispEdges; }
 svg .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 svg .queue { opacity: 0.45; }
 svg .holder { stroke: #fff; stroke-width: 0.5; }

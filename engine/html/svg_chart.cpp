@@ -220,7 +220,11 @@ double draw_legend(SvgWriter& svg, double x, double y, double max_width, const s
       at = x;
       row += k_row_height;
     }
-    svg.polyline({{at, row - 4}, {at + 24, row - 4}}, entry.style.colour, entry.style.dash, "series");
+    if (entry.block) {
+      svg.rect(at, row - 10, 24, 11, entry.style.colour);
+    } else {
+      svg.polyline({{at, row - 4}, {at + 24, row - 4}}, entry.style.colour, entry.style.dash, "series");
+    }
     svg.text(at + 30, row, entry.label, SvgWriter::Anchor::start, "legend");
     at += width;
   }

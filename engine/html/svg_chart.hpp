@@ -103,6 +103,7 @@ SeriesStyle series_style(std::size_t index);
 struct LegendEntry {
   std::string label;
   SeriesStyle style;
+  bool block = false;  // a filled swatch (bars, areas) rather than a line
 };
 // One row of swatches and labels starting at (x, y), wrapping at max_width. Returns the
 // height used.
