@@ -14,12 +14,13 @@
 namespace cachestress::html {
 namespace {
 
-constexpr double k_width = 960, k_left = 40, k_cell_width = 110, k_cell_height = 30;
+constexpr double k_width = 960, k_left = 40, k_cell_height = 30, k_gap = 40;
 constexpr double k_header_height = 58;  // run title, "victim" and the column names
-constexpr std::size_t k_max_matrices = 6, k_max_kinds = 16;
+constexpr std::size_t k_max_matrices = 8, k_max_kinds = 16;
 
 struct Matrix {
   std::vector<std::string> polluters, victims;  // row and column names
+  double label_width = 0, cell_width = 0;        // wide enough for the names, within limits
   std::map<std::pair<std::string, std::string>, double> total;
   std::map<std::pair<std::string, std::string>, std::map<std::string, double>> by_collision_kind;
 };
@@ -46,6 +47,14 @@ Matrix build_matrix(const RunCell& cell) {
   }
   matrix.polluters = ordered_kinds(polluters);
   matrix.victims = ordered_kinds(victims);
+  // 7 px per character of 12 px text (see svg_chart.cpp), plus padding.
+  auto longest = [](const std::vector<std::string>& names) {
+    std::size_t most = 0;
+    for (const auto& name : names) most = std::max(most, name.size());
+    return 7.0 * static_cast<double>(most);
+  };
+  matrix.label_width = std::clamp(longest(matrix.polluters) + 46, 110.0, 220.0);
+  matrix.cell_width = std::clamp(longest(matrix.victims) + 14, 60.0, 170.0);
   return matrix;
 }
 
@@ -57,6 +66,7 @@ std::string heat_colour(double count, double highest) {
 }
 
 double matrix_height(const Matrix& matrix) { return k_header_height + matrix.polluters.size() * k_cell_height + 28; }
+double matrix_width(const Matrix& matrix) { return matrix.label_width + matrix.victims.size() * matrix.cell_width; }
 
 std::string fit(const std::string& text, double width) {
   const auto chars = static_cast<std::size_t>(width / 7);
@@ -69,14 +79,14 @@ std::string breakdown(const std::map<std::string, double>& by_kind) {
   return text;
 }
 
-// Draws one matrix with its title at `top`; returns the height used.
-double draw_matrix(SvgWriter& svg, double top, const RunCell& cell, const Matrix& matrix, double highest) {
-  const double label_width = 180;
-  const double grid_left = k_left + label_width, grid_top = top + k_header_height;
-  svg.text(k_left, top + 14, "Run " + cell.label, SvgWriter::Anchor::start, "axis-title");
+// Draws one matrix with its top left corner at (left, top).
+void draw_matrix(SvgWriter& svg, double left, double top, const RunCell& cell, const Matrix& matrix, double highest) {
+  const double label_width = matrix.label_width, cell_width = matrix.cell_width;
+  const double grid_left = left + label_width, grid_top = top + k_header_height;
+  svg.text(left, top + 14, "Run " + cell.label, SvgWriter::Anchor::start, "axis-title");
   svg.text(grid_left, top + 32, "victim build kind →", SvgWriter::Anchor::start, "tick-label");
   for (std::size_t c = 0; c < matrix.victims.size(); ++c) {
-    svg.text(grid_left + (c + 0.5) * k_cell_width, grid_top - 4, fit(matrix.victims[c], k_cell_width - 6), SvgWriter::Anchor::middle,
+    svg.text(grid_left + (c + 0.5) * cell_width, grid_top - 4, fit(matrix.victims[c], cell_width - 6), SvgWriter::Anchor::middle,
              "key-label");
   }
   for (std::size_t r = 0; r < matrix.polluters.size(); ++r) {
@@ -87,17 +97,38 @@ double draw_matrix(SvgWriter& svg, double top, const RunCell& cell, const Matrix
       const std::pair<std::string, std::string> at{matrix.polluters[r], matrix.victims[c]};
       const auto found = matrix.total.find(at);
       const double count = found == matrix.total.end() ? 0 : found->second;
-      const double cell_x = grid_left + c * k_cell_width;
+      const double cell_x = grid_left + c * cell_width;
       std::string tooltip = at.first + " polluted " + at.second + ": " + format_number(count);
       if (count > 0) tooltip += " (" + breakdown(matrix.by_collision_kind.at(at)) + ")";
-      svg.rect(cell_x, row_top, k_cell_width, k_cell_height, heat_colour(count, highest), tooltip, "heat");
+      svg.rect(cell_x, row_top, cell_width, k_cell_height, heat_colour(count, highest), tooltip, "heat");
       const bool dark = highest > 0 && std::log1p(count) / std::log1p(highest) > 0.6;
-      svg.text(cell_x + k_cell_width / 2, row_top + k_cell_height / 2 + 4, format_number(count), SvgWriter::Anchor::middle,
+      svg.text(cell_x + cell_width / 2, row_top + k_cell_height / 2 + 4, format_number(count), SvgWriter::Anchor::middle,
                dark ? "on-dark" : "");
     }
   }
-  svg.vertical_text(k_left + 6, grid_top + matrix.polluters.size() * k_cell_height / 2, "polluter");
-  return matrix_height(matrix);
+  svg.vertical_text(left + 6, grid_top + matrix.polluters.size() * k_cell_height / 2, "polluter");
+}
+
+// Matrices flow left to right and wrap, like words: (left, top) of each, and the height.
+struct Placement {
+  std::vector<std::pair<double, double>> corners;
+  double height = 0;
+};
+Placement place(const std::vector<Matrix>& matrices) {
+  Placement placement;
+  double left = k_left, top = 8, row_height = 0;
+  for (const auto& matrix : matrices) {
+    if (left > k_left && left + matrix_width(matrix) > k_width - 10) {
+      left = k_left;
+      top += row_height;
+      row_height = 0;
+    }
+    placement.corners.emplace_back(left, top);
+    left += matrix_width(matrix) + k_gap;
+    row_height = std::max(row_height, matrix_height(matrix));
+  }
+  placement.height = top + row_height + 8;
+  return placement;
 }
 
 }  // namespace
@@ -105,11 +136,10 @@ double draw_matrix(SvgWriter& svg, double top, const RunCell& cell, const Matrix
 std::string interference_chart(const std::vector<RunCell>& cells) {
   const auto selection = select_cells(cells, k_max_matrices, [](const RunCell& cell) { return !cell.interference.empty(); });
   std::vector<Matrix> matrices;
-  double highest = 0, height = 16;
+  double highest = 0;
   for (const RunCell* cell : selection.cells) {
     matrices.push_back(build_matrix(*cell));
     for (const auto& [at, count] : matrices.back().total) highest = std::max(highest, count);
-    height += matrix_height(matrices.back());
   }
   if (matrices.empty()) {
     const PlotArea area{k_left, 16, k_width - 2 * k_left, 100};
@@ -120,9 +150,11 @@ std::string interference_chart(const std::vector<RunCell>& cells) {
                   "Collisions counted by the kind of the build that caused them (rows) and the kind of the build that "
                   "saw them (columns). None of these runs had a collision.");
   }
-  SvgWriter svg(k_width, height, "interference matrix");
-  double top = 8;
-  for (std::size_t i = 0; i < matrices.size(); ++i) top += draw_matrix(svg, top, *selection.cells[i], matrices[i], highest);
+  const Placement placement = place(matrices);
+  SvgWriter svg(k_width, placement.height, "interference matrix");
+  for (std::size_t i = 0; i < matrices.size(); ++i) {
+    draw_matrix(svg, placement.corners[i].first, placement.corners[i].second, *selection.cells[i], matrices[i], highest);
+  }
   std::string caption = "Collisions (foreign, missing, torn, lock_overlap) counted by the kind of the build that caused "
                         "them (rows; \"unknown\" when the evidence names no writer) and the kind of the build that saw "
                         "them (columns). Darker is more, on a log scale shared by all matrices; hover a cell for the "

@@ -36,6 +36,8 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
   draw_x_axis(svg, area, x, x_ticks, bottom_panel ? "time since start (s)" : "");
   draw_y_axis(svg, area, y, y_ticks, title);
   for (std::size_t i = 0; i < runs.size(); ++i) {
+    // A run that never took a lock has no wait to draw (its zero is not a measurement).
+    if (panel.duration && runs[i]->wait_count.value_or(0) == 0) continue;
     const SeriesStyle style = series_style(i);
     Points line;
     for (const auto& point : runs[i]->intervals) line.emplace_back(x(point.t_s), y(panel.value(point) / unit.us_per_unit));
@@ -55,7 +57,7 @@ std::string intervals_chart(const std::vector<RunCell>& cells) {
   for (const RunCell* run : selection.cells) end = std::max(end, run->intervals.back().t_s);
   const std::vector<Panel> panels{
       {"builds completed", [](const IntervalPoint& p) { return p.builds_completed; }},
-      {"collisions per interval", [](const IntervalPoint& p) { return p.collisions; }},
+      {"collisions", [](const IntervalPoint& p) { return p.collisions; }},
       {"p99 lock wait", [](const IntervalPoint& p) { return p.lock_wait_p99_us; }, true},
   };
   std::vector<LegendEntry> legend;

@@ -19,26 +19,31 @@ struct ScalingPoint {
   double builds_per_s = 0;
   double wait_p99_us = 0;
   int runs = 0;
+  bool locked = false;  // some run took a locked mount: a p99 lock wait to draw
 };
 
 // series -> points ascending in concurrency (the mean of every run at that concurrency).
 std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vector<RunCell>& cells) {
   struct Sum {
     double builds_per_s = 0, wait_p99_us = 0;
-    int runs = 0;
+    int runs = 0, locked_runs = 0;
   };
   std::map<std::string, std::map<double, Sum>> sums;
   for (const auto& cell : cells) {
     if (!cell.concurrency || !cell.builds_per_s) continue;
     Sum& sum = sums[cell.series][*cell.concurrency];
     sum.builds_per_s += *cell.builds_per_s;
-    sum.wait_p99_us += cell.wait_p99_us.value_or(0);
+    if (cell.wait_count.value_or(0) > 0) {
+      sum.wait_p99_us += cell.wait_p99_us.value_or(0);
+      ++sum.locked_runs;
+    }
     ++sum.runs;
   }
   std::map<std::string, std::vector<ScalingPoint>> series;
   for (const auto& [name, by_concurrency] : sums) {
     for (const auto& [concurrency, sum] : by_concurrency) {
-      series[name].push_back({concurrency, sum.builds_per_s / sum.runs, sum.wait_p99_us / sum.runs, sum.runs});
+      series[name].push_back({concurrency, sum.builds_per_s / sum.runs,
+                              sum.locked_runs > 0 ? sum.wait_p99_us / sum.locked_runs : 0, sum.runs, sum.locked_runs > 0});
     }
   }
   return series;
@@ -69,7 +74,7 @@ std::vector<Tick> concurrency_ticks(const std::set<double>& values, bool logarit
 }
 
 void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std::vector<Tick>& x_ticks,
-                const std::map<std::string, std::vector<ScalingPoint>>& series, bool wait_panel) {
+                const std::map<std::string, std::vector<ScalingPoint>>& series, bool wait_panel, bool single_concurrency) {
   double highest = 0;
   for (const auto& [name, points] : series) {
     for (const auto& point : points) highest = std::max(highest, wait_panel ? point.wait_p99_us : point.builds_per_s);
@@ -84,8 +89,14 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
   draw_y_axis(svg, area, y, y_ticks, wait_panel ? std::string("p99 lock wait (") + unit.name + ")" : "throughput (builds/s)");
 
   std::size_t index = 0;
-  for (const auto& [name, points] : series) {
+  std::string lockless;  // series that never took a lock: no wait to draw, and not a zero
+  for (const auto& [name, all_points] : series) {
     const SeriesStyle style = series_style(index++);
+    std::vector<ScalingPoint> points;
+    for (const auto& point : all_points) {
+      if (!wait_panel || point.locked) points.push_back(point);
+    }
+    if (points.empty()) lockless += (lockless.empty() ? "" : ", ") + name;
     Points line;
     for (const auto& point : points) line.emplace_back(x(point.concurrency), y((wait_panel ? point.wait_p99_us : point.builds_per_s) / divisor));
     svg.polyline(line, style.colour, style.dash, "series");
@@ -97,6 +108,11 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
       if (point.runs > 1) tooltip += " (mean of " + std::to_string(point.runs) + " runs)";
       svg.circle(line[i].first, line[i].second, 3.5, style.colour, tooltip);
     }
+  }
+  if (!lockless.empty()) svg.text(area.left + 8, area.top + 14, "no lock taken: " + lockless, SvgWriter::Anchor::start, "note-small");
+  if (single_concurrency) {
+    svg.text(area.left + area.width / 2, area.top + area.height / 2, "one concurrency only: needs a sweep over concurrency",
+             SvgWriter::Anchor::middle, "note");
   }
 }
 
@@ -127,8 +143,8 @@ std::string scaling_chart(const std::vector<RunCell>& cells) {
     const Scale x_left = concurrency_scale(concurrencies, left, logarithmic);
     const Scale x_right = concurrency_scale(concurrencies, right, logarithmic);
     const auto x_ticks = concurrency_ticks(concurrencies, logarithmic);
-    draw_panel(svg, left, x_left, x_ticks, series, false);
-    draw_panel(svg, right, x_right, x_ticks, series, true);
+    draw_panel(svg, left, x_left, x_ticks, series, false, concurrencies.size() == 1);
+    draw_panel(svg, right, x_right, x_ticks, series, true, concurrencies.size() == 1);
     draw_legend(svg, k_left_panel_x, legend_top, k_width - k_left_panel_x - 20, legend);
   }
 

@@ -4,6 +4,7 @@
 // separate lanes, so a lock_overlap is visible as a second bar, not hidden under the first.
 #include <algorithm>
 #include <map>
+#include <string_view>
 
 #include "engine/html/charts.hpp"
 #include "engine/html/svg_chart.hpp"
@@ -11,7 +12,7 @@
 namespace cachestress::html {
 namespace {
 
-constexpr double k_width = 960, k_left = 190, k_right = 30, k_top = 16;
+constexpr double k_width = 960, k_left = 270, k_right = 30, k_top = 16;
 constexpr double k_lane_height = 16, k_queue_height = 40, k_band_gap = 18;
 constexpr std::size_t k_max_keys = 8, k_max_lanes = 4;
 // More holders than this in one chart are slivers: draw the first ones in time.
@@ -109,9 +110,16 @@ int most_waiting(const std::vector<const LockEvent*>& events, const Window& wind
 }
 
 // Keys end in a hash: when a key is too long for the margin, keep its end.
+// Keys are "roots/<root>/<cache dir>": every one starts with roots/, and the root is what
+// tells isolation groups apart, so keep it and the end ("g0/…buildah-cache-0/78adcc42").
 std::string short_key(const std::string& key) {
-  constexpr std::size_t k_chars = 21;
-  return key.size() <= k_chars ? key : "…" + key.substr(key.size() - (k_chars - 1));
+  constexpr std::size_t k_chars = 30;
+  std::string_view text = key;
+  if (text.starts_with("roots/")) text.remove_prefix(6);
+  if (text.size() <= k_chars) return std::string(text);
+  const auto slash = text.find('/');
+  const std::string_view root = slash != std::string_view::npos && slash < 12 ? text.substr(0, slash + 1) : std::string_view();
+  return std::string(root) + "…" + std::string(text.substr(text.size() - (k_chars - root.size() - 1)));
 }
 
 // The run to draw: the most contended one, by total time its sampled builds spent waiting.
@@ -218,8 +226,8 @@ std::string lock_timeline_chart(const std::vector<RunCell>& cells) {
   std::map<std::string, std::size_t> kind_index;
   for (const auto& event : sample.events) kind_index.emplace(event.kind, kind_index.size());
   std::vector<LegendEntry> legend;
-  for (const auto& [kind, index] : kind_index) legend.push_back({"holder: " + (kind.empty() ? "?" : kind), series_style(index)});
-  legend.push_back({"builds waiting", {"#888888", ""}});
+  for (const auto& [kind, index] : kind_index) legend.push_back({"holder: " + (kind.empty() ? "?" : kind), series_style(index), true});
+  legend.push_back({"builds waiting", {"#bbbbbb", ""}, true});
 
   double plot_height = 0;
   for (const auto& band : bands) plot_height += band.height();

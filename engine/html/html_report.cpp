@@ -28,10 +28,12 @@ svg text { font-family: inherit; font-size: 12px; fill: #222; }
 svg .tick-label { fill: #444; }
 svg .axis-title { font-weight: 600; }
 svg .key-label { font-weight: 600; }
-svg .note { fill: #666; font-style: italic; font-size: 14px; }
+svg .note { fill: #555; font-style: italic; font-size: 14px; }
+svg .note-small { fill: #555; font-style: italic; }
 svg .on-dark { fill: #fff; }
-svg .axis { stroke: #444; stroke-width: 1; }
-svg .grid { stroke: #e6e6e6; stroke-width: 1; }
+svg .axis { stroke: #444; stroke-width: 1; shape-rendering: crispEdges; }
+svg .grid { stroke: #e6e6e6; stroke-width: 1; shape-rendering: crispEdges; }
+svg rect { shape-rendering: crispEdges; }
 svg .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 svg .queue { opacity: 0.45; }
 svg .holder { stroke: #fff; stroke-width: 0.5; }
@@ -58,7 +60,7 @@ std::string runs_table(const std::vector<RunCell>& cells) {
       "<th class=\"number\">concurrency</th><th class=\"number\">builds/s</th><th class=\"number\">p99 lock wait</th>"
       "<th class=\"number\">collisions</th><th>note</th></tr></thead>\n<tbody>\n";
   for (const auto& cell : cells) {
-    html += "<tr><td>" + escape(cell.label) + "</td><td>" + escape(cell.scenario) + "</td><td>" + escape(cell.sharing) +
+    html += "<tr><td>" + markup_escape(cell.label) + "</td><td>" + markup_escape(cell.scenario) + "</td><td>" + markup_escape(cell.sharing) +
             "</td><td class=\"number\">" + cell_or_dash(cell.concurrency, format_number) + "</td><td class=\"number\">" +
             cell_or_dash(cell.builds_per_s, format_number) + "</td><td class=\"number\">" +
             (cell.wait_count.value_or(0) > 0 ? cell_or_dash(cell.wait_p99_us, format_duration_us) : "no lock waits") +
@@ -72,13 +74,13 @@ std::string runs_table(const std::vector<RunCell>& cells) {
 std::string sources_list(const std::vector<ReportSource>& sources) {
   std::string html = "<section class=\"sources\">\n<h2>Sources</h2>\n<ul>\n";
   for (const auto& source : sources) {
-    html += "<li>" + escape(source.path);
+    html += "<li>" + markup_escape(source.path);
     const auto& document = source.document;
     if (document.contains("created_at") && document["created_at"].is_string()) {
-      html += ", created " + escape(document["created_at"].get<std::string>());
+      html += ", created " + markup_escape(document["created_at"].get<std::string>());
     }
     if (document.contains("command_line") && document["command_line"].is_string()) {
-      html += ": <code>" + escape(document["command_line"].get<std::string>()) + "</code>";
+      html += ": <code>" + markup_escape(document["command_line"].get<std::string>()) + "</code>";
     }
     html += "</li>\n";
   }
@@ -115,11 +117,11 @@ std::string render_html_report(const std::vector<ReportSource>& sources) {
   // Self-contained by construction: the browser refuses to load anything at all.
   html += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n";
   html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  html += "<title>cachestress report: " + escape(scenario_names) + " (" + runs + ")</title>\n";
+  html += "<title>cachestress report: " + markup_escape(scenario_names) + " (" + runs + ")</title>\n";
   html += "<style>" + std::string(k_style) + "</style>\n</head>\n<body>\n";
-  html += "<header>\n<h1>cachestress report: " + escape(scenario_names) + "</h1>\n<p class=\"meta\">" + runs + " from " +
+  html += "<header>\n<h1>cachestress report: " + markup_escape(scenario_names) + "</h1>\n<p class=\"meta\">" + runs + " from " +
           std::to_string(sources.size()) + (sources.size() == 1 ? " report" : " reports") + ", written by cachestress " +
-          escape(tool_version(sources)) + ".</p>\n</header>\n";
+          markup_escape(tool_version(sources)) + ".</p>\n</header>\n";
   html += runs_table(cells);
   html += scaling_chart(cells);
   html += wait_cdf_chart(cells);

@@ -9,11 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "engine/report/markup.hpp"
+
 namespace cachestress::html {
 
-// Escapes text for HTML/SVG content and attribute values. Everything that comes from a
-// report (kind names, cache keys, file names, command lines) goes through this.
-std::string escape(std::string_view text);
+// Everything that comes from a report (kind names, cache keys, file names, command lines)
+// goes through markup_escape before it reaches the page.
+using report::markup_escape;
 
 // "12", "3.5", "0.25", "1.2e+09": short, locale-independent, no trailing zeros.
 std::string format_number(double value);
@@ -101,6 +103,7 @@ SeriesStyle series_style(std::size_t index);
 struct LegendEntry {
   std::string label;
   SeriesStyle style;
+  bool block = false;  // a filled swatch (bars, areas) rather than a line
 };
 // One row of swatches and labels starting at (x, y), wrapping at max_width. Returns the
 // height used.

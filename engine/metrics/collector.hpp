@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/metrics/histogram.hpp"
+#include "engine/metrics/lock_events.hpp"
 #include "engine/metrics/metric_table.hpp"
 
 namespace cachestress::metrics {
@@ -91,6 +92,7 @@ struct RunMetrics {
   std::vector<Collision> double_holders;
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
+  LockEventSample lock_events;  // the first acquisitions, for the report's timeline
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -110,6 +112,7 @@ class Collector {
   // Closes the current interval at t_s seconds (true per-interval figures).
   void close_interval(double t_s, std::uint64_t in_flight);
   void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }
+  LockEventSample& lock_events() noexcept { return m_metrics->lock_events; }
   const RunMetrics& metrics() const noexcept { return *m_metrics; }
   const std::vector<IntervalSample>& intervals() const noexcept { return m_metrics->intervals; }
 

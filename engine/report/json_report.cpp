@@ -4,6 +4,7 @@
 #include <string>
 #include <ctime>
 
+#include "engine/metrics/cdf.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
@@ -104,6 +105,9 @@ nlohmann::json run_json(const RunReport& report) {
 
   json summary = json::object();
   for (const auto& path : metrics::summary_field_paths()) put_path(summary, path, metrics::summary_value(m, path));
+  json cdf = json::array();
+  for (const auto& point : metrics::cdf_points(m.histogram(metrics::Hist::lock_wait_us))) cdf.push_back({point.value_us, point.fraction});
+  summary["lock_wait_us"]["cdf"] = std::move(cdf);
   doc["summary"] = summary;
 
   json interference = json::array();
@@ -168,6 +172,15 @@ nlohmann::json run_json(const RunReport& report) {
                          {"open_fds", i.open_fds}, {"threads", i.threads}, {"rss_kb", i.rss_kb}});
   }
   doc["intervals"] = intervals;
+
+  auto seconds = [](std::optional<std::uint64_t> us) { return us ? json(static_cast<double>(*us) / 1e6) : json(nullptr); };
+  json lock_events = json::array();
+  for (const auto& e : m.lock_events.events()) {
+    lock_events.push_back({{"key", e.key}, {"build", e.build}, {"kind", kind_name(outcome, e.kind)},
+                           {"wait_start_s", static_cast<double>(e.wait_start_us) / 1e6}, {"granted_s", seconds(e.granted_us)},
+                           {"released_s", seconds(e.released_us)}});
+  }
+  doc["lock_events"] = std::move(lock_events);
   return doc;
 }
 

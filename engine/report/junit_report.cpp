@@ -2,28 +2,11 @@
 #include <fmt/format.h>
 
 #include "engine/metrics/summary_fields.hpp"
+#include "engine/report/markup.hpp"
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
 namespace {
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters, even escaped.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += '?';
-        else out += c;
-    }
-  }
-  return out;
-}
 
 std::string number(double v) { return fmt::format("{}", v); }
 
@@ -43,13 +26,13 @@ std::string to_junit(const std::vector<CellReport>& cells) {
       const auto& e = v.expectation;
       std::string name = e.field + " " + metrics::comparison_symbol(e.comparison) + " " + number(e.value);
       if (!e.when_key.empty()) name += " [" + e.when_key + "=" + e.when_value + "]";
-      cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", xml_escape(suite_name), xml_escape(name));
+      cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", markup_escape(suite_name), markup_escape(name));
       cases += fmt::format("      <system-out>value {}</system-out>\n", number(v.value));
       if (!v.passed) {
         ++suite_failures;
         cases += fmt::format("      <failure message=\"{}\" type=\"expectation\">expected {} {} {}, got {}</failure>\n",
-                             xml_escape(e.field + " = " + number(v.value)), xml_escape(e.field),
-                             xml_escape(metrics::comparison_symbol(e.comparison)), number(e.value), number(v.value));
+                             markup_escape(e.field + " = " + number(v.value)), markup_escape(e.field),
+                             markup_escape(metrics::comparison_symbol(e.comparison)), number(e.value), number(v.value));
       }
       cases += "    </testcase>\n";
     }
@@ -58,12 +41,12 @@ std::string to_junit(const std::vector<CellReport>& cells) {
       cases += fmt::format("    <testcase classname=\"{}\" name=\"run finished\" time=\"0\">\n"
                            "      <failure message=\"interrupted\" type=\"interrupted\">interrupted by signal {}</failure>\n"
                            "    </testcase>\n",
-                           xml_escape(suite_name), cell.run.outcome->signal);
+                           markup_escape(suite_name), cell.run.outcome->signal);
     }
     const std::size_t suite_tests = cell.run.verdicts.size() + (cell.run.outcome->interrupted ? 1 : 0);
     const double seconds = metrics::summary_value(*cell.run.outcome->metrics, "duration_s");
     suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n{}  </testsuite>\n",
-                          xml_escape(suite_name), suite_tests, suite_failures, seconds, cases);
+                          markup_escape(suite_name), suite_tests, suite_failures, seconds, cases);
     tests += suite_tests;
     failures += suite_failures;
   }

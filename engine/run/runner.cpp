@@ -329,6 +329,9 @@ void Runner::acquire_next(Build& build) {
     build.wait_start_us = now_us();
     const auto timeout_ms = m_scenario.run.lock_timeout_ms;
     build.lock_deadline_us = timeout_ms > 0 ? build.wait_start_us + std::uint64_t{timeout_ms} * 1000 : 0;
+    if (mount.sharing == Sharing::locked) {
+      m_collector.lock_events().waiting(build.root, mount.cache_dir, build.id, build.kind, build.wait_start_us - m_start_us);
+    }
   }
   if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
     try_instance(build, mount);
@@ -430,6 +433,7 @@ void Runner::granted(Build& build, HeldMount& mount) {
   }
   if (mount.sharing == Sharing::locked) {
     m_collector.record_lock_wait(mount.granted_us - build.wait_start_us, mount.queued, build.id, build.kind);
+    m_collector.lock_events().granted(build.root, mount.cache_dir, build.id, mount.granted_us - m_start_us);
   }
   auto entry = m_holders.enter(mount.instance_dir, {build.id, build.kind, mount.sharing});
   if (entry.overlapped) m_collector.add(metrics::Counter::mounts_overlapped);
@@ -580,7 +584,10 @@ void Runner::release_mounts(Build& build) {
     if (auto holder = m_lock_holder.find(holder_key(build, mount)); holder != m_lock_holder.end() && holder->second == build.id) {
       m_lock_holder.erase(holder);
     }
-    if (mount.sharing == Sharing::locked) m_collector.record(metrics::Hist::lock_hold_us, now - mount.granted_us);
+    if (mount.sharing == Sharing::locked) {
+      m_collector.record(metrics::Hist::lock_hold_us, now - mount.granted_us);
+      m_collector.lock_events().released(build.root, mount.cache_dir, build.id, now - m_start_us);
+    }
     if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
       release_instance(m_mounts.state(build.root, mount.key), mount.instance, mount.sharing);
       m_mounts.forget_if_idle(build.root, mount.key, true);

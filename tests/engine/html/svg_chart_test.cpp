@@ -8,12 +8,6 @@
 
 namespace cachestress::html {
 
-TEST_CASE("escape makes report text inert in HTML and SVG", "[unit][html]") {
-  CHECK(escape("<script>alert('x')</script> & \"q\"") == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
-  CHECK(escape("builder-1") == "builder-1");
-  CHECK(escape("").empty());
-}
-
 TEST_CASE("numbers and durations read the way axes and tooltips need", "[unit][html]") {
   CHECK(format_number(0) == "0");
   CHECK(format_number(12) == "12");
@@ -37,12 +31,20 @@ TEST_CASE("nice ticks are round, ascending and cover the range", "[unit][html]")
   CHECK(ticks.back() >= 266.3);
   CHECK(ticks[1] - ticks[0] == Approx(50));
   CHECK(nice_ticks(0, 1).back() == Approx(1));
+  // About `count` ticks: the nearest 1-2-5 step, not always the larger one.
+  CHECK(nice_ticks(0, 1000, 5)[1] == Approx(200));
+  CHECK(nice_ticks(0, 64, 3)[1] == Approx(20));
+  const auto shifted = nice_ticks(0.37, 1.21, 8);
+  CHECK(shifted.front() <= 0.37);
+  CHECK(shifted.back() >= 1.21);
+  for (std::size_t i = 1; i < shifted.size(); ++i) CHECK(shifted[i] > shifted[i - 1]);
   // Degenerate and empty ranges still give an axis.
   CHECK(nice_ticks(0, 0).size() >= 2);
   CHECK(nice_ticks(5, 5).back() > 5);
   CHECK(nice_ticks(0, std::nan("")).size() == 2);
   // No 0.30000000000000004: ticks snap to what their labels say.
   for (double tick : nice_ticks(0, 0.9)) CHECK(format_number(tick).size() <= 3);
+  CHECK(nice_ticks(0, 0.9)[3] == 0.6);  // exactly, not 0.6000000000000001
 }
 
 TEST_CASE("decade ticks bracket the values of a log axis", "[unit][html]") {
