@@ -69,6 +69,8 @@ struct FailureReason {
   std::uint64_t count = 0;
   std::uint64_t example_build = 0;
   int example_kind = 0;
+  std::string example_log;                 // command backend: the example build's full output file
+  std::vector<std::string> example_lines;  // command backend: its first lines of output
 };
 
 struct RunMetrics {
@@ -86,6 +88,8 @@ struct RunMetrics {
   std::vector<InterferenceCell> interference;
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
+  // Command backend: failed builds whose output matched a failure signature, per category.
+  std::map<std::string, std::uint64_t> signatures;
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -102,6 +106,10 @@ class Collector {
   void record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept;
   void collision(const Collision& collision);
   void failure(const std::string& reason, std::uint64_t build, int kind);
+  // A command build's failure: also keeps where its output went and its first lines (for
+  // the first build of each reason), and counts its signature category if one matched.
+  void command_failure(const std::string& reason, std::uint64_t build, int kind, const std::string& log,
+                       std::vector<std::string> first_lines, const std::string& signature);
   // Closes the current interval at t_s seconds (true per-interval figures).
   void close_interval(double t_s, std::uint64_t in_flight);
   void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }
