@@ -128,7 +128,9 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
 
 void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
                                const bool& cancelled, std::function<void(StepVerdict)> done) {
-  if (step > 0) {
+  // A shared or per-group root is made once; a per-build root before each build's first step.
+  const bool per_build = m_scenario.run.isolation.kind == model::IsolationKind::per_build;
+  if (step > 0 || (!per_build && m_made_roots.contains(root))) {
     spawn(build, kind, step, root, std::move(done));
     return;
   }
@@ -137,13 +139,14 @@ void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step
   auto made = std::make_shared<int>(0);
   core::queue_work(
       m_loop, [workspace, root, made] { *made = workspace->make_dirs(root); },
-      [this, build, kind, step, root, made, &cancelled, done = std::move(done)](int) mutable {
+      [this, build, kind, step, root, made, per_build, &cancelled, done = std::move(done)](int) mutable {
         if (cancelled) {
           StepVerdict v;
           v.interrupted = true;
           done(std::move(v));
           return;
         }
+        if (*made == 0 && !per_build) m_made_roots.insert(root);
         if (*made < 0) {
           StepVerdict v;
           v.ok = false;

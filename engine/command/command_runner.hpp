@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/command/child.hpp"
@@ -78,6 +79,7 @@ class CommandRunner {
   std::vector<std::string> m_base_env;  // our environment without TMPDIR and CACHESTRESS_*
   std::unordered_map<std::uint64_t, std::unique_ptr<Child>> m_children;
   std::unique_ptr<Child> m_setup;
+  std::unordered_set<std::string> m_made_roots;  // shared and per-group roots made so far (few)
 };
 
 // The environment policy's server root: under `drop` every command gets this TMPDIR.

@@ -18,6 +18,9 @@ enum class CollisionKind { foreign, missing, torn, lock_overlap };
 const char* to_string(CollisionKind kind);
 
 inline constexpr int k_unknown_kind = -1;  // a polluter the evidence cannot name
+// A polluter whose kind is known but not which build (a command's output check saw a value
+// the scenario says only that kind writes).
+inline constexpr std::uint64_t k_unknown_build = ~std::uint64_t{0};
 
 struct Collision {
   CollisionKind kind = CollisionKind::foreign;

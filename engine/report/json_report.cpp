@@ -118,7 +118,9 @@ nlohmann::json run_json(const RunReport& report) {
   json interference = json::array();
   for (const auto& cell : m.interference) {
     json example = {{"file", cell.example.file}, {"step", cell.example.step}, {"victim_build", cell.example.victim_build}};
-    example["polluter_build"] = cell.polluter_kind == metrics::k_unknown_kind ? json(nullptr) : json(cell.example.polluter_build);
+    example["polluter_build"] = cell.polluter_kind == metrics::k_unknown_kind || cell.example.polluter_build == metrics::k_unknown_build
+                                    ? json(nullptr)
+                                    : json(cell.example.polluter_build);
     interference.push_back({{"polluter", kind_name(outcome, cell.polluter_kind)},
                             {"victim", kind_name(outcome, cell.victim_kind)},
                             {"kind", metrics::to_string(cell.kind)},

@@ -60,7 +60,7 @@ std::string to_text(const RunReport& report) {
   if (!m.interference.empty()) {
     line("  interference (polluter kind -> victim kind):");
     for (const auto& cell : m.interference) {
-      std::string example = cell.polluter_kind == metrics::k_unknown_kind
+      std::string example = cell.polluter_kind == metrics::k_unknown_kind || cell.example.polluter_build == metrics::k_unknown_build
                                 ? fmt::format("build {} step {} {}", cell.example.victim_build, cell.example.step, cell.example.file)
                                 : fmt::format("build {} step {} saw build {} in {}", cell.example.victim_build,
                                               cell.example.step, cell.example.polluter_build, cell.example.file);

@@ -350,7 +350,7 @@ void Runner::on_command_done(Build& build, command::StepVerdict verdict) {
       metrics::Collision collision;
       collision.kind = metrics::CollisionKind::foreign;
       collision.polluter_kind = kind_index(verdict.polluter->kind);
-      collision.polluter_build = verdict.polluter->build.value_or(0);
+      collision.polluter_build = verdict.polluter->build.value_or(metrics::k_unknown_build);
       collision.victim_kind = build.kind;
       collision.victim_build = build.id;
       collision.file = verdict.polluter->build ? "output (token of build " + std::to_string(*verdict.polluter->build) + ")"
