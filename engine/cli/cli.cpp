@@ -42,6 +42,8 @@ struct RunFlags {
   std::optional<std::uint64_t> seed;
   std::optional<std::uint32_t> interval_ms;
   std::optional<double> lock_timeout;
+  std::optional<std::string> env_policy;
+  std::optional<double> build_timeout;
   std::vector<std::string> sweep;
   std::optional<std::uint32_t> repeat;
   std::string junit;
@@ -82,7 +84,14 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   }
   if (f.arrival) run.arrival = parsed_or_fail(model::parse_arrival(*f.arrival), "--arrival", *f.arrival, "one of together, ramp, poisson");
   if (f.lock_kind) run.lock_kind = parsed_or_fail(model::parse_lock_kind(*f.lock_kind), "--lock-kind", *f.lock_kind, "one of ofd, fcntl, flock");
-  if (f.backend) run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, "one of inproc, fake");
+  if (f.backend) run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, "one of inproc, fake, command");
+  if (f.env_policy) {
+    run.env_policy = parsed_or_fail(model::parse_env_policy(*f.env_policy), "--env-policy", *f.env_policy, "one of propagate, drop");
+  }
+  if (f.build_timeout) {
+    if (!(*f.build_timeout >= 0 && *f.build_timeout <= 86400)) throw InputError("--build-timeout: must be between 0 and 86400 seconds");
+    run.build_timeout_ms = static_cast<std::uint32_t>(std::llround(*f.build_timeout * 1000));
+  }
   if (f.sharing) {
     auto sharing = parsed_or_fail(model::parse_sharing(*f.sharing), "--sharing", *f.sharing, "one of shared, private, locked");
     for (auto& kind : s.kinds) {
@@ -120,6 +129,8 @@ std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
   if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
   if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
   if (f.sharing) cmd += " --sharing " + *f.sharing;
+  if (r.env_policy != model::EnvPolicy::propagate) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
+  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + fmt::format("{}", r.build_timeout_ms / 1000.0);
   return cmd;
 }
 
@@ -141,6 +152,32 @@ std::string write_default_report(const model::Scenario& s, std::chrono::system_c
   std::string path = base + ".json";
   for (int n = 2; !report::write_new_file(path, text); ++n) path = base + "-" + std::to_string(n) + ".json";
   return path;
+}
+
+// Where a command build's full output goes when it fails: beside the report, in a folder
+// named like it (results/<run>/failures/, or <out without .json>/failures/). Not kept when
+// there is no report file.
+std::string failure_dir(const RunFlags& f, const model::Scenario& s) {
+  if (s.run.backend != model::Backend::command) return "";
+  std::string base;
+  if (f.out.starts_with("/dev/")) return "";  // a device or stream, not a report file
+  if (!f.out.empty()) {
+    base = f.out.ends_with(".json") ? f.out.substr(0, f.out.size() - 5) : f.out + ".d";
+  } else if (in_repository()) {
+    std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    base = std::string("results/") + stamp + "-" + s.name;
+  } else {
+    return "";
+  }
+  // A folder of an earlier run is never written into: take the next free name.
+  std::string dir = base;
+  struct stat info {};
+  for (int n = 2; ::stat(dir.c_str(), &info) == 0; ++n) dir = base + "-" + std::to_string(n);
+  return dir + "/failures";
 }
 
 // Enough descriptors for every build in flight to hold a lock file open.
@@ -183,6 +220,7 @@ std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const
   options.workdir = flags.workdir;
   options.keep = flags.keep;
   options.lock_threads = flags.lock_threads;
+  options.failure_dir = failure_dir(flags, scenario);
   if (g_progress && g_progress->active()) {
     g_progress->begin(label, scenario.run.builds, scenario.run.duration_s);
     options.on_interval = [](const metrics::Collector& collector, double elapsed_s, std::uint64_t in_flight) {
@@ -422,7 +460,11 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--sharing", f.sharing, "override every mount's sharing: shared|private|locked");
   app.add_option("--isolation", f.isolation, "cache roots: per-build|shared|per-group:K");
   app.add_option("--semantics", f.semantics, "semantics profile: buildah|buildah-1.28|buildkit");
-  app.add_option("--backend", f.backend, "how builds run: inproc (real files and locks) | fake (no I/O, for tests)");
+  app.add_option("--backend", f.backend,
+                 "how builds run: inproc (real files and locks) | command (the scenario's [command], one process per build or step) "
+                 "| fake (no I/O, for tests)");
+  app.add_option("--env-policy", f.env_policy, "whether a build's TMPDIR reaches its process: propagate | drop (one server TMPDIR)");
+  app.add_option("--build-timeout", f.build_timeout, "backend command: kill a command after SECONDS (overrides [command] timeout)");
   app.add_option("--arrival", f.arrival, "together|ramp|poisson");
   app.add_option("--rate", f.rate, "poisson arrivals per second");
   app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");

@@ -100,14 +100,30 @@ Counter failure_category(std::string_view reason) {
   if (category == "rejected") return Counter::failures_rejected;
   if (category == "io") return Counter::failures_io;
   if (category == "signal") return Counter::failures_signal;
+  if (category == "exit") return Counter::failures_exit;
+  if (category == "timeout") return Counter::failures_timeout;
+  if (category == "check") return Counter::failures_check;
+  if (category == "spawn") return Counter::failures_spawn;
   return Counter::failures_other;
 }
 
 void Collector::failure(const std::string& reason, std::uint64_t build, int kind) {
   add(failure_category(reason));
   auto [it, inserted] = m_failure_index.try_emplace(reason, m_metrics->failures.size());
-  if (inserted) m_metrics->failures.push_back({reason, 0, build, kind});
+  if (inserted) m_metrics->failures.push_back({reason, 0, build, kind, {}, {}});
   ++m_metrics->failures[it->second].count;
+}
+
+void Collector::command_failure(const std::string& reason, std::uint64_t build, int kind, const std::string& log,
+                                std::vector<std::string> first_lines, const std::string& signature) {
+  const bool first = !m_failure_index.contains(reason);
+  failure(reason, build, kind);
+  if (first) {
+    auto& entry = m_metrics->failures[m_failure_index[reason]];
+    entry.example_log = log;
+    entry.example_lines = std::move(first_lines);
+  }
+  if (!signature.empty()) ++m_metrics->signatures[signature];
 }
 
 ProcessSample sample_process() noexcept {

@@ -19,6 +19,9 @@ enum class CollisionKind { foreign, missing, torn, lock_overlap };
 const char* to_string(CollisionKind kind);
 
 inline constexpr int k_unknown_kind = -1;  // a polluter the evidence cannot name
+// A polluter whose kind is known but not which build (a command's output check saw a value
+// the scenario says only that kind writes).
+inline constexpr std::uint64_t k_unknown_build = ~std::uint64_t{0};
 
 struct Collision {
   CollisionKind kind = CollisionKind::foreign;
@@ -72,6 +75,8 @@ struct FailureReason {
   std::uint64_t count = 0;
   std::uint64_t example_build = 0;
   int example_kind = 0;
+  std::string example_log;                 // command backend: the example build's full output file
+  std::vector<std::string> example_lines;  // command backend: its first lines of output
 };
 
 struct RunMetrics {
@@ -93,6 +98,8 @@ struct RunMetrics {
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
   LockEventSample lock_events;  // the first acquisitions, for the report's timeline
+  // Command backend: failed builds whose output matched a failure signature, per category.
+  std::map<std::string, std::uint64_t> signatures;
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -109,6 +116,10 @@ class Collector {
   void record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept;
   void collision(const Collision& collision);
   void failure(const std::string& reason, std::uint64_t build, int kind);
+  // A command build's failure: also keeps where its output went and its first lines (for
+  // the first build of each reason), and counts its signature category if one matched.
+  void command_failure(const std::string& reason, std::uint64_t build, int kind, const std::string& log,
+                       std::vector<std::string> first_lines, const std::string& signature);
   // Closes the current interval at t_s seconds (true per-interval figures).
   void close_interval(double t_s, std::uint64_t in_flight);
   void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }

@@ -44,6 +44,10 @@ enum class Counter : std::size_t {
   failures_io,
   failures_signal,
   failures_other,
+  failures_exit,
+  failures_timeout,
+  failures_check,
+  failures_spawn,
   races_rename,
   count_,
 };
@@ -75,6 +79,10 @@ inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Counter::count_
     {"failures.io", "builds", Merge::sum, "failed: any other unexpected errno"},
     {"failures.signal", "builds", Merge::sum, "failed: the build's process was killed by a signal (process backend)"},
     {"failures.other", "builds", Merge::sum, "failed for a reason outside the categories above"},
+    {"failures.exit", "builds", Merge::sum, "failed: the build's command exited non-zero (command backend)"},
+    {"failures.timeout", "builds", Merge::sum, "failed: the build's command ran past its timeout and was killed (command backend)"},
+    {"failures.check", "builds", Merge::sum, "failed: the command exited 0 but an output check did not hold (command backend)"},
+    {"failures.spawn", "builds", Merge::sum, "failed: the command could not be started (not found, not executable; command backend)"},
     {"races.rename", "renames", Merge::sum, "extract-then-rename found the destination already there (EEXIST/ENOTEMPTY)"},
 }};
 

@@ -6,12 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/command.hpp"
+
 namespace cachestress::model {
 
 enum class Sharing { shared, private_, locked };
 enum class Semantics { buildah, buildah_1_28, buildkit };
 enum class IsolationKind { per_build, shared, per_group };
-enum class Backend { inproc, fake };
+enum class Backend { inproc, fake, command };
+// Whether a build's TMPDIR reaches the process that runs it (drop: a client/server split).
+enum class EnvPolicy { propagate, drop };
 enum class Arrival { together, ramp, poisson };
 enum class LockKind { ofd, fcntl, flock };
 // prune: remove this build's whole cache root, lock files included (`buildah prune`).
@@ -54,6 +58,7 @@ struct Step {
   std::vector<Mount> mounts;
   std::vector<Operation> ops;
   std::uint32_t gap_ms = 0;  // pause after this step, before the next (no mounts held)
+  std::vector<std::string> command;  // backend command: argv template of this step (empty: [command] run)
 };
 
 struct BuildKind {
@@ -88,6 +93,8 @@ struct RunConfig {
   LockKind lock_kind = LockKind::ofd;
   std::uint32_t interval_ms = 1000;  // per-interval sample period
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
+  EnvPolicy env_policy = EnvPolicy::propagate;
+  std::uint32_t build_timeout_ms = 0;  // backend command: overrides [command] timeout when > 0
 };
 
 // [faults]: failures injected on purpose, to see that builds and the report survive them
@@ -123,6 +130,7 @@ struct Scenario {
   std::vector<Expectation> expectations;
   std::vector<SweepAxis> sweep;  // [sweep]: empty for a single run
   std::uint32_t repeat = 1;      // [sweep] repeat: runs per cell, interleaved
+  std::optional<CommandSpec> command;  // [command]: what backend = "command" runs
 };
 
 // Text forms used by the CLI, TOML files and reports (one place for each spelling).
@@ -130,6 +138,7 @@ const char* to_string(Sharing v);
 const char* to_string(Semantics v);
 const char* to_string(IsolationKind v);
 const char* to_string(Backend v);
+const char* to_string(EnvPolicy v);
 const char* to_string(Arrival v);
 const char* to_string(LockKind v);
 const char* to_string(OpKind v);
@@ -139,6 +148,7 @@ std::string to_string(const Isolation& v);  // "per-build", "shared", "per-group
 std::optional<Sharing> parse_sharing(std::string_view text);
 std::optional<Semantics> parse_semantics(std::string_view text);
 std::optional<Backend> parse_backend(std::string_view text);
+std::optional<EnvPolicy> parse_env_policy(std::string_view text);
 std::optional<Arrival> parse_arrival(std::string_view text);
 std::optional<LockKind> parse_lock_kind(std::string_view text);
 std::optional<OpKind> parse_op_kind(std::string_view text);

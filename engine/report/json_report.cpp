@@ -64,6 +64,12 @@ json config_json(const model::Scenario& s) {
           {"ramp_s", r.ramp_s},
           {"lock_kind", model::to_string(r.lock_kind)},
           {"lock_timeout_s", r.lock_timeout_ms / 1000.0},
+          {"env_policy", model::to_string(r.env_policy)},
+          {"build_timeout_s", r.build_timeout_ms / 1000.0},
+          {"command", s.command ? json{{"per", s.command->per == model::CommandPer::build ? "build" : "step"},
+                                       {"run", s.command->run},
+                                       {"timeout_s", s.command->timeout_ms / 1000.0}}
+                                : json(nullptr)},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
           {"kinds", [&] {
@@ -108,12 +114,17 @@ nlohmann::json run_json(const RunReport& report) {
   json cdf = json::array();
   for (const auto& point : metrics::cdf_points(m.histogram(metrics::Hist::lock_wait_us))) cdf.push_back({point.value_us, point.fraction});
   summary["lock_wait_us"]["cdf"] = std::move(cdf);
+  // Command backend: failed builds per failure-signature category (user-defined names).
+  summary["failures"]["signatures"] = json::object();
+  for (const auto& [category, count] : m.signatures) summary["failures"]["signatures"][category] = count;
   doc["summary"] = summary;
 
   json interference = json::array();
   for (const auto& cell : m.interference) {
     json example = {{"file", cell.example.file}, {"step", cell.example.step}, {"victim_build", cell.example.victim_build}};
-    example["polluter_build"] = cell.polluter_kind == metrics::k_unknown_kind ? json(nullptr) : json(cell.example.polluter_build);
+    example["polluter_build"] = cell.polluter_kind == metrics::k_unknown_kind || cell.example.polluter_build == metrics::k_unknown_build
+                                    ? json(nullptr)
+                                    : json(cell.example.polluter_build);
     interference.push_back({{"polluter", kind_name(outcome, cell.polluter_kind)},
                             {"victim", kind_name(outcome, cell.victim_kind)},
                             {"kind", metrics::to_string(cell.kind)},
@@ -148,7 +159,9 @@ nlohmann::json run_json(const RunReport& report) {
   for (const auto& f : m.failures) {
     const auto category = metrics::k_counters[static_cast<std::size_t>(metrics::failure_category(f.reason))].name;
     failures.push_back({{"reason", f.reason}, {"category", std::string(category).substr(9)}, {"count", f.count}, {"example_build", f.example_build},
-                        {"example_kind", kind_name(outcome, f.example_kind)}});
+                        {"example_kind", kind_name(outcome, f.example_kind)},
+                        {"log", f.example_log.empty() ? json(nullptr) : json(f.example_log)},
+                        {"first_lines", f.example_lines}});
   }
   doc["failures"] = failures;
 

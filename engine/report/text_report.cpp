@@ -60,7 +60,7 @@ std::string to_text(const RunReport& report) {
   if (!m.interference.empty()) {
     line("  interference (polluter kind -> victim kind):");
     for (const auto& cell : m.interference) {
-      std::string example = cell.polluter_kind == metrics::k_unknown_kind
+      std::string example = cell.polluter_kind == metrics::k_unknown_kind || cell.example.polluter_build == metrics::k_unknown_build
                                 ? fmt::format("build {} step {} {}", cell.example.victim_build, cell.example.step, cell.example.file)
                                 : fmt::format("build {} step {} saw build {} in {}", cell.example.victim_build,
                                               cell.example.step, cell.example.polluter_build, cell.example.file);
@@ -93,7 +93,14 @@ std::string to_text(const RunReport& report) {
     line("  failures:");
     for (const auto& f : m.failures) {
       line(fmt::format("    {:>8} x {} (e.g. build {}, kind {})", f.count, f.reason, f.example_build, kind_name(outcome, f.example_kind)));
+      if (!f.example_log.empty()) line(fmt::format("             full output: {}", f.example_log));
+      for (const auto& first : f.example_lines) line(fmt::format("             | {}", first));
     }
+  }
+  if (!m.signatures.empty()) {
+    std::string counts;
+    for (const auto& [category, count] : m.signatures) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", category, count);
+    line("  signatures  " + counts);
   }
   if (!report.verdicts.empty()) {
     line("  expectations:");

@@ -36,6 +36,26 @@ void remember(std::unordered_map<std::string, std::pair<std::uint64_t, int>>& ac
 }
 constexpr const char* k_roots_dir = "roots";
 
+// A [command] step may have no operations and a kind no steps: only the command backend
+// runs those; the other backends would run nothing and call it a pass.
+void validate_backend(const model::Scenario& s) {
+  if (s.run.backend == model::Backend::command) {
+    if (!s.command) throw InputError("backend command: scenario " + s.name + " has no [command] section (format: scenarios/README.md)");
+    return;
+  }
+  for (const auto& kind : s.kinds) {
+    if (kind.steps.empty()) {
+      throw InputError("build " + kind.name + " has no steps: it runs only with backend command (--backend command)");
+    }
+    for (std::size_t i = 0; i < kind.steps.size(); ++i) {
+      if (kind.steps[i].ops.empty()) {
+        throw InputError("build " + kind.name + " step " + std::to_string(i) +
+                         " has a command but no operations: it runs only with backend command (--backend command)");
+      }
+    }
+  }
+}
+
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
   return rng.next();
@@ -87,6 +107,7 @@ Runner::Runner(RunOptions options)
       m_scenario(m_options.scenario),
       m_profile(semantics::profile_for(m_scenario.run.semantics)),
       m_rng(m_scenario.run.seed) {
+  validate_backend(m_scenario);
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < m_scenario.kinds.size(); ++i) {
     m_kind_by_name.emplace(m_scenario.kinds[i].name, static_cast<int>(i));
@@ -185,8 +206,35 @@ RunOutcome Runner::run() {
     m_signals.back()->unref();  // signals alone never keep the run going
   }
   m_started_at = std::chrono::system_clock::now();
-  start();
+  if (m_scenario.run.backend == model::Backend::command) {
+    m_command = std::make_unique<command::CommandRunner>(*m_loop, m_scenario, *m_workspace, m_workspace_path,
+                                                         m_options.failure_dir);
+    // [command] setup (e.g. a local base image) runs before the first build is admitted.
+    m_command->prepare([this](std::string error) {
+      if (!error.empty() && m_signal == 0) {
+        m_setup_error = std::move(error);
+        return;
+      }
+      start();  // after a signal during setup: admits nothing, ends as interrupted
+    });
+  } else {
+    start();
+  }
   m_loop->run();
+  if (!m_setup_error.empty()) {
+    // No build ran: tear down, remove the workspace (the loop has stopped, so waiting on
+    // the disk here blocks nobody) and report an environment error.
+    m_signals.clear();
+    m_waiters.reset();
+    m_command.reset();
+    (void)m_loop->close();
+    m_loop.reset();
+    if (!m_options.keep) {
+      (void)m_workspace->remove_tree("");
+      if (m_workspace_created) ::rmdir(m_workspace_path.c_str());
+    }
+    throw EnvironmentError(m_setup_error);
+  }
 
   RunOutcome outcome;
   outcome.interrupted = m_signal != 0;
@@ -206,6 +254,7 @@ RunOutcome Runner::run() {
   m_duration_timer.reset();
   m_arrival_timer.reset();
   m_waiters.reset();
+  m_command.reset();  // every child was reaped before the loop ran out of work
   if (int rc = m_loop->close(); rc != 0) spdlog::error("uv_loop_close: {}", uv_error_text(rc));
   m_loop.reset();
   return outcome;
@@ -284,6 +333,10 @@ void Runner::start_build(Build& build) {
 // ---- Steps and mounts --------------------------------------------------------------------
 
 void Runner::begin_step(Build& build) {
+  if (m_command) {
+    command_step(build);
+    return;
+  }
   const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
   if (build.step >= kind.steps.size()) {
     finish(build, BuildEnd::completed);
@@ -311,6 +364,51 @@ void Runner::begin_step(Build& build) {
     build.mounts.push_back(std::move(held));
   }
   acquire_next(build);
+}
+
+// ---- Command backend: a step is one child process ------------------------------------------
+
+void Runner::command_step(Build& build) {
+  if (build.step >= m_command->steps_of(build.kind)) {
+    finish(build, BuildEnd::completed);
+    return;
+  }
+  if (build.cancelled) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  build.phase = Phase::running_ops;
+  build.step_start_us = now_us();
+  m_command->start_step(build.id, build.kind, build.step, build.root, build.cancelled,
+                        [this, &build](command::StepVerdict verdict) { on_command_done(build, std::move(verdict)); });
+}
+
+void Runner::on_command_done(Build& build, command::StepVerdict verdict) {
+  if (verdict.interrupted || (build.cancelled && !verdict.ok)) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  if (!verdict.ok) {
+    if (verdict.polluter) {
+      // A check saw another build's value or token: a foreign collision naming the writer.
+      metrics::Collision collision;
+      collision.kind = metrics::CollisionKind::foreign;
+      collision.polluter_kind = kind_index(verdict.polluter->kind);
+      collision.polluter_build = verdict.polluter->build.value_or(metrics::k_unknown_build);
+      collision.victim_kind = build.kind;
+      collision.victim_build = build.id;
+      collision.file = verdict.polluter->build ? "output (token of build " + std::to_string(*verdict.polluter->build) + ")"
+                                               : "output";
+      collision.step = build.step;
+      m_collector.collision(collision);
+    }
+    m_collector.command_failure(verdict.failure, build.id, build.kind, verdict.log_path, std::move(verdict.first_lines),
+                                verdict.signature);
+    build.failure = std::move(verdict.failure);
+    finish(build, BuildEnd::failed);
+    return;
+  }
+  end_step(build);
 }
 
 void Runner::acquire_next(Build& build) {
@@ -609,11 +707,13 @@ void Runner::end_step(Build& build) {
   release_mounts(build);
   m_collector.record(metrics::Hist::step_latency_us, now_us() - build.step_start_us);
   m_collector.add(metrics::Counter::steps_completed);
-  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
+  const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
+  // A command build of a kind without steps runs one step with no gap.
+  const std::uint32_t gap_ms = build.step < steps.size() ? steps[build.step].gap_ms : 0;
   ++build.step;
-  if (step.gap_ms > 0 && !build.cancelled) {
+  if (gap_ms > 0 && !build.cancelled) {
     build.phase = Phase::gap;
-    build.timer.start(step.gap_ms);
+    build.timer.start(gap_ms);
     return;
   }
   if (build.cancelled) {
@@ -765,6 +865,10 @@ void Runner::interrupt(int signum) {
   m_stopping = true;
   spdlog::warn("{}: stopping admissions, ending {} builds in flight", strsignal(signum), m_in_flight.size());
   if (m_arrival_timer) m_arrival_timer->stop();
+  if (!m_interval_timer) {
+    if (m_command) m_command->kill_all(SIGTERM);  // still in [command] setup: nothing admitted yet
+    return;
+  }
   std::vector<Build*> builds;
   for (auto& [id, build] : m_in_flight) builds.push_back(build.get());
   for (Build* build : builds) {
@@ -783,8 +887,10 @@ void Runner::interrupt(int signum) {
         break;
       }
       case Phase::waiting_kernel: m_waiters->cancel(&build->lock_job); break;
-      case Phase::acquiring:
       case Phase::running_ops:
+        if (m_command) m_command->kill(build->id, SIGTERM);  // its exit ends the build
+        break;
+      case Phase::acquiring:
       case Phase::removing_root:
         break;  // their callback sees `cancelled` and ends them
     }
@@ -795,6 +901,7 @@ void Runner::interrupt(int signum) {
 void Runner::abort_now(int signum) {
   // A second signal: no more waiting for in-flight work, but the workspace still goes.
   spdlog::error("{} again: aborting now", strsignal(signum));
+  if (m_command) m_command->kill_all(SIGKILL);  // children live in their own sessions
   if (!m_options.keep && m_workspace) {
     (void)m_workspace->remove_tree("");
     if (m_tmpfs) m_tmpfs->detach();

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/command/command_runner.hpp"
 #include "engine/core/loop.hpp"
 #include "engine/fault/stale_lock.hpp"
 #include "engine/fault/tmpfs_workspace.hpp"
@@ -29,6 +30,7 @@ struct RunOptions {
   std::string workdir;       // empty: a fresh directory under $TMPDIR
   bool keep = false;         // keep the workspace after the run
   unsigned lock_threads = 8; // dedicated kernel-lock waiter threads
+  std::string failure_dir;   // backend command: failed builds' output goes here (empty: not kept)
   // Called on the loop thread after each interval (live progress).
   std::function<void(const metrics::Collector&, double elapsed_s, std::uint64_t in_flight)> on_interval;
 };
@@ -68,6 +70,8 @@ class Runner {
   bool may_admit() const;
   void start_build(Build& build);
   void begin_step(Build& build);
+  void command_step(Build& build);
+  void on_command_done(Build& build, command::StepVerdict verdict);
   void acquire_next(Build& build);
   void try_instance(Build& build, HeldMount& mount);
   void granted(Build& build, HeldMount& mount);
@@ -103,6 +107,8 @@ class Runner {
   std::unique_ptr<fault::TmpfsWorkspace> m_tmpfs;  // [faults] enospc_tmpfs_kb
   std::optional<fault::StaleLockReport> m_stale_lock;
   std::unique_ptr<lock::WaiterPool> m_waiters;
+  std::unique_ptr<command::CommandRunner> m_command;  // backend command only
+  std::string m_setup_error;
   std::unique_ptr<core::Timer> m_interval_timer, m_duration_timer, m_arrival_timer;
   std::vector<std::unique_ptr<core::Signal>> m_signals;
   metrics::Collector m_collector;

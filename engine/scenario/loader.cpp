@@ -17,6 +17,9 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include "engine/command/output_check.hpp"
+#include "engine/command/signatures.hpp"
+#include "engine/command/template.hpp"
 #include "engine/core/error.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/embedded.hpp"
@@ -302,6 +305,7 @@ class Parser {
   model::Scenario parse(std::string_view text, std::string_view name) {
     prescan(text);
     toml::table root = parse_toml(shift_for_toml(text));
+    m_has_command_section = root.contains("command");
     model::Scenario scenario = read_root(root);
     scenario.name = std::string(name);
     scenario.source = std::string(m_source);
@@ -531,7 +535,7 @@ class Parser {
   }
 
   model::Scenario read_root(const toml::table& root) const {
-    static constexpr std::array<std::string_view, 6> k_keys{"description", "run", "faults", "build", "expect", "sweep"};
+    static constexpr std::array<std::string_view, 7> k_keys{"description", "run", "faults", "build", "expect", "sweep", "command"};
     check_keys(root, "", k_keys);
     model::Scenario scenario;
     const auto& description = required(root, "", "description", "a one-line string");
@@ -553,6 +557,10 @@ class Parser {
         }
       }
     }
+    if (const auto* command = root.get("command")) {
+      scenario.command = read_command(table(*command, "command"), scenario);
+    }
+    check_commands_have_section(builds, scenario);
     if (const auto* expect = root.get("expect")) scenario.expectations = read_expectations(table(*expect, "expect"));
     if (const auto* sweep = root.get("sweep")) read_sweep(table(*sweep, "sweep"), scenario);
     return scenario;
@@ -601,9 +609,10 @@ class Parser {
   }
 
   model::RunConfig read_run(const toml::table& run) const {
-    static constexpr std::array<std::string_view, 13> k_keys{
+    static constexpr std::array<std::string_view, 15> k_keys{
         "builds", "duration", "concurrency", "seed", "semantics", "isolation",
-        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout"};
+        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout",
+        "env_policy", "build_timeout"};
     check_keys(run, "run", k_keys);
     model::RunConfig config;
     if (const auto* n = run.get("builds")) {
@@ -621,7 +630,13 @@ class Parser {
       config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
                                 "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
     }
-    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, "inproc, fake");
+    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, "inproc, fake, command");
+    if (const auto* n = run.get("env_policy")) {
+      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
+    }
+    if (const auto* n = run.get("build_timeout")) {
+      config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_lock_timeout_s) * 1000));
+    }
     if (const auto* n = run.get("arrival")) {
       config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
     }
@@ -675,6 +690,7 @@ class Parser {
   model::BuildKind read_build(const toml::table& build, const std::string& path) const {
     static constexpr std::array<std::string_view, 3> k_keys{"name", "weight", "step"};
     check_keys(build, path, k_keys);
+    const bool command_file = m_has_command_section;
     model::BuildKind kind;
     const auto& name = required(build, path, "name", "a build name of 1-64 characters A-Z a-z 0-9 . _ -");
     kind.name = string(name, path + ".name");
@@ -684,6 +700,8 @@ class Parser {
                        });
     if (!valid) fail(at(name), path + ".name", "expected 1-64 characters A-Z a-z 0-9 . _ - (got " + quoted(kind.name) + ")");
     if (const auto* n = build.get("weight")) kind.weight = u32(*n, path + ".weight", 1, k_max_weight);
+    // With a [command] section a build may have no steps: it runs [command] run once.
+    if (command_file && !build.get("step")) return kind;
     const auto& steps = tables(required(build, path, "step", "at least one [[build.step]]"), path + ".step", "[[build.step]]");
     if (steps.empty()) fail(at(steps), path + ".step", "expected at least one [[build.step]]");
     for (std::size_t i = 0; i < steps.size(); ++i) kind.steps.push_back(read_step(*steps[i].as_table(), indexed(path + ".step", i)));
@@ -691,10 +709,15 @@ class Parser {
   }
 
   model::Step read_step(const toml::table& step, const std::string& path) const {
-    static constexpr std::array<std::string_view, 4> k_keys{"gap_ms", "mount", "ops", "op"};
+    static constexpr std::array<std::string_view, 5> k_keys{"gap_ms", "mount", "ops", "op", "command"};
     check_keys(step, path, k_keys);
     model::Step result;
     if (const auto* n = step.get("gap_ms")) result.gap_ms = u32(*n, path + ".gap_ms", 0, k_max_ms);
+    if (const auto* n = step.get("command")) {
+      result.command = argv_template(*n, path + ".command");
+      // A command step needs no operations: backend command runs the command instead.
+      if (!step.get("ops") && !step.get("op") && !step.get("mount")) return result;
+    }
 
     // mount = {...} is one mount; mount = [...] / [[build.step.mount]] is a list (indexed paths).
     const auto* mounts = step.get("mount");
@@ -805,6 +828,171 @@ class Parser {
     return op;
   }
 
+  // ---- [command] ------------------------------------------------------------------------
+
+  // A template: a string split into words without a shell, or an array of words as given.
+  std::vector<std::string> argv_template(const toml::node& node, const std::string& path) const {
+    std::vector<std::string> words;
+    if (const auto* text = node.as_string()) {
+      auto split = command::split_words(text->get());
+      if (!split.error.empty()) fail(at(node), path, "cannot split into words: " + split.error);
+      words = std::move(split.words);
+    } else if (const auto* list = node.as_array()) {
+      for (std::size_t i = 0; i < list->size(); ++i) words.push_back(string(*list->get(i), indexed(path, i)));
+    } else {
+      fail(at(node), path, std::string("expected a command: a string or an array of strings (got ") + type_name(node) + ")");
+    }
+    if (words.empty() || words.front().empty()) fail(at(node), path, "expected a command, such as \"buildah build ...\" (got nothing)");
+    for (const auto& word : words) {
+      if (word.find('\0') != std::string::npos) fail(at(node), path, "NUL byte in a command word");
+      if (auto problem = command::placeholder_problem(word)) fail(at(node), path, *problem + " in " + quoted(word));
+    }
+    return words;
+  }
+
+  std::string plain_template(const toml::node& node, const std::string& path) const {
+    std::string text = string(node, path);
+    if (text.find('\0') != std::string::npos) fail(at(node), path, "NUL byte");
+    if (auto problem = command::placeholder_problem(text)) fail(at(node), path, *problem + " in " + quoted(text));
+    return text;
+  }
+
+  std::string regex_text(const toml::node& node, const std::string& path) const {
+    std::string text = string(node, path);
+    if (text.empty()) fail(at(node), path, "expected a non-empty regex");
+    if (auto problem = command::regex_problem(text)) fail(at(node), path, *problem + " (got " + quoted(text) + ")");
+    return text;
+  }
+
+  void check_kind_name(const toml::node& node, const std::string& path, const std::string& name,
+                       const model::Scenario& scenario) const {
+    for (const auto& kind : scenario.kinds) {
+      if (kind.name == name) return;
+    }
+    fail(at(node), path, "no [[build]] is named " + quoted(name));
+  }
+
+  model::CommandSpec read_command(const toml::table& section, const model::Scenario& scenario) const {
+    static constexpr std::array<std::string_view, 8> k_keys{"per", "run", "setup", "cwd", "timeout", "env", "check", "signature"};
+    check_keys(section, "command", k_keys);
+    model::CommandSpec spec;
+    if (const auto* n = section.get("per")) {
+      const std::string per = string(*n, "command.per");
+      if (per == "build") spec.per = model::CommandPer::build;
+      else if (per == "step") spec.per = model::CommandPer::step;
+      else fail(at(*n), "command.per", "expected one of build, step (got " + quoted(per) + ")");
+    }
+    if (const auto* n = section.get("run")) spec.run = argv_template(*n, "command.run");
+    if (spec.run.empty()) {
+      // Needed unless every build runs its own step commands.
+      bool needed = spec.per == model::CommandPer::build;
+      for (const auto& kind : scenario.kinds) {
+        needed = needed || kind.steps.empty();
+        for (const auto& step : kind.steps) needed = needed || step.command.empty();
+      }
+      if (needed) fail(at(section), "command.run", "missing (required: the command template, unless every step has its own command)");
+    }
+    if (const auto* n = section.get("setup")) spec.setup = argv_template(*n, "command.setup");
+    if (const auto* n = section.get("cwd")) spec.cwd = plain_template(*n, "command.cwd");
+    if (const auto* n = section.get("timeout")) {
+      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_lock_timeout_s) * 1000));
+    }
+    if (const auto* n = section.get("env")) {
+      for (const auto& [key, value] : table(*n, "command.env")) {
+        const std::string name(key.str());
+        const std::string path = child("command.env", name);
+        const bool valid = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+                           std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+        if (!valid) fail(at(key.source()), path, "expected a variable name of A-Z a-z 0-9 _ not starting with a digit");
+        if (name == "TMPDIR" || name.starts_with("CACHESTRESS_")) {
+          fail(at(key.source()), path, "set by cachestress itself (TMPDIR follows isolation and env_policy)");
+        }
+        spec.env.emplace_back(name, plain_template(value, path));
+      }
+    }
+    if (const auto* n = section.get("check")) {
+      const auto& list = tables(*n, "command.check", "[[command.check]]");
+      for (std::size_t i = 0; i < list.size(); ++i) spec.checks.push_back(read_check(*list[i].as_table(), indexed("command.check", i), scenario));
+    }
+    if (const auto* n = section.get("signature")) {
+      const auto& list = tables(*n, "command.signature", "[[command.signature]]");
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const std::string path = indexed("command.signature", i);
+        const auto& entry = *list[i].as_table();
+        static constexpr std::array<std::string_view, 2> k_signature_keys{"regex", "category"};
+        check_keys(entry, path, k_signature_keys);
+        model::FailureSignature signature;
+        signature.regex = regex_text(required(entry, path, "regex", "a regex, such as \"Could not get lock\""), path + ".regex");
+        const auto& category = required(entry, path, "category", "a category name, such as \"apt-lock\"");
+        signature.category = string(category, path + ".category");
+        if (!command::valid_category(signature.category)) {
+          fail(at(category), path + ".category", "expected 1-64 characters A-Z a-z 0-9 . _ - (got " + quoted(signature.category) + ")");
+        }
+        spec.signatures.push_back(std::move(signature));
+      }
+    }
+    return spec;
+  }
+
+  model::OutputCheck read_check(const toml::table& entry, const std::string& path, const model::Scenario& scenario) const {
+    static constexpr std::array<std::string_view, 7> k_check_keys{"kind", "step", "stream", "substring", "regex", "own_token", "foreign"};
+    check_keys(entry, path, k_check_keys);
+    model::OutputCheck check;
+    if (const auto* n = entry.get("kind")) {
+      check.kind = string(*n, path + ".kind");
+      check_kind_name(*n, path + ".kind", check.kind, scenario);
+    }
+    if (const auto* n = entry.get("step")) check.step = integer(*n, path + ".step", 0, 1'000'000);
+    if (const auto* n = entry.get("stream")) {
+      const std::string stream = string(*n, path + ".stream");
+      if (stream == "stdout") check.stream = model::OutputStream::stdout_;
+      else if (stream == "stderr") check.stream = model::OutputStream::stderr_;
+      else if (stream == "both") check.stream = model::OutputStream::both;
+      else fail(at(*n), path + ".stream", "expected one of stdout, stderr, both (got " + quoted(stream) + ")");
+    }
+    int given = 0;
+    if (const auto* n = entry.get("substring")) {
+      check.substring = string(*n, path + ".substring");
+      if (check.substring.empty()) fail(at(*n), path + ".substring", "expected a non-empty string");
+      ++given;
+    }
+    if (const auto* n = entry.get("regex")) {
+      check.regex = regex_text(*n, path + ".regex");
+      ++given;
+    }
+    if (const auto* n = entry.get("own_token")) {
+      const auto* flag = n->as_boolean();
+      if (!flag || !flag->get()) fail(at(*n), path + ".own_token", "expected true (or leave it out)");
+      check.own_token = true;
+      ++given;
+    }
+    if (given != 1) fail(at(entry), path, "expected exactly one of substring, regex, own_token = true");
+    if (const auto* n = entry.get("foreign")) {
+      for (const auto& [key, value] : table(*n, path + ".foreign")) {
+        const std::string fpath = child(path + ".foreign", key.str());
+        if (key.str().empty()) fail(at(key.source()), fpath, "expected a non-empty value to look for");
+        const std::string kind = string(value, fpath);
+        check_kind_name(value, fpath, kind, scenario);
+        check.foreign.emplace_back(std::string(key.str()), kind);
+      }
+    }
+    return check;
+  }
+
+  // A step's command needs the [command] section that says how commands run.
+  void check_commands_have_section(const toml::array& builds, const model::Scenario& scenario) const {
+    if (scenario.command) return;
+    for (std::size_t i = 0; i < scenario.kinds.size(); ++i) {
+      const auto& kind = scenario.kinds[i];
+      for (std::size_t k = 0; k < kind.steps.size(); ++k) {
+        if (kind.steps[k].command.empty()) continue;
+        const auto& step = *(*builds[i].as_table()->get("step")->as_array())[k].as_table();
+        fail(at(*step.get("command")), indexed(indexed("build", i) + ".step", k) + ".command",
+             "a step command needs a [command] section (backend command)");
+      }
+    }
+  }
+
   struct ExpectEntry {
     model::Expectation expectation;
     Position where;
@@ -894,6 +1082,7 @@ class Parser {
   }
 
   std::string_view m_source;
+  bool m_has_command_section = false;
 };
 
 // Reads a whole file as a stream (no stat: /dev/stdin and pipes have no size), at most
@@ -966,6 +1155,59 @@ std::string expectation_value(const model::Expectation& e) {
   return toml_string(comparison_text(e.comparison) + format_double(e.value));
 }
 
+// A template as an array of words: reads back to the same words whatever they contain.
+std::string toml_words(const std::vector<std::string>& words) {
+  std::string out = "[";
+  for (const auto& w : words) out += (out.size() > 1 ? ", " : "") + toml_string(w);
+  return out + "]";
+}
+
+std::string command_toml(const model::CommandSpec& c) {
+  std::string out = "\n[command]\n";
+  out += "per = " + toml_string(c.per == model::CommandPer::build ? "build" : "step") + "\n";
+  if (!c.run.empty()) out += "run = " + toml_words(c.run) + "\n";
+  if (!c.setup.empty()) out += "setup = " + toml_words(c.setup) + "\n";
+  out += "cwd = " + toml_string(c.cwd) + "\n";
+  out += "timeout = " + toml_float(c.timeout_ms / 1000.0) + "\n";
+  out += "env = {";
+  for (std::size_t i = 0; i < c.env.size(); ++i) out += (i ? ", " : " ") + c.env[i].first + " = " + toml_string(c.env[i].second);
+  out += c.env.empty() ? "}\n" : " }\n";
+  for (const auto& check : c.checks) {
+    out += "\n[[command.check]]\n";
+    if (!check.kind.empty()) out += "kind = " + toml_string(check.kind) + "\n";
+    if (check.step >= 0) out += "step = " + std::to_string(check.step) + "\n";
+    const char* stream = check.stream == model::OutputStream::stdout_ ? "stdout" : check.stream == model::OutputStream::stderr_ ? "stderr" : "both";
+    out += "stream = " + toml_string(stream) + "\n";
+    if (check.own_token) out += "own_token = true\n";
+    else if (!check.regex.empty()) out += "regex = " + toml_string(check.regex) + "\n";
+    else out += "substring = " + toml_string(check.substring) + "\n";
+    if (!check.foreign.empty()) {
+      out += "foreign = {";
+      for (std::size_t i = 0; i < check.foreign.size(); ++i) {
+        out += (i ? ", " : " ") + toml_string(check.foreign[i].first) + " = " + toml_string(check.foreign[i].second);
+      }
+      out += " }\n";
+    }
+  }
+  for (const auto& signature : c.signatures) {
+    out += "\n[[command.signature]]\nregex = " + toml_string(signature.regex) + "\ncategory = " + toml_string(signature.category) + "\n";
+  }
+  return out;
+}
+
+bool same_check(const model::OutputCheck& a, const model::OutputCheck& b) {
+  return a.kind == b.kind && a.step == b.step && a.stream == b.stream && a.substring == b.substring && a.regex == b.regex &&
+         a.own_token == b.own_token && a.foreign == b.foreign;
+}
+
+bool same_command(const std::optional<model::CommandSpec>& a, const std::optional<model::CommandSpec>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  return a->per == b->per && a->run == b->run && a->setup == b->setup && a->cwd == b->cwd && a->timeout_ms == b->timeout_ms &&
+         a->env == b->env && std::equal(a->checks.begin(), a->checks.end(), b->checks.begin(), b->checks.end(), same_check) &&
+         std::equal(a->signatures.begin(), a->signatures.end(), b->signatures.begin(), b->signatures.end(),
+                    [](const auto& x, const auto& y) { return x.regex == y.regex && x.category == y.category; });
+}
+
 bool same_mount(const model::Mount& a, const model::Mount& b) {
   return a.target == b.target && a.id == b.id && a.uid == b.uid && a.gid == b.gid && a.sharing == b.sharing;
 }
@@ -977,7 +1219,7 @@ bool same_op(const model::Operation& a, const model::Operation& b) {
 }
 
 bool same_step(const model::Step& a, const model::Step& b) {
-  return a.gap_ms == b.gap_ms && std::equal(a.mounts.begin(), a.mounts.end(), b.mounts.begin(), b.mounts.end(), same_mount) &&
+  return a.gap_ms == b.gap_ms && a.command == b.command && std::equal(a.mounts.begin(), a.mounts.end(), b.mounts.begin(), b.mounts.end(), same_mount) &&
          std::equal(a.ops.begin(), a.ops.end(), b.ops.begin(), b.ops.end(), same_op);
 }
 
@@ -990,7 +1232,8 @@ bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
   return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
          a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
          a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
-         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms;
+         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms &&
+         a.env_policy == b.env_policy && a.build_timeout_ms == b.build_timeout_ms;
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
@@ -1046,6 +1289,8 @@ std::string to_toml(const model::Scenario& s) {
   line("lock_kind", toml_string(model::to_string(r.lock_kind)));
   line("interval_ms", std::to_string(r.interval_ms));
   line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
+  line("env_policy", toml_string(model::to_string(r.env_policy)));
+  line("build_timeout", toml_float(r.build_timeout_ms / 1000.0));
 
   out += "\n[faults]\n";
   line("stale_lock", s.faults.stale_lock ? "true" : "false");
@@ -1058,6 +1303,8 @@ std::string to_toml(const model::Scenario& s) {
     for (const auto& step : kind.steps) {
       out += "\n[[build.step]]\n";
       line("gap_ms", std::to_string(step.gap_ms));
+      if (!step.command.empty()) line("command", toml_words(step.command));
+      if (!step.command.empty() && step.mounts.empty() && step.ops.empty()) continue;
       out += "mount = [";
       for (const auto& m : step.mounts) {
         out += "\n  { target = " + toml_string(m.target) + ", id = " + toml_string(m.id) + ", uid = " + std::to_string(m.uid) +
@@ -1101,6 +1348,8 @@ std::string to_toml(const model::Scenario& s) {
     }
   }
 
+  if (s.command) out += command_toml(*s.command);
+
   if (!s.sweep.empty() || s.repeat != 1) {
     out += "\n[sweep]\n";
     if (s.repeat != 1) line("repeat", std::to_string(s.repeat));
@@ -1140,7 +1389,7 @@ std::vector<CatalogueEntry> catalogue() {
 }
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
-  if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (a.description != b.description || !same_run(a.run, b.run) || !same_command(a.command, b.command)) return false;
   if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
                                           [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {

@@ -248,13 +248,13 @@ TEST_CASE("expectations: numbers, comparison strings, canonical field names", "[
 
 TEST_CASE("unknown keys are reported at their position with the field path", "[scenario][loader]") {
   CHECK(error_of(with_build("description = \"x\"\ncolour = \"red\"")) ==
-        "t.toml:2:1: colour: unknown key (expected one of: description, run, faults, build, expect, sweep)");
+        "t.toml:2:1: colour: unknown key (expected one of: description, run, faults, build, expect, sweep, command)");
   CHECK_THAT(error_of(with_build("description = \"x\"\n[run]\nbuilds = 5\nspeed = 3")),
              StartsWith("t.toml:4:1: run.speed: unknown key (expected one of: builds, duration, concurrency,"));
   CHECK(error_of("description = \"x\"\n[[build]]\nname = \"w\"\nwieght = 2\n[[build.step]]\nops = [ { op = \"hold\" } ]\n") ==
         "t.toml:4:1: build[0].wieght: unknown key (expected one of: name, weight, step)");
   CHECK(error_of(with_step("gap = 5\nops = [ { op = \"hold\" } ]")) ==
-        "t.toml:5:1: build[0].step[0].gap: unknown key (expected one of: gap_ms, mount, ops, op)");
+        "t.toml:5:1: build[0].step[0].gap: unknown key (expected one of: gap_ms, mount, ops, op, command)");
   // Inline table: the key's own column.
   CHECK(error_of(with_step("mount = { target = \"/t\", shared = true }\nops = [ { op = \"list\" } ]")) ==
         "t.toml:5:26: build[0].step[0].mount.shared: unknown key (expected one of: target, id, uid, gid, sharing)");

@@ -1,0 +1,266 @@
+#include "engine/command/command_runner.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/core/error.hpp"
+#include "engine/report/report.hpp"
+
+extern char** environ;
+
+namespace cachestress::command {
+namespace {
+
+std::string describe_signal(int signum) {
+  const char* name = sigabbrev_np(signum);
+  return name ? std::string("SIG") + name : "signal " + std::to_string(signum);
+}
+
+// The first lines of a command's output: stderr's, then stdout's (errors usually go there).
+std::vector<std::string> first_lines(const ChildResult& r, std::size_t limit) {
+  std::vector<std::string> lines;
+  for (const std::string* text : {&r.err, &r.out}) {
+    std::size_t start = 0;
+    while (start < text->size() && lines.size() < limit) {
+      auto end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      if (end > start) lines.push_back(text->substr(start, std::min<std::size_t>(end - start, 300)));
+      start = end + 1;
+    }
+  }
+  return lines;
+}
+
+// mkdir -p for the failure log directory (outside the workspace: results/ or beside --out).
+int make_parents(const std::string& dir) {
+  for (std::size_t i = 1; i <= dir.size(); ++i) {
+    if (i != dir.size() && dir[i] != '/') continue;
+    const std::string part = dir.substr(0, i);
+    if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner::CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace,
+                             std::string workspace_path, std::string failure_dir)
+    : m_loop(loop),
+      m_scenario(scenario),
+      m_spec(*scenario.command),
+      m_workspace(workspace),
+      m_workspace_path(std::move(workspace_path)),
+      m_failure_dir(std::move(failure_dir)),
+      m_checks(compile_checks(m_spec.checks)),
+      m_signatures(m_spec.signatures) {
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "TMPDIR=", 7) == 0 || std::strncmp(*e, "CACHESTRESS_", 12) == 0) continue;
+    m_base_env.emplace_back(*e);
+  }
+}
+
+CommandRunner::~CommandRunner() = default;
+
+std::uint32_t CommandRunner::steps_of(int kind) const {
+  if (m_spec.per == model::CommandPer::build) return 1;
+  const auto n = m_scenario.kinds[static_cast<std::size_t>(kind)].steps.size();
+  return n == 0 ? 1 : static_cast<std::uint32_t>(n);
+}
+
+std::string CommandRunner::tmpdir_for(const std::string& root) const {
+  // propagate: the build's own cache root is its TMPDIR. drop: the TMPDIR never reaches
+  // the process that builds (podman-remote), so every command gets the server's.
+  const bool drop = m_scenario.run.env_policy == model::EnvPolicy::drop;
+  return m_workspace_path + "/" + (drop ? std::string(k_server_root) : root);
+}
+
+void CommandRunner::prepare(std::function<void(std::string)> done) {
+  const fs::Root* workspace = &m_workspace;
+  auto made = std::make_shared<int>(0);
+  core::queue_work(
+      m_loop, [workspace, made] { *made = workspace->make_dirs(k_server_root); },
+      [this, made, done = std::move(done)](int) mutable {
+        if (*made < 0) {
+          done("cannot create " + m_workspace_path + "/" + k_server_root + ": " + errno_text(-*made));
+          return;
+        }
+        if (m_spec.setup.empty()) {
+          done("");
+          return;
+        }
+        Values values;
+        values.kind = "setup";
+        values.tmpdir = m_workspace_path + "/" + k_server_root;
+        values.workdir = m_workspace_path;
+        Child::Spec spec;
+        spec.argv = expand_all(m_spec.setup, values);
+        spec.env = m_base_env;
+        spec.env.push_back("TMPDIR=" + values.tmpdir);
+        for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
+        spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
+        spec.timeout_ms = m_spec.timeout_ms;
+        spdlog::debug("command setup: {}", join_words(spec.argv));
+        m_setup = std::make_unique<Child>(m_loop.raw());
+        m_setup->start(std::move(spec), [this, done = std::move(done)](ChildResult& r) {
+          std::string error;
+          if (r.spawn_error != 0) {
+            error = "cannot start: " + uv_error_text(r.spawn_error);
+          } else if (r.timed_out) {
+            error = "timed out";
+          } else if (r.term_signal != 0) {
+            error = "killed by " + describe_signal(r.term_signal);
+          } else if (r.exit_status != 0) {
+            error = "exited " + std::to_string(r.exit_status);
+          }
+          if (!error.empty()) {
+            std::string tail;
+            for (const auto& line : first_lines(r, k_first_lines)) tail += "\n  " + line;
+            error = "[command] setup " + join_words(m_spec.setup) + ": " + error + tail;
+          }
+          done(std::move(error));
+        });
+      });
+}
+
+void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
+                               const bool& cancelled, std::function<void(StepVerdict)> done) {
+  // A shared or per-group root is made once; a per-build root before each build's first step.
+  const bool per_build = m_scenario.run.isolation.kind == model::IsolationKind::per_build;
+  if (step > 0 || (!per_build && m_made_roots.contains(root))) {
+    spawn(build, kind, step, root, std::move(done));
+    return;
+  }
+  // The build's cache root (its TMPDIR) must exist before its first command runs.
+  const fs::Root* workspace = &m_workspace;
+  auto made = std::make_shared<int>(0);
+  core::queue_work(
+      m_loop, [workspace, root, made] { *made = workspace->make_dirs(root); },
+      [this, build, kind, step, root, made, per_build, &cancelled, done = std::move(done)](int) mutable {
+        if (cancelled) {
+          StepVerdict v;
+          v.interrupted = true;
+          done(std::move(v));
+          return;
+        }
+        if (*made == 0 && !per_build) m_made_roots.insert(root);
+        if (*made < 0) {
+          StepVerdict v;
+          v.ok = false;
+          v.failure = "io: cannot create the build's TMPDIR " + root + ": " + errno_text(-*made);
+          done(std::move(v));
+          return;
+        }
+        spawn(build, kind, step, root, std::move(done));
+      });
+}
+
+void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
+                          std::function<void(StepVerdict)> done) {
+  const auto& kind_model = m_scenario.kinds[static_cast<std::size_t>(kind)];
+  Values values;
+  values.build = build;
+  values.kind = kind_model.name;
+  values.step = step;
+  values.token = token_for(build, kind_model.name, step);
+  values.tmpdir = m_workspace_path + "/" + root;
+  values.workdir = m_workspace_path;
+  const bool own_step_command = m_spec.per == model::CommandPer::step && step < kind_model.steps.size() &&
+                                !kind_model.steps[step].command.empty();
+  Child::Spec spec;
+  spec.argv = expand_all(own_step_command ? kind_model.steps[step].command : m_spec.run, values);
+  spec.env = m_base_env;
+  spec.env.push_back("TMPDIR=" + tmpdir_for(root));
+  spec.env.push_back("CACHESTRESS_BUILD=" + std::to_string(build));
+  spec.env.push_back("CACHESTRESS_KIND=" + values.kind);
+  spec.env.push_back("CACHESTRESS_STEP=" + std::to_string(step));
+  spec.env.push_back("CACHESTRESS_TOKEN=" + values.token);
+  for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
+  spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
+  spec.timeout_ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
+
+  auto argv = spec.argv;
+  auto child = std::make_unique<Child>(m_loop.raw());
+  Child* raw = child.get();
+  m_children[build] = std::move(child);
+  raw->start(std::move(spec), [this, build, kind, step, token = values.token, argv = std::move(argv),
+                               done = std::move(done)](ChildResult& result) {
+    // Keep the child alive until this callback returns; the next step may start a new one.
+    auto self = std::move(m_children[build]);
+    m_children.erase(build);
+    done(judge(build, kind, step, token, result, argv));
+  });
+}
+
+StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t step, const std::string& token,
+                                 ChildResult& r, const std::vector<std::string>& argv) {
+  StepVerdict v;
+  const auto& kind_name = m_scenario.kinds[static_cast<std::size_t>(kind)].name;
+  if (r.spawn_error != 0) {
+    v.failure = "spawn: " + argv.front() + ": " + uv_error_text(r.spawn_error);
+  } else if (r.timed_out) {
+    const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
+    v.failure = "timeout: killed after " + std::to_string(ms) + " ms";
+  } else if (r.term_signal != 0) {
+    v.failure = "signal: killed by " + describe_signal(r.term_signal);
+  } else if (r.exit_status != 0) {
+    v.failure = "exit: status " + std::to_string(r.exit_status);
+  } else {
+    const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err});
+    if (checked.passed) return v;
+    v.failure = "check: " + checked.failed;
+    v.polluter = checked.polluter;
+  }
+  v.ok = false;
+  if (r.spawn_error == 0) {
+    if (auto category = m_signatures.classify(r.out, r.err)) {
+      v.signature = *category;
+      v.failure += " [" + *category + "]";
+    }
+  }
+  v.first_lines = first_lines(r, k_first_lines);
+  std::string text = "# cachestress command backend: build " + std::to_string(build) + " kind " + kind_name + " step " +
+                     std::to_string(step) + "\n# command: " + join_words(argv) + "\n# verdict: " + v.failure + "\n";
+  text += "# ---- stdout (" + std::to_string(r.out.size() + r.out_dropped) + " bytes) ----\n" + r.out;
+  if (r.out_dropped > 0) text += "\n# [" + std::to_string(r.out_dropped) + " more bytes not kept: capture limit]\n";
+  if (!r.out.empty() && r.out.back() != '\n') text += "\n";
+  text += "# ---- stderr (" + std::to_string(r.err.size() + r.err_dropped) + " bytes) ----\n" + r.err;
+  if (r.err_dropped > 0) text += "\n# [" + std::to_string(r.err_dropped) + " more bytes not kept: capture limit]\n";
+  keep_log(build, std::move(text), v);
+  return v;
+}
+
+void CommandRunner::keep_log(std::uint64_t build, std::string text, StepVerdict& verdict) {
+  if (m_failure_dir.empty()) return;
+  verdict.log_path = m_failure_dir + "/" + std::to_string(build) + ".log";
+  // Written on the threadpool (the loop never waits on the disk); the run's loop does not
+  // end before it is done, so the report never names a log that is not there yet.
+  core::queue_work(
+      m_loop,
+      [dir = m_failure_dir, path = verdict.log_path, text = std::move(text)] {
+        if (int err = make_parents(dir); err != 0) {
+          spdlog::warn("cannot create {}: {}", dir, errno_text(err));
+          return;
+        }
+        try {
+          if (!report::write_new_file(path, text)) spdlog::warn("{} already exists: not replaced", path);
+        } catch (const std::exception& e) {
+          spdlog::warn("{}", e.what());
+        }
+      },
+      [](int) {});
+}
+
+void CommandRunner::kill(std::uint64_t build, int signum) noexcept {
+  if (auto it = m_children.find(build); it != m_children.end()) it->second->kill(signum);
+}
+
+void CommandRunner::kill_all(int signum) noexcept {
+  for (auto& [build, child] : m_children) child->kill(signum);
+  if (m_setup) m_setup->kill(signum);
+}
+
+}  // namespace cachestress::command

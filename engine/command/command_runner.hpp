@@ -1,0 +1,88 @@
+#pragma once
+// The command backend: runs the scenario's command template once per build or once per
+// step (engine/model/command.hpp), each in its own process with a per-build environment
+// (TMPDIR by isolation and env policy), working directory and timeout, then judges it:
+// exit code, output checks, failure signature. The Runner drives admission and steps;
+// this class only turns one step into one child and its verdict. Loop thread only.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/command/child.hpp"
+#include "engine/command/output_check.hpp"
+#include "engine/command/signatures.hpp"
+#include "engine/command/template.hpp"
+#include "engine/core/loop.hpp"
+#include "engine/fs/safe_fs.hpp"
+#include "engine/model/scenario.hpp"
+
+namespace cachestress::command {
+
+struct StepVerdict {
+  bool interrupted = false;
+  bool ok = true;
+  std::string failure;    // "exit: status 100", "check: stdout does not contain \"hello\"", ...
+  std::string signature;  // the failure signature category that matched, if any
+  std::optional<Polluter> polluter;  // a failed check's evidence of who wrote what it saw
+  std::string log_path;   // where the failed build's full output was written ("" if not kept)
+  std::vector<std::string> first_lines;
+};
+
+class CommandRunner {
+ public:
+  static constexpr std::size_t k_first_lines = 10;
+
+  // failure_dir: where failed builds' output goes (<dir>/<build>.log), created on the first
+  // failure; empty: not written.
+  CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace,
+                std::string workspace_path, std::string failure_dir);
+  ~CommandRunner();
+  CommandRunner(const CommandRunner&) = delete;
+  CommandRunner& operator=(const CommandRunner&) = delete;
+
+  // Steps a build of this kind runs: 1 per build, else one per step of the kind (at least 1).
+  std::uint32_t steps_of(int kind) const;
+
+  // Runs [command] setup (if any) and makes the shared roots; `done` gets "" or an error.
+  void prepare(std::function<void(std::string error)> done);
+
+  // Runs one step of a build whose cache root is `root` (relative to the workspace).
+  // `cancelled` is read before spawning. `done` is called once, on the loop thread.
+  void start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root, const bool& cancelled,
+                  std::function<void(StepVerdict)> done);
+
+  // Signals the running command of a build (or every command) and what it started.
+  void kill(std::uint64_t build, int signum) noexcept;
+  void kill_all(int signum) noexcept;
+
+ private:
+  void spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
+             std::function<void(StepVerdict)> done);
+  StepVerdict judge(std::uint64_t build, int kind, std::uint32_t step, const std::string& token, ChildResult& result,
+                    const std::vector<std::string>& argv);
+  void keep_log(std::uint64_t build, std::string text, StepVerdict& verdict);
+  std::string tmpdir_for(const std::string& root) const;
+
+  core::Loop& m_loop;
+  const model::Scenario& m_scenario;
+  const model::CommandSpec& m_spec;
+  const fs::Root& m_workspace;
+  std::string m_workspace_path;
+  std::string m_failure_dir;
+  std::vector<CompiledCheck> m_checks;
+  Signatures m_signatures;
+  std::vector<std::string> m_base_env;  // our environment without TMPDIR and CACHESTRESS_*
+  std::unordered_map<std::uint64_t, std::unique_ptr<Child>> m_children;
+  std::unique_ptr<Child> m_setup;
+  std::unordered_set<std::string> m_made_roots;  // shared and per-group roots made so far (few)
+};
+
+// The environment policy's server root: under `drop` every command gets this TMPDIR.
+inline constexpr const char* k_server_root = "roots/server";
+
+}  // namespace cachestress::command

@@ -1,0 +1,218 @@
+// The command backend end to end: real child processes (sh -c, true, false), exit codes,
+// output checks, failure signatures, failure logs and the JSON report.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+RunResult run_scenario(const TempDir& tmp, const std::string& toml, std::vector<std::string> extra = {}) {
+  write_text(tmp / "s.toml", toml);
+  RunSpec spec;
+  spec.args = {"--scenario", tmp / "s.toml", "--out", tmp / "report.json", "-q"};
+  for (auto& e : extra) spec.args.push_back(std::move(e));
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  return run_binary(spec);
+}
+
+std::string scenario(const std::string& run, const std::string& extra = "", const std::string& run_section = "") {
+  return "description = \"command test\"\n[run]\nbuilds = 12\nconcurrency = 4\nbackend = \"command\"\n" + run_section +
+         "\n[command]\nper = \"build\"\nrun = " + run + "\n" + extra + "\n[[build]]\nname = \"b\"\n";
+}
+
+}  // namespace
+
+TEST_CASE("true passes every build and false fails every build with its exit status", "[e2e][command]") {
+  TempDir tmp;
+  auto ok = run_scenario(tmp, scenario("\"true\""));
+  CHECK(ok.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["config"]["backend"] == "command");
+  CHECK(report["summary"]["builds"]["completed"] == 12);
+  CHECK(report["summary"]["builds"]["failed"] == 0);
+
+  TempDir tmp2;
+  auto failing = run_scenario(tmp2, scenario("\"false\"", "", "") + "[expect]\n\"builds.failed\" = 0\n");
+  CHECK(failing.exit_code == 1);  // the expectation failed
+  report = read_json_file(tmp2 / "report.json");
+  CHECK(report["summary"]["builds"]["failed"] == 12);
+  CHECK(report["summary"]["failures"]["exit"] == 12);
+  REQUIRE(report["failures"].size() == 1);
+  CHECK(report["failures"][0]["reason"] == "exit: status 1");
+  // Every failed build keeps its output beside the report.
+  CHECK(list_dir(tmp2 / "report/failures").size() == 12);
+}
+
+TEST_CASE("a failed build keeps its full output and the report shows its first lines and signature", "[e2e][command]") {
+  TempDir tmp;
+  const std::string run =
+      "\"sh -c 'echo building {kind} {build}; if [ {build} = 5 ]; then echo \\\"E: Could not get lock /var/lib/dpkg/lock\\\" >&2; "
+      "exit 100; fi'\"";
+  const std::string signatures =
+      "[[command.signature]]\nregex = \"Could not get lock\"\ncategory = \"apt-lock\"\n"
+      "[[command.signature]]\nregex = \"Blocking waiting for file lock\"\ncategory = \"cargo-lock\"\n";
+  auto result = run_scenario(tmp, scenario(run, signatures));
+  CHECK(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["summary"]["builds"]["failed"] == 1);
+  CHECK(report["summary"]["failures"]["signatures"] == nlohmann::json{{"apt-lock", 1}});
+  REQUIRE(report["failures"].size() == 1);
+  const auto& failure = report["failures"][0];
+  CHECK(failure["reason"] == "exit: status 100 [apt-lock]");
+  CHECK(failure["example_build"] == 5);
+  CHECK(failure["first_lines"][0] == "E: Could not get lock /var/lib/dpkg/lock");
+  CHECK(failure["first_lines"][1] == "building b 5");
+  const std::string log = read_text(failure["log"].get<std::string>());
+  CHECK_THAT(log, Catch::Contains("building b 5") && Catch::Contains("E: Could not get lock") &&
+                      Catch::Contains("verdict: exit: status 100 [apt-lock]"));
+
+  // The text report shows the first lines and the signature counts.
+  TempDir tmp2;
+  write_text(tmp2 / "s.toml", scenario(run, signatures));
+  RunSpec spec;
+  spec.args = {"--scenario", tmp2 / "s.toml", "--out", tmp2 / "r.json"};
+  spec.env["TMPDIR"] = tmp2.path();
+  auto text = run_binary(spec);
+  CHECK_THAT(text.out, Catch::Contains("| E: Could not get lock") && Catch::Contains("signatures  apt-lock 1") &&
+                           Catch::Contains("full output: " + tmp2.path() + "/r/failures/5.log"));
+}
+
+TEST_CASE("each build gets its own TMPDIR under per-build isolation and one under shared or drop", "[e2e][command]") {
+  for (const char* isolation : {"per-build", "shared"}) {
+    for (const char* policy : {"propagate", "drop"}) {
+      TempDir tmp;
+      // Fails every build so its log shows the TMPDIR it saw.
+      auto result = run_scenario(tmp, scenario("\"sh -c 'echo tmpdir=$TMPDIR own={tmpdir}; exit 3'\""),
+                                 {"--isolation", isolation, "--env-policy", policy, "--builds", "4"});
+      CHECK(result.exit_code == 0);
+      std::set<std::string> seen;
+      for (const auto& name : list_dir(tmp / "report/failures")) {
+        const std::string log = read_text(tmp / ("report/failures/" + name));
+        const auto at = log.find("\ntmpdir=");  // the output, not the command line above it
+        REQUIRE(at != std::string::npos);
+        seen.insert(log.substr(at + 1, log.find(' ', at) - at - 1));
+      }
+      INFO(isolation << " " << policy);
+      const bool separate = std::string(isolation) == "per-build" && std::string(policy) == "propagate";
+      CHECK(seen.size() == (separate ? 4u : 1u));
+      if (std::string(policy) == "drop") CHECK_THAT(*seen.begin(), Catch::EndsWith("/roots/server"));
+    }
+  }
+}
+
+TEST_CASE("output checks decide success and a value of another kind counts as a foreign collision", "[e2e][command]") {
+  TempDir tmp;
+  const std::string toml = R"(description = "two kinds share one file"
+[run]
+builds = 8
+concurrency = 1
+isolation = "shared"
+backend = "command"
+[command]
+run = ["sh", "-c", "echo {kind} > {tmpdir}/value; cat {tmpdir}/value"]
+[[command.check]]
+kind = "reader"
+substring = "hello"
+foreign = { "writer" = "writer" }
+[[build]]
+name = "reader"
+[[build]]
+name = "writer"
+)";
+  auto result = run_scenario(tmp, toml);
+  CHECK(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  // Each reader reads its own kind name, never "hello": every reader fails its check.
+  const auto failed = report["summary"]["builds"]["failed"].get<int>();
+  CHECK(failed > 0);
+  CHECK(report["summary"]["failures"]["check"] == failed);
+  CHECK(report["failures"][0]["reason"] == "check: stdout does not contain \"hello\"");
+  // No foreign value seen ("reader" is its own): no collision.
+  CHECK(report["summary"]["collisions"]["total"] == 0);
+
+  TempDir tmp2;
+  std::string leaky = toml;
+  leaky.replace(leaky.find("echo {kind} > {tmpdir}/value; cat"), 33, "[ {kind} = writer ] && echo writer > {tmpdir}/value; cat");
+  auto second = run_scenario(tmp2, leaky);
+  CHECK(second.exit_code == 0);
+  report = read_json_file(tmp2 / "report.json");
+  // Builds run one at a time in a seeded order: readers after the first writer read "writer".
+  CHECK(report["summary"]["collisions"]["foreign"].get<int>() > 0);
+  REQUIRE(report["interference"].size() == 1);
+  CHECK(report["interference"][0]["polluter"] == "writer");
+  CHECK(report["interference"][0]["victim"] == "reader");
+  CHECK(report["interference"][0]["example"]["polluter_build"].is_null());
+}
+
+TEST_CASE("a command past its timeout is killed with what it started and counted as timeout", "[e2e][command]") {
+  TempDir tmp;
+  auto result = run_scenario(tmp, scenario("\"sh -c 'sleep 30 & wait'\""), {"--build-timeout", "0.2", "--builds", "2"});
+  CHECK(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["summary"]["failures"]["timeout"] == 2);
+  CHECK(report["summary"]["duration_s"].get<double>() < 20);
+  CHECK(report["failures"][0]["reason"] == "timeout: killed after 200 ms");
+}
+
+TEST_CASE("a missing program is a spawn failure, not a crash", "[e2e][command]") {
+  TempDir tmp;
+  auto result = run_scenario(tmp, scenario("\"/nonexistent/cachestress-no-such-tool --x\""), {"--builds", "3"});
+  CHECK(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["summary"]["failures"]["spawn"] == 3);
+  CHECK_THAT(report["failures"][0]["reason"].get<std::string>(), Catch::Contains("ENOENT"));
+}
+
+TEST_CASE("a failing setup is an environment error and leaves no workspace", "[e2e][command]") {
+  TempDir tmp;
+  auto result = run_scenario(tmp, scenario("\"true\"", "setup = \"sh -c 'echo no base image >&2; exit 7'\"\n"));
+  CHECK(result.exit_code == 3);
+  CHECK_THAT(result.err, Catch::Contains("setup") && Catch::Contains("exited 7") && Catch::Contains("no base image"));
+  auto left = list_dir(tmp.path());
+  CHECK(left == std::vector<std::string>{"s.toml"});
+}
+
+TEST_CASE("an invalid [command] section is an input error naming file line and field", "[e2e][command]") {
+  struct Case {
+    std::string toml;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {scenario("\"echo {biuld}\""), ":9:7: command.run: unknown placeholder {biuld}"},
+      {scenario("\"echo 'open\""), ":9:7: command.run: cannot split into words: unterminated '"},
+      {scenario("\"true\"", "[[command.check]]\nregex = \"([\"\n"), ":11:9: command.check[0].regex: invalid regex"},
+      {scenario("\"true\"", "[[command.check]]\nsubstring = \"a\"\nkind = \"nope\"\n"), "command.check[0].kind: no [[build]] is named \"nope\""},
+      {scenario("\"true\"", "[[command.signature]]\nregex = \"x\"\ncategory = \"a b\"\n"), "command.signature[0].category: expected 1-64"},
+      {scenario("\"true\"", "env = { TMPDIR = \"/x\" }\n"), "command.env.TMPDIR: set by cachestress itself"},
+      {scenario("\"true\"", "tiemout = 3\n"), ":10:1: command.tiemout: unknown key"},
+  };
+  for (const auto& c : cases) {
+    TempDir tmp;
+    auto result = run_scenario(tmp, c.toml);
+    INFO(c.toml);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::Contains(c.message));
+  }
+  TempDir tmp;
+  auto no_section = run_scenario(tmp, "description = \"x\"\n[run]\nbackend = \"command\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"hold\", ms = 1 }]\n");
+  CHECK(no_section.exit_code == 2);
+  CHECK_THAT(no_section.err, Catch::Contains("no [command] section"));
+}
+
+TEST_CASE("the spawn scenario runs true 2000 times with no failure", "[e2e][command]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "spawn", "--format", "json", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  auto result = run_binary(spec);
+  CHECK(result.exit_code == 0);
+  auto report = parse_json(result.out);
+  CHECK(report["summary"]["builds"]["completed"] == 2000);
+}
+
+}  // namespace cachestress::e2e

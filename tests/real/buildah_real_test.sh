@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Real-Buildah tests (ctest label `real`): the command backend drives real `buildah build`
+# runs. Exits 77 (ctest SKIP_RETURN_CODE) when buildah, runc or busybox-static is missing or
+# we are not root, so a machine without them skips cleanly; any other problem fails.
+#   usage: buildah_real_test.sh CACHESTRESS_BINARY remote-tmpdir|locked-shared
+set -euo pipefail
+bin=$1
+case=$2
+
+for tool in buildah runc python3; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (apt-get install buildah runc busybox-static)"; exit 77; }
+done
+[[ -x /bin/busybox ]] || { echo "SKIP: /bin/busybox missing (apt-get install busybox-static)"; exit 77; }
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: real buildah builds need root here"; exit 77; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export TMPDIR=$tmp
+
+# field JSON-FILE DOTTED.PATH: prints one value of a report.
+field() { python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
+print(v)' "$1" "$2"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+case $case in
+  remote-tmpdir)
+    # One TMPDIR for all tests: the scenario's own [expect] wants foreign collisions.
+    "$bin" --scenario buildah-remote-tmpdir --out "$tmp/shared.json" -q || fail "shared run exited $?"
+    foreign=$(field "$tmp/shared.json" summary.collisions.foreign)
+    [[ $foreign -gt 0 ]] || fail "no foreign collision with one shared TMPDIR"
+    [[ $(field "$tmp/shared.json" interference.0.polluter) == locked-across-steps ]] || fail "polluter is not the sibling test"
+    [[ $(field "$tmp/shared.json" interference.0.victim) == cache-like-buildkit ]] || fail "victim is not the seed test"
+    # A TMPDIR per test: never.
+    "$bin" --scenario buildah-remote-tmpdir --isolation per-build --out "$tmp/isolated.json" -q || fail "per-build run exited $?"
+    [[ $(field "$tmp/isolated.json" summary.collisions.total) -eq 0 ]] || fail "collisions with a TMPDIR per test"
+    [[ $(field "$tmp/isolated.json" summary.builds.failed) -eq 0 ]] || fail "failed builds with a TMPDIR per test"
+    echo "shared TMPDIR: $foreign foreign collisions; TMPDIR per test: 0"
+    ;;
+  locked-shared)
+    # Eight 1 s RUNs: locked ones serialise (the scenario expects duration_s >= 8), shared ones do not.
+    "$bin" --scenario buildah-locked --out "$tmp/locked.json" -q || fail "locked run exited $?"
+    "$bin" --scenario buildah-shared --out "$tmp/shared.json" -q || fail "shared run exited $?"
+    locked=$(field "$tmp/locked.json" summary.duration_s)
+    shared=$(field "$tmp/shared.json" summary.duration_s)
+    python3 -c "import sys; l,s=float(sys.argv[1]),float(sys.argv[2]); sys.exit(0 if l >= 8 and s < l else 1)" "$locked" "$shared" ||
+      fail "locked $locked s vs shared $shared s: locked builds did not serialise"
+    echo "8 builds with a 1 s RUN: locked $locked s, shared $shared s"
+    ;;
+  *) echo "unknown case $case" >&2; exit 2 ;;
+esac
