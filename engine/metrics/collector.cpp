@@ -97,6 +97,7 @@ Counter failure_category(std::string_view reason) {
   if (category == "rejected") return Counter::failures_rejected;
   if (category == "io") return Counter::failures_io;
   if (category == "signal") return Counter::failures_signal;
+  if (category == "timeout") return Counter::failures_timeout;
   return Counter::failures_other;
 }
 
@@ -105,6 +106,18 @@ void Collector::failure(const std::string& reason, std::uint64_t build, int kind
   auto [it, inserted] = m_failure_index.try_emplace(reason, m_metrics->failures.size());
   if (inserted) m_metrics->failures.push_back({reason, 0, build, kind});
   ++m_metrics->failures[it->second].count;
+}
+
+void Collector::holder_death(HolderDeath death) {
+  add(Counter::holder_deaths);
+  if (m_metrics->holder_deaths.size() < k_max_holder_deaths) m_metrics->holder_deaths.push_back(std::move(death));
+}
+
+HolderDeath* Collector::pending_holder_death(const std::string& lock, std::uint64_t not_build) {
+  for (auto& death : m_metrics->holder_deaths) {
+    if (!death.next_build && death.lock == lock && death.build != not_build) return &death;
+  }
+  return nullptr;
 }
 
 ProcessSample sample_process() noexcept {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -71,6 +72,19 @@ struct FailureReason {
   int example_kind = 0;
 };
 
+// Process backend: a build's process died (signal, timeout) while it held a locked mount;
+// the kernel released the lock, and `next_*` says who got it next and how long it waited.
+struct HolderDeath {
+  std::uint64_t build = 0;
+  int kind = 0;
+  std::string reason;  // the build's failure ("signal: killed by SIGKILL")
+  std::string lock;    // the cache, as the report names it: "<root> <mount id or target>"
+  std::optional<std::uint64_t> next_build;
+  int next_kind = -1;
+  std::uint64_t next_wait_us = 0;  // the next holder's lock wait, as it measured it
+};
+inline constexpr std::size_t k_max_holder_deaths = 100;  // listed; the counter has them all
+
 struct RunMetrics {
   std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> counters{};
   std::array<Histogram, static_cast<std::size_t>(Hist::count_)> histograms;
@@ -86,6 +100,7 @@ struct RunMetrics {
   std::vector<InterferenceCell> interference;
   std::vector<IntervalSample> intervals;
   std::vector<FailureReason> failures;
+  std::vector<HolderDeath> holder_deaths;  // the first k_max_holder_deaths
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -102,6 +117,9 @@ class Collector {
   void record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept;
   void collision(const Collision& collision);
   void failure(const std::string& reason, std::uint64_t build, int kind);
+  void holder_death(HolderDeath death);
+  // A listed death on `lock` whose next holder is not known yet (and was not `not_build`).
+  HolderDeath* pending_holder_death(const std::string& lock, std::uint64_t not_build);
   // Closes the current interval at t_s seconds (true per-interval figures).
   void close_interval(double t_s, std::uint64_t in_flight);
   void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }

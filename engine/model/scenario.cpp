@@ -14,7 +14,8 @@ using Names = std::array<std::pair<E, const char*>, N>;
 constexpr Names<Sharing, 3> k_sharing{{{Sharing::shared, "shared"}, {Sharing::private_, "private"}, {Sharing::locked, "locked"}}};
 constexpr Names<Semantics, 3> k_semantics{{{Semantics::buildah, "buildah"}, {Semantics::buildah_1_28, "buildah-1.28"}, {Semantics::buildkit, "buildkit"}}};
 constexpr Names<IsolationKind, 3> k_isolation{{{IsolationKind::per_build, "per-build"}, {IsolationKind::shared, "shared"}, {IsolationKind::per_group, "per-group"}}};
-constexpr Names<Backend, 2> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}}};
+constexpr Names<Backend, 4> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}, {Backend::process, "process"}, {Backend::command, "command"}}};
+constexpr Names<EnvPolicy, 2> k_env_policy{{{EnvPolicy::propagate, "propagate"}, {EnvPolicy::drop, "drop"}}};
 constexpr Names<Arrival, 3> k_arrival{{{Arrival::together, "together"}, {Arrival::ramp, "ramp"}, {Arrival::poisson, "poisson"}}};
 constexpr Names<LockKind, 3> k_lock_kind{{{LockKind::ofd, "ofd"}, {LockKind::fcntl, "fcntl"}, {LockKind::flock, "flock"}}};
 constexpr Names<OpKind, 10> k_op_kind{{{OpKind::write, "write"}, {OpKind::read, "read"}, {OpKind::append, "append"},
@@ -45,6 +46,7 @@ const char* to_string(Sharing v) { return name_of(k_sharing, v); }
 const char* to_string(Semantics v) { return name_of(k_semantics, v); }
 const char* to_string(IsolationKind v) { return name_of(k_isolation, v); }
 const char* to_string(Backend v) { return name_of(k_backend, v); }
+const char* to_string(EnvPolicy v) { return name_of(k_env_policy, v); }
 const char* to_string(Arrival v) { return name_of(k_arrival, v); }
 const char* to_string(LockKind v) { return name_of(k_lock_kind, v); }
 const char* to_string(OpKind v) { return name_of(k_op_kind, v); }
@@ -58,6 +60,7 @@ std::string to_string(const Isolation& v) {
 std::optional<Sharing> parse_sharing(std::string_view t) { return parse_in(k_sharing, t); }
 std::optional<Semantics> parse_semantics(std::string_view t) { return parse_in(k_semantics, t); }
 std::optional<Backend> parse_backend(std::string_view t) { return parse_in(k_backend, t); }
+std::optional<EnvPolicy> parse_env_policy(std::string_view t) { return parse_in(k_env_policy, t); }
 std::optional<Arrival> parse_arrival(std::string_view t) { return parse_in(k_arrival, t); }
 std::optional<LockKind> parse_lock_kind(std::string_view t) { return parse_in(k_lock_kind, t); }
 std::optional<OpKind> parse_op_kind(std::string_view t) { return parse_in(k_op_kind, t); }
@@ -94,7 +97,8 @@ std::string common_sharing(const Scenario& scenario) {
 }
 
 bool is_condition_key(std::string_view key) {
-  return key == "sharing" || key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind";
+  return key == "sharing" || key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind" ||
+         key == "env_policy";
 }
 
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario) {
@@ -105,6 +109,7 @@ std::optional<std::string> condition_value(std::string_view key, const Scenario&
   if (key == "backend") return std::string(to_string(run.backend));
   if (key == "arrival") return std::string(to_string(run.arrival));
   if (key == "lock_kind") return std::string(to_string(run.lock_kind));
+  if (key == "env_policy") return std::string(to_string(run.env_policy));
   return std::nullopt;
 }
 

@@ -11,7 +11,11 @@ namespace cachestress::model {
 enum class Sharing { shared, private_, locked };
 enum class Semantics { buildah, buildah_1_28, buildkit };
 enum class IsolationKind { per_build, shared, per_group };
-enum class Backend { inproc, fake };
+// command: a user command template per build (its own helper's branch; not available here yet).
+enum class Backend { inproc, fake, process, command };
+// How a build's cache root reaches a process-backend child: in its TMPDIR (propagate), or
+// lost on the way like podman-remote's client TMPDIR, so every child gets the server's (drop).
+enum class EnvPolicy { propagate, drop };
 enum class Arrival { together, ramp, poisson };
 enum class LockKind { ofd, fcntl, flock };
 // prune: remove this build's whole cache root, lock files included (`buildah prune`).
@@ -88,6 +92,8 @@ struct RunConfig {
   LockKind lock_kind = LockKind::ofd;
   std::uint32_t interval_ms = 1000;  // per-interval sample period
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
+  EnvPolicy env_policy = EnvPolicy::propagate;  // process backend: does TMPDIR reach the child
+  std::uint32_t build_timeout_ms = 0;  // process backend: TERM (then KILL) a build running longer (0: never)
 };
 
 // One swept setting and its values, e.g. concurrency = [1, 2, 4] (see scenario/settings).
@@ -116,6 +122,7 @@ const char* to_string(Sharing v);
 const char* to_string(Semantics v);
 const char* to_string(IsolationKind v);
 const char* to_string(Backend v);
+const char* to_string(EnvPolicy v);
 const char* to_string(Arrival v);
 const char* to_string(LockKind v);
 const char* to_string(OpKind v);
@@ -125,6 +132,7 @@ std::string to_string(const Isolation& v);  // "per-build", "shared", "per-group
 std::optional<Sharing> parse_sharing(std::string_view text);
 std::optional<Semantics> parse_semantics(std::string_view text);
 std::optional<Backend> parse_backend(std::string_view text);
+std::optional<EnvPolicy> parse_env_policy(std::string_view text);
 std::optional<Arrival> parse_arrival(std::string_view text);
 std::optional<LockKind> parse_lock_kind(std::string_view text);
 std::optional<OpKind> parse_op_kind(std::string_view text);
@@ -132,7 +140,7 @@ std::optional<ReadExpect> parse_read_expect(std::string_view text);
 std::optional<Isolation> parse_isolation(std::string_view text);
 
 // Run fields an [expect."key=value"] table may test, and whether an expectation applies.
-inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind";
+inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind, env_policy";
 bool is_condition_key(std::string_view key);
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario);
 bool applies(const Expectation& expectation, const Scenario& scenario);

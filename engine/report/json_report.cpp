@@ -63,6 +63,8 @@ json config_json(const model::Scenario& s) {
           {"ramp_s", r.ramp_s},
           {"lock_kind", model::to_string(r.lock_kind)},
           {"lock_timeout_s", r.lock_timeout_ms / 1000.0},
+          {"env_policy", model::to_string(r.env_policy)},
+          {"build_timeout_s", r.build_timeout_ms / 1000.0},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
           {"kinds", [&] {
@@ -125,6 +127,18 @@ nlohmann::json run_json(const RunReport& report) {
                         {"example_kind", kind_name(outcome, f.example_kind)}});
   }
   doc["failures"] = failures;
+
+  json deaths = json::array();
+  for (const auto& d : m.holder_deaths) {
+    deaths.push_back({{"build", d.build},
+                      {"kind", kind_name(outcome, d.kind)},
+                      {"reason", d.reason},
+                      {"lock", d.lock},
+                      {"next_build", d.next_build ? json(*d.next_build) : json(nullptr)},
+                      {"next_kind", d.next_build ? json(kind_name(outcome, d.next_kind)) : json(nullptr)},
+                      {"next_wait_us", d.next_build ? json(d.next_wait_us) : json(nullptr)}});
+  }
+  doc["holder_deaths"] = deaths;
 
   json expectations = json::array();
   for (const auto& v : report.verdicts) {

@@ -18,6 +18,7 @@
 #include "engine/run/environment.hpp"
 #include "engine/run/mount_table.hpp"
 #include "engine/semantics/profile.hpp"
+#include "engine/worker/protocol.hpp"
 
 namespace cachestress::run {
 
@@ -80,6 +81,15 @@ class Runner {
   void retire(Build& build);
   void interrupt(int signum);
   void abort_now(int signum);
+  // --backend process (engine/run/process_backend.cpp).
+  void start_worker(Build& build);
+  void on_worker_event(Build& build, const worker::protocol::Event& event);
+  void on_worker_exit(Build& build, std::int64_t exit_status, int term_signal);
+  void worker_granted(Build& build, const worker::protocol::Granted& granted);
+  void interrupt_worker(Build& build, int signum);
+  void kill_workers_now() noexcept;
+  std::string lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const;
+  std::string isolation_root(std::uint64_t build_id) const;
   void maybe_end_run();
   void end_run();
   std::uint64_t now_us() const;
@@ -105,12 +115,22 @@ class Runner {
   // Who last started writing / removed each path, to name the polluter of a torn or
   // missing read (the file itself cannot say). Bounded; cleared when full.
   using LastActor = std::unordered_map<std::string, std::pair<std::uint64_t, int>>;
+  static void remember(LastActor& actors, const std::string& path, std::uint64_t build, int kind);
   LastActor m_last_writer;
   LastActor m_last_deleter;
   std::unordered_map<std::string, int> m_kind_by_name;
   std::vector<std::uint64_t> m_kind_cumulative;
   std::vector<std::vector<std::vector<semantics::MountLayout>>> m_layouts;  // [kind][step][mount]
   Rng m_rng;
+  std::string m_worker_exe;  // --backend process: our own binary, run as `cachestress worker`
+  // --backend process: the latest grant of each locked cache still held (lock name -> build,
+  // kind, wait), so a holder's death can name the build that got the lock next.
+  struct LastGrant {
+    std::uint64_t build = 0;
+    int kind = 0;
+    std::uint64_t wait_us = 0;
+  };
+  std::unordered_map<std::string, LastGrant> m_last_grant;
   std::uint64_t m_next_build = 0;
   std::uint64_t m_pending_arrivals = 0;
   std::uint64_t m_start_us = 0;

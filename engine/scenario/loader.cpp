@@ -518,9 +518,10 @@ class Parser {
   }
 
   model::RunConfig read_run(const toml::table& run) const {
-    static constexpr std::array<std::string_view, 13> k_keys{
+    static constexpr std::array<std::string_view, 15> k_keys{
         "builds", "duration", "concurrency", "seed", "semantics", "isolation",
-        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout"};
+        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout",
+        "env_policy", "build_timeout"};
     check_keys(run, "run", k_keys);
     model::RunConfig config;
     if (const auto* n = run.get("builds")) {
@@ -538,7 +539,7 @@ class Parser {
       config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
                                 "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
     }
-    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, "inproc, fake");
+    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, k_backend_choices);
     if (const auto* n = run.get("arrival")) {
       config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
     }
@@ -548,6 +549,19 @@ class Parser {
     if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
     if (const auto* n = run.get("lock_timeout")) {
       config.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.lock_timeout", k_max_lock_timeout_s) * 1000));
+    }
+    if (const auto* n = run.get("env_policy")) {
+      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
+    }
+    if (const auto* n = run.get("build_timeout")) {
+      // Seconds as a number, or a duration string ("30s", "500ms", "2m").
+      if (const auto* text = n->as_string()) {
+        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
+        if (!ms) fail(at(*n), "run.build_timeout", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        config.build_timeout_ms = *ms;
+      } else {
+        config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_build_timeout_s) * 1000));
+      }
     }
 
     // Cross-field rules: point at the value that is set, else at the one that demands it.
@@ -720,6 +734,7 @@ class Parser {
     if (e.when_key == "backend") valid = model::parse_backend(e.when_value).has_value();
     if (e.when_key == "arrival") valid = model::parse_arrival(e.when_value).has_value();
     if (e.when_key == "lock_kind") valid = model::parse_lock_kind(e.when_value).has_value();
+    if (e.when_key == "env_policy") valid = model::parse_env_policy(e.when_value).has_value();
     if (!valid) fail(at(node), path, "unknown value " + quoted(e.when_value) + " for run." + e.when_key);
   }
 
@@ -883,7 +898,8 @@ bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
   return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
          a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
          a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
-         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms;
+         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms &&
+         a.env_policy == b.env_policy && a.build_timeout_ms == b.build_timeout_ms;
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
@@ -939,6 +955,8 @@ std::string to_toml(const model::Scenario& s) {
   line("lock_kind", toml_string(model::to_string(r.lock_kind)));
   line("interval_ms", std::to_string(r.interval_ms));
   line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
+  line("env_policy", toml_string(model::to_string(r.env_policy)));
+  line("build_timeout", toml_float(r.build_timeout_ms / 1000.0));
 
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";
