@@ -65,7 +65,7 @@ std::string hold_scenario(const std::string& dir, int hold_ms, int builds) {
 
 }  // namespace
 
-TEST_CASE("process backend: drop leaks foreign writes from the sibling kind; propagate per-build sees none", "[e2e][process]") {
+TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - propagate per-build sees none", "[e2e][process]") {
   become_subreaper();
   TempDir tmp;
   SECTION("env-policy drop") {
@@ -106,7 +106,7 @@ TEST_CASE("process backend: drop leaks foreign writes from the sibling kind; pro
   CHECK(live_children_of(::getpid()) == 0);
 }
 
-TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker, leaves a partial report, exits 130", "[e2e][process][signal]") {
+TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker / leaves a partial report / exits 130", "[e2e][process][signal]") {
   become_subreaper();
   for (bool twice : {false, true}) {
     INFO((twice ? "two SIGINTs" : "one SIGINT"));
@@ -139,7 +139,7 @@ TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker, leaves 
   }
 }
 
-TEST_CASE("process backend: a worker killed holding its lock is a failed build with its signal; the kernel hands the lock on", "[e2e][process]") {
+TEST_CASE("process backend: a worker killed holding its lock is a failed build with its signal - the kernel hands the lock on", "[e2e][process]") {
   become_subreaper();
   TempDir tmp;
   const std::string scenario = hold_scenario(tmp.path(), 1500, 2);
@@ -205,7 +205,7 @@ TEST_CASE("process backend: --build-timeout stops a stuck worker with TERM and f
   CHECK(live_children_of(::getpid()) == 0);
 }
 
-TEST_CASE("process backend: bad --env-policy, --build-timeout and --backend values are usage errors", "[e2e][process]") {
+TEST_CASE("process backend: bad --env-policy and --build-timeout and --backend values are usage errors", "[e2e][process]") {
   TempDir tmp;
   struct Case {
     std::vector<std::string> args;
