@@ -112,6 +112,9 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (run.backend == model::Backend::command) {
     throw InputError("--backend command: not available in this build of cachestress (use inproc or process)");
   }
+  if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
+    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
+  }
   if (run.backend == model::Backend::process && run.lock_timeout_ms > 0) {
     throw InputError("--lock-timeout: not supported with --backend process (a worker waits in the kernel; use --build-timeout)");
   }

@@ -96,6 +96,14 @@ struct RunConfig {
   std::uint32_t build_timeout_ms = 0;  // process backend: TERM (then KILL) a build running longer (0: never)
 };
 
+// [faults]: injected failures. kill_lock_holder (process backend only): SIGKILL the first
+// build granted a locked mount this many ms after its grant, mid-step; the kernel releases
+// its lock and the report's holder_deaths names the next holder and its wait.
+struct Faults {
+  std::optional<std::uint32_t> kill_lock_holder_ms;
+  bool any() const { return kill_lock_holder_ms.has_value(); }
+};
+
 // One swept setting and its values, e.g. concurrency = [1, 2, 4] (see scenario/settings).
 struct SweepAxis {
   std::string key;
@@ -111,6 +119,7 @@ struct Scenario {
   std::string description;
   std::string source;  // "builtin:NAME" or a file path
   RunConfig run;
+  Faults faults;
   std::vector<BuildKind> kinds;
   std::vector<Expectation> expectations;
   std::vector<SweepAxis> sweep;  // [sweep]: empty for a single run

@@ -65,6 +65,7 @@ json config_json(const model::Scenario& s) {
           {"lock_timeout_s", r.lock_timeout_ms / 1000.0},
           {"env_policy", model::to_string(r.env_policy)},
           {"build_timeout_s", r.build_timeout_ms / 1000.0},
+          {"faults", {{"kill_lock_holder_s", s.faults.kill_lock_holder_ms ? json(*s.faults.kill_lock_holder_ms / 1000.0) : json(nullptr)}}},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
           {"kinds", [&] {

@@ -99,6 +99,7 @@ struct Build {
   std::unique_ptr<ProcessBuild> process;
   std::uint64_t spawned_us = 0;
   bool worker_done = false;    // it sent "done"
+  bool fault_killed = false;   // [faults] kill_lock_holder chose it
   std::string worker_failure;  // it sent "failed": the reason
   std::vector<std::pair<std::uint32_t, std::string>> worker_locks;  // locked mounts held now: index, lock name
   uv_work_t work{};

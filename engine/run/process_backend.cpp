@@ -83,6 +83,23 @@ void Runner::worker_granted(Build& build, const ev::Granted& g) {
   }
   m_last_grant[name] = {build.id, build.kind, g.wait_us};
   build.worker_locks.emplace_back(g.mount, std::move(name));
+  if (const auto delay = m_scenario.faults.kill_lock_holder_ms; delay && !m_fault_armed && !m_stopping) {
+    // [faults] kill_lock_holder: this build is the one; it dies mid-step unless it has let go.
+    m_fault_armed = true;
+    m_fault_build = build.id;
+    if (!m_fault_timer) m_fault_timer = std::make_unique<core::Timer>(*m_loop, [this] { fire_kill_lock_holder(); });
+    m_fault_timer->start(*delay);
+  }
+}
+
+void Runner::fire_kill_lock_holder() {
+  auto it = m_in_flight.find(m_fault_build);
+  if (it == m_in_flight.end() || it->second->worker_locks.empty() || !it->second->process || !it->second->process->running()) {
+    m_fault_armed = false;  // it released in time (or ended): the next locked grant is chosen
+    return;
+  }
+  it->second->fault_killed = true;
+  it->second->process->kill(SIGKILL);
 }
 
 void Runner::on_worker_event(Build& build, const ev::Event& event) {
@@ -179,7 +196,7 @@ void Runner::on_worker_exit(Build& build, std::int64_t exit_status, int term_sig
     reason = "timeout: still running after --build-timeout " + duration_flag(m_scenario.run.build_timeout_ms) +
              ", killed with " + signal_text(term_signal != 0 ? term_signal : SIGTERM);
   } else if (term_signal != 0) {
-    reason = "signal: killed by " + signal_text(term_signal);
+    reason = "signal: killed by " + signal_text(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : "");
   } else if (!build.worker_failure.empty()) {
     reason = build.worker_failure;
   } else {

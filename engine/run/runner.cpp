@@ -170,6 +170,7 @@ RunOutcome Runner::run() {
   m_interval_timer.reset();
   m_duration_timer.reset();
   m_arrival_timer.reset();
+  m_fault_timer.reset();
   m_waiters.reset();
   if (int rc = m_loop->close(); rc != 0) spdlog::error("uv_loop_close: {}", uv_error_text(rc));
   m_loop.reset();
@@ -709,6 +710,7 @@ void Runner::end_run() {
   m_interval_timer->stop();
   if (m_duration_timer) m_duration_timer->stop();
   if (m_arrival_timer) m_arrival_timer->stop();
+  if (m_fault_timer) m_fault_timer->stop();
   if (m_options.keep) return;
   core::queue_work(
       *m_loop, [root = m_workspace.get()] { (void)root->remove_tree(""); },

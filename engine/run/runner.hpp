@@ -88,6 +88,7 @@ class Runner {
   void worker_granted(Build& build, const worker::protocol::Granted& granted);
   void interrupt_worker(Build& build, int signum);
   void kill_workers_now() noexcept;
+  void fire_kill_lock_holder();
   std::string lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   std::string isolation_root(std::uint64_t build_id) const;
   void maybe_end_run();
@@ -105,6 +106,10 @@ class Runner {
   bool m_workspace_created = false;  // we made it, so we remove it (not just its contents)
   std::unique_ptr<lock::WaiterPool> m_waiters;
   std::unique_ptr<core::Timer> m_interval_timer, m_duration_timer, m_arrival_timer;
+  // [faults] kill_lock_holder: fires once, kill_lock_holder_ms after the chosen build's grant.
+  std::unique_ptr<core::Timer> m_fault_timer;
+  bool m_fault_armed = false;
+  std::uint64_t m_fault_build = 0;
   std::vector<std::unique_ptr<core::Signal>> m_signals;
   metrics::Collector m_collector;
   MountTable m_mounts;

@@ -449,7 +449,7 @@ class Parser {
   }
 
   model::Scenario read_root(const toml::table& root) const {
-    static constexpr std::array<std::string_view, 5> k_keys{"description", "run", "build", "expect", "sweep"};
+    static constexpr std::array<std::string_view, 6> k_keys{"description", "run", "build", "expect", "sweep", "faults"};
     check_keys(root, "", k_keys);
     model::Scenario scenario;
     const auto& description = required(root, "", "description", "a one-line string");
@@ -472,7 +472,26 @@ class Parser {
     }
     if (const auto* expect = root.get("expect")) scenario.expectations = read_expectations(table(*expect, "expect"));
     if (const auto* sweep = root.get("sweep")) read_sweep(table(*sweep, "sweep"), scenario);
+    if (const auto* faults = root.get("faults")) scenario.faults = read_faults(table(*faults, "faults"));
     return scenario;
+  }
+
+  // [faults]: kill_lock_holder = seconds, or a duration string ("50ms").
+  model::Faults read_faults(const toml::table& faults) const {
+    static constexpr std::array<std::string_view, 1> k_keys{"kill_lock_holder"};
+    check_keys(faults, "faults", k_keys);
+    model::Faults out;
+    if (const auto* n = faults.get("kill_lock_holder")) {
+      if (const auto* text = n->as_string()) {
+        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
+        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        out.kill_lock_holder_ms = *ms;
+      } else {
+        out.kill_lock_holder_ms =
+            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_build_timeout_s) * 1000));
+      }
+    }
+    return out;
   }
 
   // [sweep]: setting = [values...] for each swept setting, plus repeat = K.
@@ -1023,6 +1042,11 @@ std::string to_toml(const model::Scenario& s) {
     }
   }
 
+  if (s.faults.kill_lock_holder_ms) {
+    out += "\n[faults]\n";
+    line("kill_lock_holder", toml_float(*s.faults.kill_lock_holder_ms / 1000.0));
+  }
+
   out += "\n[expect]\n";
   std::string condition;
   for (const auto& e : sorted_by_field(s.expectations)) {
@@ -1048,6 +1072,7 @@ std::vector<CatalogueEntry> catalogue() {
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   if (a.description != b.description || !same_run(a.run, b.run)) return false;
+  if (a.faults.kill_lock_holder_ms != b.faults.kill_lock_holder_ms) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
                                           [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
     return false;

@@ -254,3 +254,43 @@ TEST_CASE("process backend: env_policy and build_timeout round-trip through show
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step and the report names the next holder", "[e2e][process][faults]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 400, 3);
+  write_text(scenario, read_text(scenario) + "[faults]\nkill_lock_holder = \"50ms\"\n");
+  const std::string root = tmp / "run";
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario, "--format", "json"};
+  spec.env["TMPDIR"] = root;
+  spec.timeout = std::chrono::seconds(30);
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["config"]["faults"]["kill_lock_holder_s"] == 0.05);
+  CHECK(doc["summary"]["builds"]["completed"] == 2);
+  CHECK(doc["summary"]["failures"]["signal"] == 1);
+  CHECK(doc["summary"]["locks"]["holder_deaths"] == 1);
+  REQUIRE(doc["holder_deaths"].size() == 1);
+  const auto& death = doc["holder_deaths"][0];
+  CHECK(death["reason"] == "signal: killed by SIGKILL (fault kill_lock_holder)");
+  CHECK(death["lock"] == "roots/shared /cache");
+  REQUIRE(death["next_build"].is_number());
+  CHECK(death["next_build"] != death["build"]);
+  CHECK(death["next_wait_us"].get<std::uint64_t>() >= 40000);  // it waited out the holder's 50 ms
+  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+
+  // The fault needs a process to kill.
+  auto inproc = run_binary({"--scenario", scenario, "--backend", "inproc"});
+  CHECK(inproc.exit_code == 2);
+  CHECK(inproc.err.find("faults.kill_lock_holder: needs --backend process") != std::string::npos);
+}
+
+}  // namespace cachestress::e2e
