@@ -248,7 +248,7 @@ TEST_CASE("expectations: numbers, comparison strings, canonical field names", "[
 
 TEST_CASE("unknown keys are reported at their position with the field path", "[scenario][loader]") {
   CHECK(error_of(with_build("description = \"x\"\ncolour = \"red\"")) ==
-        "t.toml:2:1: colour: unknown key (expected one of: description, run, build, expect, sweep)");
+        "t.toml:2:1: colour: unknown key (expected one of: description, run, build, expect, sweep, faults)");
   CHECK_THAT(error_of(with_build("description = \"x\"\n[run]\nbuilds = 5\nspeed = 3")),
              StartsWith("t.toml:4:1: run.speed: unknown key (expected one of: builds, duration, concurrency,"));
   CHECK(error_of("description = \"x\"\n[[build]]\nname = \"w\"\nwieght = 2\n[[build.step]]\nops = [ { op = \"hold\" } ]\n") ==
