@@ -42,8 +42,7 @@ struct RunFlags {
   std::optional<std::uint64_t> seed;
   std::optional<std::uint32_t> interval_ms;
   std::optional<double> lock_timeout;
-  std::optional<std::string> env_policy;
-  std::optional<double> build_timeout;
+  std::optional<std::string> env_policy, build_timeout;
   std::vector<std::string> sweep;
   std::optional<std::uint32_t> repeat;
   std::string junit;
@@ -84,13 +83,15 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   }
   if (f.arrival) run.arrival = parsed_or_fail(model::parse_arrival(*f.arrival), "--arrival", *f.arrival, "one of together, ramp, poisson");
   if (f.lock_kind) run.lock_kind = parsed_or_fail(model::parse_lock_kind(*f.lock_kind), "--lock-kind", *f.lock_kind, "one of ofd, fcntl, flock");
-  if (f.backend) run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, "one of inproc, fake, command");
+  if (f.backend) {
+    run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, std::string("one of ") + scenario::k_backend_choices);
+  }
   if (f.env_policy) {
     run.env_policy = parsed_or_fail(model::parse_env_policy(*f.env_policy), "--env-policy", *f.env_policy, "one of propagate, drop");
   }
   if (f.build_timeout) {
-    if (!(*f.build_timeout >= 0 && *f.build_timeout <= 86400)) throw InputError("--build-timeout: must be between 0 and 86400 seconds");
-    run.build_timeout_ms = static_cast<std::uint32_t>(std::llround(*f.build_timeout * 1000));
+    run.build_timeout_ms = parsed_or_fail(scenario::parse_duration_ms(*f.build_timeout, scenario::k_max_build_timeout_s),
+                                          "--build-timeout", *f.build_timeout, scenario::k_duration_help);
   }
   if (f.sharing) {
     auto sharing = parsed_or_fail(model::parse_sharing(*f.sharing), "--sharing", *f.sharing, "one of shared, private, locked");
@@ -112,6 +113,12 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (run.interval_ms < 10 || run.interval_ms > 3'600'000) throw InputError("--interval-ms: must be between 10 and 3600000");
   if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
   if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
+  if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
+    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
+  }
+  if (run.backend == model::Backend::process && run.lock_timeout_ms > 0) {
+    throw InputError("--lock-timeout: not supported with --backend process (a worker waits in the kernel; use --build-timeout)");
+  }
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 
@@ -128,6 +135,8 @@ std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
   if (r.lock_timeout_ms > 0) cmd += " --lock-timeout " + fmt::format("{}", r.lock_timeout_ms / 1000.0);
   if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
   if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
+  if (r.backend == model::Backend::process) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
+  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + std::to_string(r.build_timeout_ms) + "ms";
   if (f.sharing) cmd += " --sharing " + *f.sharing;
   if (r.env_policy != model::EnvPolicy::propagate) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
   if (r.build_timeout_ms > 0) cmd += " --build-timeout " + fmt::format("{}", r.build_timeout_ms / 1000.0);
@@ -461,10 +470,12 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--isolation", f.isolation, "cache roots: per-build|shared|per-group:K");
   app.add_option("--semantics", f.semantics, "semantics profile: buildah|buildah-1.28|buildkit");
   app.add_option("--backend", f.backend,
-                 "how builds run: inproc (real files and locks) | command (the scenario's [command], one process per build or step) "
-                 "| fake (no I/O, for tests)");
-  app.add_option("--env-policy", f.env_policy, "whether a build's TMPDIR reaches its process: propagate | drop (one server TMPDIR)");
-  app.add_option("--build-timeout", f.build_timeout, "backend command: kill a command after SECONDS (overrides [command] timeout)");
+                 "how builds run: inproc (real files and locks) | process (a worker process per build) "
+                 "| command (the scenario's [command], one process per build or step) | fake (no I/O, for tests)");
+  app.add_option("--env-policy", f.env_policy,
+                 "process and command backends: propagate (each build's TMPDIR is its cache root) | drop (TMPDIR lost: one server root)");
+  app.add_option("--build-timeout", f.build_timeout,
+                 "process and command backends: TERM, then KILL, a build running longer (30s, 500ms; command: overrides [command] timeout)");
   app.add_option("--arrival", f.arrival, "together|ramp|poisson");
   app.add_option("--rate", f.rate, "poisson arrivals per second");
   app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");

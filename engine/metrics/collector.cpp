@@ -126,6 +126,18 @@ void Collector::command_failure(const std::string& reason, std::uint64_t build, 
   if (!signature.empty()) ++m_metrics->signatures[signature];
 }
 
+void Collector::holder_death(HolderDeath death) {
+  add(Counter::holder_deaths);
+  if (m_metrics->holder_deaths.size() < k_max_holder_deaths) m_metrics->holder_deaths.push_back(std::move(death));
+}
+
+HolderDeath* Collector::pending_holder_death(const std::string& lock, std::uint64_t not_build) {
+  for (auto& death : m_metrics->holder_deaths) {
+    if (!death.next_build && death.lock == lock && death.build != not_build) return &death;
+  }
+  return nullptr;
+}
+
 ProcessSample sample_process() noexcept {
   ProcessSample sample;
   if (int fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -79,6 +80,19 @@ struct FailureReason {
   std::vector<std::string> example_lines;  // command backend: its first lines of output
 };
 
+// Process backend: a build's process died (signal, timeout) while it held a locked mount;
+// the kernel released the lock, and `next_*` says who got it next and how long it waited.
+struct HolderDeath {
+  std::uint64_t build = 0;
+  int kind = 0;
+  std::string reason;  // the build's failure ("signal: killed by SIGKILL")
+  std::string lock;    // the cache, as the report names it: "<root> <mount id or target>"
+  std::optional<std::uint64_t> next_build;
+  int next_kind = -1;
+  std::uint64_t next_wait_us = 0;  // the next holder's lock wait, as it measured it
+};
+inline constexpr std::size_t k_max_holder_deaths = 100;  // listed; the counter has them all
+
 struct RunMetrics {
   std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> counters{};
   std::array<Histogram, static_cast<std::size_t>(Hist::count_)> histograms;
@@ -100,6 +114,7 @@ struct RunMetrics {
   LockEventSample lock_events;  // the first acquisitions, for the report's timeline
   // Command backend: failed builds whose output matched a failure signature, per category.
   std::map<std::string, std::uint64_t> signatures;
+  std::vector<HolderDeath> holder_deaths;  // the first k_max_holder_deaths
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -120,6 +135,9 @@ class Collector {
   // the first build of each reason), and counts its signature category if one matched.
   void command_failure(const std::string& reason, std::uint64_t build, int kind, const std::string& log,
                        std::vector<std::string> first_lines, const std::string& signature);
+  void holder_death(HolderDeath death);
+  // A listed death on `lock` whose next holder is not known yet (and was not `not_build`).
+  HolderDeath* pending_holder_death(const std::string& lock, std::uint64_t not_build);
   // Closes the current interval at t_s seconds (true per-interval figures).
   void close_interval(double t_s, std::uint64_t in_flight);
   void set_duration(double seconds) noexcept { m_metrics->duration_s = seconds; }

@@ -49,6 +49,7 @@ enum class Counter : std::size_t {
   failures_check,
   failures_spawn,
   races_rename,
+  holder_deaths,
   count_,
 };
 
@@ -80,10 +81,11 @@ inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Counter::count_
     {"failures.signal", "builds", Merge::sum, "failed: the build's process was killed by a signal (process backend)"},
     {"failures.other", "builds", Merge::sum, "failed for a reason outside the categories above"},
     {"failures.exit", "builds", Merge::sum, "failed: the build's command exited non-zero (command backend)"},
-    {"failures.timeout", "builds", Merge::sum, "failed: the build's command ran past its timeout and was killed (command backend)"},
+    {"failures.timeout", "builds", Merge::sum, "failed: the build's process or command ran past its timeout (--build-timeout, [command] timeout) and was killed"},
     {"failures.check", "builds", Merge::sum, "failed: the command exited 0 but an output check did not hold (command backend)"},
     {"failures.spawn", "builds", Merge::sum, "failed: the command could not be started (not found, not executable; command backend)"},
     {"races.rename", "renames", Merge::sum, "extract-then-rename found the destination already there (EEXIST/ENOTEMPTY)"},
+    {"locks.holder_deaths", "builds", Merge::sum, "process backend: builds that died holding a locked mount (the kernel released the lock)"},
 }};
 
 // Rates and durations derived from counters and the wall clock at the end of a run.
@@ -98,13 +100,14 @@ inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Rate::count_)> 
 
 // Latency distributions: log-linear histograms (engine/metrics/histogram.hpp), merged by
 // adding bucket counts; percentiles are within 1% of exact.
-enum class Hist : std::size_t { lock_wait_us, lock_hold_us, step_latency_us, build_latency_us, count_ };
+enum class Hist : std::size_t { lock_wait_us, lock_hold_us, step_latency_us, build_latency_us, worker_start_us, count_ };
 
 inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Hist::count_)> k_histograms{{
     {"lock_wait_us", "us", Merge::buckets, "time from asking for a locked mount to holding it"},
     {"lock_hold_us", "us", Merge::buckets, "time a locked mount was held"},
     {"step_latency_us", "us", Merge::buckets, "time from a step's start (before mounting) to its release"},
     {"build_latency_us", "us", Merge::buckets, "time from a build's admission to its end"},
+    {"worker_start_us", "us", Merge::buckets, "process backend: from spawning a build's worker to its hello (fork, exec, plan): per-build overhead"},
 }};
 
 // Statistics reported for every histogram. "waited" (acquisitions with a nonzero wait) is

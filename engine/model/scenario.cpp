@@ -14,7 +14,7 @@ using Names = std::array<std::pair<E, const char*>, N>;
 constexpr Names<Sharing, 3> k_sharing{{{Sharing::shared, "shared"}, {Sharing::private_, "private"}, {Sharing::locked, "locked"}}};
 constexpr Names<Semantics, 3> k_semantics{{{Semantics::buildah, "buildah"}, {Semantics::buildah_1_28, "buildah-1.28"}, {Semantics::buildkit, "buildkit"}}};
 constexpr Names<IsolationKind, 3> k_isolation{{{IsolationKind::per_build, "per-build"}, {IsolationKind::shared, "shared"}, {IsolationKind::per_group, "per-group"}}};
-constexpr Names<Backend, 3> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}, {Backend::command, "command"}}};
+constexpr Names<Backend, 4> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}, {Backend::process, "process"}, {Backend::command, "command"}}};
 constexpr Names<EnvPolicy, 2> k_env_policy{{{EnvPolicy::propagate, "propagate"}, {EnvPolicy::drop, "drop"}}};
 constexpr Names<Arrival, 3> k_arrival{{{Arrival::together, "together"}, {Arrival::ramp, "ramp"}, {Arrival::poisson, "poisson"}}};
 constexpr Names<LockKind, 3> k_lock_kind{{{LockKind::ofd, "ofd"}, {LockKind::fcntl, "fcntl"}, {LockKind::flock, "flock"}}};
@@ -97,7 +97,8 @@ std::string common_sharing(const Scenario& scenario) {
 }
 
 bool is_condition_key(std::string_view key) {
-  return key == "sharing" || key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind";
+  return key == "sharing" || key == "isolation" || key == "semantics" || key == "backend" || key == "arrival" || key == "lock_kind" ||
+         key == "env_policy";
 }
 
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario) {
@@ -108,6 +109,7 @@ std::optional<std::string> condition_value(std::string_view key, const Scenario&
   if (key == "backend") return std::string(to_string(run.backend));
   if (key == "arrival") return std::string(to_string(run.arrival));
   if (key == "lock_kind") return std::string(to_string(run.lock_kind));
+  if (key == "env_policy") return std::string(to_string(run.env_policy));
   return std::nullopt;
 }
 

@@ -13,8 +13,10 @@ namespace cachestress::model {
 enum class Sharing { shared, private_, locked };
 enum class Semantics { buildah, buildah_1_28, buildkit };
 enum class IsolationKind { per_build, shared, per_group };
-enum class Backend { inproc, fake, command };
-// Whether a build's TMPDIR reaches the process that runs it (drop: a client/server split).
+enum class Backend { inproc, fake, process, command };
+// How a build's cache root reaches the process that runs it (process and command backends):
+// in its TMPDIR (propagate), or lost on the way like podman-remote's client TMPDIR, so every
+// build gets the server's (drop).
 enum class EnvPolicy { propagate, drop };
 enum class Arrival { together, ramp, poisson };
 enum class LockKind { ofd, fcntl, flock };
@@ -93,8 +95,8 @@ struct RunConfig {
   LockKind lock_kind = LockKind::ofd;
   std::uint32_t interval_ms = 1000;  // per-interval sample period
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
-  EnvPolicy env_policy = EnvPolicy::propagate;
-  std::uint32_t build_timeout_ms = 0;  // backend command: overrides [command] timeout when > 0
+  EnvPolicy env_policy = EnvPolicy::propagate;  // process/command backends: does TMPDIR reach the build
+  std::uint32_t build_timeout_ms = 0;  // TERM (then KILL) a build's process running longer (0: never; command: overrides [command] timeout)
 };
 
 // [faults]: failures injected on purpose, to see that builds and the report survive them
@@ -106,6 +108,11 @@ struct Faults {
   // Non-zero: the workspace is a tmpfs of this many KiB in a private mount namespace (needs
   // root), so writes run out of space; such failures count as failures.enospc.
   std::uint32_t enospc_tmpfs_kb = 0;
+  // Process backend only: SIGKILL the first build granted a locked mount this many ms after
+  // its grant, mid-step; the kernel releases its lock and the report's holder_deaths names
+  // the next holder and its wait.
+  std::optional<std::uint32_t> kill_lock_holder_ms;
+  bool any() const { return stale_lock || enospc_tmpfs_kb > 0 || kill_lock_holder_ms.has_value(); }
 };
 inline constexpr std::uint32_t k_min_tmpfs_kb = 64;
 inline constexpr std::uint32_t k_max_tmpfs_kb = 4 * 1024 * 1024;
@@ -156,7 +163,7 @@ std::optional<ReadExpect> parse_read_expect(std::string_view text);
 std::optional<Isolation> parse_isolation(std::string_view text);
 
 // Run fields an [expect."key=value"] table may test, and whether an expectation applies.
-inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind";
+inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind, env_policy";
 bool is_condition_key(std::string_view key);
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario);
 bool applies(const Expectation& expectation, const Scenario& scenario);

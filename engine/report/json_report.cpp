@@ -70,6 +70,7 @@ json config_json(const model::Scenario& s) {
                                        {"run", s.command->run},
                                        {"timeout_s", s.command->timeout_ms / 1000.0}}
                                 : json(nullptr)},
+          {"faults", {{"kill_lock_holder_s", s.faults.kill_lock_holder_ms ? json(*s.faults.kill_lock_holder_ms / 1000.0) : json(nullptr)}}},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
           {"kinds", [&] {
@@ -164,6 +165,18 @@ nlohmann::json run_json(const RunReport& report) {
                         {"first_lines", f.example_lines}});
   }
   doc["failures"] = failures;
+
+  json deaths = json::array();
+  for (const auto& d : m.holder_deaths) {
+    deaths.push_back({{"build", d.build},
+                      {"kind", kind_name(outcome, d.kind)},
+                      {"reason", d.reason},
+                      {"lock", d.lock},
+                      {"next_build", d.next_build ? json(*d.next_build) : json(nullptr)},
+                      {"next_kind", d.next_build ? json(kind_name(outcome, d.next_kind)) : json(nullptr)},
+                      {"next_wait_us", d.next_build ? json(d.next_wait_us) : json(nullptr)}});
+  }
+  doc["holder_deaths"] = deaths;
 
   json expectations = json::array();
   for (const auto& v : report.verdicts) {

@@ -31,6 +31,10 @@ std::string to_text(const RunReport& report) {
   line(fmt::format("cachestress {} | scenario {} | semantics {} | sharing {} | isolation {} | backend {} | seed {}",
                    CACHESTRESS_VERSION, s.name, model::to_string(s.run.semantics), sharing_summary(s),
                    model::to_string(s.run.isolation), model::to_string(s.run.backend), s.run.seed));
+  if (s.run.backend == model::Backend::process) {
+    line(fmt::format("  process     env-policy {}, worker start p50 {}  p99 {} (per-build overhead)", model::to_string(s.run.env_policy),
+                     duration_text(value("worker_start_us.p50")), duration_text(value("worker_start_us.p99"))));
+  }
   if (outcome.interrupted) line(fmt::format("INTERRUPTED by signal {}: partial results", outcome.signal));
   line(fmt::format("  builds      {:.0f} started, {:.0f} completed, {:.0f} failed, {:.0f} interrupted (concurrency {})",
                    value("builds.started"), value("builds.completed"), value("builds.failed"),
@@ -101,6 +105,15 @@ std::string to_text(const RunReport& report) {
     std::string counts;
     for (const auto& [category, count] : m.signatures) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", category, count);
     line("  signatures  " + counts);
+  if (!m.holder_deaths.empty()) {
+    line(fmt::format("  holder deaths ({:.0f}; the kernel released each lock):", value("locks.holder_deaths")));
+    for (const auto& d : m.holder_deaths) {
+      const std::string next = d.next_build ? fmt::format("next holder build {} ({}) after waiting {}", *d.next_build,
+                                                          kind_name(outcome, d.next_kind),
+                                                          duration_text(static_cast<double>(d.next_wait_us)))
+                                            : std::string("no later holder");
+      line(fmt::format("    build {} ({}) {} holding {}: {}", d.build, kind_name(outcome, d.kind), d.reason, d.lock, next));
+    }
   }
   if (!report.verdicts.empty()) {
     line("  expectations:");

@@ -5,7 +5,9 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/core/loop.hpp"
@@ -13,6 +15,7 @@
 #include "engine/lock/waiter_pool.hpp"
 #include "engine/model/scenario.hpp"
 #include "engine/run/file_ops.hpp"
+#include "engine/run/process_build.hpp"
 #include "engine/run/rng.hpp"
 
 namespace cachestress::run {
@@ -27,6 +30,7 @@ enum class Phase {
   holding,         // simulated work inside the step (timer)
   gap,             // between steps, no mounts held (timer)
   removing_root,   // per-build cache root being removed
+  worker,          // --backend process: a child process runs the whole build
 };
 
 enum class BuildEnd { completed, failed, interrupted };
@@ -91,6 +95,13 @@ struct Build {
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   OpBatch batch;
+  // --backend process (engine/run/process_backend.cpp): the worker and what it said so far.
+  std::unique_ptr<ProcessBuild> process;
+  std::uint64_t spawned_us = 0;
+  bool worker_done = false;    // it sent "done"
+  bool fault_killed = false;   // [faults] kill_lock_holder chose it
+  std::string worker_failure;  // it sent "failed": the reason
+  std::vector<std::pair<std::uint32_t, std::string>> worker_locks;  // locked mounts held now: index, lock name
   uv_work_t work{};
   core::Timer timer;
   KernelLockJob lock_job;

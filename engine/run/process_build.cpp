@@ -1,6 +1,7 @@
 #include "engine/run/process_build.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -118,6 +119,21 @@ struct ProcessBuild::State {
     kill(SIGKILL);  // its events can no longer be trusted; the kernel releases its locks
   }
 
+  // Reads the event pipe until it would block (libuv keeps it non-blocking) or ends.
+  void read_buffered_events() {
+    if (events_eof || uv_is_closing(handle(&events))) return;
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(handle(&events), &fd) != 0) return;
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      const uv_buf_t buf = uv_buf_init(buffer.data(), static_cast<unsigned>(n));
+      on_events(stream(&events), n, &buf);
+      if (finished || !attached) return;
+    }
+  }
+
   // Reported once the child was reaped and its events were all read (or the drain ran out).
   void maybe_finish() {
     if (finished || !exited) return;
@@ -214,7 +230,11 @@ struct ProcessBuild::State {
         self->kill(SIGKILL);
         break;
       case TimerPhase::drain:
-        self->events_eof = true;  // stop waiting for a pipe someone else keeps open
+        // Timers run before the loop polls: on a busy loop this can fire while the pipe
+        // still holds the child's last lines. Read what is buffered now, then stop
+        // waiting for a pipe someone else keeps open.
+        self->read_buffered_events();
+        self->events_eof = true;
         self->maybe_finish();
         break;
       case TimerPhase::idle: break;

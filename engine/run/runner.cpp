@@ -29,11 +29,6 @@ std::string errno_failure(const char* what, int err) {
 
 constexpr std::size_t k_max_actor_memory = 65536;  // bound on torn/missing attribution
 
-void remember(std::unordered_map<std::string, std::pair<std::uint64_t, int>>& actors, const std::string& path,
-              std::uint64_t build, int kind) {
-  if (actors.size() >= k_max_actor_memory && !actors.contains(path)) actors.clear();
-  actors[path] = {build, kind};
-}
 constexpr const char* k_roots_dir = "roots";
 
 // A [command] step may have no operations and a kind no steps: only the command backend
@@ -62,6 +57,11 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
 }
 
 }  // namespace
+
+void Runner::remember(LastActor& actors, const std::string& path, std::uint64_t build, int kind) {
+  if (actors.size() >= k_max_actor_memory && !actors.contains(path)) actors.clear();
+  actors[path] = {build, kind};
+}
 
 // ---- Build -------------------------------------------------------------------------------
 
@@ -134,7 +134,15 @@ int Runner::kind_index(const std::string& name) const {
   return it == m_kind_by_name.end() ? metrics::k_unknown_kind : it->second;
 }
 
+// The root a build really uses: its isolation's, unless the environment policy loses it
+// (drop: podman-remote's server never sees the client's TMPDIR, so every build gets the
+// server's one root).
 std::string Runner::root_for(std::uint64_t build_id) const {
+  if (m_scenario.run.env_policy == model::EnvPolicy::drop) return std::string(k_roots_dir) + "/server";
+  return isolation_root(build_id);
+}
+
+std::string Runner::isolation_root(std::uint64_t build_id) const {
   const auto& isolation = m_scenario.run.isolation;
   switch (isolation.kind) {
     case model::IsolationKind::per_build: return std::string(k_roots_dir) + "/b" + std::to_string(build_id);
@@ -198,6 +206,7 @@ RunOutcome Runner::run() {
   }
   spdlog::debug("workspace {}", m_workspace_path);
   m_environment = read_environment(m_workspace_path);
+  if (m_scenario.run.backend == model::Backend::process) m_worker_exe = own_executable();
 
   m_loop = std::make_unique<core::Loop>();
   m_waiters = std::make_unique<lock::WaiterPool>(*m_loop, m_options.lock_threads);
@@ -253,6 +262,7 @@ RunOutcome Runner::run() {
   m_interval_timer.reset();
   m_duration_timer.reset();
   m_arrival_timer.reset();
+  m_fault_timer.reset();
   m_waiters.reset();
   m_command.reset();  // every child was reaped before the loop ran out of work
   if (int rc = m_loop->close(); rc != 0) spdlog::error("uv_loop_close: {}", uv_error_text(rc));
@@ -325,6 +335,10 @@ void Runner::admit() {
 }
 
 void Runner::start_build(Build& build) {
+  if (m_scenario.run.backend == model::Backend::process) {
+    start_worker(build);
+    return;
+  }
   build.admitted_us = now_us();
   build.step = 0;
   begin_step(build);
@@ -736,6 +750,7 @@ void Runner::on_timer(Build& build) {
     case Phase::waiting_gate:
     case Phase::waiting_kernel: lock_timeout(build); break;
     case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
+    case Phase::worker: build.process->kill(SIGKILL); break;  // it outlived the interrupt's grace
     default: break;
   }
 }
@@ -799,7 +814,8 @@ void Runner::finish(Build& build, BuildEnd end) {
   build.end = end;
   build.timer.stop();
   release_mounts(build);
-  if (m_scenario.run.isolation.kind == model::IsolationKind::per_build && m_scenario.run.backend != model::Backend::fake) {
+  if (m_scenario.run.isolation.kind == model::IsolationKind::per_build && m_scenario.run.backend != model::Backend::fake &&
+      m_scenario.run.env_policy == model::EnvPolicy::propagate) {
     // A per-build cache root is private to this build: remove it now so disk and memory
     // stay flat however many builds run.
     build.phase = Phase::removing_root;
@@ -845,6 +861,7 @@ void Runner::end_run() {
   m_interval_timer->stop();
   if (m_duration_timer) m_duration_timer->stop();
   if (m_arrival_timer) m_arrival_timer->stop();
+  if (m_fault_timer) m_fault_timer->stop();
   if (m_options.keep) return;
   core::queue_work(
       *m_loop, [root = m_workspace.get()] { (void)root->remove_tree(""); },
@@ -887,6 +904,7 @@ void Runner::interrupt(int signum) {
         break;
       }
       case Phase::waiting_kernel: m_waiters->cancel(&build->lock_job); break;
+      case Phase::worker: interrupt_worker(*build, signum); break;  // its exit ends it
       case Phase::running_ops:
         if (m_command) m_command->kill(build->id, SIGTERM);  // its exit ends the build
         break;
@@ -902,6 +920,7 @@ void Runner::abort_now(int signum) {
   // A second signal: no more waiting for in-flight work, but the workspace still goes.
   spdlog::error("{} again: aborting now", strsignal(signum));
   if (m_command) m_command->kill_all(SIGKILL);  // children live in their own sessions
+  kill_workers_now();  // killed and reaped before their files go
   if (!m_options.keep && m_workspace) {
     (void)m_workspace->remove_tree("");
     if (m_tmpfs) m_tmpfs->detach();

@@ -22,6 +22,7 @@
 #include "engine/run/environment.hpp"
 #include "engine/run/mount_table.hpp"
 #include "engine/semantics/profile.hpp"
+#include "engine/worker/protocol.hpp"
 
 namespace cachestress::run {
 
@@ -90,6 +91,16 @@ class Runner {
   void retire(Build& build);
   void interrupt(int signum);
   void abort_now(int signum);
+  // --backend process (engine/run/process_backend.cpp).
+  void start_worker(Build& build);
+  void on_worker_event(Build& build, const worker::protocol::Event& event);
+  void on_worker_exit(Build& build, std::int64_t exit_status, int term_signal);
+  void worker_granted(Build& build, const worker::protocol::Granted& granted);
+  void interrupt_worker(Build& build, int signum);
+  void kill_workers_now() noexcept;
+  void fire_kill_lock_holder();
+  std::string lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const;
+  std::string isolation_root(std::uint64_t build_id) const;
   void maybe_end_run();
   void end_run();
   std::uint64_t now_us() const;
@@ -110,6 +121,10 @@ class Runner {
   std::unique_ptr<command::CommandRunner> m_command;  // backend command only
   std::string m_setup_error;
   std::unique_ptr<core::Timer> m_interval_timer, m_duration_timer, m_arrival_timer;
+  // [faults] kill_lock_holder: fires once, kill_lock_holder_ms after the chosen build's grant.
+  std::unique_ptr<core::Timer> m_fault_timer;
+  bool m_fault_armed = false;
+  std::uint64_t m_fault_build = 0;
   std::vector<std::unique_ptr<core::Signal>> m_signals;
   metrics::Collector m_collector;
   MountTable m_mounts;
@@ -120,12 +135,22 @@ class Runner {
   // Who last started writing / removed each path, to name the polluter of a torn or
   // missing read (the file itself cannot say). Bounded; cleared when full.
   using LastActor = std::unordered_map<std::string, std::pair<std::uint64_t, int>>;
+  static void remember(LastActor& actors, const std::string& path, std::uint64_t build, int kind);
   LastActor m_last_writer;
   LastActor m_last_deleter;
   std::unordered_map<std::string, int> m_kind_by_name;
   std::vector<std::uint64_t> m_kind_cumulative;
   std::vector<std::vector<std::vector<semantics::MountLayout>>> m_layouts;  // [kind][step][mount]
   Rng m_rng;
+  std::string m_worker_exe;  // --backend process: our own binary, run as `cachestress worker`
+  // --backend process: the latest grant of each locked cache still held (lock name -> build,
+  // kind, wait), so a holder's death can name the build that got the lock next.
+  struct LastGrant {
+    std::uint64_t build = 0;
+    int kind = 0;
+    std::uint64_t wait_us = 0;
+  };
+  std::unordered_map<std::string, LastGrant> m_last_grant;
   std::uint64_t m_next_build = 0;
   std::uint64_t m_pending_arrivals = 0;
   std::uint64_t m_start_us = 0;

@@ -630,13 +630,7 @@ class Parser {
       config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
                                 "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
     }
-    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, "inproc, fake, command");
-    if (const auto* n = run.get("env_policy")) {
-      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
-    }
-    if (const auto* n = run.get("build_timeout")) {
-      config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_lock_timeout_s) * 1000));
-    }
+    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, k_backend_choices);
     if (const auto* n = run.get("arrival")) {
       config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
     }
@@ -646,6 +640,19 @@ class Parser {
     if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
     if (const auto* n = run.get("lock_timeout")) {
       config.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.lock_timeout", k_max_lock_timeout_s) * 1000));
+    }
+    if (const auto* n = run.get("env_policy")) {
+      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
+    }
+    if (const auto* n = run.get("build_timeout")) {
+      // Seconds as a number, or a duration string ("30s", "500ms", "2m").
+      if (const auto* text = n->as_string()) {
+        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
+        if (!ms) fail(at(*n), "run.build_timeout", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        config.build_timeout_ms = *ms;
+      } else {
+        config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_build_timeout_s) * 1000));
+      }
     }
 
     // Cross-field rules: point at the value that is set, else at the one that demands it.
@@ -665,7 +672,7 @@ class Parser {
   }
 
   model::Faults read_faults(const toml::table& faults) const {
-    static constexpr std::array<std::string_view, 2> k_keys{"stale_lock", "enospc_tmpfs_kb"};
+    static constexpr std::array<std::string_view, 3> k_keys{"stale_lock", "enospc_tmpfs_kb", "kill_lock_holder"};
     check_keys(faults, "faults", k_keys);
     model::Faults result;
     if (const auto* n = faults.get("stale_lock")) {
@@ -683,6 +690,17 @@ class Parser {
                  " (got " + (value ? std::to_string(kb) : std::string(type_name(*n))) + ")");
       }
       result.enospc_tmpfs_kb = static_cast<std::uint32_t>(kb);
+    }
+    if (const auto* n = faults.get("kill_lock_holder")) {
+      // Seconds after the grant as a number, or a duration string ("50ms").
+      if (const auto* text = n->as_string()) {
+        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
+        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        result.kill_lock_holder_ms = *ms;
+      } else {
+        result.kill_lock_holder_ms =
+            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_build_timeout_s) * 1000));
+      }
     }
     return result;
   }
@@ -1014,6 +1032,7 @@ class Parser {
     if (e.when_key == "backend") valid = model::parse_backend(e.when_value).has_value();
     if (e.when_key == "arrival") valid = model::parse_arrival(e.when_value).has_value();
     if (e.when_key == "lock_kind") valid = model::parse_lock_kind(e.when_value).has_value();
+    if (e.when_key == "env_policy") valid = model::parse_env_policy(e.when_value).has_value();
     if (!valid) fail(at(node), path, "unknown value " + quoted(e.when_value) + " for run." + e.when_key);
   }
 
@@ -1295,6 +1314,7 @@ std::string to_toml(const model::Scenario& s) {
   out += "\n[faults]\n";
   line("stale_lock", s.faults.stale_lock ? "true" : "false");
   line("enospc_tmpfs_kb", std::to_string(s.faults.enospc_tmpfs_kb));
+  if (s.faults.kill_lock_holder_ms) line("kill_lock_holder", toml_float(*s.faults.kill_lock_holder_ms / 1000.0));
 
   for (const auto& kind : s.kinds) {
     out += "\n[[build]]\n";
@@ -1390,7 +1410,8 @@ std::vector<CatalogueEntry> catalogue() {
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   if (a.description != b.description || !same_run(a.run, b.run) || !same_command(a.command, b.command)) return false;
-  if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb) return false;
+  if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb ||
+      a.faults.kill_lock_holder_ms != b.faults.kill_lock_holder_ms) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
                                           [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
     return false;

@@ -31,6 +31,30 @@ double seconds_value(std::string_view key, std::string_view text, double hi) {
   return v;
 }
 
+}  // namespace
+
+std::optional<std::uint32_t> parse_duration_ms(std::string_view text, double max_s) {
+  // "30" and "30s" are seconds, "500ms" milliseconds, "2m" minutes; fractions allowed.
+  double scale = 1000;
+  if (text.ends_with("ms")) {
+    scale = 1;
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+  } else if (text.ends_with("m")) {
+    scale = 60'000;
+    text.remove_suffix(1);
+  }
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
+  const double ms = v * scale;
+  if (ms > max_s * 1000) return std::nullopt;
+  return static_cast<std::uint32_t>(std::llround(ms));
+}
+
+namespace {
+
 template <typename T>
 T choice(std::string_view key, std::optional<T> parsed, const char* choices, std::string_view text) {
   if (!parsed) bad(key, std::string("one of ") + choices, text);
@@ -42,7 +66,8 @@ T choice(std::string_view key, std::optional<T> parsed, const char* choices, std
 const std::vector<std::string_view>& sweep_keys() {
   static const std::vector<std::string_view> k_keys{"concurrency", "builds", "duration", "sharing", "isolation",
                                                     "semantics", "backend", "arrival", "rate", "ramp",
-                                                    "lock_kind", "lock_timeout", "seed"};
+                                                    "lock_kind", "lock_timeout", "seed",
+                                                    "env_policy", "build_timeout"};
   return k_keys;
 }
 
@@ -68,7 +93,7 @@ void apply_setting(model::Scenario& s, std::string_view key, std::string_view va
   } else if (key == "semantics") {
     run.semantics = choice(key, model::parse_semantics(value), "buildah, buildah-1.28, buildkit", value);
   } else if (key == "backend") {
-    run.backend = choice(key, model::parse_backend(value), "inproc, fake", value);
+    run.backend = choice(key, model::parse_backend(value), k_backend_choices, value);
   } else if (key == "arrival") {
     run.arrival = choice(key, model::parse_arrival(value), "together, ramp, poisson", value);
   } else if (key == "rate") {
@@ -79,6 +104,12 @@ void apply_setting(model::Scenario& s, std::string_view key, std::string_view va
     run.lock_kind = choice(key, model::parse_lock_kind(value), "ofd, fcntl, flock", value);
   } else if (key == "lock_timeout") {
     run.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(seconds_value(key, value, 86400) * 1000));
+  } else if (key == "env_policy") {
+    run.env_policy = choice(key, model::parse_env_policy(value), "propagate, drop", value);
+  } else if (key == "build_timeout") {
+    const auto ms = parse_duration_ms(value, k_max_build_timeout_s);
+    if (!ms) bad(key, k_duration_help, value);
+    run.build_timeout_ms = *ms;
   } else {
     std::string keys;
     for (auto k : sweep_keys()) keys += (keys.empty() ? "" : ", ") + std::string(k);

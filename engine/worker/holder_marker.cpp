@@ -1,6 +1,7 @@
 #include "engine/worker/holder_marker.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +13,9 @@
 namespace cachestress::worker {
 namespace {
 
-constexpr int k_attempts = 8;             // a marker that keeps appearing and vanishing: give up
+constexpr int k_attempts = 8;
+constexpr int k_dying_polls = 200;            // x k_dying_poll_us: how long an exiting holder may take
+constexpr useconds_t k_dying_poll_us = 1000;             // a marker that keeps appearing and vanishing: give up
 constexpr std::size_t k_max_content = 512;  // a build id, a kind name (<= 255 bytes) and a newline
 constexpr model::LockKind k_liveness_lock = model::LockKind::flock;  // per open file: threads too
 
@@ -36,6 +39,11 @@ std::string read_content(int fd) {
   } while (n < 0 && errno == EINTR);
   text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   return text;
+}
+
+bool is_unlinked(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
 }  // namespace
@@ -96,6 +104,21 @@ HolderMarker::Claim HolderMarker::claim(const fs::Root& root, std::string path, 
     if (fd == -ENOENT) continue;  // its holder just released: try again
     if (fd < 0) return {fd, std::nullopt};
     rc = lock::try_acquire(fd, k_liveness_lock);
+    // A holder that is exiting lost its lock before its marker's flock: the kernel drops
+    // POSIX (fcntl) locks as it closes each descriptor, but an flock only at the deferred
+    // final release of the file. So the waiter it woke can find the flock still held for a
+    // moment. Give a dying holder that moment before calling it alive.
+    for (int poll = 0; rc == -EAGAIN && poll < k_dying_polls; ++poll) {
+      ::usleep(k_dying_poll_us);
+      rc = lock::try_acquire(fd, k_liveness_lock);
+    }
+    if (rc == 0 && is_unlinked(fd)) {
+      // Its holder released normally (marker removed first) while we already held the
+      // lock: the two holds overlapped.
+      Holder other = parse(read_content(fd));
+      ::close(fd);
+      return {0, std::move(other)};
+    }
     if (rc == 0) {
       // Its owner died without cleaning up (the kernel dropped its flock): take it over.
       rc = write_content(fd, text);

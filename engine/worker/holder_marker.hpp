@@ -9,6 +9,9 @@
 // a marker left behind by a build that was killed (SIGKILL mid-hold) is unlocked and is taken
 // over silently instead of being reported. A new marker is written under a temporary name,
 // locked, then renamed into place with RENAME_NOREPLACE, so nobody ever sees it unlocked.
+// An exiting holder loses an fcntl lock before its marker's flock (the kernel drops POSIX
+// locks at each close, an flock at the deferred final release), so a held flock is polled
+// for up to 200 ms before the holder counts as alive.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -93,9 +93,10 @@ class WorkerBuild {
       : m_plan(plan),
         m_workspace(workspace),
         m_profile(semantics::profile_for(plan.semantics)),
-        m_mounts(workspace, m_profile, plan.lock_kind, std::move(root), plan.build, plan.kind.name),
+        m_mounts(workspace, m_profile, plan.lock_kind, root, plan.build, plan.kind.name),
         m_sink(sink),
-        m_rng(plan.seed) {}
+        m_rng(plan.seed),
+        m_root(std::move(root)) {}
 
   int run() {
     for (std::uint32_t step = 0; step < m_plan.kind.steps.size(); ++step) {
@@ -155,9 +156,10 @@ class WorkerBuild {
         const auto& op = step.ops[next];
         run::OpItem item;
         item.op = &op;
-        item.path = m_held[op.mount].instance_dir;
+        // prune removes the build's whole cache root (the runner's rule), not just the mount.
+        item.path = op.kind == model::OpKind::prune ? m_root : m_held[op.mount].instance_dir;
         if (!op.file.empty()) item.path += "/" + op.file;
-        if (op.kind == model::OpKind::write || op.kind == model::OpKind::append) {
+        if (op.kind == model::OpKind::write || op.kind == model::OpKind::append || op.kind == model::OpKind::extract) {
           item.token = {m_plan.build, m_plan.kind.name, step_index, m_seq++, op.value};
         }
         batch.items.push_back(std::move(item));
@@ -174,6 +176,8 @@ class WorkerBuild {
 
   bool report_outcome(std::uint32_t step_index, const run::OpItem& item, const run::OpOutcome& outcome) {
     const model::OpKind kind = item.op->kind;
+    if (outcome.lock_fd >= 0) m_workload_locks.push_back(outcome.lock_fd);  // trylock: held until the step ends
+    if (outcome.busy) return fail(step_index, "lock-busy: could not get lock " + item.op->file, false);
     if (outcome.error != 0) return fail(step_index, errno_failure(model::to_string(kind), -outcome.error), true);
     m_sink.send(ev::Op{step_index, kind, item.path, outcome.bytes_written + outcome.bytes_read});
     if (!outcome.inspected || outcome.inspection.verdict == oracle::Verdict::ok) return true;
@@ -197,6 +201,8 @@ class WorkerBuild {
 
   void release_all(std::uint32_t step_index) {
     const std::uint64_t now = now_us();
+    for (int fd : m_workload_locks) ::close(fd);  // closing drops the trylock
+    m_workload_locks.clear();
     for (std::size_t i = m_held.size(); i-- > 0;) {
       ChildMount& held = m_held[i];
       m_mounts.release(held);
@@ -218,6 +224,8 @@ class WorkerBuild {
   EventSink& m_sink;
   run::Rng m_rng;
   std::vector<ChildMount> m_held;
+  std::vector<int> m_workload_locks;
+  std::string m_root;  // the cache root, relative to the workspace
   std::uint32_t m_seq = 0;
 };
 

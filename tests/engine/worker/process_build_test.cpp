@@ -86,7 +86,7 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
-TEST_CASE("process build: plan on stdin, TMPDIR in the environment, events in order, stderr captured", "[worker][process]") {
+TEST_CASE("process build: plan on stdin / TMPDIR in the environment / events in order / stderr captured", "[worker][process]") {
   Harness h;
   auto spec = h.spec(
       "plan=$(cat); [ \"$plan\" = PLAN ] || exit 9\n"
@@ -165,7 +165,7 @@ TEST_CASE("process build: protocol violations kill the child and are reported", 
   }
 }
 
-TEST_CASE("process build: kill() reaches the child, and its helpers", "[worker][process]") {
+TEST_CASE("process build: kill() reaches the child and its helpers", "[worker][process]") {
   Harness h;
   h.on_event = [](ProcessBuild& b, const Event&) { b.kill(SIGTERM); };
   // The background sleep holds fd 3 too: only a group kill lets the pipe reach EOF at once.
@@ -176,7 +176,7 @@ TEST_CASE("process build: kill() reaches the child, and its helpers", "[worker][
   CHECK(seconds_since(start) < 0.9);  // no drain grace was needed
 }
 
-TEST_CASE("process build: --build-timeout sends TERM, then KILL after the grace", "[worker][process]") {
+TEST_CASE("process build: --build-timeout sends TERM and then KILL after the grace", "[worker][process]") {
   SECTION("a child that dies on TERM") {
     Harness h;
     auto spec = h.spec("exec sleep 30");
@@ -253,7 +253,7 @@ TEST_CASE("process build: destroying it mid-run kills and reaps the child", "[wo
   CHECK(h.loop.close() == 0);
 }
 
-TEST_CASE("process build: many children at once, every line delivered", "[worker][process]") {
+TEST_CASE("process build: many children at once and every line delivered", "[worker][process]") {
   core::Loop loop;
   constexpr int k_children = 32, k_lines = 200;
   std::vector<std::unique_ptr<ProcessBuild>> builds;

@@ -98,7 +98,7 @@ TEST_CASE("the decoder rejects anything but a valid flat event", "[worker][proto
   }
 }
 
-TEST_CASE("oversize lines are rejected, and the encoder never writes one", "[worker][protocol]") {
+TEST_CASE("oversize lines are rejected and the encoder never writes one", "[worker][protocol]") {
   std::string huge = R"({"ev":"failed","reason":")" + std::string(k_max_line_bytes, 'x') + R"(","io_error":false})";
   CHECK_THROWS_AS(decode_event(huge), ProtocolError);
 
@@ -137,7 +137,7 @@ TEST_CASE("the line splitter joins chunks and bounds lines", "[worker][protocol]
   CHECK(seen == 2);  // stopped for good
 }
 
-TEST_CASE("a plan round-trips, with the kind's steps as scenario TOML", "[worker][plan]") {
+TEST_CASE("a plan round-trips with the kind's steps as scenario TOML", "[worker][plan]") {
   const model::Scenario scenario = scenario::load_scenario("remote-tmpdir");
   const Plan plan = make_plan(scenario, 1, 17, 0xFFFFFFFFFFFFFFFFull, "/tmp/ws", "roots/b17");
   const Plan back = decode_plan(encode_plan(plan));

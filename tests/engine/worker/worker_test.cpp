@@ -71,12 +71,17 @@ struct Result {
   }
 };
 
-// Every line the worker wrote must decode: the test checks the protocol as a side effect.
-std::vector<Event> decode_all(int fd) {
+std::string read_all(int fd) {
   std::string text;
   ::lseek(fd, 0, SEEK_SET);
   char buffer[65536];
   for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  return text;
+}
+
+// Every line the worker wrote must decode: the test checks the protocol as a side effect.
+// Catch's macros are not thread-safe: call this (and anything with CHECK) on the test thread.
+std::vector<Event> decode_text(const std::string& text) {
   std::vector<Event> events;
   std::size_t start = 0;
   for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -88,15 +93,33 @@ std::vector<Event> decode_all(int fd) {
   return events;
 }
 
-Result run(const Plan& plan, const char* tmpdir) {
+std::vector<Event> decode_all(int fd) { return decode_text(read_all(fd)); }
+
+// One worker run and its raw event text. No Catch macros: safe on a std::async thread.
+struct RawRun {
+  int exit = -1;
+  std::string text;
+};
+
+RawRun run_raw(const Plan& plan, const char* tmpdir) {
+  RawRun raw;
   const int fd = ::memfd_create("events", MFD_CLOEXEC);
-  REQUIRE(fd >= 0);
-  Result result;
-  result.exit = run_worker(encode_plan(plan), tmpdir, fd);
-  result.events = decode_all(fd);
+  if (fd < 0) return raw;  // exit -1: the test thread's checks fail
+  raw.exit = run_worker(encode_plan(plan), tmpdir, fd);
+  raw.text = read_all(fd);
   ::close(fd);
+  return raw;
+}
+
+Result decoded(const RawRun& raw) {
+  REQUIRE(raw.exit != -1);
+  Result result;
+  result.exit = raw.exit;
+  result.events = decode_text(raw.text);
   return result;
 }
+
+Result run(const Plan& plan, const char* tmpdir) { return decoded(run_raw(plan, tmpdir)); }
 
 model::Scenario scenario_of(const std::string& toml) { return scenario::parse_scenario(toml, "test", "test"); }
 
@@ -162,7 +185,7 @@ TEST_CASE("worker: a build runs its steps and reports every event", "[worker]") 
   CHECK(stdfs::exists(ws / ops[0].file));
 }
 
-TEST_CASE("worker: the cache root comes from TMPDIR, so a lost TMPDIR leaks", "[worker]") {
+TEST_CASE("worker: the cache root comes from TMPDIR and so a lost TMPDIR leaks", "[worker]") {
   Workspace ws;
   const auto s = scenario_of(k_leak);
   const std::string shared = ws / "roots/shared";
@@ -216,7 +239,7 @@ TEST_CASE("worker: a TMPDIR outside the workspace is a protocol error", "[worker
   CHECK(stdfs::is_empty(elsewhere.path()));
 }
 
-TEST_CASE("worker: a bad plan is a protocol error, reported as an event", "[worker]") {
+TEST_CASE("worker: a bad plan is a protocol error and reported as an event", "[worker]") {
   const int fd = ::memfd_create("events", MFD_CLOEXEC);
   REQUIRE(fd >= 0);
   CHECK(run_worker("{\"v\":1}", "/tmp", fd) == exit_protocol);
@@ -263,10 +286,10 @@ TEST_CASE("worker: locked builds exclude each other and never overlap", "[worker
   Workspace ws;
   const auto s = scenario_of(locked_toml("buildah", "ofd", 300));
   const std::string shared = ws / "roots/shared";
-  auto first = std::async(std::launch::async, [&] { return run(plan_for(s, 0, 1, ws, "roots/b1"), shared.c_str()); });
+  auto first = std::async(std::launch::async, [&] { return run_raw(plan_for(s, 0, 1, ws, "roots/b1"), shared.c_str()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto second = run(plan_for(s, 0, 2, ws, "roots/b2"), shared.c_str());
-  auto one = first.get();
+  auto one = decoded(first.get());
   CHECK(one.exit == exit_done);
   CHECK(second.exit == exit_done);
   CHECK(one.count<LockOverlap>() == 0);
@@ -309,7 +332,7 @@ TEST_CASE("worker: the holder marker is the lock_overlap oracle", "[worker][lock
   }
 }
 
-TEST_CASE("worker: a holder killed with SIGKILL releases its lock; the waiter proceeds", "[worker][lock]") {
+TEST_CASE("worker: a holder killed with SIGKILL releases its lock - the waiter proceeds", "[worker][lock]") {
   for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
     INFO("lock kind " << lock_kind);
     Workspace ws;
@@ -334,7 +357,7 @@ TEST_CASE("worker: a holder killed with SIGKILL releases its lock; the waiter pr
       REQUIRE(n > 0);
       seen.append(buffer, static_cast<std::size_t>(n));
     }
-    auto waiter = std::async(std::launch::async, [&] { return run(plan_for(quick, 0, 2, ws, "roots/b2"), root.c_str()); });
+    auto waiter = std::async(std::launch::async, [&] { return run_raw(plan_for(quick, 0, 2, ws, "roots/b2"), root.c_str()); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     REQUIRE(::kill(child, SIGKILL) == 0);
     int status = 0;
@@ -343,7 +366,7 @@ TEST_CASE("worker: a holder killed with SIGKILL releases its lock; the waiter pr
     CHECK(WTERMSIG(status) == SIGKILL);
     ::close(events[0]);
     REQUIRE(waiter.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-    auto next = waiter.get();
+    auto next = decoded(waiter.get());
     CHECK(next.exit == exit_done);
     const auto granted = next.all<Granted>();
     REQUIRE(granted.size() == 1);
@@ -360,10 +383,10 @@ TEST_CASE("worker: buildkit private mounts take distinct instances while held", 
       "mount = { target = \"/test\", sharing = \"private\" }\n"
       "ops = [ { op = \"write\", file = \"f\", value = \"v\" }, { op = \"hold\", ms = 400 } ]\n");
   const std::string root = ws / "roots/shared";
-  auto first = std::async(std::launch::async, [&] { return run(plan_for(s, 0, 1, ws, "roots/b1"), root.c_str()); });
+  auto first = std::async(std::launch::async, [&] { return run_raw(plan_for(s, 0, 1, ws, "roots/b1"), root.c_str()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   auto second = run(plan_for(s, 0, 2, ws, "roots/b2"), root.c_str());
-  auto one = first.get();
+  auto one = decoded(first.get());
   REQUIRE(one.exit == exit_done);
   REQUIRE(second.exit == exit_done);
   const auto a = one.all<Granted>(), b = second.all<Granted>();

@@ -1,0 +1,296 @@
+// --backend process end to end: the real binary spawns real `cachestress worker` children.
+// The test process makes itself a child subreaper, so a worker the run failed to reap would
+// be re-parented to us and show up in live_children_of(getpid()).
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "tests/e2e/run_binary.hpp"
+
+namespace cachestress::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+void become_subreaper() { REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
+
+// Worker processes (cmdline "<binary> worker") whose TMPDIR lies under `dir`.
+std::vector<int> workers_under(const std::string& dir) {
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmdline = read_text(entry.path().string() + "/cmdline");
+    if (cmdline.find(std::string("worker") + '\0') == std::string::npos) continue;
+    const std::string environ = read_text(entry.path().string() + "/environ");
+    if (environ.find("TMPDIR=" + dir + "/") != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// The pid holding a POSIX (fcntl) write lock, not waiting for one, among `pids` (/proc/locks).
+int lock_holder_among(const std::vector<int>& pids) {
+  std::istringstream locks(read_text("/proc/locks"));
+  for (std::string line; std::getline(locks, line);) {
+    if (line.find("->") != std::string::npos || line.find("POSIX") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string id, type, advisory, mode;
+    int pid = 0;
+    fields >> id >> type >> advisory >> mode >> pid;
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) return pid;
+  }
+  return 0;
+}
+
+std::string hold_scenario(const std::string& dir, int hold_ms, int builds) {
+  const std::string path = dir + "/hold.toml";
+  write_text(path, "description = \"locked holds\"\n[run]\nbuilds = " + std::to_string(builds) +
+                       "\nconcurrency = " + std::to_string(builds) +
+                       "\nisolation = \"shared\"\nbackend = \"process\"\nlock_kind = \"fcntl\"\n"
+                       "[[build]]\nname = \"holder\"\n[[build.step]]\n"
+                       "mount = { target = \"/cache\", sharing = \"locked\" }\n"
+                       "ops = [ { op = \"write\", file = \"f\", value = \"v\" }, { op = \"hold\", ms = " +
+                       std::to_string(hold_ms) + " }, { op = \"read\", file = \"f\", expect = \"own\" } ]\n");
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - propagate per-build sees none", "[e2e][process]") {
+  become_subreaper();
+  TempDir tmp;
+  SECTION("env-policy drop") {
+    RunSpec spec;
+    spec.args = {"--scenario", "remote-tmpdir", "--backend", "process", "--env-policy", "drop", "--format", "json"};
+    spec.env["TMPDIR"] = tmp.path();
+    auto result = run_binary(spec);
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    auto doc = parse_json(result.out);
+    CHECK(doc["config"]["backend"] == "process");
+    CHECK(doc["config"]["env_policy"] == "drop");
+    CHECK(doc["summary"]["collisions"]["foreign"].get<std::uint64_t>() > 0);
+    CHECK(doc["summary"]["builds"]["completed"] == 64);
+    CHECK(doc["summary"]["worker_start_us"]["count"] == 64);
+    // Attributed across kinds: the locked sibling polluted the cache-like-buildkit test.
+    bool sibling = false;
+    for (const auto& cell : doc["interference"]) {
+      if (cell["polluter"] == "locked-across-steps" && cell["victim"] == "cache-like-buildkit" && cell["kind"] == "foreign") {
+        sibling = cell["count"].get<std::uint64_t>() > 0 && cell["example"]["file"].get<std::string>().rfind("roots/server/", 0) == 0;
+      }
+    }
+    CHECK(sibling);
+  }
+  SECTION("env-policy propagate with a root per build") {
+    RunSpec spec;
+    spec.args = {"--scenario", "remote-tmpdir", "--backend", "process", "--env-policy", "propagate",
+                 "--isolation", "per-build", "--format", "json"};
+    spec.env["TMPDIR"] = tmp.path();
+    auto result = run_binary(spec);
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    auto doc = parse_json(result.out);
+    CHECK(doc["summary"]["collisions"]["total"] == 0);
+    CHECK(doc["summary"]["builds"]["completed"] == 64);
+  }
+  CHECK(list_dir(tmp.path()).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+}
+
+TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker / leaves a partial report / exits 130", "[e2e][process][signal]") {
+  become_subreaper();
+  for (bool twice : {false, true}) {
+    INFO((twice ? "two SIGINTs" : "one SIGINT"));
+    TempDir tmp;
+    RunSpec spec;
+    spec.args = {"--scenario", "locked", "--backend", "process", "--builds", "0", "--duration", "30", "-v"};
+    if (!twice) spec.args.insert(spec.args.end(), {"--out", tmp / "partial.json"});
+    spec.env["TMPDIR"] = tmp.path();
+    spec.signal = SIGINT;
+    spec.second_signal = twice ? SIGINT : 0;
+    spec.signal_after = 1200ms;
+    spec.timeout = std::chrono::seconds(30);
+    auto result = run_binary(spec);
+    INFO(result.err);
+    REQUIRE(result.signalled);
+    CHECK(result.exit_code == 130);
+    CHECK(live_children_of(::getpid()) == 0);
+    CHECK(workers_under(tmp.path()).empty());
+    if (twice) {
+      CHECK(list_dir(tmp.path()).empty());  // the workspace is gone either way
+      continue;
+    }
+    CHECK(list_dir(tmp.path()) == std::vector<std::string>{"partial.json"});
+    auto doc = read_json_file(tmp / "partial.json");
+    CHECK(doc["interrupted"] == true);
+    CHECK(doc["signal"] == "SIGINT");
+    CHECK(doc["summary"]["builds"]["started"].get<std::uint64_t>() > 0);
+    CHECK(doc["summary"]["builds"]["interrupted"].get<std::uint64_t>() > 0);  // workers were in flight
+    CHECK(doc["summary"]["builds"]["failed"] == 0);
+  }
+}
+
+TEST_CASE("process backend: a worker killed holding its lock is a failed build with its signal - the kernel hands the lock on", "[e2e][process]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 1500, 2);
+  const std::string root = tmp / "run";
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario, "--format", "json"};
+  spec.env["TMPDIR"] = root;
+  spec.timeout = std::chrono::seconds(30);
+  auto run = std::async(std::launch::async, [&] { return run_binary(spec); });
+  // Find the worker that holds the fcntl lock, and kill it mid-hold.
+  int holder = 0;
+  for (auto until = std::chrono::steady_clock::now() + 10s; holder == 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(20ms);
+    holder = lock_holder_among(workers_under(root));
+  }
+  REQUIRE(holder > 0);
+  REQUIRE(::kill(holder, SIGKILL) == 0);
+  auto result = run.get();
+  INFO(result.err);
+  CHECK(result.exit_code == 0);  // the scenario has no expectations
+  auto doc = parse_json(result.out);
+  CHECK(doc["summary"]["builds"]["failed"] == 1);
+  CHECK(doc["summary"]["builds"]["completed"] == 1);
+  CHECK(doc["summary"]["failures"]["signal"] == 1);
+  REQUIRE(doc["failures"].size() == 1);
+  CHECK(doc["failures"][0]["reason"] == "signal: killed by SIGKILL");
+  CHECK(doc["failures"][0]["category"] == "signal");
+  CHECK(doc["summary"]["locks"]["holder_deaths"] == 1);
+  REQUIRE(doc["holder_deaths"].size() == 1);
+  const auto& death = doc["holder_deaths"][0];
+  CHECK(death["reason"] == "signal: killed by SIGKILL");
+  CHECK(death["next_build"].is_number());
+  CHECK(death["next_build"] != death["build"]);
+  CHECK(death["next_wait_us"].get<std::uint64_t>() > 0);
+  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+}
+
+TEST_CASE("process backend: --build-timeout stops a stuck worker with TERM and fails it as timeout", "[e2e][process]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 30000, 2);
+  const std::string root = tmp / "run";
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario, "--build-timeout", "300ms", "--format", "json"};
+  spec.env["TMPDIR"] = root;
+  spec.timeout = std::chrono::seconds(30);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);  // not the 60 s the holds would take
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["config"]["build_timeout_s"] == 0.3);
+  CHECK(doc["summary"]["builds"]["failed"] == 2);
+  CHECK(doc["summary"]["failures"]["timeout"] == 2);
+  REQUIRE(doc["failures"].size() == 1);
+  CHECK(doc["failures"][0]["reason"] == "timeout: still running after --build-timeout 300ms, killed with SIGTERM");
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+}
+
+TEST_CASE("process backend: bad --env-policy and --build-timeout and --backend values are usage errors", "[e2e][process]") {
+  TempDir tmp;
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--env-policy", "lost"}, "--env-policy: expected one of propagate, drop (got \"lost\")"},
+      {{"--env-policy", ""}, "--env-policy: expected one of propagate, drop"},
+      {{"--build-timeout", "soon"}, "--build-timeout: expected a duration"},
+      {{"--build-timeout", "-1s"}, "--build-timeout: expected a duration"},
+      {{"--backend", "command"}, "--backend command: not available"},
+      {{"--backend", "threads"}, "--backend: expected one of inproc, fake, process, command"},
+      {{"--sweep", "env_policy=drop,sometimes"}, "env_policy: expected one of propagate, drop (got \"sometimes\")"},
+  };
+  for (const auto& c : cases) {
+    RunSpec spec;
+    spec.args = {"--scenario", "remote-tmpdir"};
+    if (c.args.front() != "--backend") spec.args.insert(spec.args.end(), {"--backend", "process"});
+    spec.args.insert(spec.args.end(), c.args.begin(), c.args.end());
+    spec.env["TMPDIR"] = tmp.path();
+    auto result = run_binary(spec);
+    INFO(result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find(c.message) != std::string::npos);
+  }
+  write_text(tmp / "bad.toml", "description = \"x\"\n[run]\nenv_policy = \"sideways\"\n[[build]]\nname = \"a\"\n"
+                               "[[build.step]]\nops = [ { op = \"hold\", ms = 1 } ]\n");
+  auto result = run_binary({"--scenario", tmp / "bad.toml"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("bad.toml:3:14: run.env_policy: expected one of propagate, drop") != std::string::npos);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"bad.toml"});
+}
+
+TEST_CASE("process backend: env_policy and build_timeout round-trip through show", "[e2e][process]") {
+  TempDir tmp;
+  write_text(tmp / "s.toml", "description = \"x\"\n[run]\nbackend = \"process\"\nenv_policy = \"drop\"\nbuild_timeout = \"1500ms\"\n"
+                             "[[build]]\nname = \"a\"\n[[build.step]]\nops = [ { op = \"hold\", ms = 1 } ]\n");
+  auto shown = run_binary({"show", tmp / "s.toml"});
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.out.find("env_policy = \"drop\"") != std::string::npos);
+  CHECK(shown.out.find("build_timeout = 1.5") != std::string::npos);
+  write_text(tmp / "again.toml", shown.out);
+  auto again = run_binary({"show", tmp / "again.toml"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.out.substr(again.out.find('\n')) == shown.out.substr(shown.out.find('\n')));  // past the source comment
+}
+
+}  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step and the report names the next holder", "[e2e][process][faults]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 400, 3);
+  write_text(scenario, read_text(scenario) + "[faults]\nkill_lock_holder = \"50ms\"\n");
+  const std::string root = tmp / "run";
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario, "--format", "json"};
+  spec.env["TMPDIR"] = root;
+  spec.timeout = std::chrono::seconds(30);
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["config"]["faults"]["kill_lock_holder_s"] == 0.05);
+  CHECK(doc["summary"]["builds"]["completed"] == 2);
+  CHECK(doc["summary"]["failures"]["signal"] == 1);
+  CHECK(doc["summary"]["locks"]["holder_deaths"] == 1);
+  REQUIRE(doc["holder_deaths"].size() == 1);
+  const auto& death = doc["holder_deaths"][0];
+  CHECK(death["reason"] == "signal: killed by SIGKILL (fault kill_lock_holder)");
+  CHECK(death["lock"] == "roots/shared /cache");
+  REQUIRE(death["next_build"].is_number());
+  CHECK(death["next_build"] != death["build"]);
+  CHECK(death["next_wait_us"].get<std::uint64_t>() >= 40000);  // it waited out the holder's 50 ms
+  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+
+  // The fault needs a process to kill.
+  auto inproc = run_binary({"--scenario", scenario, "--backend", "inproc"});
+  CHECK(inproc.exit_code == 2);
+  CHECK(inproc.err.find("faults.kill_lock_holder: needs --backend process") != std::string::npos);
+}
+
+}  // namespace cachestress::e2e
