@@ -123,6 +123,8 @@ TEST_CASE("the page has the five figures, no script and no external reference", 
   CHECK(html.find("Content-Security-Policy") != std::string::npos);
   // One point is still a chart: a dot per panel.
   CHECK(count(figure_of(html, "chart-throughput"), "<circle") == 2);
+  // Absent data is named in place, not left as an empty frame.
+  CHECK_THAT(figure_of(html, "chart-throughput"), Catch::Contains("needs a sweep over concurrency"));
   CHECK_THAT(figure_of(html, "chart-timeline"), Catch::Contains("no lock events sampled"));
   CHECK_THAT(figure_of(html, "chart-interference"), Catch::Contains("no collisions"));
 }
