@@ -105,6 +105,7 @@ std::string to_text(const RunReport& report) {
     std::string counts;
     for (const auto& [category, count] : m.signatures) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", category, count);
     line("  signatures  " + counts);
+  }
   if (!m.holder_deaths.empty()) {
     line(fmt::format("  holder deaths ({:.0f}; the kernel released each lock):", value("locks.holder_deaths")));
     for (const auto& d : m.holder_deaths) {
