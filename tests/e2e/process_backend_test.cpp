@@ -216,7 +216,6 @@ TEST_CASE("process backend: bad --env-policy and --build-timeout and --backend v
       {{"--env-policy", ""}, "--env-policy: expected one of propagate, drop"},
       {{"--build-timeout", "soon"}, "--build-timeout: expected a duration"},
       {{"--build-timeout", "-1s"}, "--build-timeout: expected a duration"},
-      {{"--backend", "command"}, "--backend command: not available"},
       {{"--backend", "threads"}, "--backend: expected one of inproc, fake, process, command"},
       {{"--sweep", "env_policy=drop,sometimes"}, "env_policy: expected one of propagate, drop (got \"sometimes\")"},
   };
