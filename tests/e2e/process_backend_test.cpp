@@ -157,6 +157,9 @@ TEST_CASE("process backend: a worker killed holding its lock is a failed build w
     holder = lock_holder_among(workers_under(root));
   }
   REQUIRE(holder > 0);
+  // The kernel shows the lock a moment before the worker reports "granted": the parent only
+  // knows what was reported, so let the event out (the hold lasts 1.5 s).
+  std::this_thread::sleep_for(150ms);
   REQUIRE(::kill(holder, SIGKILL) == 0);
   auto result = run.get();
   INFO(result.err);
