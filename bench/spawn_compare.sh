@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Spawning is not the bottleneck: runs `true` N times at concurrency C three ways, REPS
 # times each, interleaved, and prints processes/s side by side with the ratio to xargs:
-#   cachestress --scenario spawn (the command backend: uv_spawn, stdout/stderr captured)
+#   cachestress --scenario spawn (the command backend: posix_spawn + pidfd, stdout/stderr captured)
 #   seq N | xargs -P C -n1 true
 #   seq N | parallel -j C -n0 true        (GNU parallel; skipped when not installed)
 # Wall clock per run, median over REPS. Builds nothing: build first (cmake --build build/dev).

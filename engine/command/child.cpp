@@ -1,12 +1,14 @@
 #include "engine/command/child.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <exception>
 #include <mutex>
 
+#include "engine/command/posix_launch.hpp"
 #include "engine/core/error.hpp"
 
 namespace cachestress::command {
@@ -15,6 +17,10 @@ namespace {
 uv_handle_t* handle(auto* h) { return reinterpret_cast<uv_handle_t*>(h); }
 uv_stream_t* stream(uv_pipe_t* p) { return reinterpret_cast<uv_stream_t*>(p); }
 constexpr std::uint64_t k_drain_grace_ms = 1000;
+
+// One read buffer per loop thread: a read callback copies out of it before the next read.
+// (Per child it cost a 64 KiB allocation and memset for every command run.)
+thread_local std::array<char, 65536> t_read_buffer;
 
 }  // namespace
 
@@ -25,15 +31,20 @@ struct Child::State {
   uv_loop_t* loop;
   bool attached = true;
   DoneFn done;
+  bool via_pidfd = false;  // posix_spawn + pidfd (exit_watch), or uv_spawn (process)
   uv_process_t process{};
+  uv_poll_t exit_watch{};
+  int pidfd = -1;
   uv_pipe_t out{}, err{};
   uv_timer_t timer{};
   int open_handles = 0;
-  std::array<char, 65536> buffer{};  // one read at a time on this loop
   ChildResult result;
   int pid = 0;
   bool started = false, exited = false, out_eof = false, err_eof = false, finished = false, closing = false;
   TimerPhase timer_phase = TimerPhase::idle;
+
+  int launch_posix(const Spec& spec);
+  int launch_uv(Spec& spec);
 
   void init_handles() {
     for (uv_pipe_t* p : {&out, &err}) {
@@ -56,12 +67,18 @@ struct Child::State {
     close_handle(handle(&out));
     close_handle(handle(&err));
     close_handle(handle(&timer));
-    if (started) close_handle(handle(&process));
+    if (started) close_handle(via_pidfd ? handle(&exit_watch) : handle(&process));
   }
 
   static void on_closed(uv_handle_t* h) {
     auto* self = static_cast<State*>(h->data);
+    if (h == handle(&self->exit_watch)) self->close_pidfd();
     if (--self->open_handles == 0 && !self->attached) delete self;
+  }
+
+  void close_pidfd() {
+    if (pidfd >= 0) ::close(pidfd);
+    pidfd = -1;
   }
 
   void kill(int signum) {
@@ -69,7 +86,10 @@ struct Child::State {
     // The child leads its own process group (UV_PROCESS_DETACHED): signal the group, so
     // what `sh -c` started goes too. Until it is reaped its pid cannot be reused.
     if (::kill(-pid, signum) == 0) return;
-    (void)uv_process_kill(&process, signum);
+    if (via_pidfd)
+      (void)signal_pidfd(pidfd, signum);
+    else
+      (void)uv_process_kill(&process, signum);
   }
 
   void maybe_finish() {
@@ -95,8 +115,8 @@ struct Child::State {
   }
 
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
-    auto* self = static_cast<State*>(h->data);
-    *buf = uv_buf_init(self->buffer.data(), static_cast<unsigned>(self->buffer.size()));
+    (void)h;
+    *buf = uv_buf_init(t_read_buffer.data(), static_cast<unsigned>(t_read_buffer.size()));
   }
 
   void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf, std::string& into, std::uint64_t& dropped, bool& eof) {
@@ -121,16 +141,37 @@ struct Child::State {
     self->on_read(s, nread, buf, self->result.err, self->result.err_dropped, self->err_eof);
   }
 
-  static void on_exit(uv_process_t* p, std::int64_t exit_status, int term_signal) {
-    auto* self = static_cast<State*>(p->data);
-    self->exited = true;
-    self->result.exit_status = exit_status;
-    self->result.term_signal = term_signal;
-    if (self->timer_phase != TimerPhase::idle) {
-      uv_timer_stop(&self->timer);
-      self->timer_phase = TimerPhase::idle;
+  void on_reaped(std::int64_t exit_status, int term_signal) {
+    exited = true;
+    result.exit_status = exit_status;
+    result.term_signal = term_signal;
+    if (timer_phase != TimerPhase::idle) {
+      uv_timer_stop(&timer);
+      timer_phase = TimerPhase::idle;
     }
-    self->maybe_finish();
+    maybe_finish();
+  }
+
+  static void on_exit(uv_process_t* p, std::int64_t exit_status, int term_signal) {
+    static_cast<State*>(p->data)->on_reaped(exit_status, term_signal);
+  }
+
+  // The pidfd turned readable: the child has exited (and is ours alone to reap).
+  static void on_pidfd(uv_poll_t* w, int, int) {
+    auto* self = static_cast<State*>(w->data);
+    std::int64_t exit_status = 0;
+    int term_signal = 0;
+    const int rc = reap_pidfd(self->pidfd, exit_status, term_signal);
+    if (rc == UV_EAGAIN) return;
+    uv_poll_stop(w);
+    if (rc != 0) {
+      // Somebody else reaped it (a stray waitpid(-1)): the status is lost, not invented.
+      spdlog::warn("command pid {}: exit status lost ({})", self->pid, uv_strerror(rc));
+      exit_status = 127;
+    }
+    // The pidfd stays open until exit_watch is closed (libuv still knows its number); kill()
+    // checks `exited`, so the reaped pid is never signalled.
+    self->on_reaped(exit_status, term_signal);
   }
 
   static void on_timer(uv_timer_t* t) {
@@ -175,13 +216,38 @@ Child::~Child() {
   state->close_all();
 }
 
-void Child::start(Spec spec, DoneFn done) {
-  static std::once_flag ignore_sigpipe;
-  std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
-  State& s = *m_state;
-  s.done = std::move(done);
-  s.init_handles();
+namespace {
 
+bool use_pidfd(Child::Launcher launcher) {
+  switch (launcher) {
+    case Child::Launcher::posix_spawn: return true;
+    case Child::Launcher::uv_spawn: return false;
+    case Child::Launcher::automatic: break;
+  }
+  return pidfd_launch_supported();
+}
+
+}  // namespace
+
+// posix_spawn + pidfd: the child's exit arrives as a readable pidfd on the loop.
+int Child::State::launch_posix(const Spec& spec) {
+  via_pidfd = true;
+  Launched launched;
+  if (int rc = posix_launch(spec.argv, spec.env, spec.cwd, launched); rc != 0) return rc;
+  pid = launched.pid;
+  pidfd = launched.pidfd;
+  uv_pipe_open(&out, launched.out_fd);
+  uv_pipe_open(&err, launched.err_fd);
+  uv_poll_init(loop, &exit_watch, pidfd);
+  exit_watch.data = this;
+  ++open_handles;
+  started = true;
+  uv_poll_start(&exit_watch, UV_READABLE, &State::on_pidfd);
+  return 0;
+}
+
+// uv_spawn: libuv forks, execs and reaps (its SIGCHLD handler calls on_exit).
+int Child::State::launch_uv(Spec& spec) {
   std::vector<char*> argv;
   for (auto& a : spec.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -191,9 +257,9 @@ void Child::start(Spec spec, DoneFn done) {
   std::array<uv_stdio_container_t, 3> stdio{};
   stdio[0].flags = UV_IGNORE;  // /dev/null
   stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = stream(&s.out);
+  stdio[1].data.stream = stream(&out);
   stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = stream(&s.err);
+  stdio[2].data.stream = stream(&err);
 
   uv_process_options_t options{};
   options.exit_cb = &State::on_exit;
@@ -204,13 +270,23 @@ void Child::start(Spec spec, DoneFn done) {
   options.flags = UV_PROCESS_DETACHED;  // own process group: kill() reaches what it starts
   options.stdio_count = static_cast<int>(stdio.size());
   options.stdio = stdio.data();
-  s.process.data = &s;
-  int rc = UV_EINVAL;  // an empty argv never reaches uv_spawn
-  if (argv[0] != nullptr) {
-    rc = uv_spawn(s.loop, &s.process, &options);
-    ++s.open_handles;  // uv_spawn initialises the handle even when it fails
-    s.started = true;
-  }
+  process.data = this;
+  const int rc = uv_spawn(loop, &process, &options);
+  ++open_handles;  // uv_spawn initialises the handle even when it fails
+  started = true;
+  pid = process.pid;
+  return rc;
+}
+
+void Child::start(Spec spec, DoneFn done) {
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
+  State& s = *m_state;
+  s.done = std::move(done);
+  s.init_handles();
+
+  int rc = UV_EINVAL;  // an empty argv never reaches a launcher
+  if (!spec.argv.empty()) rc = use_pidfd(spec.launcher) ? s.launch_posix(spec) : s.launch_uv(spec);
   if (rc != 0) {
     // Report on a later loop turn, so the caller's state is consistent when `done` runs.
     s.result.spawn_error = rc;
@@ -219,7 +295,6 @@ void Child::start(Spec spec, DoneFn done) {
     uv_timer_start(&s.timer, &State::on_timer, 0, 0);
     return;
   }
-  s.pid = s.process.pid;
   uv_read_start(stream(&s.out), &State::on_alloc, &State::on_out);
   uv_read_start(stream(&s.err), &State::on_alloc, &State::on_err);
   if (spec.timeout_ms > 0) {

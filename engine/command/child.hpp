@@ -1,6 +1,7 @@
 #pragma once
-// One child process of the command backend, on the run's loop: uv_spawn with stdout and
-// stderr captured through pipes (bounded in memory), stdin from /dev/null, an optional
+// One child process of the command backend, on the run's loop: started with posix_spawn and
+// watched through a pidfd (posix_launch.hpp says why; uv_spawn where pidfds are not
+// available), with stdout and stderr captured through pipes (bounded in memory), stdin from /dev/null, an optional
 // timeout (SIGTERM to its process group, SIGKILL after a grace period), and one callback
 // when it has been reaped and both pipes reached EOF. The loop thread never blocks here.
 //
@@ -30,11 +31,15 @@ class Child {
   static constexpr std::size_t k_max_capture = 1024 * 1024;
   static constexpr std::uint64_t k_kill_grace_ms = 2000;
 
+  // How the child is started. automatic: posix_spawn + pidfd where the kernel allows it.
+  enum class Launcher { automatic, posix_spawn, uv_spawn };
+
   struct Spec {
-    std::vector<std::string> argv;  // argv[0] is looked up in PATH
+    std::vector<std::string> argv;  // argv[0] is looked up in the environment's PATH
     std::vector<std::string> env;   // the whole environment, "KEY=VALUE"
     std::string cwd;
     std::uint64_t timeout_ms = 0;   // 0: none
+    Launcher launcher = Launcher::automatic;
   };
   using DoneFn = std::function<void(ChildResult&)>;
 

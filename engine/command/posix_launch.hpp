@@ -1,0 +1,47 @@
+#pragma once
+// Starting a command without fork's cost: posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK),
+// so no page tables are copied, however big the parent) plus a pidfd to learn of its exit on
+// the loop. uv_spawn (libuv 1.44) forks; perf showed the page-table copy on top of the
+// command backend's profile, and its spawn rate behind `xargs -P16` (bench/spawn_compare.sh).
+//
+// The child gets what uv_spawn would give it: stdin /dev/null, stdout and stderr pipes, its
+// own process group, every signal at its default disposition and none blocked, the given
+// environment, and argv[0] looked up in that environment's PATH (execvp's rules, including
+// running a script without a shebang line with /bin/sh).
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cachestress::command {
+
+struct Launched {
+  pid_t pid = -1;
+  int pidfd = -1;   // readable once the child has exited; reap with reap_pidfd
+  int out_fd = -1;  // read ends of the child's stdout and stderr (close-on-exec)
+  int err_fd = -1;
+};
+
+// True where pidfd_open works (Linux 5.3+, not blocked by a seccomp filter). Checked once.
+bool pidfd_launch_supported() noexcept;
+
+// Starts argv with envp (each "KEY=VALUE") in cwd (empty: ours). Returns 0 and fills `out`,
+// or a libuv error code (UV_ENOENT, UV_EACCES...) with nothing left open or running.
+int posix_launch(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
+                 Launched& out);
+
+// Sends `signum` to the process behind `pidfd` (not to its group). 0 or a libuv error.
+int signal_pidfd(int pidfd, int signum) noexcept;
+
+// Reaps the child behind `pidfd` if it has exited. Returns 0 and fills the status (exit code,
+// or the signal that killed it), UV_EAGAIN when it still runs, or another libuv error.
+int reap_pidfd(int pidfd, std::int64_t& exit_status, int& term_signal) noexcept;
+
+// The file execvp would run for `name` under environment `env` (its PATH, or /bin:/usr/bin)
+// in a child whose working directory is `cwd` (empty: ours), or a libuv error (UV_ENOENT,
+// UV_EACCES). A relative result stays relative: the child resolves it after its chdir.
+int resolve_program(const std::string& name, const std::vector<std::string>& env, const std::string& cwd,
+                    std::string& path);
+
+}  // namespace cachestress::command
