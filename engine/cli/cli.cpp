@@ -116,9 +116,6 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
     throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
   }
-  if (run.backend == model::Backend::process && run.lock_timeout_ms > 0) {
-    throw InputError("--lock-timeout: not supported with --backend process (a worker waits in the kernel; use --build-timeout)");
-  }
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 

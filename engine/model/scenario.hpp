@@ -41,6 +41,8 @@ struct Mount {
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
   Sharing sharing = Sharing::shared;
+  // How reports name the cache: "id=<id>", or its target when it has no id.
+  std::string label() const { return id.empty() ? target : "id=" + id; }
 };
 
 struct Operation {

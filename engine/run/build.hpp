@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,6 +102,15 @@ struct Build {
   bool worker_done = false;    // it sent "done"
   bool fault_killed = false;   // [faults] kill_lock_holder chose it
   std::string worker_failure;  // it sent "failed": the reason
+  std::string worker_root;     // the cache root it took from TMPDIR ("hello"), relative to the workspace
+  // The locked mount it is blocked on, from its "waiting" event until "granted": the wait
+  // graph that --lock-timeout and deadlock naming walk.
+  struct WorkerWait {
+    std::string lock;   // Runner::lock_name: root and key, one per kernel lock
+    std::string label;  // the mount as the in-process runner names it ("id=cache-a")
+  };
+  std::optional<WorkerWait> worker_waiting;
+  std::string worker_lock_failure;  // --lock-timeout gave up on it: the reason it is failed with
   std::vector<std::pair<std::uint32_t, std::string>> worker_locks;  // locked mounts held now: index, lock name
   uv_work_t work{};
   core::Timer timer;

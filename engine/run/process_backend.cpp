@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "engine/core/error.hpp"
+#include "engine/run/lock_reasons.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/worker/plan.hpp"
 
@@ -63,16 +64,61 @@ void Runner::start_worker(Build& build) {
   }
 }
 
-std::string Runner::lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const {
+std::string Runner::mount_label(const Build& build, std::uint32_t step, std::uint32_t mount) const {
   const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
-  if (step >= steps.size() || mount >= steps[step].mounts.size()) return build.root + " ?";
-  const auto& m = steps[step].mounts[mount];
-  return build.root + " " + (m.id.empty() ? m.target : "id=" + m.id);
+  if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
+  return steps[step].mounts[mount].label();
+}
+
+// The root the worker really uses (from its hello: under --env-policy drop every worker
+// shares the server's), so two builds contending on one kernel lock name it alike.
+std::string Runner::lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const {
+  return (build.worker_root.empty() ? build.root : build.worker_root) + " " + mount_label(build, step, mount);
+}
+
+void Runner::worker_waiting(Build& build, const ev::Waiting& w) {
+  build.worker_waiting = Build::WorkerWait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount)};
+  if (m_scenario.run.lock_timeout_ms > 0 && !build.cancelled) build.timer.start(m_scenario.run.lock_timeout_ms);
+}
+
+// --lock-timeout under --backend process: the worker waits in the kernel, so the parent
+// gives up for it (SIGKILL; the kernel drops what it held) and fails it with the reason.
+void Runner::worker_lock_timeout(Build& build) {
+  if (!build.process || !build.process->running()) return;
+  build.worker_lock_failure =
+      worker_lock_reason(build, lock_timeout_text(m_scenario.run.lock_timeout_ms, build.worker_waiting->label));
+  build.process->kill(SIGKILL);
+}
+
+// The in-process runner's lock_timeout_reason over the workers' wait graph: follows "waits
+// for a lock held by" edges (waiting events, and the grants still held) from this build; a
+// path back to it is a deadlock, named by the two keys of its first edges; else `fallback`.
+std::string Runner::worker_lock_reason(const Build& build, std::string_view fallback) const {
+  if (!build.worker_waiting) return std::string(fallback);
+  const std::string& wanted = build.worker_waiting->label;
+  const Build* current = &build;
+  std::string second_label;
+  for (std::size_t hops = 0; hops <= m_in_flight.size(); ++hops) {
+    auto holder = m_last_grant.find(current->worker_waiting->lock);
+    if (holder == m_last_grant.end()) break;
+    if (holder->second.build == build.id) {
+      return deadlock_text(wanted, second_label.empty() ? current->worker_waiting->label : second_label);
+    }
+    auto next = m_in_flight.find(holder->second.build);
+    if (next == m_in_flight.end() || !next->second->worker_waiting) break;
+    if (second_label.empty()) second_label = next->second->worker_waiting->label;
+    current = next->second.get();
+  }
+  return std::string(fallback);
 }
 
 void Runner::worker_granted(Build& build, const ev::Granted& g) {
   if (g.created) m_collector.add(metrics::Counter::instances_created);
   if (g.sharing != model::Sharing::locked) return;
+  if (build.worker_waiting) {
+    build.worker_waiting.reset();
+    if (!build.cancelled) build.timer.stop();  // its --lock-timeout (an interrupt's grace stays)
+  }
   m_collector.record_lock_wait(g.wait_us, g.waited, build.id, build.kind);
   std::string name = lock_name(build, g.step, g.mount);
   // A holder that died on this lock is followed by whoever gets it next: this build.
@@ -108,7 +154,10 @@ void Runner::on_worker_event(Build& build, const ev::Event& event) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, ev::Hello>) {
           m_collector.record(metrics::Hist::worker_start_us, now_us() - build.spawned_us);
+          build.worker_root = e.root;
           if (e.root != build.root) spdlog::warn("build {}: worker uses cache root {}, expected {}", build.id, e.root, build.root);
+        } else if constexpr (std::is_same_v<T, ev::Waiting>) {
+          worker_waiting(build, e);
         } else if constexpr (std::is_same_v<T, ev::Granted>) {
           worker_granted(build, e);
         } else if constexpr (std::is_same_v<T, ev::Released>) {
@@ -192,6 +241,8 @@ void Runner::on_worker_exit(Build& build, std::int64_t exit_status, int term_sig
   std::string reason;
   if (!p.protocol_error().empty()) {
     reason = "protocol: worker event " + p.protocol_error();
+  } else if (!build.worker_lock_failure.empty()) {
+    reason = build.worker_lock_failure;  // we killed it: --lock-timeout
   } else if (p.timed_out()) {
     reason = "timeout: still running after --build-timeout " + duration_flag(m_scenario.run.build_timeout_ms) +
              ", killed with " + signal_text(term_signal != 0 ? term_signal : SIGTERM);

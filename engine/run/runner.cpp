@@ -12,6 +12,7 @@
 
 #include "engine/core/error.hpp"
 #include "engine/lock/kernel_lock.hpp"
+#include "engine/run/lock_reasons.hpp"
 
 namespace cachestress::run {
 
@@ -374,7 +375,7 @@ void Runner::begin_step(Build& build) {
     held.cache_dir = layouts[i].cache_dir;
     held.lock_file = layouts[i].lock_file;
     held.sharing = mount.sharing;
-    held.label = mount.id.empty() ? mount.target : "id=" + mount.id;
+    held.label = mount.label();
     build.mounts.push_back(std::move(held));
   }
   acquire_next(build);
@@ -750,7 +751,13 @@ void Runner::on_timer(Build& build) {
     case Phase::waiting_gate:
     case Phase::waiting_kernel: lock_timeout(build); break;
     case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
-    case Phase::worker: build.process->kill(SIGKILL); break;  // it outlived the interrupt's grace
+    case Phase::worker:
+      if (build.worker_waiting && !build.cancelled) {
+        worker_lock_timeout(build);  // --lock-timeout, started by its "waiting" event
+      } else {
+        build.process->kill(SIGKILL);  // it outlived the interrupt's grace
+      }
+      break;
     default: break;
   }
 }
@@ -777,8 +784,7 @@ void Runner::lock_timeout(Build& build) {
 // named by the two keys of its first edges (ABBA); anything else is a plain timeout.
 std::string Runner::lock_timeout_reason(const Build& build) const {
   const HeldMount& wanted = build.mounts[build.next_mount];
-  const std::string timeout = "lock-timeout: waited more than " + std::to_string(m_scenario.run.lock_timeout_ms) +
-                              " ms for " + wanted.label;
+  const std::string timeout = lock_timeout_text(m_scenario.run.lock_timeout_ms, wanted.label);
   const Build* current = &build;
   std::string second_label;
   for (std::size_t hops = 0; hops <= m_in_flight.size(); ++hops) {
@@ -786,9 +792,7 @@ std::string Runner::lock_timeout_reason(const Build& build) const {
     auto holder = m_lock_holder.find(holder_key(*current, waiting_for));
     if (holder == m_lock_holder.end()) return timeout;
     if (holder->second == build.id) {
-      // Both ends of the cycle report the same pair, in one order, so they count as one reason.
-      auto [first, second] = std::minmax(wanted.label, second_label.empty() ? waiting_for.label : second_label);
-      return "deadlock: " + first + " and " + second + " are taken in opposite orders";
+      return deadlock_text(wanted.label, second_label.empty() ? waiting_for.label : second_label);
     }
     auto next = m_in_flight.find(holder->second);
     if (next == m_in_flight.end()) return timeout;

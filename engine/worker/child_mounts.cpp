@@ -29,7 +29,8 @@ bool ChildMounts::exists(const std::string& dir) const {
   return fd >= 0;
 }
 
-int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out) {
+int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out,
+                               const std::function<void()>& before_blocking) {
   if (const auto parent = parent_of(lock_path); !parent.empty()) {
     if (int rc = m_workspace.make_dirs(parent); rc < 0) return rc;
   }
@@ -38,6 +39,7 @@ int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out) {
   int rc = lock::try_acquire(fd, m_lock_kind);
   if (rc == -EAGAIN) {
     out.waited = true;
+    if (before_blocking) before_blocking();
     do {
       rc = lock::acquire_blocking(fd, m_lock_kind);
     } while (rc == -EINTR);
@@ -67,7 +69,7 @@ int ChildMounts::take_private_instance(const std::string& cache_dir, ChildMount&
   return -EMFILE;
 }
 
-int ChildMounts::acquire(const model::Mount& mount, ChildMount& out) {
+int ChildMounts::acquire(const model::Mount& mount, ChildMount& out, const std::function<void()>& before_blocking) {
   const auto layout = m_profile.layout(mount);
   const std::string cache_dir = m_root + "/" + layout.cache_dir;
   const bool pool = m_profile.private_style() == semantics::PrivateStyle::instance_pool;
@@ -80,13 +82,13 @@ int ChildMounts::acquire(const model::Mount& mount, ChildMount& out) {
       rc = take_private_instance(cache_dir, out);
     } else if (mount.sharing == model::Sharing::locked) {
       lock_path = cache_dir + "/0.lock";
-      rc = lock_blocking(lock_path, out);
+      rc = lock_blocking(lock_path, out, before_blocking);
     }
     out.instance_dir = cache_dir + "/" + std::to_string(out.instance);
   } else {
     if (mount.sharing == model::Sharing::locked) {
       lock_path = m_root + "/" + layout.lock_file;
-      rc = lock_blocking(lock_path, out);
+      rc = lock_blocking(lock_path, out, before_blocking);
     }
     out.instance_dir = cache_dir;
   }

@@ -11,6 +11,7 @@
 // the process backend its locked mode waits on a kernel lock (FIFO-ish, no 100 ms polling) and
 // a shared user never forks a fresh instance; see engine/worker/README.md.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -42,13 +43,16 @@ class ChildMounts {
       : m_workspace(workspace), m_profile(profile), m_lock_kind(lock_kind), m_root(std::move(root)), m_build(build),
         m_kind(std::move(kind)) {}
 
-  // Blocks until the mount is held. 0 or -errno (the lock file could not be opened or locked).
-  [[nodiscard]] int acquire(const model::Mount& mount, ChildMount& out);
+  // Blocks until the mount is held. 0 or -errno (the lock file could not be opened or locked;
+  // -EDEADLK when the kernel sees fcntl locks waiting in a cycle). `before_blocking` runs
+  // when a lock is busy, just before the worker blocks for it.
+  [[nodiscard]] int acquire(const model::Mount& mount, ChildMount& out,
+                            const std::function<void()>& before_blocking = {});
   // Removes the holder marker, then unlocks. Never blocks.
   void release(ChildMount& mount) noexcept;
 
  private:
-  int lock_blocking(const std::string& lock_path, ChildMount& out);
+  int lock_blocking(const std::string& lock_path, ChildMount& out, const std::function<void()>& before_blocking);
   int take_private_instance(const std::string& cache_dir, ChildMount& out);
   bool exists(const std::string& dir) const;
 

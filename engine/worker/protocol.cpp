@@ -32,6 +32,9 @@ json to_json(const Event& event, bool cut_paths) {
         if constexpr (std::is_same_v<T, Hello>) {
           j["pid"] = e.pid;
           j["root"] = path(e.root);
+        } else if constexpr (std::is_same_v<T, Waiting>) {
+          j["step"] = e.step;
+          j["mount"] = e.mount;
         } else if constexpr (std::is_same_v<T, Granted>) {
           j["step"] = e.step;
           j["mount"] = e.mount;
@@ -94,6 +97,7 @@ std::optional<CollisionKind> parse_collision_kind(std::string_view text) {
 
 Event decode_fields(const std::string& ev, FlatObject& f) {
   if (ev == "hello") return Hello{f.i64("pid"), f.text("root")};
+  if (ev == "waiting") return Waiting{f.u32("step"), f.u32("mount")};
   if (ev == "granted") {
     Granted g;
     g.step = f.u32("step");
@@ -158,7 +162,7 @@ Event decode_fields(const std::string& ev, FlatObject& f) {
 }  // namespace
 
 const char* name_of(const Event& event) {
-  static constexpr const char* k_names[] = {"hello",        "granted",   "released", "op",  "collision",
+  static constexpr const char* k_names[] = {"hello",        "waiting",   "granted",   "released", "op",  "collision",
                                             "lock_overlap", "step_done", "failed",   "done"};
   static_assert(std::size(k_names) == std::variant_size_v<Event>);
   return k_names[event.index()];

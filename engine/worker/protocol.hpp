@@ -38,6 +38,14 @@ struct Hello {
   bool operator==(const Hello&) const = default;
 };
 
+// A locked mount of a step is busy: the worker is about to block in the kernel for it. The
+// parent keeps the wait graph from these and Granted (--lock-timeout, deadlock naming).
+struct Waiting {
+  std::uint32_t step = 0;
+  std::uint32_t mount = 0;
+  bool operator==(const Waiting&) const = default;
+};
+
 // A mount of a step was granted. wait_us/waited: lock wait (locked mounts; 0/false otherwise).
 // instance: BuildKit instance number (0 for Buildah); created: the instance was new.
 struct Granted {
@@ -114,7 +122,7 @@ struct Done {
   bool operator==(const Done&) const = default;
 };
 
-using Event = std::variant<Hello, Granted, Released, Op, Collision, LockOverlap, StepDone, Failed, Done>;
+using Event = std::variant<Hello, Waiting, Granted, Released, Op, Collision, LockOverlap, StepDone, Failed, Done>;
 
 // The "ev" name of an event ("hello", "granted", ...).
 const char* name_of(const Event& event);

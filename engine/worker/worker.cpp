@@ -17,6 +17,7 @@
 #include "engine/core/error.hpp"
 #include "engine/fs/safe_fs.hpp"
 #include "engine/run/file_ops.hpp"
+#include "engine/run/lock_reasons.hpp"
 #include "engine/run/rng.hpp"
 #include "engine/semantics/profile.hpp"
 #include "engine/worker/child_mounts.hpp"
@@ -119,8 +120,10 @@ class WorkerBuild {
     m_held.reserve(step.mounts.size());
     for (std::uint32_t i = 0; i < step.mounts.size(); ++i) {
       ChildMount& held = m_held.emplace_back();
-      if (int rc = m_mounts.acquire(step.mounts[i], held); rc < 0) {
+      const auto announce_wait = [&] { m_sink.send(ev::Waiting{step_index, i}); };
+      if (int rc = m_mounts.acquire(step.mounts[i], held, announce_wait); rc < 0) {
         m_held.pop_back();
+        if (rc == -EDEADLK) return fail(step_index, kernel_deadlock(step, i), false);
         return fail(step_index, errno_failure("lock", -rc), false);
       }
       m_sink.send(ev::Granted{step_index, i, held.sharing, held.wait_us, held.waited, held.instance, held.created});
@@ -132,6 +135,21 @@ class WorkerBuild {
     release_all(step_index);
     m_sink.send(ev::StepDone{step_index, now_us() - start_us});
     return true;
+  }
+
+  // fcntl locks only: the kernel refused to let mount `wanted` wait, as the wait would close
+  // a cycle. The other end is one of the locks this step holds; with just one (ABBA), the
+  // failure reads as the runner's deadlock_text.
+  std::string kernel_deadlock(const model::Step& step, std::uint32_t wanted) const {
+    std::vector<std::string> held;
+    for (std::uint32_t i = 0; i < m_held.size(); ++i) {
+      if (m_held[i].sharing == model::Sharing::locked) held.push_back(step.mounts[i].label());
+    }
+    const std::string label = step.mounts[wanted].label();
+    if (held.size() == 1) return run::deadlock_text(label, held.front());
+    std::string text = "deadlock: the kernel refused to wait for " + label + " (EDEADLK) while holding";
+    for (std::size_t i = 0; i < held.size(); ++i) text += (i == 0 ? " " : ", ") + held[i];
+    return text;
   }
 
   // The same batches as the in-process runner: consecutive non-hold operations go through

@@ -221,6 +221,63 @@ TEST_CASE("process backend: --build-timeout stops a stuck worker with TERM and f
   CHECK(live_children_of(::getpid()) == 0);
 }
 
+TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the kernel and fails it as lock-timeout", "[e2e][process]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 3000, 2);  // one holds 3 s, the other waits
+  const std::string root = tmp / "run";
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario, "--lock-timeout", "0.3", "--format", "json"};
+  spec.env["TMPDIR"] = root;
+  no_leak_check_in_killed_workers(spec);
+  spec.timeout = std::chrono::seconds(60);
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["summary"]["builds"]["completed"] == 1);
+  CHECK(doc["summary"]["builds"]["failed"] == 1);
+  CHECK(doc["summary"]["failures"]["lock_timeout"] == 1);
+  REQUIRE(doc["failures"].size() == 1);
+  CHECK(doc["failures"][0]["reason"] == "lock-timeout: waited more than 300 ms for /cache");
+  CHECK(doc["holder_deaths"].empty());  // the waiter held nothing when it was killed
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+}
+
+TEST_CASE("process backend: ABBA deadlocks between workers are named - OFD by the parent's wait graph, fcntl by the kernel", "[e2e][process]") {
+  become_subreaper();
+  const std::string deadlock = "deadlock: id=cache-a and id=cache-b are taken in opposite orders";
+  for (const std::string lock_kind : {"ofd", "fcntl"}) {
+    INFO("lock kind " << lock_kind);
+    TempDir tmp;
+    RunSpec spec;
+    spec.args = {"--scenario", "abba", "--backend", "process", "--lock-kind", lock_kind, "--lock-timeout", "1", "--format", "json"};
+    spec.env["TMPDIR"] = tmp.path();
+    no_leak_check_in_killed_workers(spec);
+    spec.timeout = std::chrono::seconds(60);
+    auto result = run_binary(spec);
+    INFO(result.err);
+    CHECK(result.exit_code == 0);  // abba's [expect] failures.deadlock > 0 holds
+    auto doc = parse_json(result.out);
+    const auto& builds = doc["summary"]["builds"];
+    CHECK(builds["completed"].get<int>() + builds["failed"].get<int>() == 8);
+    CHECK(doc["summary"]["failures"]["deadlock"].get<int>() > 0);
+    // A waiter behind the cycle (not in it) times out; nothing else fails.
+    for (const auto& failure : doc["failures"]) {
+      const std::string reason = failure["reason"];
+      INFO(reason);
+      CHECK((reason == deadlock || reason == "lock-timeout: waited more than 1000 ms for id=cache-a" ||
+             reason == "lock-timeout: waited more than 1000 ms for id=cache-b"));
+    }
+    // The kernel refuses a wait that closes a cycle of fcntl locks (EDEADLK): nobody waits out the timeout.
+    if (lock_kind == "fcntl") CHECK(doc["summary"]["failures"]["lock_timeout"] == 0);
+    CHECK(list_dir(tmp.path()).empty());
+    CHECK(live_children_of(::getpid()) == 0);
+  }
+}
+
 TEST_CASE("process backend: bad --env-policy and --build-timeout and --backend values are usage errors", "[e2e][process]") {
   TempDir tmp;
   struct Case {

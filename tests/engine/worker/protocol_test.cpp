@@ -22,6 +22,7 @@ std::string strip_newline(std::string line) {
 std::vector<Event> one_of_each() {
   return {
       Hello{4242, "roots/shared"},
+      Waiting{1, 2},
       Granted{1, 2, model::Sharing::locked, 123456, true, 0, false},
       Granted{0, 0, model::Sharing::private_, 0, false, 7, true},
       Released{1, 2, model::Sharing::locked, 987},
