@@ -70,6 +70,13 @@ std::string Runner::mount_label(const Build& build, std::uint32_t step, std::uin
   return steps[step].mounts[mount].label();
 }
 
+// The cache's directory under the root, as the in-process runner keys lock_events.
+std::string Runner::worker_cache_dir(const Build& build, std::uint32_t step, std::uint32_t mount) const {
+  const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
+  if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
+  return m_profile.layout(steps[step].mounts[mount]).cache_dir;
+}
+
 // The root the worker really uses (from its hello: under --env-policy drop every worker
 // shares the server's), so two builds contending on one kernel lock name it alike.
 std::string Runner::lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const {
@@ -77,7 +84,10 @@ std::string Runner::lock_name(const Build& build, std::uint32_t step, std::uint3
 }
 
 void Runner::worker_waiting(Build& build, const ev::Waiting& w) {
-  build.worker_waiting = Build::WorkerWait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount)};
+  build.worker_waiting =
+      Build::WorkerWait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount), w.step, w.mount};
+  m_collector.lock_events().waiting(build.worker_root, worker_cache_dir(build, w.step, w.mount), build.id, build.kind,
+                                    now_us() - m_start_us);
   if (m_scenario.run.lock_timeout_ms > 0 && !build.cancelled) build.timer.start(m_scenario.run.lock_timeout_ms);
 }
 
@@ -115,10 +125,17 @@ std::string Runner::worker_lock_reason(const Build& build, std::string_view fall
 void Runner::worker_granted(Build& build, const ev::Granted& g) {
   if (g.created) m_collector.add(metrics::Counter::instances_created);
   if (g.sharing != model::Sharing::locked) return;
+  // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
+  const std::uint64_t now = now_us() - m_start_us;
+  const std::string cache_dir = worker_cache_dir(build, g.step, g.mount);
   if (build.worker_waiting) {
     build.worker_waiting.reset();
     if (!build.cancelled) build.timer.stop();  // its --lock-timeout (an interrupt's grace stays)
+  } else {
+    m_collector.lock_events().waiting(build.worker_root, cache_dir, build.id, build.kind, now - std::min(now, g.wait_us));
   }
+  m_collector.lock_events().granted(build.worker_root, cache_dir, build.id, now);
+  build.worker_step = g.step;
   m_collector.record_lock_wait(g.wait_us, g.waited, build.id, build.kind);
   std::string name = lock_name(build, g.step, g.mount);
   // A holder that died on this lock is followed by whoever gets it next: this build.
@@ -161,7 +178,11 @@ void Runner::on_worker_event(Build& build, const ev::Event& event) {
         } else if constexpr (std::is_same_v<T, ev::Granted>) {
           worker_granted(build, e);
         } else if constexpr (std::is_same_v<T, ev::Released>) {
-          if (e.sharing == model::Sharing::locked) m_collector.record(metrics::Hist::lock_hold_us, e.hold_us);
+          if (e.sharing == model::Sharing::locked) {
+            m_collector.record(metrics::Hist::lock_hold_us, e.hold_us);
+            m_collector.lock_events().released(build.worker_root, worker_cache_dir(build, e.step, e.mount), build.id,
+                                               now_us() - m_start_us);
+          }
           std::erase_if(build.worker_locks, [&](const auto& held) {
             if (held.first != e.mount) return false;
             if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
@@ -256,6 +277,8 @@ void Runner::on_worker_exit(Build& build, std::int64_t exit_status, int term_sig
   }
   // A process that died holding locks: the kernel released them. Say so, and who was next.
   for (const auto& [mount, name] : build.worker_locks) {
+    m_collector.lock_events().released(build.worker_root, worker_cache_dir(build, build.worker_step, mount), build.id,
+                                       now_us() - m_start_us);  // by the kernel, as the process died
     metrics::HolderDeath death;
     death.build = build.id;
     death.kind = build.kind;

@@ -101,6 +101,7 @@ class Runner {
   void fire_kill_lock_holder();
   std::string lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   std::string mount_label(const Build& build, std::uint32_t step, std::uint32_t mount) const;
+  std::string worker_cache_dir(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   void worker_waiting(Build& build, const worker::protocol::Waiting& waiting);
   void worker_lock_timeout(Build& build);
   std::string worker_lock_reason(const Build& build, std::string_view fallback) const;

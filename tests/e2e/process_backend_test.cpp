@@ -242,6 +242,16 @@ TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the k
   REQUIRE(doc["failures"].size() == 1);
   CHECK(doc["failures"][0]["reason"] == "lock-timeout: waited more than 300 ms for /cache");
   CHECK(doc["holder_deaths"].empty());  // the waiter held nothing when it was killed
+  // The timeline's sample: the holder granted and released, the waiter never granted.
+  REQUIRE(doc["lock_events"].size() == 2);
+  int granted = 0;
+  for (const auto& e : doc["lock_events"]) {
+    if (e["granted_s"].is_null()) continue;
+    ++granted;
+    CHECK(e["wait_start_s"].get<double>() <= e["granted_s"].get<double>());
+    CHECK(e["granted_s"].get<double>() <= e["released_s"].get<double>());
+  }
+  CHECK(granted == 1);
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
 }
