@@ -82,20 +82,26 @@ TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - pr
     RunSpec spec;
     spec.args = {"--scenario", "remote-tmpdir", "--backend", "process", "--env-policy", "drop", "--format", "json"};
     spec.env["TMPDIR"] = tmp.path();
-    auto result = run_binary(spec);
-    INFO(result.err);
-    CHECK(result.exit_code == 0);
-    auto doc = parse_json(result.out);
-    CHECK(doc["config"]["backend"] == "process");
-    CHECK(doc["config"]["env_policy"] == "drop");
-    CHECK(doc["summary"]["collisions"]["foreign"].get<std::uint64_t>() > 0);
-    CHECK(doc["summary"]["builds"]["completed"] == 64);
-    CHECK(doc["summary"]["worker_start_us"]["count"] == 64);
-    // Attributed across kinds: the locked sibling polluted the cache-like-buildkit test.
+    // Attributed across kinds: the locked sibling polluted the cache-like-buildkit test. That
+    // needs a sibling's write inside a test's 20 ms between write and read; real workers on a
+    // loaded 2-CPU machine under ASan can miss it in one run, so up to 3 runs (every run must
+    // still be a complete run with foreign collisions).
     bool sibling = false;
-    for (const auto& cell : doc["interference"]) {
-      if (cell["polluter"] == "locked-across-steps" && cell["victim"] == "cache-like-buildkit" && cell["kind"] == "foreign") {
-        sibling = cell["count"].get<std::uint64_t>() > 0 && cell["example"]["file"].get<std::string>().rfind("roots/server/", 0) == 0;
+    for (int attempt = 0; attempt < 3 && !sibling; ++attempt) {
+      auto result = run_binary(spec);
+      INFO(result.err);
+      CHECK(result.exit_code == 0);
+      auto doc = parse_json(result.out);
+      CHECK(doc["config"]["backend"] == "process");
+      CHECK(doc["config"]["env_policy"] == "drop");
+      CHECK(doc["summary"]["collisions"]["foreign"].get<std::uint64_t>() > 0);
+      CHECK(doc["summary"]["builds"]["completed"] == 64);
+      CHECK(doc["summary"]["worker_start_us"]["count"] == 64);
+      for (const auto& cell : doc["interference"]) {
+        if (cell["polluter"] == "locked-across-steps" && cell["victim"] == "cache-like-buildkit" && cell["kind"] == "foreign" &&
+            cell["count"].get<std::uint64_t>() > 0) {
+          sibling = cell["example"]["file"].get<std::string>().rfind("roots/server/", 0) == 0;
+        }
       }
     }
     CHECK(sibling);
