@@ -6,6 +6,8 @@
 
 #include <array>
 #include <exception>
+#include <initializer_list>
+#include <memory>
 #include <mutex>
 
 #include "engine/command/posix_launch.hpp"
@@ -19,8 +21,22 @@ uv_stream_t* stream(uv_pipe_t* p) { return reinterpret_cast<uv_stream_t*>(p); }
 constexpr std::uint64_t k_drain_grace_ms = 1000;
 
 // One read buffer per loop thread: a read callback copies out of it before the next read.
-// (Per child it cost a 64 KiB allocation and memset for every command run.)
-thread_local std::array<char, 65536> t_read_buffer;
+// (Per child it cost a 64 KiB allocation and memset for every command run.) Allocated on
+// first use: as a plain thread_local array every thread of the process would carry it.
+constexpr std::size_t k_read_buffer_bytes = 65536;
+thread_local std::unique_ptr<char[]> t_read_buffer;
+
+// libuv's SIGCHLD handler resets an inherited SIG_IGN only once uv_spawn runs; the pidfd
+// path must not let the kernel reap our children before we read their status.
+void stop_automatic_reaping() {
+  struct sigaction current{};
+  if (::sigaction(SIGCHLD, nullptr, &current) != 0) return;
+  if (current.sa_handler != SIG_IGN && (current.sa_flags & SA_NOCLDWAIT) == 0) return;
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(SIGCHLD, &dfl, nullptr);
+}
 
 }  // namespace
 
@@ -83,7 +99,8 @@ struct Child::State {
 
   void kill(int signum) {
     if (!started || exited || result.spawn_error != 0) return;
-    // The child leads its own process group (UV_PROCESS_DETACHED): signal the group, so
+    // The child leads its own session and process group (UV_PROCESS_DETACHED, or
+    // POSIX_SPAWN_SETSID): signal the group, so
     // what `sh -c` started goes too. Until it is reaped its pid cannot be reused.
     if (::kill(-pid, signum) == 0) return;
     if (via_pidfd)
@@ -116,7 +133,8 @@ struct Child::State {
 
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
     (void)h;
-    *buf = uv_buf_init(t_read_buffer.data(), static_cast<unsigned>(t_read_buffer.size()));
+    if (!t_read_buffer) t_read_buffer = std::make_unique<char[]>(k_read_buffer_bytes);
+    *buf = uv_buf_init(t_read_buffer.get(), static_cast<unsigned>(k_read_buffer_bytes));
   }
 
   void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf, std::string& into, std::uint64_t& dropped, bool& eof) {
@@ -167,7 +185,7 @@ struct Child::State {
     if (rc != 0) {
       // Somebody else reaped it (a stray waitpid(-1)): the status is lost, not invented.
       spdlog::warn("command pid {}: exit status lost ({})", self->pid, uv_strerror(rc));
-      exit_status = 127;
+      exit_status = -1;
     }
     // The pidfd stays open until exit_watch is closed (libuv still knows its number); kill()
     // checks `exited`, so the reaped pid is never signalled.
@@ -234,11 +252,20 @@ int Child::State::launch_posix(const Spec& spec) {
   via_pidfd = true;
   Launched launched;
   if (int rc = posix_launch(spec.argv, spec.env, spec.cwd, launched); rc != 0) return rc;
+  // A handle that cannot take its fd leaves a child nobody would watch: kill and reap it
+  // now, and close the fds no handle owns (an opened pipe closes with its handle).
+  const auto give_up = [&](int rc, std::initializer_list<int> unowned_fds) {
+    abandon_child(launched.pid);
+    for (int fd : unowned_fds) ::close(fd);
+    return rc;
+  };
+  if (int rc = uv_pipe_open(&out, launched.out_fd); rc != 0) {
+    return give_up(rc, {launched.out_fd, launched.err_fd, launched.pidfd});
+  }
+  if (int rc = uv_pipe_open(&err, launched.err_fd); rc != 0) return give_up(rc, {launched.err_fd, launched.pidfd});
+  if (int rc = uv_poll_init(loop, &exit_watch, launched.pidfd); rc != 0) return give_up(rc, {launched.pidfd});
   pid = launched.pid;
   pidfd = launched.pidfd;
-  uv_pipe_open(&out, launched.out_fd);
-  uv_pipe_open(&err, launched.err_fd);
-  uv_poll_init(loop, &exit_watch, pidfd);
   exit_watch.data = this;
   ++open_handles;
   started = true;
@@ -279,8 +306,11 @@ int Child::State::launch_uv(Spec& spec) {
 }
 
 void Child::start(Spec spec, DoneFn done) {
-  static std::once_flag ignore_sigpipe;
-  std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
+  static std::once_flag process_setup;
+  std::call_once(process_setup, [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    stop_automatic_reaping();
+  });
   State& s = *m_state;
   s.done = std::move(done);
   s.init_handles();

@@ -100,10 +100,22 @@ bool pidfd_launch_supported() noexcept {
   static const bool supported = [] {
     const int fd = open_pidfd(::getpid());
     if (fd < 0) return false;
+    // waitid(P_PIDFD) came a release after pidfd_open (5.4): on our own pid it must say
+    // ECHILD (not our child), not EINVAL.
+    siginfo_t info{};
+    const bool waitid_works = ::waitid(P_PIDFD, static_cast<id_t>(fd), &info, WEXITED | WNOHANG) < 0 && errno == ECHILD;
     ::close(fd);
-    return true;
+    return waitid_works;
   }();
   return supported;
+}
+
+void abandon_child(pid_t pid) noexcept {
+  // Just spawned and SIGKILLed: it dies at once, so this wait is short even on the loop.
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
 }
 
 int resolve_program(const std::string& name, const std::vector<std::string>& env, const std::string& cwd,
@@ -123,11 +135,14 @@ int resolve_program(const std::string& name, const std::vector<std::string>& env
     const std::string seen_from_child = cwd.empty() || candidate.starts_with('/') ? candidate : cwd + "/" + candidate;
     struct stat st{};
     if (::stat(seen_from_child.c_str(), &st) == 0) {
-      if (S_ISREG(st.st_mode) && ::access(seen_from_child.c_str(), X_OK) == 0) {
+      // AT_EACCESS: exec checks the effective ids, as execve will.
+      if (S_ISREG(st.st_mode) && ::faccessat(AT_FDCWD, seen_from_child.c_str(), X_OK, AT_EACCESS) == 0) {
         path = std::move(candidate);
         return 0;
       }
       denied = true;  // execvp goes on searching, and says EACCES if nothing else is found
+    } else if (errno == EACCES) {
+      denied = true;  // a directory on PATH we may not search: execvp remembers that too
     }
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
@@ -157,12 +172,13 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attributes.raw, &none);  // our loop's mask is not theirs
   posix_spawnattr_setsigdefault(&attributes.raw, &all);  // nor our ignored SIGPIPE
-  posix_spawnattr_setpgroup(&attributes.raw, 0);         // own group: a kill reaches what it starts
-  posix_spawnattr_setflags(&attributes.raw, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  // Its own session, as uv_spawn's UV_PROCESS_DETACHED gives: no controlling terminal (an
+  // ssh asking for a password fails instead of stopping on SIGTTIN), and the session leader
+  // leads its own process group, so kill(-pid) reaches what it starts.
+  posix_spawnattr_setflags(&attributes.raw, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
   const std::vector<char*> envp = pointers(env);
-  std::vector<char*> args = pointers(argv);
-  args[0] = program.data();
+  const std::vector<char*> args = pointers(argv);  // argv[0] as the user wrote it, as execvp passes it
   pid_t pid = -1;
   int err = ::posix_spawn(&pid, program.c_str(), &actions.raw, &attributes.raw, args.data(), envp.data());
   if (err == ENOEXEC) {
@@ -173,14 +189,13 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   }
   if (err != 0) return -err;
 
-  // Until it is reaped the child cannot vanish, so opening its pidfd now is race-free; only
-  // uv_spawn'd pids are reaped by libuv's SIGCHLD handler, never ours.
+  // Until it is reaped the child cannot vanish, so opening its pidfd now is race-free: only
+  // uv_spawn'd pids are reaped by libuv's SIGCHLD handler, and Child::start makes sure an
+  // inherited SIG_IGN for SIGCHLD does not let the kernel reap ours.
   const int pidfd = open_pidfd(pid);
   if (pidfd < 0) {
-    const int open_error = errno;
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    const int open_error = errno;  // EMFILE, ENFILE, ENOMEM
+    abandon_child(pid);
     return -open_error;
   }
   out.pid = pid;

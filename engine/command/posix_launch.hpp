@@ -5,9 +5,10 @@
 // command backend's profile, and its spawn rate behind `xargs -P16` (bench/spawn_compare.sh).
 //
 // The child gets what uv_spawn would give it: stdin /dev/null, stdout and stderr pipes, its
-// own process group, every signal at its default disposition and none blocked, the given
-// environment, and argv[0] looked up in that environment's PATH (execvp's rules, including
-// running a script without a shebang line with /bin/sh).
+// own session (so its own process group, and no controlling terminal), every signal at its
+// default disposition and none blocked, the given environment, and argv[0] looked up in
+// that environment's PATH (execvp's rules, including running a script without a shebang
+// line with /bin/sh) while the program still sees argv[0] as written.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -30,6 +31,10 @@ bool pidfd_launch_supported() noexcept;
 // or a libuv error code (UV_ENOENT, UV_EACCES...) with nothing left open or running.
 int posix_launch(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
                  Launched& out);
+
+// For a launched child that cannot be watched after all (a handle failed to initialise):
+// SIGKILLs its group and reaps it. The caller closes the fds.
+void abandon_child(pid_t pid) noexcept;
 
 // Sends `signum` to the process behind `pidfd` (not to its group). 0 or a libuv error.
 int signal_pidfd(int pidfd, int signum) noexcept;

@@ -215,4 +215,21 @@ TEST_CASE("the spawn scenario runs true 2000 times with no failure", "[e2e][comm
   CHECK(report["summary"]["builds"]["completed"] == 2000);
 }
 
+TEST_CASE("an inherited ignored SIGCHLD does not lose the commands' exit status", "[e2e][command]") {
+  // SIG_IGN survives exec: a CI runner that ignores SIGCHLD would let the kernel reap our
+  // commands before we read their status.
+  TempDir tmp;
+  RunSpec spec;
+  spec.program = "/bin/bash";  // dash keeps SIGCHLD for itself; bash passes the SIG_IGN on
+  spec.args = {"-c", "trap '' CHLD; exec \"$0\" --scenario spawn --format json -q", CACHESTRESS_BINARY};
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto report = parse_json(result.out);
+  CHECK(report["summary"]["builds"]["completed"] == 2000);
+  CHECK(report["summary"]["builds"]["failed"] == 0);
+}
+
 }  // namespace cachestress::e2e

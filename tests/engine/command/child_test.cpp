@@ -121,6 +121,21 @@ TEST_CASE("a command reads /dev/null, sees only its environment and runs in its 
   CHECK(r->out == "hello from env\nunset\n" + fs::canonical(dir.path).string() + "\n");
 }
 
+TEST_CASE("a command leads its own session and sees argv[0] as written", "[unit][command]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
+  // Field 6 of /proc/PID/stat is the session: its own pid, so no controlling terminal is ours.
+  auto r = run_child({{"sh", "-c", "echo $$; cut -d' ' -f6 /proc/$$/stat"}, base_env(), "", 0, launcher});
+  REQUIRE(r);
+  const auto newline = r->out.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK(r->out.substr(newline + 1) == r->out.substr(0, newline + 1));
+  // PATH finds /usr/bin/cat, but the program is told "cat", as execvp would.
+  r = run_child({{"cat", "/proc/self/cmdline"}, base_env(), "", 0, launcher});
+  REQUIRE(r);
+  CHECK(r->out == std::string("cat\0/proc/self/cmdline\0", 23));
+}
+
 TEST_CASE("argv[0] is found in the command's own PATH, scripts without #! run with sh", "[unit][command]") {
   const auto launcher = launcher_under_test();
   INFO(name_of(launcher));
