@@ -111,7 +111,7 @@ struct Build {
     std::uint32_t step = 0, mount = 0;
   };
   std::optional<WorkerWait> worker_waiting;
-  std::string worker_lock_failure;  // --lock-timeout gave up on it: the reason it is failed with
+  std::string worker_lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
   std::vector<std::pair<std::uint32_t, std::string>> worker_locks;  // locked mounts held now: index, lock name
   std::uint32_t worker_step = 0;  // the step of its latest grant (worker_locks are all of it)
   uv_work_t work{};

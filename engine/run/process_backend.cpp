@@ -23,6 +23,9 @@ namespace ev = worker::protocol;
 
 // After a forwarded SIGINT/SIGTERM, how long a worker may take to die before SIGKILL.
 constexpr std::uint64_t k_interrupt_grace_ms = 2000;
+// A timed-out waiter whose lock is held by a worker --lock-timeout just killed looks again
+// this much later: the kernel is handing the lock on, and one victim per cycle is enough.
+constexpr std::uint64_t k_victim_grace_ms = 50;
 
 std::string signal_text(int signum) {
   const char* abbrev = ::sigabbrev_np(signum);
@@ -94,10 +97,29 @@ void Runner::worker_waiting(Build& build, const ev::Waiting& w) {
 // --lock-timeout under --backend process: the worker waits in the kernel, so the parent
 // gives up for it (SIGKILL; the kernel drops what it held) and fails it with the reason.
 void Runner::worker_lock_timeout(Build& build) {
-  if (!build.process || !build.process->running()) return;
+  if (!build.process || !build.process->running() || !build.worker_lock_failure.empty()) return;
+  if (waits_on_dying_worker(build)) {
+    build.timer.start(k_victim_grace_ms);
+    return;
+  }
   build.worker_lock_failure =
       worker_lock_reason(build, lock_timeout_text(m_scenario.run.lock_timeout_ms, build.worker_waiting->label));
   build.process->kill(SIGKILL);
+}
+
+// Whether the chain of holders this build waits behind reaches a worker --lock-timeout has
+// already killed (both ends of a cycle time out in the same loop turn; the first is enough).
+bool Runner::waits_on_dying_worker(const Build& build) const {
+  const Build* current = &build;
+  for (std::size_t hops = 0; hops <= m_in_flight.size() && current->worker_waiting; ++hops) {
+    auto holder = m_last_grant.find(current->worker_waiting->lock);
+    if (holder == m_last_grant.end() || holder->second.build == build.id) return false;
+    auto next = m_in_flight.find(holder->second.build);
+    if (next == m_in_flight.end()) return false;
+    if (!next->second->worker_lock_failure.empty()) return true;
+    current = next->second.get();
+  }
+  return false;
 }
 
 // The in-process runner's lock_timeout_reason over the workers' wait graph: follows "waits
@@ -128,6 +150,9 @@ void Runner::worker_granted(Build& build, const ev::Granted& g) {
   // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
   const std::uint64_t now = now_us() - m_start_us;
   const std::string cache_dir = worker_cache_dir(build, g.step, g.mount);
+  if (!build.worker_lock_failure.empty()) {
+    build.worker_lock_failure += " (granted as it was killed)";  // the grant was already in the pipe
+  }
   if (build.worker_waiting) {
     build.worker_waiting.reset();
     if (!build.cancelled) build.timer.stop();  // its --lock-timeout (an interrupt's grace stays)
@@ -241,6 +266,11 @@ void Runner::on_worker_event(Build& build, const ev::Event& event) {
         } else if constexpr (std::is_same_v<T, ev::Failed>) {
           if (e.io_error) m_collector.add(metrics::Counter::io_errors);
           if (build.worker_failure.empty()) build.worker_failure = e.reason;
+          // It gave up waiting itself (EDEADLK...): no longer an edge of the wait graph.
+          if (build.worker_waiting) {
+            build.worker_waiting.reset();
+            if (!build.cancelled) build.timer.stop();
+          }
         } else if constexpr (std::is_same_v<T, ev::Done>) {
           build.worker_done = true;
         }

@@ -104,6 +104,7 @@ class Runner {
   std::string worker_cache_dir(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   void worker_waiting(Build& build, const worker::protocol::Waiting& waiting);
   void worker_lock_timeout(Build& build);
+  bool waits_on_dying_worker(const Build& build) const;
   std::string worker_lock_reason(const Build& build, std::string_view fallback) const;
   std::string isolation_root(std::uint64_t build_id) const;
   void maybe_end_run();
