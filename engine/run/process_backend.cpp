@@ -150,9 +150,6 @@ void Runner::worker_granted(Build& build, const ev::Granted& g) {
   // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
   const std::uint64_t now = now_us() - m_start_us;
   const std::string cache_dir = worker_cache_dir(build, g.step, g.mount);
-  if (!build.worker_lock_failure.empty()) {
-    build.worker_lock_failure += " (granted as it was killed)";  // the grant was already in the pipe
-  }
   if (build.worker_waiting) {
     build.worker_waiting.reset();
     if (!build.cancelled) build.timer.stop();  // its --lock-timeout (an interrupt's grace stays)
