@@ -108,7 +108,6 @@ struct Build {
   struct WorkerWait {
     std::string lock;   // Runner::lock_name: root and key, one per kernel lock
     std::string label;  // the mount as the in-process runner names it ("id=cache-a")
-    std::uint32_t step = 0, mount = 0;
   };
   std::optional<WorkerWait> worker_waiting;
   std::string worker_lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with

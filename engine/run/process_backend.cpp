@@ -67,17 +67,22 @@ void Runner::start_worker(Build& build) {
   }
 }
 
-std::string Runner::mount_label(const Build& build, std::uint32_t step, std::uint32_t mount) const {
+// The mount a worker's event names, or nullptr when its indices are out of the plan's range.
+const model::Mount* Runner::worker_mount(const Build& build, std::uint32_t step, std::uint32_t mount) const {
   const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
-  if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
-  return steps[step].mounts[mount].label();
+  if (step >= steps.size() || mount >= steps[step].mounts.size()) return nullptr;
+  return &steps[step].mounts[mount];
+}
+
+std::string Runner::mount_label(const Build& build, std::uint32_t step, std::uint32_t mount) const {
+  const model::Mount* m = worker_mount(build, step, mount);
+  return m != nullptr ? m->label() : "?";
 }
 
 // The cache's directory under the root, as the in-process runner keys lock_events.
 std::string Runner::worker_cache_dir(const Build& build, std::uint32_t step, std::uint32_t mount) const {
-  const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
-  if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
-  return m_profile.layout(steps[step].mounts[mount]).cache_dir;
+  const model::Mount* m = worker_mount(build, step, mount);
+  return m != nullptr ? m_profile.layout(*m).cache_dir : "?";
 }
 
 // The root the worker really uses (from its hello: under --env-policy drop every worker
@@ -87,11 +92,18 @@ std::string Runner::lock_name(const Build& build, std::uint32_t step, std::uint3
 }
 
 void Runner::worker_waiting(Build& build, const ev::Waiting& w) {
-  build.worker_waiting =
-      Build::WorkerWait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount), w.step, w.mount};
+  build.worker_waiting = Build::WorkerWait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount)};
   m_collector.lock_events().waiting(build.worker_root, worker_cache_dir(build, w.step, w.mount), build.id, build.kind,
                                     now_us() - m_start_us);
   if (m_scenario.run.lock_timeout_ms > 0 && !build.cancelled) build.timer.start(m_scenario.run.lock_timeout_ms);
+}
+
+// The worker no longer waits (granted, or it gave up by itself): no longer an edge of the
+// wait graph, and its --lock-timeout is off (an interrupt's grace timer stays).
+void Runner::end_worker_wait(Build& build) {
+  if (!build.worker_waiting) return;
+  build.worker_waiting.reset();
+  if (!build.cancelled) build.timer.stop();
 }
 
 // --lock-timeout under --backend process: the worker waits in the kernel, so the parent
@@ -111,15 +123,23 @@ void Runner::worker_lock_timeout(Build& build) {
 // already killed (both ends of a cycle time out in the same loop turn; the first is enough).
 bool Runner::waits_on_dying_worker(const Build& build) const {
   const Build* current = &build;
-  for (std::size_t hops = 0; hops <= m_in_flight.size() && current->worker_waiting; ++hops) {
-    auto holder = m_last_grant.find(current->worker_waiting->lock);
-    if (holder == m_last_grant.end() || holder->second.build == build.id) return false;
-    auto next = m_in_flight.find(holder->second.build);
-    if (next == m_in_flight.end()) return false;
-    if (!next->second->worker_lock_failure.empty()) return true;
-    current = next->second.get();
+  for (std::size_t hops = 0; hops <= m_in_flight.size(); ++hops) {
+    const Build* holder = worker_blocking(*current);
+    if (holder == nullptr || holder == &build) return false;
+    if (!holder->worker_lock_failure.empty()) return true;
+    current = holder;
   }
   return false;
+}
+
+// One edge of the workers' wait graph: the build in flight holding the lock `waiter` waits
+// for (from its "waiting" event and the grants still held), or nullptr.
+const Build* Runner::worker_blocking(const Build& waiter) const {
+  if (!waiter.worker_waiting) return nullptr;
+  auto holder = m_last_grant.find(waiter.worker_waiting->lock);
+  if (holder == m_last_grant.end()) return nullptr;
+  auto in_flight = m_in_flight.find(holder->second.build);
+  return in_flight == m_in_flight.end() ? nullptr : in_flight->second.get();
 }
 
 // The in-process runner's lock_timeout_reason over the workers' wait graph: follows "waits
@@ -131,15 +151,14 @@ std::string Runner::worker_lock_reason(const Build& build, std::string_view fall
   const Build* current = &build;
   std::string second_label;
   for (std::size_t hops = 0; hops <= m_in_flight.size(); ++hops) {
-    auto holder = m_last_grant.find(current->worker_waiting->lock);
-    if (holder == m_last_grant.end()) break;
-    if (holder->second.build == build.id) {
+    const Build* holder = worker_blocking(*current);
+    if (holder == nullptr) break;
+    if (holder == &build) {
       return deadlock_text(wanted, second_label.empty() ? current->worker_waiting->label : second_label);
     }
-    auto next = m_in_flight.find(holder->second.build);
-    if (next == m_in_flight.end() || !next->second->worker_waiting) break;
-    if (second_label.empty()) second_label = next->second->worker_waiting->label;
-    current = next->second.get();
+    if (!holder->worker_waiting) break;
+    if (second_label.empty()) second_label = holder->worker_waiting->label;
+    current = holder;
   }
   return std::string(fallback);
 }
@@ -150,12 +169,10 @@ void Runner::worker_granted(Build& build, const ev::Granted& g) {
   // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
   const std::uint64_t now = now_us() - m_start_us;
   const std::string cache_dir = worker_cache_dir(build, g.step, g.mount);
-  if (build.worker_waiting) {
-    build.worker_waiting.reset();
-    if (!build.cancelled) build.timer.stop();  // its --lock-timeout (an interrupt's grace stays)
-  } else {
+  if (!build.worker_waiting) {
     m_collector.lock_events().waiting(build.worker_root, cache_dir, build.id, build.kind, now - std::min(now, g.wait_us));
   }
+  end_worker_wait(build);
   m_collector.lock_events().granted(build.worker_root, cache_dir, build.id, now);
   build.worker_step = g.step;
   m_collector.record_lock_wait(g.wait_us, g.waited, build.id, build.kind);
@@ -263,11 +280,7 @@ void Runner::on_worker_event(Build& build, const ev::Event& event) {
         } else if constexpr (std::is_same_v<T, ev::Failed>) {
           if (e.io_error) m_collector.add(metrics::Counter::io_errors);
           if (build.worker_failure.empty()) build.worker_failure = e.reason;
-          // It gave up waiting itself (EDEADLK...): no longer an edge of the wait graph.
-          if (build.worker_waiting) {
-            build.worker_waiting.reset();
-            if (!build.cancelled) build.timer.stop();
-          }
+          end_worker_wait(build);  // it gave up waiting itself (EDEADLK...)
         } else if constexpr (std::is_same_v<T, ev::Done>) {
           build.worker_done = true;
         }

@@ -100,11 +100,14 @@ class Runner {
   void kill_workers_now() noexcept;
   void fire_kill_lock_holder();
   std::string lock_name(const Build& build, std::uint32_t step, std::uint32_t mount) const;
+  const model::Mount* worker_mount(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   std::string mount_label(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   std::string worker_cache_dir(const Build& build, std::uint32_t step, std::uint32_t mount) const;
   void worker_waiting(Build& build, const worker::protocol::Waiting& waiting);
+  void end_worker_wait(Build& build);
   void worker_lock_timeout(Build& build);
   bool waits_on_dying_worker(const Build& build) const;
+  const Build* worker_blocking(const Build& waiter) const;
   std::string worker_lock_reason(const Build& build, std::string_view fallback) const;
   std::string isolation_root(std::uint64_t build_id) const;
   void maybe_end_run();

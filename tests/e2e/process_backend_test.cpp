@@ -73,6 +73,21 @@ std::string hold_scenario(const std::string& dir, int hold_ms, int builds) {
   return path;
 }
 
+// A run of `scenario` (JSON on stdout) whose workers get killed, with TMPDIR a fresh `root`
+// apart from the scenario file, so list_dir(root) shows exactly what the run left behind.
+RunSpec killing_run(const std::string& root, const std::string& scenario, std::vector<std::string> extra_args,
+                    std::chrono::seconds timeout) {
+  std::filesystem::create_directory(root);
+  RunSpec spec;
+  spec.args = {"--scenario", scenario};
+  spec.args.insert(spec.args.end(), extra_args.begin(), extra_args.end());
+  spec.args.insert(spec.args.end(), {"--format", "json"});
+  spec.env["TMPDIR"] = root;
+  no_leak_check_in_killed_workers(spec);
+  spec.timeout = timeout;
+  return spec;
+}
+
 }  // namespace
 
 TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - propagate per-build sees none", "[e2e][process]") {
@@ -206,12 +221,7 @@ TEST_CASE("process backend: --build-timeout stops a stuck worker with TERM and f
   TempDir tmp;
   const std::string scenario = hold_scenario(tmp.path(), 30000, 2);
   const std::string root = tmp / "run";
-  std::filesystem::create_directory(root);
-  RunSpec spec;
-  spec.args = {"--scenario", scenario, "--build-timeout", "300ms", "--format", "json"};
-  spec.env["TMPDIR"] = root;
-  no_leak_check_in_killed_workers(spec);
-  spec.timeout = std::chrono::seconds(30);
+  RunSpec spec = killing_run(root, scenario, {"--build-timeout", "300ms"}, std::chrono::seconds(30));
   const auto start = std::chrono::steady_clock::now();
   auto result = run_binary(spec);
   INFO(result.err);
@@ -232,12 +242,7 @@ TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the k
   TempDir tmp;
   const std::string scenario = hold_scenario(tmp.path(), 3000, 2);  // one holds 3 s, the other waits
   const std::string root = tmp / "run";
-  std::filesystem::create_directory(root);
-  RunSpec spec;
-  spec.args = {"--scenario", scenario, "--lock-timeout", "0.3", "--format", "json"};
-  spec.env["TMPDIR"] = root;
-  no_leak_check_in_killed_workers(spec);
-  spec.timeout = std::chrono::seconds(60);
+  RunSpec spec = killing_run(root, scenario, {"--lock-timeout", "0.3"}, std::chrono::seconds(60));
   auto result = run_binary(spec);
   INFO(result.err);
   CHECK(result.exit_code == 0);
@@ -360,12 +365,7 @@ TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step 
   const std::string scenario = hold_scenario(tmp.path(), 400, 3);
   write_text(scenario, read_text(scenario) + "[faults]\nkill_lock_holder = \"50ms\"\n");
   const std::string root = tmp / "run";
-  std::filesystem::create_directory(root);
-  RunSpec spec;
-  spec.args = {"--scenario", scenario, "--format", "json"};
-  spec.env["TMPDIR"] = root;
-  no_leak_check_in_killed_workers(spec);
-  spec.timeout = std::chrono::seconds(30);
+  RunSpec spec = killing_run(root, scenario, {}, std::chrono::seconds(30));
   auto result = run_binary(spec);
   INFO(result.err);
   CHECK(result.exit_code == 0);
