@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
+#include "engine/fs/output_file.hpp"
 #include "engine/metrics/expectations.hpp"
 #include "engine/report/exports.hpp"
 #include "engine/report/report.hpp"
@@ -156,7 +157,7 @@ std::string write_default_report(const model::Scenario& s, std::chrono::system_c
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   const std::string base = std::string("results/") + stamp + "-" + s.name;
   std::string path = base + ".json";
-  for (int n = 2; !report::write_new_file(path, text); ++n) path = base + "-" + std::to_string(n) + ".json";
+  for (int n = 2; !fs::write_new_file(path, text); ++n) path = base + "-" + std::to_string(n) + ".json";
   return path;
 }
 
@@ -274,30 +275,30 @@ class ReportSink {
                          "pass --out PATH.json");
       }
     }
-    if (!planned.empty()) report::check_output_path(planned);
+    if (!planned.empty()) fs::check_output_path(planned);
     for (const auto& format : m_file_formats) {
-      if (!planned.empty()) report::check_output_path(report::sibling_path(planned, format));
+      if (!planned.empty()) fs::check_output_path(report::sibling_path(planned, format));
     }
-    if (!flags.junit.empty()) report::check_output_path(flags.junit);
+    if (!flags.junit.empty()) fs::check_output_path(flags.junit);
   }
   // Writes the JSON report, then every file format beside it, each atomically.
   void write(const nlohmann::json& document, std::chrono::system_clock::time_point started_at) {
     const std::string json_text = document.dump(2) + "\n";
     if (!m_flags.out.empty()) {
-      report::write_atomically(m_flags.out, json_text);
+      fs::write_atomically(m_flags.out, json_text);
       m_path = m_flags.out;
     } else if (m_to_results && m_path.empty()) {
       m_path = write_default_report(m_scenario, started_at, json_text);
     } else if (m_to_results) {
-      report::write_atomically(m_path, json_text);
+      fs::write_atomically(m_path, json_text);
     }
     if (m_path.empty()) return;
     for (const auto& format : m_file_formats) {
-      report::write_atomically(report::sibling_path(m_path, format), report::format_report(document, format));
+      fs::write_atomically(report::sibling_path(m_path, format), report::format_report(document, format));
     }
   }
   void write_junit(const std::vector<report::CellReport>& cells) {
-    if (!m_flags.junit.empty()) report::write_atomically(m_flags.junit, report::to_junit(cells));
+    if (!m_flags.junit.empty()) fs::write_atomically(m_flags.junit, report::to_junit(cells));
   }
   void announce() const {
     if (!m_path.empty()) spdlog::info("report written to {}", m_path);

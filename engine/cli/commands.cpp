@@ -2,7 +2,7 @@
 
 #include "engine/cli/compare_command.hpp"
 #include "engine/cli/report_command.hpp"
-#include "engine/worker/worker_command.hpp"
+#include "engine/cli/worker_command.hpp"
 
 namespace cachestress::cli {
 
@@ -12,7 +12,7 @@ std::vector<Command> add_extra_commands(CLI::App& app) {
   // One line per subcommand file, e.g. commands.push_back(add_compare_command(app));
   commands.push_back(add_report_command(app));
   commands.push_back(add_compare_command(app));
-  commands.push_back(worker::add_worker_command(app));
+  commands.push_back(add_worker_command(app));
   return commands;
 }
 

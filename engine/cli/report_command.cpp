@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
+#include "engine/fs/output_file.hpp"
 #include "engine/html/html_report.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/report_reader.hpp"
@@ -30,7 +31,7 @@ Command add_report_command(CLI::App& app) {
   return {command, [options] {
             std::vector<html::ReportSource> sources;
             for (const auto& path : options->inputs) sources.push_back({path, report::read_report_file(path)});
-            report::check_output_path(options->out);
+            fs::check_output_path(options->out);
             std::string page;
             try {
               page = html::render_html_report(sources);
@@ -38,7 +39,7 @@ Command add_report_command(CLI::App& app) {
               // The reader skips malformed fields; this is only a safety net.
               throw InputError(std::string("report has an unexpected structure: ") + e.what());
             }
-            report::write_atomically(options->out, page);
+            fs::write_atomically(options->out, page);
             spdlog::info("HTML report written to {}", options->out);
             return 0;
           }};

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "engine/core/error.hpp"
-#include "engine/report/report.hpp"
+#include "engine/fs/output_file.hpp"
 
 extern char** environ;
 
@@ -246,7 +246,7 @@ void CommandRunner::keep_log(std::uint64_t build, std::string text, StepVerdict&
           return;
         }
         try {
-          if (!report::write_new_file(path, text)) spdlog::warn("{} already exists: not replaced", path);
+          if (!fs::write_new_file(path, text)) spdlog::warn("{} already exists: not replaced", path);
         } catch (const std::exception& e) {
           spdlog::warn("{}", e.what());
         }

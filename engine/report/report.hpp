@@ -9,7 +9,7 @@
 #include "engine/metrics/expectations.hpp"
 #include "engine/model/scenario.hpp"
 #include "engine/run/environment.hpp"
-#include "engine/run/runner.hpp"
+#include "engine/run/outcome.hpp"
 
 namespace cachestress::report {
 
@@ -51,16 +51,6 @@ std::string to_junit(const std::vector<CellReport>& cells);
 std::string to_text(const RunReport& report);
 // "850 us", "26.1 ms", "2.50 s": how every terminal view prints a duration in microseconds.
 std::string duration_text(double us);
-
-// Writes text to path atomically (temp file in the same directory + rename); never leaves
-// a half-written file. Throws EnvironmentError on failure.
-void write_atomically(const std::string& path, const std::string& text);
-// Same, but never replaces an existing file: returns false when path already exists.
-bool write_new_file(const std::string& path, const std::string& text);
-// Checked before a run starts, so a report that cannot be written costs no run: the
-// directory of path must exist and be writable and path must not be a directory.
-// Throws EnvironmentError naming the path.
-void check_output_path(const std::string& path);
 
 // The sharing mode of a scenario as one word: the common mode, or "mixed".
 std::string sharing_summary(const model::Scenario& scenario);

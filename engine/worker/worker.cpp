@@ -16,9 +16,9 @@
 
 #include "engine/core/error.hpp"
 #include "engine/fs/safe_fs.hpp"
-#include "engine/run/file_ops.hpp"
-#include "engine/run/lock_reasons.hpp"
-#include "engine/run/rng.hpp"
+#include "engine/ops/failure_text.hpp"
+#include "engine/ops/file_ops.hpp"
+#include "engine/ops/rng.hpp"
 #include "engine/semantics/profile.hpp"
 #include "engine/worker/child_mounts.hpp"
 #include "engine/worker/plan.hpp"
@@ -35,11 +35,7 @@ void sleep_ms(std::uint64_t ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
-// The runner's failure wording ("io: write EACCES"), so failures.* counts them the same way.
-std::string errno_failure(std::string_view what, int err) {
-  const char* category = err == ENOSPC || err == EDQUOT ? "enospc" : "io";
-  return std::string(category) + ": " + std::string(what) + " " + uv_err_name(uv_translate_sys_error(err));
-}
+using ops::errno_failure;
 
 // Writes event lines to the event fd. A parent that went away shows up as EPIPE (or as
 // SIGPIPE, the default in a worker process): either way this build stops mattering.
@@ -146,14 +142,14 @@ class WorkerBuild {
       if (m_held[i].sharing == model::Sharing::locked) held.push_back(step.mounts[i].label());
     }
     const std::string label = step.mounts[wanted].label();
-    if (held.size() == 1) return run::deadlock_text(label, held.front());
+    if (held.size() == 1) return ops::deadlock_text(label, held.front());
     std::string text = "deadlock: the kernel refused to wait for " + label + " (EDEADLK) while holding";
     for (std::size_t i = 0; i < held.size(); ++i) text += (i == 0 ? " " : ", ") + held[i];
     return text;
   }
 
   // The same batches as the in-process runner: consecutive non-hold operations go through
-  // run::execute() together (the first batch also creates the mount directories).
+  // ops::execute() together (the first batch also creates the mount directories).
   bool run_ops(std::uint32_t step_index, const model::Step& step) {
     bool mounted = false;
     std::size_t next = 0;
@@ -164,25 +160,11 @@ class WorkerBuild {
         m_sink.send(ev::Op{step_index, model::OpKind::hold, {}, 0});
         continue;
       }
-      run::OpBatch batch;
-      batch.root = &m_workspace;
-      batch.self_build = m_plan.build;
-      if (!mounted) {
-        for (const auto& held : m_held) batch.ensure_dirs.push_back(held.instance_dir);
-      }
-      for (; next < step.ops.size() && step.ops[next].kind != model::OpKind::hold; ++next) {
-        const auto& op = step.ops[next];
-        run::OpItem item;
-        item.op = &op;
-        // prune removes the build's whole cache root (the runner's rule), not just the mount.
-        item.path = op.kind == model::OpKind::prune ? m_root : m_held[op.mount].instance_dir;
-        if (!op.file.empty()) item.path += "/" + op.file;
-        if (op.kind == model::OpKind::write || op.kind == model::OpKind::append || op.kind == model::OpKind::extract) {
-          item.token = {m_plan.build, m_plan.kind.name, step_index, m_seq++, op.value};
-        }
-        batch.items.push_back(std::move(item));
-      }
-      run::execute(batch);
+      ops::OpBatch batch;
+      const ops::BatchOwner owner{m_plan.build, &m_plan.kind.name, step_index, &m_root};
+      next = ops::fill_batch(batch, m_workspace, owner, step, next, !mounted, m_held.size(),
+                             [this](std::size_t i) -> const std::string& { return m_held[i].instance_dir; }, m_seq);
+      ops::execute(batch);
       mounted = true;
       if (batch.ensure_error != 0) return fail(step_index, errno_failure("mount", -batch.ensure_error), true);
       for (std::size_t i = 0; i < batch.items.size(); ++i) {
@@ -192,7 +174,7 @@ class WorkerBuild {
     return true;
   }
 
-  bool report_outcome(std::uint32_t step_index, const run::OpItem& item, const run::OpOutcome& outcome) {
+  bool report_outcome(std::uint32_t step_index, const ops::OpItem& item, const ops::OpOutcome& outcome) {
     const model::OpKind kind = item.op->kind;
     if (outcome.lock_fd >= 0) m_workload_locks.push_back(outcome.lock_fd);  // trylock: held until the step ends
     if (outcome.busy) return fail(step_index, "lock-busy: could not get lock " + item.op->file, false);
@@ -240,7 +222,7 @@ class WorkerBuild {
   const semantics::Profile& m_profile;
   ChildMounts m_mounts;
   EventSink& m_sink;
-  run::Rng m_rng;
+  ops::Rng m_rng;
   std::vector<ChildMount> m_held;
   std::vector<int> m_workload_locks;
   std::string m_root;  // the cache root, relative to the workspace

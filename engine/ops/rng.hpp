@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace cachestress::run {
+namespace cachestress::ops {
 
 class Rng {
  public:
@@ -34,4 +34,4 @@ class Rng {
   std::uint64_t m_state;
 };
 
-}  // namespace cachestress::run
+}  // namespace cachestress::ops

@@ -1,7 +1,7 @@
 // The parent side of --backend process, driven by /bin/sh children that print canned event
 // lines on fd 3 (the worker itself is tested in-process in worker_test.cpp). Every test runs
 // its own loop and ends with uv_loop_close() == 0: no handle outlives its owner.
-#include "engine/run/process_build.hpp"
+#include "engine/backend/process_build.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,7 +15,7 @@
 
 #include "engine/core/loop.hpp"
 
-namespace cachestress::run {
+namespace cachestress::backend {
 namespace {
 
 using namespace worker::protocol;
@@ -291,4 +291,4 @@ TEST_CASE("process build: environment_with_tmpdir replaces TMPDIR only", "[worke
   CHECK(own_executable().front() == '/');
 }
 
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

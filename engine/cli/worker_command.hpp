@@ -2,8 +2,8 @@
 // The hidden `cachestress worker` subcommand (listed in engine/cli/commands.cpp).
 #include "engine/cli/commands.hpp"
 
-namespace cachestress::worker {
+namespace cachestress::cli {
 
-cli::Command add_worker_command(CLI::App& app);
+Command add_worker_command(CLI::App& app);
 
-}  // namespace cachestress::worker
+}  // namespace cachestress::cli

@@ -12,9 +12,9 @@
 
 #include "engine/model/scenario.hpp"
 
-namespace cachestress::run {
+namespace cachestress::backend {
 
-struct Build;
+struct InprocBuild;
 
 struct CacheInstance {
   std::uint32_t shared_holders = 0;
@@ -24,7 +24,7 @@ struct CacheInstance {
 struct CacheState {
   std::vector<CacheInstance> instances;  // instance 0 is the one shared and locked users meet on
   bool gate_busy = false;                // kernel_gate: one build is waiting for or holding the lock
-  std::deque<Build*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
+  std::deque<InprocBuild*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
   bool idle() const;
 };
 
@@ -67,4 +67,4 @@ class HolderRegistry {
   std::unordered_map<std::string, std::vector<Holder>> m_holders;
 };
 
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

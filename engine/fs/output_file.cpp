@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "engine/core/error.hpp"
-#include "engine/report/report.hpp"
+#include "engine/fs/output_file.hpp"
 
-namespace cachestress::report {
+namespace cachestress::fs {
 
 namespace {
 
@@ -113,4 +113,4 @@ void check_output_path(const std::string& path) {
   }
 }
 
-}  // namespace cachestress::report
+}  // namespace cachestress::fs

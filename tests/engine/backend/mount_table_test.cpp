@@ -1,4 +1,4 @@
-#include "engine/run/mount_table.hpp"
+#include "engine/backend/mount_table.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-namespace cachestress::run {
+namespace cachestress::backend {
 namespace {
 
 using model::Sharing;
@@ -336,4 +336,4 @@ TEST_CASE("leave() removes the holder and forgets empty directories", "[unit][ru
 }
 
 }  // namespace
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

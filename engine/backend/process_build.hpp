@@ -28,7 +28,7 @@
 
 #include "engine/worker/protocol.hpp"
 
-namespace cachestress::run {
+namespace cachestress::backend {
 
 class ProcessBuild {
  public:
@@ -87,4 +87,4 @@ std::string own_executable();
 // environment under the env policy (the runner picks tmpdir).
 std::vector<std::string> environment_with_tmpdir(const std::string& tmpdir);
 
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

@@ -1,4 +1,4 @@
-#include "engine/run/process_build.hpp"
+#include "engine/backend/process_build.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 
 extern char** environ;
 
-namespace cachestress::run {
+namespace cachestress::backend {
 namespace {
 
 namespace protocol = worker::protocol;
@@ -346,4 +346,4 @@ std::vector<std::string> environment_with_tmpdir(const std::string& tmpdir) {
   return env;
 }
 
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

@@ -1,4 +1,4 @@
-#include "engine/run/file_ops.hpp"
+#include "engine/ops/file_ops.hpp"
 
 #include "engine/lock/kernel_lock.hpp"
 
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace cachestress::run {
+namespace cachestress::ops {
 namespace {
 
 // Reads are capped: a file larger than any record we write is torn by definition.
@@ -189,4 +189,4 @@ void execute(OpBatch& batch) noexcept {
   }
 }
 
-}  // namespace cachestress::run
+}  // namespace cachestress::ops

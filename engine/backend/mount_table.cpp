@@ -1,8 +1,8 @@
-#include "engine/run/mount_table.hpp"
+#include "engine/backend/mount_table.hpp"
 
 #include <algorithm>
 
-namespace cachestress::run {
+namespace cachestress::backend {
 
 bool CacheState::idle() const {
   if (gate_busy || !gate_queue.empty()) return false;
@@ -102,4 +102,4 @@ void HolderRegistry::leave(const std::string& dir, std::uint64_t build) {
   if (holders.empty()) m_holders.erase(it);
 }
 
-}  // namespace cachestress::run
+}  // namespace cachestress::backend

@@ -1,20 +1,20 @@
 // `cachestress worker [--event-fd N]`: one build of --backend process (engine/worker/worker.hpp).
 // Hidden from --help: the parent runs it, a user never needs to. By hand, for debugging:
 //   cachestress worker --event-fd 1 < plan.json     (events on stdout)
-#include "engine/worker/worker_command.hpp"
+#include "engine/cli/worker_command.hpp"
 
 #include <memory>
 
 #include "engine/worker/worker.hpp"
 
-namespace cachestress::worker {
+namespace cachestress::cli {
 
-cli::Command add_worker_command(CLI::App& app) {
+Command add_worker_command(CLI::App& app) {
   auto* command = app.add_subcommand("worker", "internal: run one build of --backend process (plan on stdin)");
   command->group("");  // an empty group hides it from --help
-  auto event_fd = std::make_shared<int>(k_event_fd);
+  auto event_fd = std::make_shared<int>(worker::k_event_fd);
   command->add_option("--event-fd", *event_fd, "write event lines to this fd (default 3)");
-  return {command, [event_fd] { return worker_main(*event_fd); }};
+  return {command, [event_fd] { return worker::worker_main(*event_fd); }};
 }
 
-}  // namespace cachestress::worker
+}  // namespace cachestress::cli

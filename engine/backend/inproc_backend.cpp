@@ -1,0 +1,483 @@
+#include "engine/backend/inproc_backend.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "engine/backend/wait_graph.hpp"
+#include "engine/lock/kernel_lock.hpp"
+#include "engine/ops/failure_text.hpp"
+
+namespace cachestress::backend {
+
+using model::Sharing;
+using semantics::LockStyle;
+
+namespace {
+
+constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
+
+std::uint64_t now_us() { return uv_hrtime() / 1000; }
+
+}  // namespace
+
+// ---- InprocBuild -------------------------------------------------------------------------
+
+InprocBuild::InprocBuild(core::Loop& loop, InprocBackend& owner, const BuildTicket& ticket)
+    : backend(owner),
+      id(ticket.id),
+      kind(ticket.kind),
+      root(ticket.root),
+      rng(ticket.seed),
+      timer(loop, [this] { backend.on_timer(*this); }),
+      lock_job(owner, *this) {
+  work.data = this;
+}
+
+int KernelLockJob::run() {
+  waited_in_kernel = false;
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos) {
+    int rc = root->make_dirs(std::string_view(path).substr(0, slash));
+    if (rc < 0) return rc;
+  }
+  int fd = root->open_file(path, O_RDWR | O_CREAT);
+  if (fd < 0) return fd;
+  int rc = lock::try_acquire(fd, kind);
+  if (rc == -EAGAIN) {
+    waited_in_kernel = true;
+    do {
+      rc = is_cancelled() ? -ECANCELED : lock::acquire_blocking(fd, kind);
+    } while (rc == -EINTR);
+  }
+  if (rc < 0) {
+    ::close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+void KernelLockJob::done(int result) { m_backend.on_kernel_lock(m_build, result); }
+
+// ---- Backend -----------------------------------------------------------------------------
+
+InprocBackend::InprocBackend(Context& context)
+    : m_ctx(context),
+      m_scenario(context.scenario),
+      m_profile(context.profile),
+      m_recorder(context.recorder),
+      m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)) {}
+
+InprocBackend::~InprocBackend() = default;
+
+void InprocBackend::start_build(const BuildTicket& ticket) {
+  auto build = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  InprocBuild& ref = *build;
+  m_builds.emplace(ticket.id, std::move(build));
+  begin_step(ref);
+}
+
+// ---- Steps and mounts --------------------------------------------------------------------
+
+void InprocBackend::begin_step(InprocBuild& build) {
+  const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
+  if (build.step >= kind.steps.size()) {
+    finish(build, BuildEnd::completed);
+    return;
+  }
+  const auto& step = kind.steps[build.step];
+  build.step_start_us = now_us();
+  build.next_mount = 0;
+  build.next_op = 0;
+  build.step_mounted = false;
+  build.mounts.clear();
+  const auto& layouts = m_ctx.layouts.step(static_cast<std::size_t>(build.kind), build.step);
+  for (std::size_t i = 0; i < step.mounts.size(); ++i) {
+    const auto& mount = step.mounts[i];
+    if (auto why = m_profile.rejection(mount); !why.empty()) {
+      fail(build, "rejected: " + why);
+      return;
+    }
+    HeldMount held;
+    held.key = layouts[i].key;
+    held.cache_dir = layouts[i].cache_dir;
+    held.lock_file = layouts[i].lock_file;
+    held.sharing = mount.sharing;
+    held.label = mount.label();
+    build.mounts.push_back(std::move(held));
+  }
+  acquire_next(build);
+}
+
+void InprocBackend::acquire_next(InprocBuild& build) {
+  if (build.cancelled) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  if (build.next_mount == build.mounts.size()) {
+    run_ops(build);
+    return;
+  }
+  build.phase = Phase::acquiring;
+  HeldMount& mount = build.mounts[build.next_mount];
+  if (!mount.queued) {
+    // First attempt at this mount (BuildKit polls come back here: keep the first start).
+    build.wait_start_us = now_us();
+    const auto timeout_ms = m_scenario.run.lock_timeout_ms;
+    build.lock_deadline_us = timeout_ms > 0 ? build.wait_start_us + std::uint64_t{timeout_ms} * 1000 : 0;
+    if (mount.sharing == Sharing::locked) {
+      m_recorder.waiting(ref(build), mount.cache_dir, m_ctx.host.since_start_us(build.wait_start_us));
+    }
+  }
+  if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
+    try_instance(build, mount);
+    return;
+  }
+  if (mount.sharing == Sharing::locked && m_profile.lock_style() == LockStyle::kernel_gate) {
+    CacheState& state = m_mounts.state(build.root, mount.lock_file);
+    if (state.gate_busy) {
+      mount.queued = true;
+      build.phase = Phase::waiting_gate;
+      state.gate_queue.push_back(&build);
+    } else {
+      state.gate_busy = true;
+      submit_kernel_lock(build);
+    }
+    // One timer covers the gate queue and the kernel wait; granted() stops it.
+    if (build.lock_deadline_us != 0) build.timer.start(m_scenario.run.lock_timeout_ms);
+    return;
+  }
+  granted(build, mount);  // Buildah shared: a plain bind mount, no coordination
+}
+
+void InprocBackend::try_instance(InprocBuild& build, HeldMount& mount) {
+  CacheState& state = m_mounts.state(build.root, mount.key);
+  bool created = false;
+  auto instance = grant_instance(state, mount.sharing, created);
+  if (!instance) {
+    if (build.lock_deadline_us != 0 && now_us() >= build.lock_deadline_us) {
+      lock_timeout(build);
+      return;
+    }
+    // BuildKit: poll again in 100 ms; whichever poller comes first after a release wins.
+    mount.queued = true;
+    build.phase = Phase::polling;
+    build.timer.start(k_poll_ms);
+    return;
+  }
+  if (created) m_recorder.instance_created();
+  mount.instance = *instance;
+  granted(build, mount);
+}
+
+void InprocBackend::submit_kernel_lock(InprocBuild& build) {
+  HeldMount& mount = build.mounts[build.next_mount];
+  build.phase = Phase::waiting_kernel;
+  build.lock_job.root = &m_ctx.workspace;
+  build.lock_job.path = build.root + "/" + mount.lock_file;
+  build.lock_job.kind = m_scenario.run.lock_kind;
+  m_waiters->submit(&build.lock_job);
+}
+
+void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
+  HeldMount& mount = build.mounts[build.next_mount];
+  if (result < 0) {
+    // Never held: hand the gate on before this build goes.
+    pass_gate(m_mounts.state(build.root, mount.lock_file));
+    if (build.lock_timed_out && !build.cancelled) {
+      fail(build, lock_timeout_reason(build));
+    } else if (build.cancelled || result == -ECANCELED) {
+      finish(build, BuildEnd::interrupted);
+    } else {
+      fail(build, ops::errno_failure("lock", -result));
+    }
+    return;
+  }
+  mount.lock_fd = result;
+  mount.queued = mount.queued || build.lock_job.waited_in_kernel;
+  if (m_scenario.run.lock_kind == model::LockKind::fcntl) {
+    // fcntl locks belong to the process: two builds in this process never exclude each
+    // other in the kernel, so the gate (Buildah's per-process mutex) is what excludes them.
+    mount.holds_gate = true;
+  } else {
+    // OFD and flock locks exclude per open file: the next in-process waiter may now block
+    // in the kernel on the real lock (at most one waiter thread per key).
+    pass_gate(m_mounts.state(build.root, mount.lock_file));
+  }
+  granted(build, mount);
+}
+
+void InprocBackend::pass_gate(CacheState& state) {
+  if (state.gate_queue.empty()) {
+    state.gate_busy = false;
+    return;
+  }
+  InprocBuild* next = state.gate_queue.front();
+  state.gate_queue.pop_front();
+  submit_kernel_lock(*next);
+}
+
+void InprocBackend::granted(InprocBuild& build, HeldMount& mount) {
+  if (build.lock_deadline_us != 0) build.timer.stop();
+  build.lock_deadline_us = 0;
+  mount.granted = true;
+  mount.granted_us = now_us();
+  if (mount.sharing != Sharing::shared) m_lock_holder[holder_key(build, mount)] = build.id;
+  mount.instance_dir = build.root + "/" + mount.cache_dir;
+  if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
+    mount.instance_dir += "/" + std::to_string(mount.instance);
+  }
+  if (mount.sharing == Sharing::locked) {
+    m_recorder.granted(ref(build), mount.cache_dir, mount.granted_us - build.wait_start_us, mount.queued,
+                       m_ctx.host.since_start_us(mount.granted_us));
+  }
+  auto entry = m_holders.enter(mount.instance_dir, {build.id, build.kind, mount.sharing});
+  if (entry.overlapped) m_recorder.mount_overlapped();
+  if (const auto& conflict = entry.conflict) {
+    m_recorder.lock_overlap(ref(build), mount.instance_dir, build.step, std::pair{conflict->build, conflict->kind});
+  }
+  ++build.next_mount;
+  acquire_next(build);
+}
+
+// ---- Operations --------------------------------------------------------------------------
+
+void InprocBackend::run_ops(InprocBuild& build) {
+  if (build.cancelled) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
+  if (!build.step_mounted) {
+    queue_batch(build);  // also creates the mount directories
+    return;
+  }
+  if (build.next_op >= step.ops.size()) {
+    end_step(build);
+    return;
+  }
+  const auto& op = step.ops[build.next_op];
+  if (op.kind == model::OpKind::hold) {
+    build.phase = Phase::holding;
+    build.timer.start(op.hold_ms + build.rng.upto(op.jitter_ms));
+    return;
+  }
+  queue_batch(build);
+}
+
+void InprocBackend::queue_batch(InprocBuild& build) {
+  const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
+  const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
+  ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], build.next_op, !build.step_mounted,
+                  build.mounts.size(), [&build](std::size_t i) -> const std::string& { return build.mounts[i].instance_dir; },
+                  build.seq);
+  for (const auto& item : build.batch.items) {
+    const auto op = item.op->kind;
+    if (op == model::OpKind::write || op == model::OpKind::append || op == model::OpKind::extract) {
+      m_recorder.will_write(item.path, ref(build));
+    }
+  }
+  build.phase = Phase::running_ops;
+  submit_batch(build);
+}
+
+void InprocBackend::submit_batch(InprocBuild& build) {
+  int rc = uv_queue_work(
+      m_ctx.loop.raw(), &build.work, [](uv_work_t* w) { ops::execute(static_cast<InprocBuild*>(w->data)->batch); },
+      [](uv_work_t* w, int status) {
+        auto* b = static_cast<InprocBuild*>(w->data);
+        b->backend.on_batch_done(*b, status);
+      });
+  if (rc != 0) fail(build, "other: queue work " + std::string(uv_err_name(rc)));
+}
+
+void FakeBackend::submit_batch(InprocBuild& build) {
+  // Every operation succeeds on the next loop turn (on_timer, running_ops).
+  build.batch.outcomes.assign(build.batch.items.size(), ops::OpOutcome{});
+  build.timer.start(0);
+}
+
+void InprocBackend::on_batch_done(InprocBuild& build, int status) {
+  ops::OpBatch& batch = build.batch;
+  build.step_mounted = true;
+  if (status != 0 || batch.ensure_error != 0) {
+    m_recorder.io_error();
+    fail(build, batch.ensure_error != 0 ? ops::errno_failure("mount", -batch.ensure_error)
+                                        : "other: threadpool " + std::string(uv_err_name(status)));
+    return;
+  }
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const ops::OpOutcome& outcome = batch.outcomes[i];
+    account_outcome(build, batch.items[i], outcome);
+    if (outcome.lock_fd >= 0) build.workload_locks.push_back(outcome.lock_fd);
+    if (outcome.raced) m_ctx.collector.add(metrics::Counter::races_rename);
+    if (outcome.busy) {
+      fail(build, "lock-busy: could not get lock " + batch.items[i].op->file);
+      return;
+    }
+    if (outcome.error != 0) {
+      m_recorder.io_error();
+      fail(build, ops::errno_failure(model::to_string(batch.items[i].op->kind), -outcome.error));
+      return;
+    }
+  }
+  build.next_op += batch.items.size();
+  run_ops(build);
+}
+
+void InprocBackend::account_outcome(InprocBuild& build, const ops::OpItem& item, const ops::OpOutcome& outcome) {
+  if (outcome.error != 0) return;
+  m_recorder.op_done(outcome.bytes_written, outcome.bytes_read);
+  if (item.op->kind == model::OpKind::remove) {
+    m_recorder.removed(item.path, ref(build));
+    return;
+  }
+  if (!outcome.inspected || outcome.inspection.verdict == oracle::Verdict::ok) return;
+  metrics::CollisionKind kind = metrics::CollisionKind::foreign;
+  switch (outcome.inspection.verdict) {
+    case oracle::Verdict::foreign: kind = metrics::CollisionKind::foreign; break;
+    case oracle::Verdict::torn: kind = metrics::CollisionKind::torn; break;
+    case oracle::Verdict::missing: kind = metrics::CollisionKind::missing; break;
+    case oracle::Verdict::ok: return;
+  }
+  std::optional<std::pair<std::uint64_t, std::string_view>> polluter;
+  if (const auto& writer = outcome.inspection.writer) polluter = std::pair{writer->build, std::string_view(writer->kind)};
+  m_recorder.collision(ref(build), kind, item.path, build.step, polluter);
+}
+
+void InprocBackend::release_mounts(InprocBuild& build) {
+  std::uint64_t now = now_us();
+  for (int fd : build.workload_locks) ::close(fd);  // closing drops the OFD lock
+  build.workload_locks.clear();
+  for (auto it = build.mounts.rbegin(); it != build.mounts.rend(); ++it) {
+    HeldMount& mount = *it;
+    if (!mount.granted) continue;
+    mount.granted = false;
+    m_holders.leave(mount.instance_dir, build.id);
+    if (auto holder = m_lock_holder.find(holder_key(build, mount)); holder != m_lock_holder.end() && holder->second == build.id) {
+      m_lock_holder.erase(holder);
+    }
+    if (mount.sharing == Sharing::locked) {
+      m_recorder.released(ref(build), mount.cache_dir, now - mount.granted_us, m_ctx.host.since_start_us(now));
+    }
+    if (m_profile.private_style() == semantics::PrivateStyle::instance_pool) {
+      release_instance(m_mounts.state(build.root, mount.key), mount.instance, mount.sharing);
+      m_mounts.forget_if_idle(build.root, mount.key, true);
+      continue;
+    }
+    if (mount.lock_fd >= 0) {
+      // Unlocking never waits, so it is done here rather than on a worker.
+      (void)lock::release(mount.lock_fd, m_scenario.run.lock_kind);
+      ::close(mount.lock_fd);
+      mount.lock_fd = -1;
+      if (mount.holds_gate) pass_gate(m_mounts.state(build.root, mount.lock_file));
+      mount.holds_gate = false;
+      m_mounts.forget_if_idle(build.root, mount.lock_file, false);
+    }
+  }
+}
+
+void InprocBackend::end_step(InprocBuild& build) {
+  release_mounts(build);
+  m_recorder.step_done(now_us() - build.step_start_us);
+  const std::uint32_t gap_ms = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step].gap_ms;
+  ++build.step;
+  if (build.cancelled) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  if (gap_ms > 0) {
+    build.phase = Phase::gap;
+    build.timer.start(gap_ms);
+    return;
+  }
+  begin_step(build);
+}
+
+void InprocBackend::on_timer(InprocBuild& build) {
+  switch (build.phase) {
+    case Phase::holding:
+      ++build.next_op;
+      m_recorder.op_done(0, 0);
+      run_ops(build);
+      break;
+    case Phase::gap: begin_step(build); break;
+    case Phase::polling: acquire_next(build); break;
+    case Phase::waiting_gate:
+    case Phase::waiting_kernel: lock_timeout(build); break;
+    case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
+    case Phase::acquiring: break;
+  }
+}
+
+// ---- Lock timeouts and deadlocks ---------------------------------------------------------
+
+std::string InprocBackend::holder_key(const InprocBuild& build, const HeldMount& mount) const {
+  return build.root + "|" + mount.key;
+}
+
+void InprocBackend::lock_timeout(InprocBuild& build) {
+  build.lock_timed_out = true;
+  switch (build.phase) {
+    case Phase::waiting_gate: {
+      auto& mount = build.mounts[build.next_mount];
+      std::erase(m_mounts.state(build.root, mount.lock_file).gate_queue, &build);
+      fail(build, lock_timeout_reason(build));
+      break;
+    }
+    case Phase::waiting_kernel: m_waiters->cancel(&build.lock_job); break;  // on_kernel_lock() fails it
+    default: fail(build, lock_timeout_reason(build)); break;                // polling
+  }
+}
+
+// A deadlock when the wait graph leads back to this build (the whole cycle is named), else a
+// plain timeout.
+std::string InprocBackend::lock_timeout_reason(const InprocBuild& build) const {
+  const std::string timeout = ops::lock_timeout_text(m_scenario.run.lock_timeout_ms, build.mounts[build.next_mount].label);
+  auto edge_of = [&](const InprocBuild* waiter) -> std::optional<WaitEdge<const InprocBuild*>> {
+    const bool waits = waiter == &build || waiter->phase == Phase::waiting_gate || waiter->phase == Phase::waiting_kernel ||
+                       waiter->phase == Phase::polling;
+    if (!waits || waiter->next_mount >= waiter->mounts.size()) return std::nullopt;
+    const HeldMount& wanted = waiter->mounts[waiter->next_mount];
+    auto holder = m_lock_holder.find(holder_key(*waiter, wanted));
+    if (holder == m_lock_holder.end()) return std::nullopt;
+    auto next = m_builds.find(holder->second);
+    if (next == m_builds.end()) return std::nullopt;
+    return WaitEdge<const InprocBuild*>{wanted.label, next->second.get()};
+  };
+  return wait_failure(&build, m_builds.size(), edge_of, timeout);
+}
+
+// ---- Ending builds -----------------------------------------------------------------------
+
+void InprocBackend::fail(InprocBuild& build, std::string reason) { finish(build, BuildEnd::failed, std::move(reason)); }
+
+void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure) {
+  build.timer.stop();
+  release_mounts(build);
+  const std::uint64_t id = build.id;
+  m_builds.erase(id);  // destroys the build: nothing of it is outstanding now
+  m_ctx.host.build_ended(id, {end, std::move(failure), false});
+}
+
+void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
+  auto it = m_builds.find(id);
+  if (it == m_builds.end()) return;
+  InprocBuild& build = *it->second;
+  build.cancelled = true;
+  switch (build.phase) {
+    case Phase::holding:
+    case Phase::gap:
+    case Phase::polling: finish(build, BuildEnd::interrupted); break;
+    case Phase::waiting_gate:
+      std::erase(m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).gate_queue, &build);
+      finish(build, BuildEnd::interrupted);
+      break;
+    case Phase::waiting_kernel: m_waiters->cancel(&build.lock_job); break;
+    case Phase::acquiring:
+    case Phase::running_ops: break;  // their callback sees `cancelled` and ends them
+  }
+}
+
+}  // namespace cachestress::backend

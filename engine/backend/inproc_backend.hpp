@@ -1,0 +1,81 @@
+#pragma once
+// --backend inproc: every build is a state machine on the loop thread (acquire mounts ->
+// batches of file operations on libuv's threadpool -> hold timers -> release -> gap), with
+// real kernel locks taken by the waiter pool (engine/lock/) so the loop never blocks.
+// Buildah's per-process gate and BuildKit's instance pool live in the MountTable; the
+// engine's own lock_overlap oracle in the HolderRegistry.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "engine/backend/backend.hpp"
+#include "engine/backend/inproc_build.hpp"
+#include "engine/backend/mount_table.hpp"
+#include "engine/backend/recorder.hpp"
+#include "engine/lock/waiter_pool.hpp"
+
+namespace cachestress::backend {
+
+class InprocBackend : public Backend {
+ public:
+  explicit InprocBackend(Context& context);
+  ~InprocBackend() override;
+
+  void start_build(const BuildTicket& ticket) override;
+  void interrupt(std::uint64_t build, int signum) override;
+  void forget_root(const std::string& root) override { m_mounts.drop_root(root); }
+
+  // Loop-thread entry points of a build's callbacks.
+  void on_timer(InprocBuild& build);
+  void on_batch_done(InprocBuild& build, int status);
+  void on_kernel_lock(InprocBuild& build, int result);
+
+ protected:
+  // Sends the filled batch to the threadpool; on_batch_done follows (fake: no files).
+  virtual void submit_batch(InprocBuild& build);
+  core::Loop& loop() { return m_ctx.loop; }
+
+ private:
+  void begin_step(InprocBuild& build);
+  void acquire_next(InprocBuild& build);
+  void try_instance(InprocBuild& build, HeldMount& mount);
+  void granted(InprocBuild& build, HeldMount& mount);
+  void pass_gate(CacheState& state);
+  void submit_kernel_lock(InprocBuild& build);
+  void lock_timeout(InprocBuild& build);
+  std::string lock_timeout_reason(const InprocBuild& build) const;
+  std::string holder_key(const InprocBuild& build, const HeldMount& mount) const;
+  void run_ops(InprocBuild& build);
+  void queue_batch(InprocBuild& build);
+  void account_outcome(InprocBuild& build, const ops::OpItem& item, const ops::OpOutcome& outcome);
+  void release_mounts(InprocBuild& build);
+  void end_step(InprocBuild& build);
+  void fail(InprocBuild& build, std::string reason);
+  void finish(InprocBuild& build, BuildEnd end, std::string failure = {});
+  BuildRef ref(const InprocBuild& build) const { return {build.id, build.kind, build.root}; }
+
+  Context& m_ctx;
+  const model::Scenario& m_scenario;
+  const semantics::Profile& m_profile;
+  Recorder& m_recorder;
+  std::unique_ptr<lock::WaiterPool> m_waiters;
+  MountTable m_mounts;
+  HolderRegistry m_holders;
+  // Who holds each locked/private cache (root|key), for naming deadlocks on a lock timeout.
+  std::unordered_map<std::string, std::uint64_t> m_lock_holder;
+  std::unordered_map<std::uint64_t, std::unique_ptr<InprocBuild>> m_builds;
+};
+
+// --backend fake: the in-process state machine touching no files (every operation succeeds
+// on the next loop turn): what the engine itself costs.
+class FakeBackend final : public InprocBackend {
+ public:
+  using InprocBackend::InprocBackend;
+  bool writes_files() const override { return false; }
+
+ protected:
+  void submit_batch(InprocBuild& build) override;
+};
+
+}  // namespace cachestress::backend

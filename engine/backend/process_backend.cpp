@@ -1,0 +1,383 @@
+#include "engine/backend/process_backend.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+
+#include "engine/backend/wait_graph.hpp"
+#include "engine/core/error.hpp"
+#include "engine/ops/failure_text.hpp"
+#include "engine/worker/plan.hpp"
+
+namespace cachestress::backend {
+namespace {
+
+namespace ev = worker::protocol;
+
+// After a forwarded SIGINT/SIGTERM, how long a worker may take to die before SIGKILL.
+constexpr std::uint64_t k_interrupt_grace_ms = 2000;
+// A timed-out waiter whose lock is held by a worker --lock-timeout just killed looks again
+// this much later: the kernel is handing the lock on, and one victim per cycle is enough.
+constexpr std::uint64_t k_victim_grace_ms = 50;
+
+std::uint64_t now_us() { return uv_hrtime() / 1000; }
+
+std::string signal_text(int signum) {
+  const char* abbrev = ::sigabbrev_np(signum);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signum);
+}
+
+std::string duration_flag(std::uint32_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// The last non-empty line of a worker's stderr, for a failure reason.
+std::string last_line(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  const auto nl = text.rfind('\n');
+  if (nl != std::string_view::npos) text.remove_prefix(nl + 1);
+  return std::string(text.substr(0, 200));
+}
+
+}  // namespace
+
+struct ProcessBackend::Worker {
+  Worker(core::Loop& loop, ProcessBackend& owner, const BuildTicket& ticket)
+      : id(ticket.id), kind(ticket.kind), root(ticket.root), rng(ticket.seed), timer(loop, [this, &owner] { owner.on_timer(*this); }) {}
+
+  std::uint64_t id;
+  int kind;
+  std::string root;  // the root isolation gives it, relative to the workspace
+  ops::Rng rng;
+  bool cancelled = false;
+  std::unique_ptr<ProcessBuild> process;
+  std::uint64_t spawned_us = 0;
+  bool done = false;          // it sent "done"
+  bool fault_killed = false;  // [faults] kill_lock_holder chose it
+  std::string failure;        // it sent "failed": the reason
+  std::string worker_root;    // the cache root it took from TMPDIR ("hello"), relative to the workspace
+  // The locked mount it is blocked on, from its "waiting" event until "granted": the wait
+  // graph that --lock-timeout and deadlock naming walk.
+  struct Wait {
+    std::string lock;   // lock_name: root and key, one per kernel lock
+    std::string label;  // the mount as reports name it ("id=cache-a")
+  };
+  std::optional<Wait> waiting;
+  std::string lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
+  std::vector<std::pair<std::uint32_t, std::string>> locks;  // locked mounts held now: index, lock name
+  std::uint32_t lock_step = 0;  // the step of its latest grant (locks are all of it)
+  // --lock-timeout while waiting; after an interrupt, the grace before SIGKILL.
+  core::Timer timer;
+};
+
+ProcessBackend::ProcessBackend(Context& context)
+    : m_ctx(context), m_scenario(context.scenario), m_recorder(context.recorder), m_worker_exe(own_executable()) {}
+
+ProcessBackend::~ProcessBackend() = default;
+
+BuildRef ProcessBackend::ref(const Worker& build) const { return {build.id, build.kind, build.worker_root}; }
+
+void ProcessBackend::start_build(const BuildTicket& ticket) {
+  auto owned = std::make_unique<Worker>(m_ctx.loop, *this, ticket);
+  Worker& build = *owned;
+  m_builds.emplace(ticket.id, std::move(owned));
+  ProcessBuild::Spec spec;
+  spec.exe = m_worker_exe;
+  spec.args = {"worker"};
+  // The plan names the root isolation meant; the worker uses its TMPDIR, as Buildah does.
+  spec.plan = worker::encode_plan(worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id,
+                                                    build.rng.next(), m_ctx.workspace_path, m_ctx.host.isolation_root(build.id)));
+  spec.env = environment_with_tmpdir(m_ctx.workspace_path + "/" + build.root);
+  spec.timeout_ms = m_scenario.run.build_timeout_ms;
+  build.process = std::make_unique<ProcessBuild>(
+      m_ctx.loop.raw(), [this, &build](const ev::Event& event) { on_event(build, event); },
+      [this, &build](std::int64_t status, int signum) { on_exit(build, status, signum); });
+  build.spawned_us = now_us();
+  if (int rc = build.process->start(std::move(spec)); rc != 0) {
+    // No callback will come: end it on the next loop turn (never inside start_build).
+    build.lock_failure = "other: cannot start worker: " + uv_error_text(rc);
+    build.process.reset();
+    build.timer.start(0);
+  }
+}
+
+// The scenario's mount a worker's event names, or nullptr when its indices are out of range.
+std::string ProcessBackend::mount_label(const Worker& build, std::uint32_t step, std::uint32_t mount) const {
+  const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
+  if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
+  return steps[step].mounts[mount].label();
+}
+
+// The cache's directory under the root, as the in-process backend keys lock_events.
+std::string ProcessBackend::cache_dir(const Worker& build, std::uint32_t step, std::uint32_t mount) const {
+  const auto* layout = m_ctx.layouts.find(static_cast<std::size_t>(build.kind), step, mount);
+  return layout != nullptr ? layout->cache_dir : "?";
+}
+
+// The root the worker really uses (from its hello: under --env-policy drop every worker
+// shares the server's), so two builds contending on one kernel lock name it alike.
+std::string ProcessBackend::lock_name(const Worker& build, std::uint32_t step, std::uint32_t mount) const {
+  return (build.worker_root.empty() ? build.root : build.worker_root) + " " + mount_label(build, step, mount);
+}
+
+void ProcessBackend::waiting(Worker& build, const ev::Waiting& w) {
+  build.waiting = Worker::Wait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount)};
+  m_recorder.waiting(ref(build), cache_dir(build, w.step, w.mount), m_ctx.host.since_start_us(now_us()));
+  if (m_scenario.run.lock_timeout_ms > 0 && !build.cancelled) build.timer.start(m_scenario.run.lock_timeout_ms);
+}
+
+// The worker no longer waits (granted, or it gave up by itself): no longer an edge of the
+// wait graph, and its --lock-timeout is off (an interrupt's grace timer stays).
+void ProcessBackend::end_wait(Worker& build) {
+  if (!build.waiting) return;
+  build.waiting.reset();
+  if (!build.cancelled) build.timer.stop();
+}
+
+void ProcessBackend::on_timer(Worker& build) {
+  if (!build.process) {
+    finish(build, BuildEnd::failed, std::move(build.lock_failure));  // it never started
+  } else if (build.waiting && !build.cancelled) {
+    lock_timeout(build);  // --lock-timeout, started by its "waiting" event
+  } else {
+    build.process->kill(SIGKILL);  // it outlived the interrupt's grace
+  }
+}
+
+// --lock-timeout: the worker waits in the kernel, so the parent gives up for it (SIGKILL;
+// the kernel drops what it held) and fails it with the reason.
+void ProcessBackend::lock_timeout(Worker& build) {
+  if (!build.process->running() || !build.lock_failure.empty()) return;
+  if (waits_on_dying_worker(build)) {
+    build.timer.start(k_victim_grace_ms);
+    return;
+  }
+  build.lock_failure = lock_reason(build, ops::lock_timeout_text(m_scenario.run.lock_timeout_ms, build.waiting->label));
+  build.process->kill(SIGKILL);
+}
+
+// One edge of the workers' wait graph: the build in flight holding the lock `waiter` waits
+// for (from its "waiting" event and the grants still held), or nullptr.
+const ProcessBackend::Worker* ProcessBackend::blocking(const Worker& waiter) const {
+  if (!waiter.waiting) return nullptr;
+  auto holder = m_last_grant.find(waiter.waiting->lock);
+  if (holder == m_last_grant.end()) return nullptr;
+  auto in_flight = m_builds.find(holder->second.build);
+  return in_flight == m_builds.end() ? nullptr : in_flight->second.get();
+}
+
+// Whether the chain of holders this build waits behind reaches a worker --lock-timeout has
+// already killed (both ends of a cycle time out in the same loop turn; the first is enough).
+bool ProcessBackend::waits_on_dying_worker(const Worker& build) const {
+  const Worker* current = &build;
+  for (std::size_t hops = 0; hops <= m_builds.size(); ++hops) {
+    const Worker* holder = blocking(*current);
+    if (holder == nullptr || holder == &build) return false;
+    if (!holder->lock_failure.empty()) return true;
+    current = holder;
+  }
+  return false;
+}
+
+// The same walk as the in-process backend's, over the workers' wait graph.
+std::string ProcessBackend::lock_reason(const Worker& build, std::string fallback) const {
+  auto edge_of = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
+    const Worker* holder = blocking(*waiter);
+    if (holder == nullptr) return std::nullopt;
+    return WaitEdge<const Worker*>{waiter->waiting->label, holder};
+  };
+  return wait_failure(&build, m_builds.size(), edge_of, std::move(fallback));
+}
+
+void ProcessBackend::granted(Worker& build, const ev::Granted& g) {
+  if (g.created) m_recorder.instance_created();
+  if (g.sharing != model::Sharing::locked) return;
+  // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
+  const std::uint64_t now = m_ctx.host.since_start_us(now_us());
+  const std::string dir = cache_dir(build, g.step, g.mount);
+  if (!build.waiting) m_recorder.waiting(ref(build), dir, now - std::min(now, g.wait_us));
+  end_wait(build);
+  m_recorder.granted(ref(build), dir, g.wait_us, g.waited, now);
+  build.lock_step = g.step;
+  std::string name = lock_name(build, g.step, g.mount);
+  // A holder that died on this lock is followed by whoever gets it next: this build.
+  if (auto* death = m_ctx.collector.pending_holder_death(name, build.id)) {
+    death->next_build = build.id;
+    death->next_kind = build.kind;
+    death->next_wait_us = g.wait_us;
+  }
+  m_last_grant[name] = {build.id, build.kind, g.wait_us};
+  build.locks.emplace_back(g.mount, std::move(name));
+  if (const auto delay = m_scenario.faults.kill_lock_holder_ms; delay && !m_fault_armed && !m_ctx.host.stopping()) {
+    // [faults] kill_lock_holder: this build is the one; it dies mid-step unless it has let go.
+    m_fault_armed = true;
+    m_fault_build = build.id;
+    if (!m_fault_timer) m_fault_timer = std::make_unique<core::Timer>(m_ctx.loop, [this] { fire_kill_lock_holder(); });
+    m_fault_timer->start(*delay);
+  }
+}
+
+void ProcessBackend::released(Worker& build, const ev::Released& e) {
+  if (e.sharing == model::Sharing::locked) {
+    m_recorder.released(ref(build), cache_dir(build, e.step, e.mount), e.hold_us, m_ctx.host.since_start_us(now_us()));
+  }
+  std::erase_if(build.locks, [&](const auto& held) {
+    if (held.first != e.mount) return false;
+    if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
+      m_last_grant.erase(it);
+    }
+    return true;
+  });
+}
+
+void ProcessBackend::fire_kill_lock_holder() {
+  auto it = m_builds.find(m_fault_build);
+  if (it == m_builds.end() || it->second->locks.empty() || !it->second->process || !it->second->process->running()) {
+    m_fault_armed = false;  // it released in time (or ended): the next locked grant is chosen
+    return;
+  }
+  it->second->fault_killed = true;
+  it->second->process->kill(SIGKILL);
+}
+
+// Each protocol event is one Recorder call (or a piece of the wait graph).
+void ProcessBackend::on_event(Worker& build, const ev::Event& event) {
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, ev::Hello>) {
+          m_ctx.collector.record(metrics::Hist::worker_start_us, now_us() - build.spawned_us);
+          build.worker_root = e.root;
+          if (e.root != build.root) spdlog::warn("build {}: worker uses cache root {}, expected {}", build.id, e.root, build.root);
+        } else if constexpr (std::is_same_v<T, ev::Waiting>) {
+          waiting(build, e);
+        } else if constexpr (std::is_same_v<T, ev::Granted>) {
+          granted(build, e);
+        } else if constexpr (std::is_same_v<T, ev::Released>) {
+          released(build, e);
+        } else if constexpr (std::is_same_v<T, ev::Op>) {
+          switch (e.kind) {
+            case model::OpKind::write:
+            case model::OpKind::append:
+            case model::OpKind::extract:
+              m_recorder.op_done(e.bytes, 0);
+              m_recorder.will_write(e.file, ref(build));
+              break;
+            case model::OpKind::remove:
+              m_recorder.op_done(0, 0);
+              m_recorder.removed(e.file, ref(build));
+              break;
+            default: m_recorder.op_done(0, e.bytes); break;
+          }
+        } else if constexpr (std::is_same_v<T, ev::Collision>) {
+          const auto kind = e.kind == ev::CollisionKind::foreign ? metrics::CollisionKind::foreign
+                            : e.kind == ev::CollisionKind::torn  ? metrics::CollisionKind::torn
+                                                                 : metrics::CollisionKind::missing;
+          std::optional<std::pair<std::uint64_t, std::string_view>> polluter;
+          if (e.polluter_build && e.polluter_kind) polluter = std::pair{*e.polluter_build, std::string_view(*e.polluter_kind)};
+          m_recorder.collision(ref(build), kind, e.file, e.step, polluter);
+        } else if constexpr (std::is_same_v<T, ev::LockOverlap>) {
+          std::optional<std::pair<std::uint64_t, int>> other;
+          if (e.other_build && e.other_kind) other = std::pair{*e.other_build, m_recorder.kind_index(*e.other_kind)};
+          m_recorder.lock_overlap(ref(build), e.file, e.step, other);
+        } else if constexpr (std::is_same_v<T, ev::StepDone>) {
+          m_recorder.step_done(e.latency_us);
+        } else if constexpr (std::is_same_v<T, ev::Failed>) {
+          if (e.io_error) m_recorder.io_error();
+          if (build.failure.empty()) build.failure = e.reason;
+          end_wait(build);  // it gave up waiting itself (EDEADLK...)
+        } else if constexpr (std::is_same_v<T, ev::Done>) {
+          build.done = true;
+        }
+      },
+      event);
+}
+
+void ProcessBackend::on_exit(Worker& build, std::int64_t exit_status, int term_signal) {
+  build.timer.stop();
+  const ProcessBuild& p = *build.process;
+  if (build.cancelled) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  if (p.protocol_error().empty() && !p.timed_out() && term_signal == 0 && exit_status == 0 && build.done) {
+    finish(build, BuildEnd::completed);
+    return;
+  }
+  std::string reason;
+  if (!p.protocol_error().empty()) {
+    reason = "protocol: worker event " + p.protocol_error();
+  } else if (!build.lock_failure.empty()) {
+    reason = build.lock_failure;  // we killed it: --lock-timeout
+  } else if (p.timed_out()) {
+    reason = "timeout: still running after --build-timeout " + duration_flag(m_scenario.run.build_timeout_ms) +
+             ", killed with " + signal_text(term_signal != 0 ? term_signal : SIGTERM);
+  } else if (term_signal != 0) {
+    reason = "signal: killed by " + signal_text(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : "");
+  } else if (!build.failure.empty()) {
+    reason = build.failure;
+  } else {
+    reason = "other: worker exited with status " + std::to_string(exit_status);
+    if (auto line = last_line(p.stderr_tail()); !line.empty()) reason += ": " + line;
+  }
+  // A process that died holding locks: the kernel released them. Say so, and who was next.
+  for (const auto& [mount, name] : build.locks) {
+    m_recorder.released_by_death(ref(build), cache_dir(build, build.lock_step, mount), m_ctx.host.since_start_us(now_us()));
+    metrics::HolderDeath death;
+    death.build = build.id;
+    death.kind = build.kind;
+    death.reason = reason;
+    death.lock = name;
+    if (auto it = m_last_grant.find(name); it != m_last_grant.end()) {
+      if (it->second.build != build.id) {  // the next holder's grant was read before this exit
+        death.next_build = it->second.build;
+        death.next_kind = it->second.kind;
+        death.next_wait_us = it->second.wait_us;
+      } else {
+        m_last_grant.erase(it);
+      }
+    }
+    m_ctx.collector.holder_death(std::move(death));
+  }
+  build.locks.clear();
+  finish(build, BuildEnd::failed, std::move(reason));
+}
+
+void ProcessBackend::finish(Worker& build, BuildEnd end, std::string failure) {
+  const std::uint64_t id = build.id;
+  m_builds.erase(id);  // the child was reaped (or never started): nothing of it is outstanding
+  m_ctx.host.build_ended(id, {end, std::move(failure), false});
+}
+
+void ProcessBackend::interrupt(std::uint64_t id, int signum) {
+  auto it = m_builds.find(id);
+  if (it == m_builds.end()) return;
+  Worker& build = *it->second;
+  build.cancelled = true;
+  if (!build.process) return;  // never started: its timer ends it
+  // The terminal's signal does not reach a worker (its own session): pass it on, then
+  // SIGKILL whatever is still alive after the grace.
+  build.process->kill(signum);
+  build.timer.start(k_interrupt_grace_ms);
+}
+
+void ProcessBackend::kill_all_now() noexcept {
+  std::vector<int> pids;
+  for (auto& [id, build] : m_builds) {
+    if (!build->process || !build->process->running()) continue;
+    build->process->kill(SIGKILL);
+    pids.push_back(build->process->pid());
+  }
+  // Reap them here: we are about to _exit, and their files must be gone first. A pid libuv
+  // already reaped is not our child any more (ECHILD).
+  for (int pid : pids) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+}  // namespace cachestress::backend

@@ -1,0 +1,74 @@
+#pragma once
+// --backend process: each build is a child process, our own binary run as `cachestress
+// worker` (engine/worker/). The backend spawns it, and turns its event lines into the same
+// Recorder calls the in-process state machine makes; the child takes the locks, so they
+// contend across real processes. The cache root travels as the child's TMPDIR: under
+// --env-policy drop every child gets the "server's" one root.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/backend/backend.hpp"
+#include "engine/backend/process_build.hpp"
+#include "engine/backend/recorder.hpp"
+#include "engine/ops/rng.hpp"
+#include "engine/worker/protocol.hpp"
+
+namespace cachestress::backend {
+
+class ProcessBackend final : public Backend {
+ public:
+  explicit ProcessBackend(Context& context);
+  ~ProcessBackend() override;
+
+  void start_build(const BuildTicket& ticket) override;
+  void interrupt(std::uint64_t build, int signum) override;
+  void kill_all_now() noexcept override;
+  void run_ended() override {
+    if (m_fault_timer) m_fault_timer->stop();
+  }
+
+ private:
+  struct Worker;  // one build's child and what it said so far
+  void on_event(Worker& build, const worker::protocol::Event& event);
+  void on_exit(Worker& build, std::int64_t exit_status, int term_signal);
+  void on_timer(Worker& build);
+  void waiting(Worker& build, const worker::protocol::Waiting& waiting);
+  void granted(Worker& build, const worker::protocol::Granted& granted);
+  void released(Worker& build, const worker::protocol::Released& released);
+  void end_wait(Worker& build);
+  void lock_timeout(Worker& build);
+  bool waits_on_dying_worker(const Worker& build) const;
+  const Worker* blocking(const Worker& waiter) const;
+  std::string lock_reason(const Worker& build, std::string fallback) const;
+  void fire_kill_lock_holder();
+  std::string lock_name(const Worker& build, std::uint32_t step, std::uint32_t mount) const;
+  std::string mount_label(const Worker& build, std::uint32_t step, std::uint32_t mount) const;
+  std::string cache_dir(const Worker& build, std::uint32_t step, std::uint32_t mount) const;
+  BuildRef ref(const Worker& build) const;
+  void finish(Worker& build, BuildEnd end, std::string failure = {});
+
+  Context& m_ctx;
+  const model::Scenario& m_scenario;
+  Recorder& m_recorder;
+  std::string m_worker_exe;  // our own binary, run as `cachestress worker`
+  std::unordered_map<std::uint64_t, std::unique_ptr<Worker>> m_builds;
+  // The latest grant of each locked cache still held (lock name -> build, kind, wait), so a
+  // holder's death can name the build that got the lock next.
+  struct LastGrant {
+    std::uint64_t build = 0;
+    int kind = 0;
+    std::uint64_t wait_us = 0;
+  };
+  std::unordered_map<std::string, LastGrant> m_last_grant;
+  // [faults] kill_lock_holder: fires once, kill_lock_holder_ms after the chosen build's grant.
+  std::unique_ptr<core::Timer> m_fault_timer;
+  bool m_fault_armed = false;
+  std::uint64_t m_fault_build = 0;
+};
+
+}  // namespace cachestress::backend

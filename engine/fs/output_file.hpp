@@ -1,0 +1,18 @@
+#pragma once
+// Files the user asked for outside the workspace (reports, exports, failure logs): written
+// whole or not at all. Below every layer that writes one (report/, command/, cli/).
+#include <string>
+
+namespace cachestress::fs {
+
+// Writes text to path atomically (temp file in the same directory + rename); never leaves
+// a half-written file. Throws EnvironmentError on failure.
+void write_atomically(const std::string& path, const std::string& text);
+// Same, but never replaces an existing file: returns false when path already exists.
+bool write_new_file(const std::string& path, const std::string& text);
+// Checked before a run starts, so a report that cannot be written costs no run: the
+// directory of path must exist and be writable and path must not be a directory.
+// Throws EnvironmentError naming the path.
+void check_output_path(const std::string& path);
+
+}  // namespace cachestress::fs

@@ -1,0 +1,92 @@
+#pragma once
+// The worker side of a build step: a batch of consecutive file operations, executed on
+// libuv's threadpool against real files beneath the workspace root. Filled on the loop
+// thread, executed on a worker, read back on the loop thread (never touched concurrently).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/fs/safe_fs.hpp"
+#include "engine/model/scenario.hpp"
+#include "engine/oracle/token.hpp"
+
+namespace cachestress::ops {
+
+struct OpOutcome {
+  int error = 0;  // 0, or -errno of an operation that failed unexpectedly
+  std::uint64_t bytes_written = 0;
+  std::uint64_t bytes_read = 0;
+  bool inspected = false;  // read: the oracle judged what was there
+  bool busy = false;       // trylock: someone else holds the lock (not an error of ours)
+  bool raced = false;      // extract: the destination appeared meanwhile (rename refused)
+  int lock_fd = -1;        // trylock: the held lock, closed by the build when its step ends
+  oracle::Inspection inspection;
+};
+
+struct OpItem {
+  const model::Operation* op = nullptr;
+  std::string path;     // relative to the workspace root (prune: the cache root)
+  oracle::Token token;  // write/append: what this build puts in the file
+};
+
+struct OpBatch {
+  const fs::Root* root = nullptr;
+  std::uint64_t self_build = 0;
+  std::vector<std::string> ensure_dirs;  // mount directories to create first (mount time)
+  int ensure_error = 0;
+  std::vector<OpItem> items;
+  std::vector<OpOutcome> outcomes;
+
+  void clear() {
+    ensure_dirs.clear();
+    ensure_error = 0;
+    items.clear();
+    outcomes.clear();
+  }
+};
+
+// Runs every item in order; never throws (worker thread).
+void execute(OpBatch& batch) noexcept;
+
+}  // namespace cachestress::ops
+
+namespace cachestress::ops {
+
+// Who a batch is for: what its writes' tokens say and where prune points.
+struct BatchOwner {
+  std::uint64_t build = 0;
+  const std::string* kind_name = nullptr;
+  std::uint32_t step = 0;
+  const std::string* cache_root = nullptr;  // relative to the workspace: prune removes it whole
+};
+
+// Fills `batch` with the step's operations from `next` up to the next hold (the same batches
+// for an in-process build and a worker: one threadpool hop per run of non-hold operations).
+// The step's first batch (`mounting`) also creates the mount directories. mount_dir(i) is
+// mount i's instance directory, relative to the workspace. `seq` numbers the writes.
+// Returns the index after the last operation taken.
+template <typename MountDir>
+std::size_t fill_batch(OpBatch& batch, const fs::Root& root, const BatchOwner& owner, const model::Step& step,
+                       std::size_t next, bool mounting, std::size_t mounts, MountDir mount_dir, std::uint32_t& seq) {
+  batch.clear();
+  batch.root = &root;
+  batch.self_build = owner.build;
+  if (mounting) {
+    for (std::size_t i = 0; i < mounts; ++i) batch.ensure_dirs.push_back(mount_dir(i));
+  }
+  batch.items.reserve(step.ops.size() - next);
+  for (; next < step.ops.size() && step.ops[next].kind != model::OpKind::hold; ++next) {
+    const auto& op = step.ops[next];
+    OpItem item;
+    item.op = &op;
+    item.path = op.kind == model::OpKind::prune ? *owner.cache_root : std::string(mount_dir(op.mount));
+    if (!op.file.empty()) item.path += "/" + op.file;
+    if (op.kind == model::OpKind::write || op.kind == model::OpKind::append || op.kind == model::OpKind::extract) {
+      item.token = {owner.build, *owner.kind_name, owner.step, seq++, op.value};
+    }
+    batch.items.push_back(std::move(item));
+  }
+  return next;
+}
+
+}  // namespace cachestress::ops

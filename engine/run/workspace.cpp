@@ -1,0 +1,51 @@
+#include "engine/run/workspace.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <spdlog/spdlog.h>
+
+#include "engine/core/error.hpp"
+
+namespace cachestress::run {
+
+Workspace::Workspace(const std::string& workdir, bool keep, std::uint32_t tmpfs_kb) : m_keep(keep) {
+  m_created = workdir.empty();
+  const char* tmpdir = std::getenv("TMPDIR");
+  m_path = m_created ? fs::make_workspace(tmpdir != nullptr ? tmpdir : "/tmp") : fs::prepare_user_workdir(workdir, &m_created);
+  try {
+    if (tmpfs_kb > 0) {
+      m_tmpfs = std::make_unique<fault::TmpfsWorkspace>(m_path, tmpfs_kb);
+      if (keep) spdlog::warn("--keep: the tmpfs workspace lives in this run's own mount namespace and goes with it");
+    }
+    m_root = std::make_unique<fs::Root>(fs::Root::open(m_path));
+  } catch (...) {
+    m_keep = false;
+    remove_self();
+    throw;
+  }
+}
+
+Workspace::~Workspace() { remove_now(); }
+
+void Workspace::remove_contents() noexcept {
+  if (m_keep || m_removed || !m_root) return;
+  (void)m_root->remove_tree("");
+}
+
+void Workspace::remove_self() noexcept {
+  if (m_keep || m_removed) return;
+  m_removed = true;
+  if (m_tmpfs) m_tmpfs->detach();  // the directory underneath is empty: rmdir works
+  if (m_created && ::rmdir(m_path.c_str()) != 0) {
+    spdlog::warn("could not remove workspace {}: {}", m_path, errno_text(errno));
+  }
+}
+
+void Workspace::remove_now() noexcept {
+  remove_contents();
+  remove_self();
+}
+
+}  // namespace cachestress::run
