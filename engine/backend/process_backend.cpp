@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
@@ -69,6 +70,7 @@ struct ProcessBackend::Worker {
   std::optional<Wait> waiting;
   std::string lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
   std::vector<std::pair<std::uint32_t, std::string>> locks;  // locked mounts held now: index, lock name
+  std::vector<std::string> let_go;  // locks released while it still waited (it is failing)
   std::uint32_t lock_step = 0;  // the step of its latest grant (locks are all of it)
   // --lock-timeout while waiting; after an interrupt, the grace before SIGKILL.
   core::Timer timer;
@@ -185,12 +187,16 @@ bool ProcessBackend::waits_on_dying_worker(const Worker& build) const {
 
 // The same walk as the in-process backend's, over the workers' wait graph.
 std::string ProcessBackend::lock_reason(const Worker& build, std::string fallback) const {
-  auto edge_of = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
+  return wait_failure(&build, m_builds.size(), wait_edges(), std::move(fallback));
+}
+
+std::function<std::optional<WaitEdge<const ProcessBackend::Worker*>>(const ProcessBackend::Worker*)> ProcessBackend::wait_edges()
+    const {
+  return [this](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
     const Worker* holder = blocking(*waiter);
     if (holder == nullptr) return std::nullopt;
     return WaitEdge<const Worker*>{waiter->waiting->label, holder};
   };
-  return wait_failure(&build, m_builds.size(), edge_of, std::move(fallback));
 }
 
 void ProcessBackend::granted(Worker& build, const ev::Granted& g) {
@@ -227,6 +233,7 @@ void ProcessBackend::released(Worker& build, const ev::Released& e) {
   }
   std::erase_if(build.locks, [&](const auto& held) {
     if (held.first != e.mount) return false;
+    if (build.waiting) build.let_go.push_back(held.second);  // failing while it waits: see Failed
     if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
       m_last_grant.erase(it);
     }
@@ -289,6 +296,23 @@ void ProcessBackend::on_event(Worker& build, const ev::Event& event) {
         } else if constexpr (std::is_same_v<T, ev::Failed>) {
           if (e.io_error) m_recorder.io_error();
           if (build.failure.empty()) build.failure = e.reason;
+          if (e.reason.starts_with("deadlock:")) {
+            // The kernel refused a wait that closes a cycle (fcntl's EDEADLK) but cannot say
+            // which: the wait graph names the whole cycle when it already holds it.
+            // Its own locks went just before this event (released on failure): edges that
+            // end at one of them close the cycle at this build.
+            auto edges = wait_edges();
+            auto closing = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
+              if (auto edge = edges(waiter)) return edge;
+              if (waiter != &build && waiter->waiting && std::ranges::count(build.let_go, waiter->waiting->lock) > 0) {
+                return WaitEdge<const Worker*>{waiter->waiting->label, &build};
+              }
+              return std::nullopt;
+            };
+            if (auto cycle = cycle_through(static_cast<const Worker*>(&build), m_builds.size(), closing)) {
+              build.failure = ops::deadlock_cycle_text(std::move(*cycle));
+            }
+          }
           end_wait(build);  // it gave up waiting itself (EDEADLK...)
         } else if constexpr (std::is_same_v<T, ev::Done>) {
           build.done = true;

@@ -5,6 +5,7 @@
 // contend across real processes. The cache root travels as the child's TMPDIR: under
 // --env-policy drop every child gets the "server's" one root.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "engine/backend/backend.hpp"
 #include "engine/backend/process_build.hpp"
 #include "engine/backend/recorder.hpp"
+#include "engine/backend/wait_graph.hpp"
 #include "engine/ops/rng.hpp"
 #include "engine/worker/protocol.hpp"
 
@@ -45,6 +47,8 @@ class ProcessBackend final : public Backend {
   bool waits_on_dying_worker(const Worker& build) const;
   const Worker* blocking(const Worker& waiter) const;
   std::string lock_reason(const Worker& build, std::string fallback) const;
+  // The edges of the workers' wait graph, for backend/wait_graph.hpp's walks.
+  std::function<std::optional<WaitEdge<const Worker*>>(const Worker*)> wait_edges() const;
   void fire_kill_lock_holder();
   std::string lock_name(const Worker& build, std::uint32_t step, std::uint32_t mount) const;
   std::string mount_label(const Worker& build, std::uint32_t step, std::uint32_t mount) const;

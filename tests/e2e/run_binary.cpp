@@ -166,26 +166,6 @@ nlohmann::json read_json_file(const std::string& path) {
   return parse_json(read_text(path));
 }
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/cachestress-e2e-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + pattern);
-  m_path = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  // A test may have left read-only directories behind; make them removable first.
-  for (auto it = std::filesystem::recursive_directory_iterator(m_path, ignored);
-       it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
-    if (it->is_directory(ignored) && !it->is_symlink(ignored)) {
-      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all, std::filesystem::perm_options::add,
-                                   ignored);
-    }
-  }
-  std::filesystem::remove_all(m_path, ignored);
-}
-
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> entries;
   std::error_code ec;

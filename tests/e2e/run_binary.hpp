@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "tests/support/temp_dir.hpp"
 
 namespace cachestress::e2e {
 
@@ -42,19 +43,7 @@ RunResult run_binary(std::vector<std::string> args);
 nlohmann::json parse_json(const std::string& text);
 nlohmann::json read_json_file(const std::string& path);
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const noexcept { return m_path; }
-  std::string operator/(const std::string& name) const { return m_path + "/" + name; }
-
- private:
-  std::string m_path;
-};
+using TempDir = test_support::TempDir;
 
 // Every entry under a directory (not following symlinks) with type, size, mtime and the
 // content of regular files: equal snapshots mean nothing was written, removed or touched.

@@ -17,24 +17,14 @@
 #include "engine/command/child.hpp"
 #include "engine/command/posix_launch.hpp"
 #include "engine/core/loop.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace cachestress::command {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "cachestress-child-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = test_support::TempDir;
 
 void write_executable(const fs::path& path, const std::string& text, fs::perms perms = fs::perms::owner_all) {
   std::ofstream(path) << text;
@@ -115,10 +105,10 @@ TEST_CASE("a command reads /dev/null, sees only its environment and runs in its 
   TempDir dir;
   auto env = base_env();
   env.push_back("GREETING=hello from env");
-  const auto r = run_child({{"sh", "-c", "cat; echo \"$GREETING\"; echo \"${HOME-unset}\"; pwd -P"}, env, dir.path.string(), 0, launcher});
+  const auto r = run_child({{"sh", "-c", "cat; echo \"$GREETING\"; echo \"${HOME-unset}\"; pwd -P"}, env, dir.path(), 0, launcher});
   REQUIRE(r);
   CHECK(r->exit_status == 0);
-  CHECK(r->out == "hello from env\nunset\n" + fs::canonical(dir.path).string() + "\n");
+  CHECK(r->out == "hello from env\nunset\n" + fs::canonical(fs::path(dir.path())).string() + "\n");
 }
 
 TEST_CASE("a command leads its own session and sees argv[0] as written", "[unit][command]") {
@@ -140,11 +130,11 @@ TEST_CASE("argv[0] is found in the command's own PATH, scripts without #! run wi
   const auto launcher = launcher_under_test();
   INFO(name_of(launcher));
   TempDir dir;
-  fs::create_directory(dir.path / "bin");
-  write_executable(dir.path / "bin" / "greet", "#!/bin/sh\necho \"greet $1\"\n");
-  write_executable(dir.path / "bin" / "plain", "echo \"plain $1\"\n");  // ENOEXEC: execvp uses sh
+  fs::create_directory(fs::path(dir.path()) / "bin");
+  write_executable(fs::path(dir.path()) / "bin" / "greet", "#!/bin/sh\necho \"greet $1\"\n");
+  write_executable(fs::path(dir.path()) / "bin" / "plain", "echo \"plain $1\"\n");  // ENOEXEC: execvp uses sh
   auto env = base_env();
-  env[0] = "PATH=/nonexistent:" + (dir.path / "bin").string() + ":/usr/bin:/bin";
+  env[0] = "PATH=/nonexistent:" + (fs::path(dir.path()) / "bin").string() + ":/usr/bin:/bin";
   for (const std::string name : {"greet", "plain"}) {
     const auto r = run_child({{name, "x"}, env, "", 0, launcher});
     REQUIRE(r);
@@ -162,11 +152,11 @@ TEST_CASE("a command that cannot start is reported once as a spawn error", "[uni
   REQUIRE(r);
   CHECK(calls == 1);
   CHECK(r->spawn_error == UV_ENOENT);
-  r = run_child({{"true"}, base_env(), (dir.path / "missing").string(), 0, launcher});
+  r = run_child({{"true"}, base_env(), (fs::path(dir.path()) / "missing").string(), 0, launcher});
   REQUIRE(r);
   CHECK(r->spawn_error == UV_ENOENT);
-  write_executable(dir.path / "not-executable", "#!/bin/sh\n", fs::perms::owner_read | fs::perms::owner_write);
-  r = run_child({{(dir.path / "not-executable").string()}, base_env(), "", 0, launcher});
+  write_executable(fs::path(dir.path()) / "not-executable", "#!/bin/sh\n", fs::perms::owner_read | fs::perms::owner_write);
+  r = run_child({{(fs::path(dir.path()) / "not-executable").string()}, base_env(), "", 0, launcher});
   REQUIRE(r);
   CHECK(r->spawn_error == UV_EACCES);
   CHECK(no_children_left());
@@ -176,7 +166,7 @@ TEST_CASE("a command past its timeout is terminated with its whole process group
   const auto launcher = launcher_under_test();
   INFO(name_of(launcher));
   TempDir dir;
-  const fs::path pid_file = dir.path / "grandchild.pid";
+  const fs::path pid_file = fs::path(dir.path()) / "grandchild.pid";
   // The shell starts a background sleep: the timeout's SIGTERM to the group must reach it.
   const auto r = run_child(
       {{"sh", "-c", "sleep 30 & echo $! > '" + pid_file.string() + "'; wait"}, base_env(), "", 300, launcher});
@@ -216,12 +206,12 @@ TEST_CASE("destroying a Child mid-run kills and reaps it without calling back", 
 
 TEST_CASE("programs are resolved as execvp would", "[unit][command]") {
   TempDir dir;
-  fs::create_directories(dir.path / "a");
-  fs::create_directories(dir.path / "b");
-  write_executable(dir.path / "a" / "tool", "#!/bin/sh\n", fs::perms::owner_read);  // not executable
-  write_executable(dir.path / "b" / "tool", "#!/bin/sh\n");
-  fs::create_directories(dir.path / "a" / "dir-not-file");
-  const std::string a = (dir.path / "a").string(), b = (dir.path / "b").string();
+  fs::create_directories(fs::path(dir.path()) / "a");
+  fs::create_directories(fs::path(dir.path()) / "b");
+  write_executable(fs::path(dir.path()) / "a" / "tool", "#!/bin/sh\n", fs::perms::owner_read);  // not executable
+  write_executable(fs::path(dir.path()) / "b" / "tool", "#!/bin/sh\n");
+  fs::create_directories(fs::path(dir.path()) / "a" / "dir-not-file");
+  const std::string a = (fs::path(dir.path()) / "a").string(), b = (fs::path(dir.path()) / "b").string();
   std::string path;
 
   CHECK(resolve_program("tool", {"PATH=" + a + ":" + b}, "", path) == 0);
@@ -235,7 +225,7 @@ TEST_CASE("programs are resolved as execvp would", "[unit][command]") {
   CHECK(resolve_program("sh", {}, "", path) == 0);  // no PATH: /bin:/usr/bin
   CHECK((path == "/bin/sh" || path == "/usr/bin/sh"));
   // A relative PATH entry is looked up from the child's working directory, and stays relative.
-  CHECK(resolve_program("tool", {"PATH=b"}, dir.path.string(), path) == 0);
+  CHECK(resolve_program("tool", {"PATH=b"}, dir.path(), path) == 0);
   CHECK(path == "b/tool");
   CHECK(resolve_program("tool", {"PATH=:"}, b, path) == 0);  // an empty entry is the cwd
   CHECK(path == "tool");

@@ -1,4 +1,5 @@
 #include "engine/fs/safe_fs.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <dirent.h>
@@ -30,25 +31,7 @@ namespace {
 namespace stdfs = std::filesystem;
 
 // A fresh directory per test, removed afterwards (std::filesystem never follows symlinks there).
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/safe_fs_test-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) FAIL("mkdtemp failed: " << errno_text(errno));
-    m_path = templ;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(m_path, ec);
-  }
-  const std::string& path() const { return m_path; }
-
- private:
-  std::string m_path;
-};
+using TempDir = test_support::TempDir;
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -1,4 +1,5 @@
 #include "engine/lock/kernel_lock.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -27,25 +28,7 @@ namespace stdfs = std::filesystem;
 using model::LockKind;
 using Clock = std::chrono::steady_clock;
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/kernel_lock_test-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) FAIL("mkdtemp failed: " << errno_text(errno));
-    m_path = templ;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(m_path, ec);
-  }
-  std::string file(const std::string& name) const { return m_path + "/" + name; }
-
- private:
-  std::string m_path;
-};
+using TempDir = test_support::TempDir;
 
 // An fd of our own, closed on scope exit.
 class Fd {

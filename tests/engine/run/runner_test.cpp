@@ -1,4 +1,5 @@
 #include "engine/run/runner.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,25 +24,7 @@ namespace stdfs = std::filesystem;
 using metrics::CollisionKind;
 using metrics::Counter;
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/runner_test-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) FAIL("mkdtemp failed: " << errno_text(errno));
-    m_path = templ;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(m_path, ec);
-  }
-  const std::string& path() const { return m_path; }
-
- private:
-  std::string m_path;
-};
+using TempDir = test_support::TempDir;
 
 // Points $TMPDIR somewhere else for the scope of a test.
 class TmpdirOverride {
