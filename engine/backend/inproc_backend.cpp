@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/lock/kernel_lock.hpp"
 #include "engine/ops/failure_text.hpp"
@@ -96,7 +97,7 @@ void InprocBackend::begin_step(InprocBuild& build) {
   for (std::size_t i = 0; i < step.mounts.size(); ++i) {
     const auto& mount = step.mounts[i];
     if (auto why = m_profile.rejection(mount); !why.empty()) {
-      fail(build, "rejected: " + why);
+      fail(build, model::failure_reason(model::FailureCategory::rejected, why));
       return;
     }
     HeldMount held;
@@ -289,7 +290,7 @@ void InprocBackend::submit_batch(InprocBuild& build) {
         auto* b = static_cast<InprocBuild*>(w->data);
         b->backend.on_batch_done(*b, status);
       });
-  if (rc != 0) fail(build, "other: queue work " + std::string(uv_err_name(rc)));
+  if (rc != 0) fail(build, model::failure_reason(model::FailureCategory::other, "queue work " + std::string(uv_err_name(rc))));
 }
 
 void FakeBackend::submit_batch(InprocBuild& build) {
@@ -304,7 +305,7 @@ void InprocBackend::on_batch_done(InprocBuild& build, int status) {
   if (status != 0 || batch.ensure_error != 0) {
     m_recorder.io_error();
     fail(build, batch.ensure_error != 0 ? ops::errno_failure("mount", -batch.ensure_error)
-                                        : "other: threadpool " + std::string(uv_err_name(status)));
+                                        : model::failure_reason(model::FailureCategory::other, "threadpool " + std::string(uv_err_name(status))));
     return;
   }
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
@@ -313,7 +314,7 @@ void InprocBackend::on_batch_done(InprocBuild& build, int status) {
     if (outcome.lock_fd >= 0) build.workload_locks.push_back(outcome.lock_fd);
     if (outcome.raced) m_ctx.collector.add(metrics::Counter::races_rename);
     if (outcome.busy) {
-      fail(build, "lock-busy: could not get lock " + batch.items[i].op->file);
+      fail(build, model::failure_reason(model::FailureCategory::lock_busy, "could not get lock " + batch.items[i].op->file));
       return;
     }
     if (outcome.error != 0) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/core/error.hpp"
 #include "engine/ops/failure_text.hpp"
@@ -71,13 +72,18 @@ struct ProcessBackend::Worker {
   std::string lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
   std::vector<std::pair<std::uint32_t, std::string>> locks;  // locked mounts held now: index, lock name
   std::vector<std::string> let_go;  // locks released while it still waited (it is failing)
+  std::vector<std::string> let_go_labels;  // the same, as reports name them
   std::uint32_t lock_step = 0;  // the step of its latest grant (locks are all of it)
   // --lock-timeout while waiting; after an interrupt, the grace before SIGKILL.
   core::Timer timer;
 };
 
 ProcessBackend::ProcessBackend(Context& context)
-    : m_ctx(context), m_scenario(context.scenario), m_recorder(context.recorder), m_worker_exe(own_executable()) {}
+    : m_ctx(context),
+      m_scenario(context.scenario),
+      m_recorder(context.recorder),
+      m_lock_order(context.scenario),
+      m_worker_exe(own_executable()) {}
 
 ProcessBackend::~ProcessBackend() = default;
 
@@ -101,7 +107,7 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
     // No callback will come: end it on the next loop turn (never inside start_build).
-    build.lock_failure = "other: cannot start worker: " + uv_error_text(rc);
+    build.lock_failure = model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc));
     build.process.reset();
     build.timer.start(0);
   }
@@ -199,6 +205,27 @@ std::function<std::optional<WaitEdge<const ProcessBackend::Worker*>>(const Proce
   };
 }
 
+// The kernel refused a wait that closes a cycle (fcntl's EDEADLK) but cannot say which.
+// The live wait graph names it when it already holds every edge (its own locks went just
+// before the "failed" event: an edge that ends at one of them closes the cycle here); else
+// the scenario's lock order does; else the worker's own words stand.
+std::string ProcessBackend::deadlock_reason(const Worker& build, const std::string& kernel_reason) const {
+  if (!build.waiting) return kernel_reason;
+  auto edges = wait_edges();
+  auto closing = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
+    if (auto edge = edges(waiter)) return edge;
+    if (waiter != &build && waiter->waiting && std::ranges::count(build.let_go, waiter->waiting->lock) > 0) {
+      return WaitEdge<const Worker*>{waiter->waiting->label, &build};
+    }
+    return std::nullopt;
+  };
+  if (auto cycle = cycle_through(&build, m_builds.size(), closing)) return ops::deadlock_cycle_text(std::move(*cycle));
+  if (auto cycle = m_lock_order.cycle(build.waiting->label, build.let_go_labels)) {
+    return ops::deadlock_cycle_text(std::move(*cycle));
+  }
+  return kernel_reason;
+}
+
 void ProcessBackend::granted(Worker& build, const ev::Granted& g) {
   if (g.created) m_recorder.instance_created();
   if (g.sharing != model::Sharing::locked) return;
@@ -233,7 +260,10 @@ void ProcessBackend::released(Worker& build, const ev::Released& e) {
   }
   std::erase_if(build.locks, [&](const auto& held) {
     if (held.first != e.mount) return false;
-    if (build.waiting) build.let_go.push_back(held.second);  // failing while it waits: see Failed
+    if (build.waiting) {
+      build.let_go.push_back(held.second);  // failing while it waits: see deadlock_reason
+      build.let_go_labels.push_back(mount_label(build, e.step, e.mount));
+    }
     if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
       m_last_grant.erase(it);
     }
@@ -295,23 +325,9 @@ void ProcessBackend::on_event(Worker& build, const ev::Event& event) {
           m_recorder.step_done(e.latency_us);
         } else if constexpr (std::is_same_v<T, ev::Failed>) {
           if (e.io_error) m_recorder.io_error();
-          if (build.failure.empty()) build.failure = e.reason;
-          if (e.reason.starts_with("deadlock:")) {
-            // The kernel refused a wait that closes a cycle (fcntl's EDEADLK) but cannot say
-            // which: the wait graph names the whole cycle when it already holds it.
-            // Its own locks went just before this event (released on failure): edges that
-            // end at one of them close the cycle at this build.
-            auto edges = wait_edges();
-            auto closing = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
-              if (auto edge = edges(waiter)) return edge;
-              if (waiter != &build && waiter->waiting && std::ranges::count(build.let_go, waiter->waiting->lock) > 0) {
-                return WaitEdge<const Worker*>{waiter->waiting->label, &build};
-              }
-              return std::nullopt;
-            };
-            if (auto cycle = cycle_through(static_cast<const Worker*>(&build), m_builds.size(), closing)) {
-              build.failure = ops::deadlock_cycle_text(std::move(*cycle));
-            }
+          if (build.failure.empty()) {
+            const bool deadlock = model::failure_category_of(e.reason) == model::FailureCategory::deadlock;
+            build.failure = deadlock ? deadlock_reason(build, e.reason) : e.reason;
           }
           end_wait(build);  // it gave up waiting itself (EDEADLK...)
         } else if constexpr (std::is_same_v<T, ev::Done>) {
@@ -334,18 +350,20 @@ void ProcessBackend::on_exit(Worker& build, std::int64_t exit_status, int term_s
   }
   std::string reason;
   if (!p.protocol_error().empty()) {
-    reason = "protocol: worker event " + p.protocol_error();
+    reason = model::failure_reason(model::FailureCategory::protocol, "worker event " + p.protocol_error());
   } else if (!build.lock_failure.empty()) {
     reason = build.lock_failure;  // we killed it: --lock-timeout
   } else if (p.timed_out()) {
-    reason = "timeout: still running after --build-timeout " + duration_flag(m_scenario.run.build_timeout_ms) +
-             ", killed with " + signal_text(term_signal != 0 ? term_signal : SIGTERM);
+    reason = model::failure_reason(model::FailureCategory::timeout, "still running after --build-timeout " +
+                                                                       duration_flag(m_scenario.run.build_timeout_ms) + ", killed with " +
+                                                                       signal_text(term_signal != 0 ? term_signal : SIGTERM));
   } else if (term_signal != 0) {
-    reason = "signal: killed by " + signal_text(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : "");
+    reason = model::failure_reason(model::FailureCategory::signal,
+                                  "killed by " + signal_text(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : ""));
   } else if (!build.failure.empty()) {
     reason = build.failure;
   } else {
-    reason = "other: worker exited with status " + std::to_string(exit_status);
+    reason = model::failure_reason(model::FailureCategory::other, "worker exited with status " + std::to_string(exit_status));
     if (auto line = last_line(p.stderr_tail()); !line.empty()) reason += ": " + line;
   }
   // A process that died holding locks: the kernel released them. Say so, and who was next.

@@ -47,6 +47,7 @@ class ProcessBackend final : public Backend {
   bool waits_on_dying_worker(const Worker& build) const;
   const Worker* blocking(const Worker& waiter) const;
   std::string lock_reason(const Worker& build, std::string fallback) const;
+  std::string deadlock_reason(const Worker& build, const std::string& kernel_reason) const;
   // The edges of the workers' wait graph, for backend/wait_graph.hpp's walks.
   std::function<std::optional<WaitEdge<const Worker*>>(const Worker*)> wait_edges() const;
   void fire_kill_lock_holder();
@@ -59,6 +60,7 @@ class ProcessBackend final : public Backend {
   Context& m_ctx;
   const model::Scenario& m_scenario;
   Recorder& m_recorder;
+  LockOrder m_lock_order;
   std::string m_worker_exe;  // our own binary, run as `cachestress worker`
   std::unordered_map<std::uint64_t, std::unique_ptr<Worker>> m_builds;
   // The latest grant of each locked cache still held (lock name -> build, kind, wait), so a

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/model/failure.hpp"
 #include "engine/core/error.hpp"
 #include "engine/fs/output_file.hpp"
 
@@ -150,7 +151,7 @@ void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step
         if (*made < 0) {
           StepVerdict v;
           v.ok = false;
-          v.failure = "io: cannot create the build's TMPDIR " + root + ": " + errno_text(-*made);
+          v.failure = model::failure_reason(model::FailureCategory::io, "cannot create the build's TMPDIR " + root + ": " + errno_text(-*made));
           done(std::move(v));
           return;
         }
@@ -200,18 +201,18 @@ StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t st
   StepVerdict v;
   const auto& kind_name = m_scenario.kinds[static_cast<std::size_t>(kind)].name;
   if (r.spawn_error != 0) {
-    v.failure = "spawn: " + argv.front() + ": " + uv_error_text(r.spawn_error);
+    v.failure = model::failure_reason(model::FailureCategory::spawn, argv.front() + ": " + uv_error_text(r.spawn_error));
   } else if (r.timed_out) {
     const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
-    v.failure = "timeout: killed after " + std::to_string(ms) + " ms";
+    v.failure = model::failure_reason(model::FailureCategory::timeout, "killed after " + std::to_string(ms) + " ms");
   } else if (r.term_signal != 0) {
-    v.failure = "signal: killed by " + describe_signal(r.term_signal);
+    v.failure = model::failure_reason(model::FailureCategory::signal, "killed by " + describe_signal(r.term_signal));
   } else if (r.exit_status != 0) {
-    v.failure = "exit: status " + std::to_string(r.exit_status);
+    v.failure = model::failure_reason(model::FailureCategory::exit, "status " + std::to_string(r.exit_status));
   } else {
     const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err});
     if (checked.passed) return v;
-    v.failure = "check: " + checked.failed;
+    v.failure = model::failure_reason(model::FailureCategory::check, checked.failed);
     v.polluter = checked.polluter;
   }
   v.ok = false;

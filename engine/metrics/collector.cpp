@@ -1,5 +1,7 @@
 #include "engine/metrics/collector.hpp"
 
+#include "engine/model/failure.hpp"
+
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -92,18 +94,21 @@ void Collector::collision(const Collision& c) {
 }
 
 Counter failure_category(std::string_view reason) {
-  const auto category = reason.substr(0, reason.find(':'));
-  if (category == "deadlock") return Counter::failures_deadlock;
-  if (category == "lock-timeout") return Counter::failures_lock_timeout;
-  if (category == "lock-busy") return Counter::failures_lock_busy;
-  if (category == "enospc") return Counter::failures_enospc;
-  if (category == "rejected") return Counter::failures_rejected;
-  if (category == "io") return Counter::failures_io;
-  if (category == "signal") return Counter::failures_signal;
-  if (category == "exit") return Counter::failures_exit;
-  if (category == "timeout") return Counter::failures_timeout;
-  if (category == "check") return Counter::failures_check;
-  if (category == "spawn") return Counter::failures_spawn;
+  switch (model::failure_category_of(reason)) {
+    case model::FailureCategory::deadlock: return Counter::failures_deadlock;
+    case model::FailureCategory::lock_timeout: return Counter::failures_lock_timeout;
+    case model::FailureCategory::lock_busy: return Counter::failures_lock_busy;
+    case model::FailureCategory::enospc: return Counter::failures_enospc;
+    case model::FailureCategory::rejected: return Counter::failures_rejected;
+    case model::FailureCategory::io: return Counter::failures_io;
+    case model::FailureCategory::signal: return Counter::failures_signal;
+    case model::FailureCategory::exit: return Counter::failures_exit;
+    case model::FailureCategory::timeout: return Counter::failures_timeout;
+    case model::FailureCategory::check: return Counter::failures_check;
+    case model::FailureCategory::spawn: return Counter::failures_spawn;
+    case model::FailureCategory::protocol:  // counted with other (results/README.md)
+    case model::FailureCategory::other: return Counter::failures_other;
+  }
   return Counter::failures_other;
 }
 

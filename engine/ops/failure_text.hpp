@@ -11,19 +11,22 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/model/failure.hpp"
+
 namespace cachestress::ops {
 
 // "enospc: write ENOSPC" / "io: read EACCES": the category first, so failures.* counts it.
 inline std::string errno_failure(std::string_view what, int err) {
-  const char* category = err == ENOSPC || err == EDQUOT ? "enospc" : "io";
-  return std::string(category) + ": " + std::string(what) + " " + uv_err_name(uv_translate_sys_error(err));
+  const auto category = err == ENOSPC || err == EDQUOT ? model::FailureCategory::enospc : model::FailureCategory::io;
+  return model::failure_reason(category, std::string(what) + " " + uv_err_name(uv_translate_sys_error(err)));
 }
 
 // Two caches a cycle of waiters took in opposite orders; either end of the cycle names the
 // pair in the same (sorted) order.
 inline std::string deadlock_text(std::string_view one_label, std::string_view other_label) {
   const auto [first, second] = std::minmax(one_label, other_label);
-  return "deadlock: " + std::string(first) + " and " + std::string(second) + " are taken in opposite orders";
+  return model::failure_reason(model::FailureCategory::deadlock,
+                               std::string(first) + " and " + std::string(second) + " are taken in opposite orders");
 }
 
 // A cycle of three or more caches: each waits for the next, the last for the first. Named
@@ -32,13 +35,14 @@ inline std::string deadlock_text(std::string_view one_label, std::string_view ot
 inline std::string deadlock_cycle_text(std::vector<std::string> labels) {
   if (labels.size() == 2) return deadlock_text(labels[0], labels[1]);
   std::rotate(labels.begin(), std::min_element(labels.begin(), labels.end()), labels.end());
-  std::string text = "deadlock: cycle";
+  std::string text = "cycle";
   for (const auto& label : labels) text += " " + label + " ->";
-  return text + " " + labels.front();
+  return model::failure_reason(model::FailureCategory::deadlock, text + " " + labels.front());
 }
 
 inline std::string lock_timeout_text(std::uint32_t timeout_ms, std::string_view label) {
-  return "lock-timeout: waited more than " + std::to_string(timeout_ms) + " ms for " + std::string(label);
+  return model::failure_reason(model::FailureCategory::lock_timeout,
+                               "waited more than " + std::to_string(timeout_ms) + " ms for " + std::string(label));
 }
 
 }  // namespace cachestress::ops

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/model/failure.hpp"
 #include "engine/core/error.hpp"
 #include "engine/fs/safe_fs.hpp"
 #include "engine/ops/failure_text.hpp"
@@ -110,7 +111,7 @@ class WorkerBuild {
     const model::Step& step = m_plan.kind.steps[step_index];
     const std::uint64_t start_us = now_us();
     for (const auto& mount : step.mounts) {
-      if (auto why = m_profile.rejection(mount); !why.empty()) return fail(step_index, "rejected: " + why, false);
+      if (auto why = m_profile.rejection(mount); !why.empty()) return fail(step_index, model::failure_reason(model::FailureCategory::rejected, why), false);
     }
     m_held.clear();
     m_held.reserve(step.mounts.size());
@@ -143,9 +144,9 @@ class WorkerBuild {
     }
     const std::string label = step.mounts[wanted].label();
     if (held.size() == 1) return ops::deadlock_text(label, held.front());
-    std::string text = "deadlock: the kernel refused to wait for " + label + " (EDEADLK) while holding";
+    std::string text = "the kernel refused to wait for " + label + " (EDEADLK) while holding";
     for (std::size_t i = 0; i < held.size(); ++i) text += (i == 0 ? " " : ", ") + held[i];
-    return text;
+    return model::failure_reason(model::FailureCategory::deadlock, text);
   }
 
   // The same batches as the in-process runner: consecutive non-hold operations go through
@@ -177,7 +178,7 @@ class WorkerBuild {
   bool report_outcome(std::uint32_t step_index, const ops::OpItem& item, const ops::OpOutcome& outcome) {
     const model::OpKind kind = item.op->kind;
     if (outcome.lock_fd >= 0) m_workload_locks.push_back(outcome.lock_fd);  // trylock: held until the step ends
-    if (outcome.busy) return fail(step_index, "lock-busy: could not get lock " + item.op->file, false);
+    if (outcome.busy) return fail(step_index, model::failure_reason(model::FailureCategory::lock_busy, "could not get lock " + item.op->file), false);
     if (outcome.error != 0) return fail(step_index, errno_failure(model::to_string(kind), -outcome.error), true);
     m_sink.send(ev::Op{step_index, kind, item.path, outcome.bytes_written + outcome.bytes_read});
     if (!outcome.inspected || outcome.inspection.verdict == oracle::Verdict::ok) return true;
@@ -246,13 +247,13 @@ int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd) noe
       }
       root = cache_root_from(*workspace, tmpdir);
     } catch (const ev::ProtocolError& e) {
-      sink.send(ev::Failed{std::string("protocol: ") + e.what(), false});
+      sink.send(ev::Failed{model::failure_reason(model::FailureCategory::protocol, e.what()), false});
       return exit_protocol;
     }
     sink.send(ev::Hello{::getpid(), root});
     return WorkerBuild(plan, *workspace, root, sink).run();
   } catch (const std::exception& e) {
-    sink.send(ev::Failed{std::string("other: worker: ") + e.what(), false});
+    sink.send(ev::Failed{model::failure_reason(model::FailureCategory::other, std::string("worker: ") + e.what()), false});
     return exit_failed;
   }
 }
