@@ -1,6 +1,6 @@
 // reference_shared: the `shared` scenario's file work with no event loop and no engine.
 // C plain threads take builds from a shared counter; each build does, in one cache
-// directory beneath a root fd, the syscalls engine/run/file_ops.cpp and engine/fs/safe_fs.cpp
+// directory beneath a root fd, the syscalls engine/ops/file_ops.cpp and engine/fs/safe_fs.cpp
 // make for the step (mkdir -p, write `index`, read it back, list the directory). The
 // engine's builds/s divided by this program's is the cost of the loop, the threadpool hops
 // and the bookkeeping (bench/compare_reference.sh).
