@@ -48,4 +48,19 @@ void Workspace::remove_now() noexcept {
   remove_self();
 }
 
+void Workspace::remove_racing_writers(int tries) noexcept {
+  if (m_keep || m_removed) return;
+  for (int i = 1; i < tries; ++i) {
+    remove_contents();
+    if (m_tmpfs) break;  // detached below: what a writer adds goes with the tmpfs
+    if (!m_created || ::rmdir(m_path.c_str()) == 0) {
+      m_removed = true;
+      return;
+    }
+    if (errno != ENOTEMPTY && errno != EEXIST) break;
+    ::usleep(10000);  // a batch on the threadpool created something after the walk
+  }
+  remove_now();
+}
+
 }  // namespace cachestress::run

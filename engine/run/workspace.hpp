@@ -34,6 +34,9 @@ class Workspace {
   void remove_self() noexcept;
   // Both, now, unless --keep.
   void remove_now() noexcept;
+  // Both, now, while threads of this process may still be writing into it (a second
+  // signal aborts without waiting for them): tries again until it is gone or `tries` ran out.
+  void remove_racing_writers(int tries) noexcept;
 
  private:
   std::string m_path;
