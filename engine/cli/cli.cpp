@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -26,7 +28,7 @@
 #include "engine/report/report.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/scenario/loader.hpp"
-#include "engine/scenario/settings.hpp"
+#include "engine/scenario/run_settings.hpp"
 
 namespace cachestress::cli {
 namespace {
@@ -34,15 +36,8 @@ namespace {
 // Every flag of `run`; an unset optional keeps the scenario file's value.
 struct RunFlags {
   std::string scenario;
-  std::optional<std::uint64_t> builds;
-  std::optional<std::uint32_t> concurrency;
-  std::optional<double> duration;
-  std::optional<std::string> sharing, isolation, semantics, arrival, lock_kind, backend;
-  std::optional<double> rate, ramp;
-  std::optional<std::uint64_t> seed;
-  std::optional<std::uint32_t> interval_ms;
-  std::optional<double> lock_timeout;
-  std::optional<std::string> env_policy, build_timeout;
+  // One per row of scenario::run_settings(), in table order: the flag's text as typed.
+  std::vector<std::optional<std::string>> settings;
   std::vector<std::string> sweep;
   std::optional<std::uint32_t> repeat;
   std::string junit;
@@ -55,62 +50,15 @@ struct RunFlags {
   bool quiet = false;
 };
 
-template <typename T>
-T parsed_or_fail(std::optional<T> value, const std::string& flag, const std::string& text, const std::string& choices) {
-  if (!value) throw InputError(flag + ": expected " + choices + " (got \"" + text + "\")");
-  return *value;
-}
-
-// Applies flags over the scenario's own values and checks the limits.
+// Applies flags over the scenario's own values (each checked by its row of the settings
+// table), then the rules that join settings.
 void apply_flags(const RunFlags& f, model::Scenario& s) {
-  auto& run = s.run;
-  if (f.builds) run.builds = *f.builds;
-  if (f.concurrency) run.concurrency = *f.concurrency;
-  if (f.duration) run.duration_s = *f.duration;
-  if (f.seed) run.seed = *f.seed;
-  if (f.interval_ms) run.interval_ms = *f.interval_ms;
-  if (f.rate) run.rate_per_s = *f.rate;
-  if (f.lock_timeout) {
-    if (!(*f.lock_timeout >= 0 && *f.lock_timeout <= 86400)) throw InputError("--lock-timeout: must be between 0 and 86400 seconds");
-    run.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(*f.lock_timeout * 1000));
+  const auto table = scenario::run_settings();
+  for (std::size_t i = 0; i < f.settings.size() && i < table.size(); ++i) {
+    if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
   }
-  if (f.ramp) run.ramp_s = *f.ramp;
-  if (f.semantics) {
-    run.semantics = parsed_or_fail(model::parse_semantics(*f.semantics), "--semantics", *f.semantics, "one of buildah, buildah-1.28, buildkit");
-  }
-  if (f.isolation) {
-    run.isolation = parsed_or_fail(model::parse_isolation(*f.isolation), "--isolation", *f.isolation, "one of per-build, shared, per-group:K");
-  }
-  if (f.arrival) run.arrival = parsed_or_fail(model::parse_arrival(*f.arrival), "--arrival", *f.arrival, "one of together, ramp, poisson");
-  if (f.lock_kind) run.lock_kind = parsed_or_fail(model::parse_lock_kind(*f.lock_kind), "--lock-kind", *f.lock_kind, "one of ofd, fcntl, flock");
-  if (f.backend) {
-    run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, std::string("one of ") + scenario::k_backend_choices);
-  }
-  if (f.env_policy) {
-    run.env_policy = parsed_or_fail(model::parse_env_policy(*f.env_policy), "--env-policy", *f.env_policy, "one of propagate, drop");
-  }
-  if (f.build_timeout) {
-    run.build_timeout_ms = parsed_or_fail(scenario::parse_duration_ms(*f.build_timeout, scenario::k_max_build_timeout_s),
-                                          "--build-timeout", *f.build_timeout, scenario::k_duration_help);
-  }
-  if (f.sharing) {
-    auto sharing = parsed_or_fail(model::parse_sharing(*f.sharing), "--sharing", *f.sharing, "one of shared, private, locked");
-    for (auto& kind : s.kinds) {
-      for (auto& step : kind.steps) {
-        for (auto& mount : step.mounts) mount.sharing = sharing;
-      }
-    }
-  }
-  if (run.concurrency < 1 || run.concurrency > model::k_max_concurrency) {
-    throw InputError("--concurrency: must be between 1 and " + std::to_string(model::k_max_concurrency) + " (got " +
-                     std::to_string(run.concurrency) + ")");
-  }
-  if (run.builds > model::k_max_builds) {
-    throw InputError("--builds: must be at most " + std::to_string(model::k_max_builds) + " (got " + std::to_string(run.builds) + ")");
-  }
-  if (run.duration_s < 0 || run.duration_s > 7 * 24 * 3600.0) throw InputError("--duration: must be between 0 and 604800 seconds");
+  const auto& run = s.run;
   if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
-  if (run.interval_ms < 10 || run.interval_ms > 3'600'000) throw InputError("--interval-ms: must be between 10 and 3600000");
   if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
   if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
   if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
@@ -119,24 +67,23 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 
-// The command line that reproduces this run from the resolved configuration.
-std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
-  const auto& r = s.run;
-  std::string source = s.source.starts_with("builtin:") ? s.name : s.source;
-  std::string cmd = "cachestress run --scenario " + source + " --builds " + std::to_string(r.builds) +
-                    " --concurrency " + std::to_string(r.concurrency) + " --semantics " + model::to_string(r.semantics) +
-                    " --isolation " + model::to_string(r.isolation) + " --backend " + model::to_string(r.backend) +
-                    " --arrival " + model::to_string(r.arrival) + " --lock-kind " + model::to_string(r.lock_kind) +
-                    " --seed " + std::to_string(r.seed);
-  if (r.duration_s > 0) cmd += " --duration " + fmt::format("{}", r.duration_s);
-  if (r.lock_timeout_ms > 0) cmd += " --lock-timeout " + fmt::format("{}", r.lock_timeout_ms / 1000.0);
-  if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
-  if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
-  if (r.backend == model::Backend::process) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
-  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + std::to_string(r.build_timeout_ms) + "ms";
-  if (f.sharing) cmd += " --sharing " + *f.sharing;
-  if (r.env_policy != model::EnvPolicy::propagate) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
-  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + fmt::format("{}", r.build_timeout_ms / 1000.0);
+// A word as /bin/sh reads it back unchanged: bare when it is plain, else in single quotes.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_-+./:=,@%", c) != nullptr;
+  });
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The command line that reproduces this run from the resolved configuration: every run
+// setting and sweep axis, shell-quoted. It names no report file: append --out PATH.
+std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat) {
+  const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
+  std::string cmd = "cachestress run";
+  for (const auto& arg : scenario::reproduce_args(s, ref, file_repeat)) cmd += " " + shell_word(arg);
   return cmd;
 }
 
@@ -369,6 +316,7 @@ std::vector<std::vector<std::pair<std::string, std::string>>> sweep_cells(const 
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
+  const std::uint32_t file_repeat = scenario.repeat;
   apply_flags(flags, scenario);
   for (const auto& text : flags.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
@@ -394,7 +342,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   }
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
-  const std::string command_line = reproduce_command(scenario, flags);
+  const std::string command_line = reproduce_command(scenario, file_repeat);
 
   if (planned == 1) {
     spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
@@ -460,27 +408,18 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
 
 void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
-  app.add_option("--builds", f.builds, "number of builds to run (0: until --duration)");
-  app.add_option("--concurrency", f.concurrency, "builds in flight at most");
-  app.add_option("--duration", f.duration, "stop admitting builds after SECONDS");
-  app.add_option("--sharing", f.sharing, "override every mount's sharing: shared|private|locked");
-  app.add_option("--isolation", f.isolation, "cache roots: per-build|shared|per-group:K");
-  app.add_option("--semantics", f.semantics, "semantics profile: buildah|buildah-1.28|buildkit");
-  app.add_option("--backend", f.backend,
-                 "how builds run: inproc (real files and locks) | process (a worker process per build) "
-                 "| command (the scenario's [command], one process per build or step) | fake (no I/O, for tests)");
-  app.add_option("--env-policy", f.env_policy,
-                 "process and command backends: propagate (each build's TMPDIR is its cache root) | drop (TMPDIR lost: one server root)");
-  app.add_option("--build-timeout", f.build_timeout,
-                 "process and command backends: TERM, then KILL, a build running longer (30s, 500ms; command: overrides [command] timeout)");
-  app.add_option("--arrival", f.arrival, "together|ramp|poisson");
-  app.add_option("--rate", f.rate, "poisson arrivals per second");
-  app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");
-  app.add_option("--lock-kind", f.lock_kind, "kernel lock for Buildah locked mounts: ofd|fcntl|flock");
-  app.add_option("--lock-timeout", f.lock_timeout, "a lock wait longer than SECONDS fails the build (deadlock or lock-timeout)");
+  const auto table = scenario::run_settings();
+  f.settings.assign(table.size(), std::nullopt);  // sized once: the options point into it
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& setting = table[i];
+    const char* type = setting.type == scenario::SettingType::integer   ? "INT"
+                       : setting.type == scenario::SettingType::choice  ? "CHOICE"
+                       : setting.type == scenario::SettingType::duration ? "DURATION"
+                       : setting.unit == "s"                             ? "SECONDS"
+                                                                         : "NUMBER";
+    app.add_option(std::string(setting.flag), f.settings[i], scenario::flag_help(setting))->type_name(type);
+  }
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
-  app.add_option("--seed", f.seed, "seed for build order, kinds and operation choices");
-  app.add_option("--interval-ms", f.interval_ms, "per-interval sample period (default 1000)");
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");

@@ -23,7 +23,7 @@
 #include "engine/core/error.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/embedded.hpp"
-#include "engine/scenario/settings.hpp"
+#include "engine/scenario/run_settings.hpp"
 
 namespace cachestress::scenario {
 namespace {
@@ -35,12 +35,11 @@ constexpr std::size_t k_max_path_bytes = 4000;
 constexpr std::size_t k_max_build_name_bytes = 64;
 constexpr std::size_t k_max_value_bytes = 255;  // an op's payload tag, embedded in every token
 constexpr std::int64_t k_max_ms = 3'600'000;
-constexpr std::int64_t k_min_interval_ms = 10;
-constexpr double k_max_lock_timeout_s = 86400;
+constexpr double k_max_command_timeout_s = 86400;
+constexpr double k_max_kill_after_s = 86400;  // faults.kill_lock_holder
+constexpr const char* k_kill_after_help = "a duration in 0..86400 s such as 30, 30s, 500ms or 2m";
 constexpr std::int64_t k_max_weight = 1'000'000;
 constexpr std::int64_t k_max_id = 4'294'967'295;  // uid/gid are 32-bit
-constexpr double k_max_seconds = 365.0 * 24 * 3600;  // duration, ramp
-constexpr double k_max_rate = 1e6;                    // poisson arrivals per second
 
 struct Position {
   std::uint32_t line = 1;
@@ -161,13 +160,6 @@ std::string unshift(std::string_view text) {
     }
   }
   return out;
-}
-
-std::string format_double(double value) {
-  std::array<char, 64> buffer{};
-  auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  if (ec != std::errc{}) return "?";
-  return std::string(buffer.data(), end);
 }
 
 const char* type_name(const toml::node& node) {
@@ -608,52 +600,36 @@ class Parser {
     }
   }
 
+  // [run]: every key is a row of the run settings table (run_settings.cpp).
   model::RunConfig read_run(const toml::table& run) const {
-    static constexpr std::array<std::string_view, 15> k_keys{
-        "builds", "duration", "concurrency", "seed", "semantics", "isolation",
-        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout",
-        "env_policy", "build_timeout"};
-    check_keys(run, "run", k_keys);
-    model::RunConfig config;
-    if (const auto* n = run.get("builds")) {
-      config.builds = static_cast<std::uint64_t>(integer(*n, "run.builds", 0, static_cast<std::int64_t>(model::k_max_builds)));
+    std::vector<std::string_view> keys;
+    for (const auto& setting : run_settings()) {
+      if (setting.in_run_section) keys.push_back(setting.key);
     }
-    if (const auto* n = run.get("duration")) config.duration_s = number(*n, "run.duration", k_max_seconds);
-    if (const auto* n = run.get("concurrency")) config.concurrency = u32(*n, "run.concurrency", 1, model::k_max_concurrency);
-    if (const auto* n = run.get("seed")) {
-      config.seed = static_cast<std::uint64_t>(integer(*n, "run.seed", 0, std::numeric_limits<std::int64_t>::max()));
-    }
-    if (const auto* n = run.get("semantics")) {
-      config.semantics = choice(*n, "run.semantics", &model::parse_semantics, "buildah, buildah-1.28, buildkit");
-    }
-    if (const auto* n = run.get("isolation")) {
-      config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
-                                "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
-    }
-    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, k_backend_choices);
-    if (const auto* n = run.get("arrival")) {
-      config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
-    }
-    if (const auto* n = run.get("rate")) config.rate_per_s = number(*n, "run.rate", k_max_rate);
-    if (const auto* n = run.get("ramp")) config.ramp_s = number(*n, "run.ramp", k_max_seconds);
-    if (const auto* n = run.get("lock_kind")) config.lock_kind = choice(*n, "run.lock_kind", &model::parse_lock_kind, "ofd, fcntl, flock");
-    if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
-    if (const auto* n = run.get("lock_timeout")) {
-      config.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.lock_timeout", k_max_lock_timeout_s) * 1000));
-    }
-    if (const auto* n = run.get("env_policy")) {
-      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
-    }
-    if (const auto* n = run.get("build_timeout")) {
-      // Seconds as a number, or a duration string ("30s", "500ms", "2m").
-      if (const auto* text = n->as_string()) {
-        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
-        if (!ms) fail(at(*n), "run.build_timeout", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
-        config.build_timeout_ms = *ms;
-      } else {
-        config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_build_timeout_s) * 1000));
+    check_keys(run, "run", keys);
+    model::Scenario scenario;
+    for (const auto& setting : run_settings()) {
+      const auto* n = setting.in_run_section ? run.get(setting.key) : nullptr;
+      if (!n) continue;
+      FileValue value;
+      value.type_name = type_name(*n);
+      if (const auto* i = n->as_integer()) {
+        value.kind = FileValue::Kind::integer;
+        value.integer = i->get();
+      } else if (const auto* f = n->as_floating_point()) {
+        value.kind = FileValue::Kind::floating;
+        value.floating = f->get();
+      } else if (const auto* text = n->as_string()) {
+        value.kind = FileValue::Kind::string;
+        value.string = unshift(text->get());
+        value.shown = quoted(text->get());
       }
+      std::string error;
+      const auto checked = check_file_value(setting, value, error);
+      if (!checked) fail(at(*n), "run." + std::string(setting.key), error);
+      setting.set(scenario, *checked);
     }
+    const model::RunConfig& config = scenario.run;
 
     // Cross-field rules: point at the value that is set, else at the one that demands it.
     if (config.builds == 0 && config.duration_s <= 0) {
@@ -694,12 +670,12 @@ class Parser {
     if (const auto* n = faults.get("kill_lock_holder")) {
       // Seconds after the grant as a number, or a duration string ("50ms").
       if (const auto* text = n->as_string()) {
-        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
-        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        const auto ms = parse_duration_ms(text->get(), k_max_kill_after_s);
+        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_kill_after_help + " (got " + quoted(text->get()) + ")");
         result.kill_lock_holder_ms = *ms;
       } else {
         result.kill_lock_holder_ms =
-            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_build_timeout_s) * 1000));
+            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_kill_after_s) * 1000));
       }
     }
     return result;
@@ -913,7 +889,7 @@ class Parser {
     if (const auto* n = section.get("setup")) spec.setup = argv_template(*n, "command.setup");
     if (const auto* n = section.get("cwd")) spec.cwd = plain_template(*n, "command.cwd");
     if (const auto* n = section.get("timeout")) {
-      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_lock_timeout_s) * 1000));
+      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_command_timeout_s) * 1000));
     }
     if (const auto* n = section.get("env")) {
       for (const auto& [key, value] : table(*n, "command.env")) {
@@ -1126,6 +1102,16 @@ std::string read_file(const std::string& path) {
   return text;
 }
 
+// The path from the root: the working directory joined to a relative path ("./" dropped).
+std::string absolute_path(std::string path) {
+  if (path.starts_with('/')) return path;
+  while (path.starts_with("./")) path.erase(0, 2);
+  std::array<char, 4096> cwd{};
+  if (::getcwd(cwd.data(), cwd.size()) == nullptr) return path;
+  const std::string dir(cwd.data());
+  return dir == "/" ? "/" + path : dir + "/" + path;
+}
+
 std::string toml_string(std::string_view text) {
   constexpr char k_hex[] = "0123456789ABCDEF";
   std::string out = "\"";
@@ -1247,14 +1233,6 @@ bool same_kind(const model::BuildKind& a, const model::BuildKind& b) {
          std::equal(a.steps.begin(), a.steps.end(), b.steps.begin(), b.steps.end(), same_step);
 }
 
-bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
-  return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
-         a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
-         a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
-         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms &&
-         a.env_policy == b.env_policy && a.build_timeout_ms == b.build_timeout_ms;
-}
-
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
   std::stable_sort(expectations.begin(), expectations.end(), expectation_order);
   return expectations;
@@ -1281,7 +1259,11 @@ model::Scenario load_scenario(std::string_view name_or_path) {
   std::string_view stem = name_or_path.substr(name_or_path.rfind('/') + 1);  // npos + 1 == 0
   if (stem.ends_with(".toml")) stem.remove_suffix(5);
   if (stem.empty()) stem = name_or_path;
-  return parse_scenario(read_file(path), path, stem);
+  // Messages name the file as given; the scenario records where it is, for reports and
+  // for a command line that reproduces the run from any directory.
+  model::Scenario scenario = parse_scenario(read_file(path), path, stem);
+  scenario.source = absolute_path(path);
+  return scenario;
 }
 
 std::string to_toml(const model::Scenario& s) {
@@ -1293,23 +1275,17 @@ std::string to_toml(const model::Scenario& s) {
          ". Every field is explicit; format: scenarios/README.md\n";
   line("description", toml_string(s.description));
 
-  const auto& r = s.run;
   out += "\n[run]\n";
-  line("builds", std::to_string(r.builds));
-  line("duration", toml_float(r.duration_s));
-  line("concurrency", std::to_string(r.concurrency));
-  line("seed", std::to_string(r.seed));
-  line("semantics", toml_string(model::to_string(r.semantics)));
-  line("isolation", toml_string(model::to_string(r.isolation)));
-  line("backend", toml_string(model::to_string(r.backend)));
-  line("arrival", toml_string(model::to_string(r.arrival)));
-  line("rate", toml_float(r.rate_per_s));
-  line("ramp", toml_float(r.ramp_s));
-  line("lock_kind", toml_string(model::to_string(r.lock_kind)));
-  line("interval_ms", std::to_string(r.interval_ms));
-  line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
-  line("env_policy", toml_string(model::to_string(r.env_policy)));
-  line("build_timeout", toml_float(r.build_timeout_ms / 1000.0));
+  for (const auto& setting : run_settings()) {
+    if (!setting.in_run_section) continue;
+    const auto value = setting.get(s);
+    switch (setting.type) {
+      case SettingType::integer: line(setting.key, std::to_string(value->integer)); break;
+      case SettingType::number:
+      case SettingType::duration: line(setting.key, toml_float(value->number)); break;
+      case SettingType::choice: line(setting.key, toml_string(value->text)); break;
+    }
+  }
 
   out += "\n[faults]\n";
   line("stale_lock", s.faults.stale_lock ? "true" : "false");
@@ -1409,7 +1385,7 @@ std::vector<CatalogueEntry> catalogue() {
 }
 
 bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
-  if (a.description != b.description || !same_run(a.run, b.run) || !same_command(a.command, b.command)) return false;
+  if (a.description != b.description || !same_run_settings(a, b) || !same_command(a.command, b.command)) return false;
   if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb ||
       a.faults.kill_lock_holder_ms != b.faults.kill_lock_holder_ms) return false;
   if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
