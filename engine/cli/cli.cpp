@@ -4,7 +4,6 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstring>
 #include <cstdio>
 #include <iostream>
@@ -23,12 +20,12 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
-#include "engine/metrics/expectations.hpp"
 #include "engine/report/exports.hpp"
 #include "engine/report/report.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/scenario/loader.hpp"
 #include "engine/scenario/run_settings.hpp"
+#include "engine/sweep/sweep.hpp"
 
 namespace cachestress::cli {
 namespace {
@@ -57,13 +54,7 @@ void apply_flags(const RunFlags& f, model::Scenario& s) {
   for (std::size_t i = 0; i < f.settings.size() && i < table.size(); ++i) {
     if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
   }
-  const auto& run = s.run;
-  if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
-  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
-  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
-  if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
-    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
-  }
+  scenario::check_joined_settings(s);
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 
@@ -158,16 +149,8 @@ void setup_logging(const RunFlags& f) {
                                                                      : spdlog::level::info);
 }
 
-// Runs one scenario (one cell) and judges the expectations that apply to it.
-struct FinishedRun {
-  model::Scenario scenario;
-  run::RunOutcome outcome;
-  std::vector<metrics::Verdict> verdicts;
-};
-
-std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags, const std::string& label) {
-  auto done = std::make_unique<FinishedRun>();
-  done->scenario = scenario;
+// Runs one scenario (one cell) with the flags' workspace options and the progress line.
+std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags, const std::string& label) {
   run::RunOptions options;
   options.scenario = scenario;
   options.workdir = flags.workdir;
@@ -180,26 +163,9 @@ std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const
       g_progress->update(collector, elapsed_s, in_flight);
     };
   }
-  run::Runner runner(options);
-  done->outcome = runner.run();
+  auto done = sweep::run_one(std::move(options));
   if (g_progress) g_progress->finish();
-  std::vector<model::Expectation> applicable;
-  for (const auto& e : scenario.expectations) {
-    if (model::applies(e, scenario)) applicable.push_back(e);
-  }
-  done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
-  if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
   return done;
-}
-
-report::RunReport run_report(const FinishedRun& done, const std::string& command_line) {
-  report::RunReport rr;
-  rr.scenario = &done.scenario;
-  rr.outcome = &done.outcome;
-  rr.environment = done.outcome.environment;
-  rr.verdicts = done.verdicts;
-  rr.command_line = command_line;
-  return rr;
 }
 
 // Where reports go: --out (replaced atomically) or, in a checkout, a fresh results/ file
@@ -262,57 +228,6 @@ class ReportSink {
   std::vector<std::string> m_file_formats;
 };
 
-// Between a sweep's cells no runner owns SIGINT/SIGTERM/SIGHUP (libuv restores the default
-// action when a run ends), so a signal there would kill the process mid-way through writing
-// the report. The sweep notes it instead and stops after the cell in hand: an interrupt
-// always leaves the report of the finished cells and exits 128+N.
-volatile std::sig_atomic_t g_sweep_signal = 0;
-void note_sweep_signal(int signum) { g_sweep_signal = signum; }
-void catch_signals_between_cells() {
-  struct sigaction action {};
-  action.sa_handler = note_sweep_signal;
-  sigemptyset(&action.sa_mask);
-  for (int signum : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signum, &action, nullptr);
-}
-
-// Exit status of finished runs: interrupted first, then any failed expectation.
-int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal = 0) {
-  if (sweep_signal != 0) return 128 + sweep_signal;
-  for (const auto& cell : cells) {
-    if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
-  }
-  bool failed = false;
-  for (const auto& cell : cells) {
-    for (const auto& v : cell.run.verdicts) {
-      if (v.passed) continue;
-      failed = true;
-      std::string where;
-      for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
-      if (!where.empty()) where += "]";
-      spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
-                    metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
-    }
-  }
-  return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
-}
-
-// Every combination of the sweep's values, in axis order (the last axis varies fastest).
-std::vector<std::vector<std::pair<std::string, std::string>>> sweep_cells(const std::vector<model::SweepAxis>& axes) {
-  std::vector<std::vector<std::pair<std::string, std::string>>> cells{{}};
-  for (const auto& axis : axes) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> next;
-    for (const auto& cell : cells) {
-      for (const auto& value : axis.values) {
-        auto extended = cell;
-        extended.emplace_back(axis.key, value);
-        next.push_back(std::move(extended));
-      }
-    }
-    cells = std::move(next);
-  }
-  return cells;
-}
-
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
@@ -325,21 +240,9 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     scenario.sweep.push_back(std::move(axis));
   }
   if (flags.repeat) scenario.repeat = *flags.repeat;
-  if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
-    throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
-  }
-  const auto cells = sweep_cells(scenario.sweep);
+  // Every cell's settings are checked before anything runs.
+  const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
-  if (planned > model::k_max_sweep_cells) {
-    throw InputError("--sweep: " + std::to_string(planned) + " runs (at most " + std::to_string(model::k_max_sweep_cells) + ")");
-  }
-  // Check every cell's settings before anything runs.
-  for (const auto& cell : cells) {
-    model::Scenario probe = scenario;
-    for (const auto& [key, value] : cell) scenario::apply_setting(probe, key, value);
-    RunFlags none;
-    apply_flags(none, probe);
-  }
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
   const std::string command_line = reproduce_command(scenario, file_repeat);
@@ -348,7 +251,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                  scenario.run.concurrency, scenario.run.seed);
     auto done = run_scenario(scenario, flags, "");
-    std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};
+    std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
     const nlohmann::json document = report::to_json(rr);
     sink.write(document, done->outcome.started_at);
@@ -357,53 +260,23 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     const std::string text = formats.front() == "text" ? report::to_text(rr) : report::format_report(document, formats.front());
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-    return exit_status(one);
+    return sweep::exit_status(one);
   }
 
-  report::SweepInfo info;
-  for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
-  info.repeat = scenario.repeat;
-  info.cells_planned = planned;
-  info.command_line = command_line;
-  std::vector<std::unique_ptr<FinishedRun>> finished;
-  std::vector<report::CellReport> reports;
-  // Repetitions interleave (every cell once, then again) so machine drift spreads evenly.
-  catch_signals_between_cells();
-  for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
-    for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
-      model::Scenario cell_scenario = scenario;
-      for (const auto& [key, value] : cells[index]) scenario::apply_setting(cell_scenario, key, value);
-      std::string label;
-      for (const auto& [key, value] : cells[index]) label += " " + key + "=" + value;
-      spdlog::info("run {}/{}:{}{}", reports.size() + 1, planned, label,
-                   scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
-      finished.push_back(run_scenario(cell_scenario, flags, "[" + std::to_string(reports.size() + 1) + "/" + std::to_string(planned) + "] "));
-      catch_signals_between_cells();
-      reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
-      info.signal = g_sweep_signal;
-      // After every cell: an interrupted sweep still leaves a valid report of what finished.
-      sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
-      sink.write_junit(reports);
-      if (finished.back()->outcome.interrupted) break;
-    }
-    if (!finished.empty() && finished.back()->outcome.interrupted) break;
-  }
-  if (reports.empty()) {
-    spdlog::warn("{}: sweep stopped before its first run", strsignal(g_sweep_signal));
-    return 128 + g_sweep_signal;
-  }
-  if (g_sweep_signal != 0 && info.signal == 0) {
-    // Noted after the last report was written: say so in the report too.
-    info.signal = g_sweep_signal;
-    sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
-  }
-  if (info.signal != 0) spdlog::warn("{}: sweep stopped after {} of {} runs", strsignal(info.signal), reports.size(), planned);
+  sweep::SweepHooks hooks;
+  hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };
+  hooks.on_cell = [&](const sweep::SweepResult& so_far) {
+    sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at);
+    sink.write_junit(so_far.reports);
+  };
+  const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks);
+  if (result.reports.empty()) return 128 + result.info.signal;
   sink.announce();
-  const std::string text = formats.front() == "text" ? report::sweep_to_text(reports, info)
-                                                     : report::format_report(report::sweep_to_json(reports, info), formats.front());
+  const std::string text = formats.front() == "text" ? report::sweep_to_text(result.reports, result.info)
+                                                     : report::format_report(report::sweep_to_json(result.reports, result.info), formats.front());
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return exit_status(reports, info.signal);
+  return sweep::exit_status(result.reports, result.info.signal);
 }
 
 void add_run_options(CLI::App& app, RunFlags& f) {

@@ -332,6 +332,16 @@ std::optional<SettingValue> check_file_value(const RunSetting& s, const FileValu
   return std::nullopt;
 }
 
+void check_joined_settings(const Scenario& s) {
+  const auto& run = s.run;
+  if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
+  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
+  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
+  if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
+    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
+  }
+}
+
 std::string value_text(const RunSetting& s, const SettingValue& value) {
   switch (s.type) {
     case SettingType::integer: return std::to_string(value.integer);

@@ -85,6 +85,11 @@ struct FileValue {
 // follows "<file>:<line>:<column>: run.<key>: ", e.g. "expected an integer in 1..100000 (got 0)".
 std::optional<SettingValue> check_file_value(const RunSetting& setting, const FileValue& value, std::string& error);
 
+// The rules that join settings, checked once flags or sweep values have applied (a file's
+// own [run] is checked by the loader, naming its keys). Throws InputError naming the flags:
+// "--builds 0 needs a --duration", "--arrival poisson needs --rate > 0", ...
+void check_joined_settings(const model::Scenario& scenario);
+
 // The canonical text of a value, which apply_text reads back to the same value.
 std::string value_text(const RunSetting& setting, const SettingValue& value);
 
