@@ -4,15 +4,14 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstring>
 #include <cstdio>
 #include <iostream>
@@ -22,12 +21,12 @@
 
 #include "engine/core/error.hpp"
 #include "engine/fs/output_file.hpp"
-#include "engine/metrics/expectations.hpp"
 #include "engine/report/exports.hpp"
 #include "engine/report/report.hpp"
 #include "engine/run/runner.hpp"
 #include "engine/scenario/loader.hpp"
-#include "engine/scenario/settings.hpp"
+#include "engine/scenario/run_settings.hpp"
+#include "engine/sweep/sweep.hpp"
 
 namespace cachestress::cli {
 namespace {
@@ -35,15 +34,8 @@ namespace {
 // Every flag of `run`; an unset optional keeps the scenario file's value.
 struct RunFlags {
   std::string scenario;
-  std::optional<std::uint64_t> builds;
-  std::optional<std::uint32_t> concurrency;
-  std::optional<double> duration;
-  std::optional<std::string> sharing, isolation, semantics, arrival, lock_kind, backend;
-  std::optional<double> rate, ramp;
-  std::optional<std::uint64_t> seed;
-  std::optional<std::uint32_t> interval_ms;
-  std::optional<double> lock_timeout;
-  std::optional<std::string> env_policy, build_timeout;
+  // One per row of scenario::run_settings(), in table order: the flag's text as typed.
+  std::vector<std::optional<std::string>> settings;
   std::vector<std::string> sweep;
   std::optional<std::uint32_t> repeat;
   std::string junit;
@@ -56,88 +48,34 @@ struct RunFlags {
   bool quiet = false;
 };
 
-template <typename T>
-T parsed_or_fail(std::optional<T> value, const std::string& flag, const std::string& text, const std::string& choices) {
-  if (!value) throw InputError(flag + ": expected " + choices + " (got \"" + text + "\")");
-  return *value;
-}
-
-// Applies flags over the scenario's own values and checks the limits.
+// Applies flags over the scenario's own values (each checked by its row of the settings
+// table), then the rules that join settings.
 void apply_flags(const RunFlags& f, model::Scenario& s) {
-  auto& run = s.run;
-  if (f.builds) run.builds = *f.builds;
-  if (f.concurrency) run.concurrency = *f.concurrency;
-  if (f.duration) run.duration_s = *f.duration;
-  if (f.seed) run.seed = *f.seed;
-  if (f.interval_ms) run.interval_ms = *f.interval_ms;
-  if (f.rate) run.rate_per_s = *f.rate;
-  if (f.lock_timeout) {
-    if (!(*f.lock_timeout >= 0 && *f.lock_timeout <= 86400)) throw InputError("--lock-timeout: must be between 0 and 86400 seconds");
-    run.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(*f.lock_timeout * 1000));
+  const auto table = scenario::run_settings();
+  for (std::size_t i = 0; i < f.settings.size() && i < table.size(); ++i) {
+    if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
   }
-  if (f.ramp) run.ramp_s = *f.ramp;
-  if (f.semantics) {
-    run.semantics = parsed_or_fail(model::parse_semantics(*f.semantics), "--semantics", *f.semantics, "one of buildah, buildah-1.28, buildkit");
-  }
-  if (f.isolation) {
-    run.isolation = parsed_or_fail(model::parse_isolation(*f.isolation), "--isolation", *f.isolation, "one of per-build, shared, per-group:K");
-  }
-  if (f.arrival) run.arrival = parsed_or_fail(model::parse_arrival(*f.arrival), "--arrival", *f.arrival, "one of together, ramp, poisson");
-  if (f.lock_kind) run.lock_kind = parsed_or_fail(model::parse_lock_kind(*f.lock_kind), "--lock-kind", *f.lock_kind, "one of ofd, fcntl, flock");
-  if (f.backend) {
-    run.backend = parsed_or_fail(model::parse_backend(*f.backend), "--backend", *f.backend, std::string("one of ") + scenario::k_backend_choices);
-  }
-  if (f.env_policy) {
-    run.env_policy = parsed_or_fail(model::parse_env_policy(*f.env_policy), "--env-policy", *f.env_policy, "one of propagate, drop");
-  }
-  if (f.build_timeout) {
-    run.build_timeout_ms = parsed_or_fail(scenario::parse_duration_ms(*f.build_timeout, scenario::k_max_build_timeout_s),
-                                          "--build-timeout", *f.build_timeout, scenario::k_duration_help);
-  }
-  if (f.sharing) {
-    auto sharing = parsed_or_fail(model::parse_sharing(*f.sharing), "--sharing", *f.sharing, "one of shared, private, locked");
-    for (auto& kind : s.kinds) {
-      for (auto& step : kind.steps) {
-        for (auto& mount : step.mounts) mount.sharing = sharing;
-      }
-    }
-  }
-  if (run.concurrency < 1 || run.concurrency > model::k_max_concurrency) {
-    throw InputError("--concurrency: must be between 1 and " + std::to_string(model::k_max_concurrency) + " (got " +
-                     std::to_string(run.concurrency) + ")");
-  }
-  if (run.builds > model::k_max_builds) {
-    throw InputError("--builds: must be at most " + std::to_string(model::k_max_builds) + " (got " + std::to_string(run.builds) + ")");
-  }
-  if (run.duration_s < 0 || run.duration_s > 7 * 24 * 3600.0) throw InputError("--duration: must be between 0 and 604800 seconds");
-  if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
-  if (run.interval_ms < 10 || run.interval_ms > 3'600'000) throw InputError("--interval-ms: must be between 10 and 3600000");
-  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
-  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
-  if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
-    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
-  }
+  scenario::check_joined_settings(s);
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
 }
 
-// The command line that reproduces this run from the resolved configuration.
-std::string reproduce_command(const model::Scenario& s, const RunFlags& f) {
-  const auto& r = s.run;
-  std::string source = s.source.starts_with("builtin:") ? s.name : s.source;
-  std::string cmd = "cachestress run --scenario " + source + " --builds " + std::to_string(r.builds) +
-                    " --concurrency " + std::to_string(r.concurrency) + " --semantics " + model::to_string(r.semantics) +
-                    " --isolation " + model::to_string(r.isolation) + " --backend " + model::to_string(r.backend) +
-                    " --arrival " + model::to_string(r.arrival) + " --lock-kind " + model::to_string(r.lock_kind) +
-                    " --seed " + std::to_string(r.seed);
-  if (r.duration_s > 0) cmd += " --duration " + fmt::format("{}", r.duration_s);
-  if (r.lock_timeout_ms > 0) cmd += " --lock-timeout " + fmt::format("{}", r.lock_timeout_ms / 1000.0);
-  if (r.arrival == model::Arrival::poisson) cmd += " --rate " + fmt::format("{}", r.rate_per_s);
-  if (r.arrival == model::Arrival::ramp) cmd += " --ramp " + fmt::format("{}", r.ramp_s);
-  if (r.backend == model::Backend::process) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
-  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + std::to_string(r.build_timeout_ms) + "ms";
-  if (f.sharing) cmd += " --sharing " + *f.sharing;
-  if (r.env_policy != model::EnvPolicy::propagate) cmd += std::string(" --env-policy ") + model::to_string(r.env_policy);
-  if (r.build_timeout_ms > 0) cmd += " --build-timeout " + fmt::format("{}", r.build_timeout_ms / 1000.0);
+// A word as /bin/sh reads it back unchanged: bare when it is plain, else in single quotes.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_-+./:=,@%", c) != nullptr;
+  });
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The command line that reproduces this run from the resolved configuration: every run
+// setting and sweep axis, shell-quoted. It names no report file: append --out PATH.
+std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat) {
+  const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
+  std::string cmd = "cachestress run";
+  for (const auto& arg : scenario::reproduce_args(s, ref, file_repeat)) cmd += " " + shell_word(arg);
   return cmd;
 }
 
@@ -212,16 +150,8 @@ void setup_logging(const RunFlags& f) {
                                                                      : spdlog::level::info);
 }
 
-// Runs one scenario (one cell) and judges the expectations that apply to it.
-struct FinishedRun {
-  model::Scenario scenario;
-  run::RunOutcome outcome;
-  std::vector<metrics::Verdict> verdicts;
-};
-
-std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags, const std::string& label) {
-  auto done = std::make_unique<FinishedRun>();
-  done->scenario = scenario;
+// Runs one scenario (one cell) with the flags' workspace options and the progress line.
+std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario, const RunFlags& flags, const std::string& label) {
   run::RunOptions options;
   options.scenario = scenario;
   options.workdir = flags.workdir;
@@ -234,26 +164,9 @@ std::unique_ptr<FinishedRun> run_scenario(const model::Scenario& scenario, const
       g_progress->update(collector, elapsed_s, in_flight);
     };
   }
-  run::Runner runner(options);
-  done->outcome = runner.run();
+  auto done = sweep::run_one(std::move(options));
   if (g_progress) g_progress->finish();
-  std::vector<model::Expectation> applicable;
-  for (const auto& e : scenario.expectations) {
-    if (model::applies(e, scenario)) applicable.push_back(e);
-  }
-  done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
-  if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
   return done;
-}
-
-report::RunReport run_report(const FinishedRun& done, const std::string& command_line) {
-  report::RunReport rr;
-  rr.scenario = &done.scenario;
-  rr.outcome = &done.outcome;
-  rr.environment = done.outcome.environment;
-  rr.verdicts = done.verdicts;
-  rr.command_line = command_line;
-  return rr;
 }
 
 // Where reports go: --out (replaced atomically) or, in a checkout, a fresh results/ file
@@ -316,60 +229,10 @@ class ReportSink {
   std::vector<std::string> m_file_formats;
 };
 
-// Between a sweep's cells no runner owns SIGINT/SIGTERM/SIGHUP (libuv restores the default
-// action when a run ends), so a signal there would kill the process mid-way through writing
-// the report. The sweep notes it instead and stops after the cell in hand: an interrupt
-// always leaves the report of the finished cells and exits 128+N.
-volatile std::sig_atomic_t g_sweep_signal = 0;
-void note_sweep_signal(int signum) { g_sweep_signal = signum; }
-void catch_signals_between_cells() {
-  struct sigaction action {};
-  action.sa_handler = note_sweep_signal;
-  sigemptyset(&action.sa_mask);
-  for (int signum : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signum, &action, nullptr);
-}
-
-// Exit status of finished runs: interrupted first, then any failed expectation.
-int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal = 0) {
-  if (sweep_signal != 0) return 128 + sweep_signal;
-  for (const auto& cell : cells) {
-    if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
-  }
-  bool failed = false;
-  for (const auto& cell : cells) {
-    for (const auto& v : cell.run.verdicts) {
-      if (v.passed) continue;
-      failed = true;
-      std::string where;
-      for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
-      if (!where.empty()) where += "]";
-      spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
-                    metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
-    }
-  }
-  return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
-}
-
-// Every combination of the sweep's values, in axis order (the last axis varies fastest).
-std::vector<std::vector<std::pair<std::string, std::string>>> sweep_cells(const std::vector<model::SweepAxis>& axes) {
-  std::vector<std::vector<std::pair<std::string, std::string>>> cells{{}};
-  for (const auto& axis : axes) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> next;
-    for (const auto& cell : cells) {
-      for (const auto& value : axis.values) {
-        auto extended = cell;
-        extended.emplace_back(axis.key, value);
-        next.push_back(std::move(extended));
-      }
-    }
-    cells = std::move(next);
-  }
-  return cells;
-}
-
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
+  const std::uint32_t file_repeat = scenario.repeat;
   apply_flags(flags, scenario);
   for (const auto& text : flags.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
@@ -378,30 +241,18 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     scenario.sweep.push_back(std::move(axis));
   }
   if (flags.repeat) scenario.repeat = *flags.repeat;
-  if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
-    throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
-  }
-  const auto cells = sweep_cells(scenario.sweep);
+  // Every cell's settings are checked before anything runs.
+  const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
-  if (planned > model::k_max_sweep_cells) {
-    throw InputError("--sweep: " + std::to_string(planned) + " runs (at most " + std::to_string(model::k_max_sweep_cells) + ")");
-  }
-  // Check every cell's settings before anything runs.
-  for (const auto& cell : cells) {
-    model::Scenario probe = scenario;
-    for (const auto& [key, value] : cell) scenario::apply_setting(probe, key, value);
-    RunFlags none;
-    apply_flags(none, probe);
-  }
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
-  const std::string command_line = reproduce_command(scenario, flags);
+  const std::string command_line = reproduce_command(scenario, file_repeat);
 
   if (planned == 1) {
     spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                  scenario.run.concurrency, scenario.run.seed);
     auto done = run_scenario(scenario, flags, "");
-    std::vector<report::CellReport> one{{run_report(*done, command_line), {}, 0, 0}};
+    std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
     const nlohmann::json document = report::to_json(rr);
     sink.write(document, done->outcome.started_at);
@@ -410,78 +261,39 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     const std::string text = formats.front() == "text" ? report::to_text(rr) : report::format_report(document, formats.front());
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-    return exit_status(one);
+    return sweep::exit_status(one);
   }
 
-  report::SweepInfo info;
-  for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
-  info.repeat = scenario.repeat;
-  info.cells_planned = planned;
-  info.command_line = command_line;
-  std::vector<std::unique_ptr<FinishedRun>> finished;
-  std::vector<report::CellReport> reports;
-  // Repetitions interleave (every cell once, then again) so machine drift spreads evenly.
-  catch_signals_between_cells();
-  for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
-    for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
-      model::Scenario cell_scenario = scenario;
-      for (const auto& [key, value] : cells[index]) scenario::apply_setting(cell_scenario, key, value);
-      std::string label;
-      for (const auto& [key, value] : cells[index]) label += " " + key + "=" + value;
-      spdlog::info("run {}/{}:{}{}", reports.size() + 1, planned, label,
-                   scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
-      finished.push_back(run_scenario(cell_scenario, flags, "[" + std::to_string(reports.size() + 1) + "/" + std::to_string(planned) + "] "));
-      catch_signals_between_cells();
-      reports.push_back({run_report(*finished.back(), command_line), cells[index], rep, index});
-      info.signal = g_sweep_signal;
-      // After every cell: an interrupted sweep still leaves a valid report of what finished.
-      sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
-      sink.write_junit(reports);
-      if (finished.back()->outcome.interrupted) break;
-    }
-    if (!finished.empty() && finished.back()->outcome.interrupted) break;
-  }
-  if (reports.empty()) {
-    spdlog::warn("{}: sweep stopped before its first run", strsignal(g_sweep_signal));
-    return 128 + g_sweep_signal;
-  }
-  if (g_sweep_signal != 0 && info.signal == 0) {
-    // Noted after the last report was written: say so in the report too.
-    info.signal = g_sweep_signal;
-    sink.write(report::sweep_to_json(reports, info), finished.front()->outcome.started_at);
-  }
-  if (info.signal != 0) spdlog::warn("{}: sweep stopped after {} of {} runs", strsignal(info.signal), reports.size(), planned);
+  sweep::SweepHooks hooks;
+  hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };
+  hooks.on_cell = [&](const sweep::SweepResult& so_far) {
+    sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at);
+    sink.write_junit(so_far.reports);
+  };
+  const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks);
+  if (result.reports.empty()) return 128 + result.info.signal;
   sink.announce();
-  const std::string text = formats.front() == "text" ? report::sweep_to_text(reports, info)
-                                                     : report::format_report(report::sweep_to_json(reports, info), formats.front());
+  const std::string text = formats.front() == "text" ? report::sweep_to_text(result.reports, result.info)
+                                                     : report::format_report(report::sweep_to_json(result.reports, result.info), formats.front());
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return exit_status(reports, info.signal);
+  return sweep::exit_status(result.reports, result.info.signal);
 }
 
 void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
-  app.add_option("--builds", f.builds, "number of builds to run (0: until --duration)");
-  app.add_option("--concurrency", f.concurrency, "builds in flight at most");
-  app.add_option("--duration", f.duration, "stop admitting builds after SECONDS");
-  app.add_option("--sharing", f.sharing, "override every mount's sharing: shared|private|locked");
-  app.add_option("--isolation", f.isolation, "cache roots: per-build|shared|per-group:K");
-  app.add_option("--semantics", f.semantics, "semantics profile: buildah|buildah-1.28|buildkit");
-  app.add_option("--backend", f.backend,
-                 "how builds run: inproc (real files and locks) | process (a worker process per build) "
-                 "| command (the scenario's [command], one process per build or step) | fake (no I/O, for tests)");
-  app.add_option("--env-policy", f.env_policy,
-                 "process and command backends: propagate (each build's TMPDIR is its cache root) | drop (TMPDIR lost: one server root)");
-  app.add_option("--build-timeout", f.build_timeout,
-                 "process and command backends: TERM, then KILL, a build running longer (30s, 500ms; command: overrides [command] timeout)");
-  app.add_option("--arrival", f.arrival, "together|ramp|poisson");
-  app.add_option("--rate", f.rate, "poisson arrivals per second");
-  app.add_option("--ramp", f.ramp, "ramp: spread the first wave over SECONDS");
-  app.add_option("--lock-kind", f.lock_kind, "kernel lock for Buildah locked mounts: ofd|fcntl|flock");
-  app.add_option("--lock-timeout", f.lock_timeout, "a lock wait longer than SECONDS fails the build (deadlock or lock-timeout)");
+  const auto table = scenario::run_settings();
+  f.settings.assign(table.size(), std::nullopt);  // sized once: the options point into it
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& setting = table[i];
+    const char* type = setting.type == scenario::SettingType::integer   ? "INT"
+                       : setting.type == scenario::SettingType::choice  ? "CHOICE"
+                       : setting.type == scenario::SettingType::duration ? "DURATION"
+                       : setting.unit == "s"                             ? "SECONDS"
+                                                                         : "NUMBER";
+    app.add_option(std::string(setting.flag), f.settings[i], scenario::flag_help(setting))->type_name(type);
+  }
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
-  app.add_option("--seed", f.seed, "seed for build order, kinds and operation choices");
-  app.add_option("--interval-ms", f.interval_ms, "per-interval sample period (default 1000)");
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");

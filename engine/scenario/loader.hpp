@@ -1,5 +1,7 @@
 #pragma once
 // Scenario files: TOML text <-> model::Scenario. The format is documented in scenarios/README.md.
+// One job per file: parser.cpp (parse_scenario), catalogue.cpp (load_scenario, catalogue),
+// toml_writer.cpp (to_toml), equality.cpp (same_scenario); run_settings.hpp holds [run].
 // Every problem is an InputError (exit 2) whose message is one line:
 //   "<source>:<line>:<column>: <field path>: <what was expected>"
 #include <string>

@@ -3,7 +3,7 @@
 
 #include "engine/core/error.hpp"
 #include "engine/scenario/loader.hpp"
-#include "engine/scenario/settings.hpp"
+#include "engine/scenario/run_settings.hpp"
 
 namespace cachestress::scenario {
 

@@ -1,11 +1,10 @@
+// The scenario parser: TOML text to model::Scenario, every problem an InputError naming
+// file, line, column and field. (Writing TOML: toml_writer.cpp; equality: equality.cpp;
+// built-ins and files: catalogue.cpp.)
 #include "engine/scenario/loader.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -22,8 +21,8 @@
 #include "engine/command/template.hpp"
 #include "engine/core/error.hpp"
 #include "engine/metrics/summary_fields.hpp"
-#include "engine/scenario/embedded.hpp"
-#include "engine/scenario/settings.hpp"
+#include "engine/scenario/run_settings.hpp"
+#include "engine/scenario/scenario_text.hpp"
 
 namespace cachestress::scenario {
 namespace {
@@ -35,12 +34,11 @@ constexpr std::size_t k_max_path_bytes = 4000;
 constexpr std::size_t k_max_build_name_bytes = 64;
 constexpr std::size_t k_max_value_bytes = 255;  // an op's payload tag, embedded in every token
 constexpr std::int64_t k_max_ms = 3'600'000;
-constexpr std::int64_t k_min_interval_ms = 10;
-constexpr double k_max_lock_timeout_s = 86400;
+constexpr double k_max_command_timeout_s = 86400;
+constexpr double k_max_kill_after_s = 86400;  // faults.kill_lock_holder
+constexpr const char* k_kill_after_help = "a duration in 0..86400 s such as 30, 30s, 500ms or 2m";
 constexpr std::int64_t k_max_weight = 1'000'000;
 constexpr std::int64_t k_max_id = 4'294'967'295;  // uid/gid are 32-bit
-constexpr double k_max_seconds = 365.0 * 24 * 3600;  // duration, ramp
-constexpr double k_max_rate = 1e6;                    // poisson arrivals per second
 
 struct Position {
   std::uint32_t line = 1;
@@ -52,37 +50,6 @@ Position at(const toml::source_region& region) {
   return {region.begin.line, region.begin.column};
 }
 Position at(const toml::node& node) { return at(node.source()); }
-
-// Escapes control bytes so a message stays on one line; optionally quotes and truncates.
-std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
-  constexpr char k_hex[] = "0123456789abcdef";
-  bool truncated = false;
-  if (text.size() > max_bytes) {
-    std::size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 sequences
-    text = text.substr(0, cut);
-    truncated = true;
-  }
-  std::string out;
-  if (quote) out += '"';
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += k_hex[c >> 4];
-      out += k_hex[c & 0xF];
-    } else if (quote && (ch == '"' || ch == '\\')) {
-      out += '\\';
-      out += ch;
-    } else {
-      out += ch;
-    }
-  }
-  if (truncated) out += "...";
-  if (quote) out += '"';
-  return out;
-}
-std::string quoted(std::string_view text) { return escape(text, true, 80); }
 
 // toml++ 3.3.0 (Debian 12) asks a lookup table whether a non-ASCII character is whitespace
 // wherever it scans for the end of a value or key, even inside some strings; for three ranges
@@ -163,13 +130,6 @@ std::string unshift(std::string_view text) {
   return out;
 }
 
-std::string format_double(double value) {
-  std::array<char, 64> buffer{};
-  auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  if (ec != std::errc{}) return "?";
-  return std::string(buffer.data(), end);
-}
-
 const char* type_name(const toml::node& node) {
   switch (node.type()) {
     case toml::node_type::table: return "table";
@@ -233,46 +193,6 @@ bool has_control_chars(std::string_view text) {
   });
 }
 
-std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text) {
-  constexpr std::array<std::pair<std::string_view, model::Comparison>, 7> k_operators{{
-      {"==", model::Comparison::eq}, {"!=", model::Comparison::ne}, {"<=", model::Comparison::le},
-      {">=", model::Comparison::ge}, {"=", model::Comparison::eq},  {"<", model::Comparison::lt},
-      {">", model::Comparison::gt},
-  }};
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
-  text = trim(text);
-  auto comparison = model::Comparison::eq;
-  for (const auto& [spelling, op] : k_operators) {  // two-character operators are listed first
-    if (text.starts_with(spelling)) {
-      comparison = op;
-      text = trim(text.substr(spelling.size()));
-      break;
-    }
-  }
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return std::pair{comparison, value};
-}
-
-const char* comparison_text(model::Comparison comparison) {
-  switch (comparison) {
-    case model::Comparison::eq: return "==";
-    case model::Comparison::ne: return "!=";
-    case model::Comparison::lt: return "<";
-    case model::Comparison::le: return "<=";
-    case model::Comparison::gt: return ">";
-    case model::Comparison::ge: return ">=";
-  }
-  return "==";
-}
-
 // Keys an operation table may have, by kind; anything else is an error.
 std::vector<std::string_view> op_keys(model::OpKind kind) {
   switch (kind) {
@@ -292,11 +212,6 @@ std::vector<std::string_view> op_keys(model::OpKind kind) {
 constexpr std::array<std::string_view, 10> k_any_op_key{"op", "file", "value", "size", "chunk", "mount", "expect", "ms", "jitter_ms", "count"};
 constexpr const char* k_op_names = "write, read, append, delete, list, hold, prune, reset, trylock, extract";
 constexpr std::uint32_t k_max_extract_files = 10000;
-
-// Unconditional expectations first, then by condition, then by field.
-bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
-  return std::tie(a.when_key, a.when_value, a.field) < std::tie(b.when_key, b.when_value, b.field);
-}
 
 class Parser {
  public:
@@ -608,52 +523,36 @@ class Parser {
     }
   }
 
+  // [run]: every key is a row of the run settings table (run_settings.cpp).
   model::RunConfig read_run(const toml::table& run) const {
-    static constexpr std::array<std::string_view, 15> k_keys{
-        "builds", "duration", "concurrency", "seed", "semantics", "isolation",
-        "backend", "arrival", "rate", "ramp", "lock_kind", "interval_ms", "lock_timeout",
-        "env_policy", "build_timeout"};
-    check_keys(run, "run", k_keys);
-    model::RunConfig config;
-    if (const auto* n = run.get("builds")) {
-      config.builds = static_cast<std::uint64_t>(integer(*n, "run.builds", 0, static_cast<std::int64_t>(model::k_max_builds)));
+    std::vector<std::string_view> keys;
+    for (const auto& setting : run_settings()) {
+      if (setting.in_run_section) keys.push_back(setting.key);
     }
-    if (const auto* n = run.get("duration")) config.duration_s = number(*n, "run.duration", k_max_seconds);
-    if (const auto* n = run.get("concurrency")) config.concurrency = u32(*n, "run.concurrency", 1, model::k_max_concurrency);
-    if (const auto* n = run.get("seed")) {
-      config.seed = static_cast<std::uint64_t>(integer(*n, "run.seed", 0, std::numeric_limits<std::int64_t>::max()));
-    }
-    if (const auto* n = run.get("semantics")) {
-      config.semantics = choice(*n, "run.semantics", &model::parse_semantics, "buildah, buildah-1.28, buildkit");
-    }
-    if (const auto* n = run.get("isolation")) {
-      config.isolation = choice(*n, "run.isolation", &model::parse_isolation,
-                                "per-build, shared, per-group:K (K in 1.." + std::to_string(model::k_max_groups) + ")");
-    }
-    if (const auto* n = run.get("backend")) config.backend = choice(*n, "run.backend", &model::parse_backend, k_backend_choices);
-    if (const auto* n = run.get("arrival")) {
-      config.arrival = choice(*n, "run.arrival", &model::parse_arrival, "together, ramp, poisson");
-    }
-    if (const auto* n = run.get("rate")) config.rate_per_s = number(*n, "run.rate", k_max_rate);
-    if (const auto* n = run.get("ramp")) config.ramp_s = number(*n, "run.ramp", k_max_seconds);
-    if (const auto* n = run.get("lock_kind")) config.lock_kind = choice(*n, "run.lock_kind", &model::parse_lock_kind, "ofd, fcntl, flock");
-    if (const auto* n = run.get("interval_ms")) config.interval_ms = u32(*n, "run.interval_ms", k_min_interval_ms, k_max_ms);
-    if (const auto* n = run.get("lock_timeout")) {
-      config.lock_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.lock_timeout", k_max_lock_timeout_s) * 1000));
-    }
-    if (const auto* n = run.get("env_policy")) {
-      config.env_policy = choice(*n, "run.env_policy", &model::parse_env_policy, "propagate, drop");
-    }
-    if (const auto* n = run.get("build_timeout")) {
-      // Seconds as a number, or a duration string ("30s", "500ms", "2m").
-      if (const auto* text = n->as_string()) {
-        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
-        if (!ms) fail(at(*n), "run.build_timeout", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
-        config.build_timeout_ms = *ms;
-      } else {
-        config.build_timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "run.build_timeout", k_max_build_timeout_s) * 1000));
+    check_keys(run, "run", keys);
+    model::Scenario scenario;
+    for (const auto& setting : run_settings()) {
+      const auto* n = setting.in_run_section ? run.get(setting.key) : nullptr;
+      if (!n) continue;
+      FileValue value;
+      value.type_name = type_name(*n);
+      if (const auto* i = n->as_integer()) {
+        value.kind = FileValue::Kind::integer;
+        value.integer = i->get();
+      } else if (const auto* f = n->as_floating_point()) {
+        value.kind = FileValue::Kind::floating;
+        value.floating = f->get();
+      } else if (const auto* text = n->as_string()) {
+        value.kind = FileValue::Kind::string;
+        value.string = unshift(text->get());
+        value.shown = quoted(text->get());
       }
+      std::string error;
+      const auto checked = check_file_value(setting, value, error);
+      if (!checked) fail(at(*n), "run." + std::string(setting.key), error);
+      setting.set(scenario, *checked);
     }
+    const model::RunConfig& config = scenario.run;
 
     // Cross-field rules: point at the value that is set, else at the one that demands it.
     if (config.builds == 0 && config.duration_s <= 0) {
@@ -694,12 +593,12 @@ class Parser {
     if (const auto* n = faults.get("kill_lock_holder")) {
       // Seconds after the grant as a number, or a duration string ("50ms").
       if (const auto* text = n->as_string()) {
-        const auto ms = parse_duration_ms(text->get(), k_max_build_timeout_s);
-        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_duration_help + " (got " + quoted(text->get()) + ")");
+        const auto ms = parse_duration_ms(text->get(), k_max_kill_after_s);
+        if (!ms) fail(at(*n), "faults.kill_lock_holder", std::string("expected ") + k_kill_after_help + " (got " + quoted(text->get()) + ")");
         result.kill_lock_holder_ms = *ms;
       } else {
         result.kill_lock_holder_ms =
-            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_build_timeout_s) * 1000));
+            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_kill_after_s) * 1000));
       }
     }
     return result;
@@ -913,7 +812,7 @@ class Parser {
     if (const auto* n = section.get("setup")) spec.setup = argv_template(*n, "command.setup");
     if (const auto* n = section.get("cwd")) spec.cwd = plain_template(*n, "command.cwd");
     if (const auto* n = section.get("timeout")) {
-      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_lock_timeout_s) * 1000));
+      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_command_timeout_s) * 1000));
     }
     if (const auto* n = section.get("env")) {
       for (const auto& [key, value] : table(*n, "command.env")) {
@@ -1104,325 +1003,10 @@ class Parser {
   bool m_has_command_section = false;
 };
 
-// Reads a whole file as a stream (no stat: /dev/stdin and pipes have no size), at most
-// one byte past the limit so parse_scenario() reports oversize files.
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError("cannot read scenario " + quoted(path) + ": " + errno_text(errno));
-  std::string text;
-  std::array<char, 64 * 1024> buffer{};
-  while (text.size() <= k_max_scenario_bytes) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw InputError("cannot read scenario " + quoted(path) + ": " + errno_text(err));
-    }
-    if (n == 0) break;
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
-std::string toml_string(std::string_view text) {
-  constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out = "\"";
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += "\\u00";
-          out += k_hex[c >> 4];
-          out += k_hex[c & 0xF];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string toml_float(double value) {
-  std::string text = format_double(value);
-  if (text.find_first_of(".eEni") == std::string::npos) text += ".0";  // keep floats looking like floats
-  return text;
-}
-
-// An expectation's right-hand side: the text as written when it still means the same thing.
-std::string expectation_value(const model::Expectation& e) {
-  std::int64_t integer = 0;
-  auto [end, ec] = std::from_chars(e.text.data(), e.text.data() + e.text.size(), integer);
-  if (ec == std::errc{} && end == e.text.data() + e.text.size() && std::to_string(integer) == e.text &&
-      e.comparison == model::Comparison::eq && static_cast<double>(integer) == e.value) {
-    return e.text;  // a plain integer reads back as the same integer and text
-  }
-  // A float reads back with format_double() as its text; without '.'/'e' TOML would see an integer.
-  if (e.comparison == model::Comparison::eq && std::isfinite(e.value) && format_double(e.value) == e.text &&
-      e.text.find_first_of(".e") != std::string::npos) {
-    return e.text;
-  }
-  auto parsed = parse_comparison(e.text);
-  if (parsed && parsed->first == e.comparison && parsed->second == e.value) return toml_string(e.text);
-  return toml_string(comparison_text(e.comparison) + format_double(e.value));
-}
-
-// A template as an array of words: reads back to the same words whatever they contain.
-std::string toml_words(const std::vector<std::string>& words) {
-  std::string out = "[";
-  for (const auto& w : words) out += (out.size() > 1 ? ", " : "") + toml_string(w);
-  return out + "]";
-}
-
-std::string command_toml(const model::CommandSpec& c) {
-  std::string out = "\n[command]\n";
-  out += "per = " + toml_string(c.per == model::CommandPer::build ? "build" : "step") + "\n";
-  if (!c.run.empty()) out += "run = " + toml_words(c.run) + "\n";
-  if (!c.setup.empty()) out += "setup = " + toml_words(c.setup) + "\n";
-  out += "cwd = " + toml_string(c.cwd) + "\n";
-  out += "timeout = " + toml_float(c.timeout_ms / 1000.0) + "\n";
-  out += "env = {";
-  for (std::size_t i = 0; i < c.env.size(); ++i) out += (i ? ", " : " ") + c.env[i].first + " = " + toml_string(c.env[i].second);
-  out += c.env.empty() ? "}\n" : " }\n";
-  for (const auto& check : c.checks) {
-    out += "\n[[command.check]]\n";
-    if (!check.kind.empty()) out += "kind = " + toml_string(check.kind) + "\n";
-    if (check.step >= 0) out += "step = " + std::to_string(check.step) + "\n";
-    const char* stream = check.stream == model::OutputStream::stdout_ ? "stdout" : check.stream == model::OutputStream::stderr_ ? "stderr" : "both";
-    out += "stream = " + toml_string(stream) + "\n";
-    if (check.own_token) out += "own_token = true\n";
-    else if (!check.regex.empty()) out += "regex = " + toml_string(check.regex) + "\n";
-    else out += "substring = " + toml_string(check.substring) + "\n";
-    if (!check.foreign.empty()) {
-      out += "foreign = {";
-      for (std::size_t i = 0; i < check.foreign.size(); ++i) {
-        out += (i ? ", " : " ") + toml_string(check.foreign[i].first) + " = " + toml_string(check.foreign[i].second);
-      }
-      out += " }\n";
-    }
-  }
-  for (const auto& signature : c.signatures) {
-    out += "\n[[command.signature]]\nregex = " + toml_string(signature.regex) + "\ncategory = " + toml_string(signature.category) + "\n";
-  }
-  return out;
-}
-
-bool same_check(const model::OutputCheck& a, const model::OutputCheck& b) {
-  return a.kind == b.kind && a.step == b.step && a.stream == b.stream && a.substring == b.substring && a.regex == b.regex &&
-         a.own_token == b.own_token && a.foreign == b.foreign;
-}
-
-bool same_command(const std::optional<model::CommandSpec>& a, const std::optional<model::CommandSpec>& b) {
-  if (!a || !b) return a.has_value() == b.has_value();
-  return a->per == b->per && a->run == b->run && a->setup == b->setup && a->cwd == b->cwd && a->timeout_ms == b->timeout_ms &&
-         a->env == b->env && std::equal(a->checks.begin(), a->checks.end(), b->checks.begin(), b->checks.end(), same_check) &&
-         std::equal(a->signatures.begin(), a->signatures.end(), b->signatures.begin(), b->signatures.end(),
-                    [](const auto& x, const auto& y) { return x.regex == y.regex && x.category == y.category; });
-}
-
-bool same_mount(const model::Mount& a, const model::Mount& b) {
-  return a.target == b.target && a.id == b.id && a.uid == b.uid && a.gid == b.gid && a.sharing == b.sharing;
-}
-
-bool same_op(const model::Operation& a, const model::Operation& b) {
-  return a.kind == b.kind && a.mount == b.mount && a.file == b.file && a.value == b.value && a.size == b.size &&
-         a.chunk == b.chunk && a.expect == b.expect && a.hold_ms == b.hold_ms && a.jitter_ms == b.jitter_ms &&
-         a.count == b.count;
-}
-
-bool same_step(const model::Step& a, const model::Step& b) {
-  return a.gap_ms == b.gap_ms && a.command == b.command && std::equal(a.mounts.begin(), a.mounts.end(), b.mounts.begin(), b.mounts.end(), same_mount) &&
-         std::equal(a.ops.begin(), a.ops.end(), b.ops.begin(), b.ops.end(), same_op);
-}
-
-bool same_kind(const model::BuildKind& a, const model::BuildKind& b) {
-  return a.name == b.name && a.weight == b.weight &&
-         std::equal(a.steps.begin(), a.steps.end(), b.steps.begin(), b.steps.end(), same_step);
-}
-
-bool same_run(const model::RunConfig& a, const model::RunConfig& b) {
-  return a.builds == b.builds && a.duration_s == b.duration_s && a.concurrency == b.concurrency && a.seed == b.seed &&
-         a.semantics == b.semantics && a.isolation.kind == b.isolation.kind && a.isolation.groups == b.isolation.groups &&
-         a.backend == b.backend && a.arrival == b.arrival && a.rate_per_s == b.rate_per_s && a.ramp_s == b.ramp_s &&
-         a.lock_kind == b.lock_kind && a.interval_ms == b.interval_ms && a.lock_timeout_ms == b.lock_timeout_ms &&
-         a.env_policy == b.env_policy && a.build_timeout_ms == b.build_timeout_ms;
-}
-
-std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
-  std::stable_sort(expectations.begin(), expectations.end(), expectation_order);
-  return expectations;
-}
-
 }  // namespace
 
 model::Scenario parse_scenario(std::string_view toml_text, std::string_view source_name, std::string_view name) {
   return Parser(source_name).parse(toml_text, name);
-}
-
-model::Scenario load_scenario(std::string_view name_or_path) {
-  const bool is_path = name_or_path.find('/') != std::string_view::npos || name_or_path.ends_with(".toml");
-  if (!is_path) {
-    for (const auto& builtin : embedded_scenarios()) {
-      if (builtin.name == name_or_path) {
-        return parse_scenario(builtin.toml, "builtin:" + std::string(builtin.name), builtin.name);
-      }
-    }
-    throw InputError("unknown scenario '" + escape(name_or_path, false, 200) + "' (try: cachestress list)");
-  }
-  const std::string path(name_or_path);
-  if (path.find('\0') != std::string::npos) throw InputError("cannot read scenario " + quoted(path) + ": path contains a NUL byte");
-  std::string_view stem = name_or_path.substr(name_or_path.rfind('/') + 1);  // npos + 1 == 0
-  if (stem.ends_with(".toml")) stem.remove_suffix(5);
-  if (stem.empty()) stem = name_or_path;
-  return parse_scenario(read_file(path), path, stem);
-}
-
-std::string to_toml(const model::Scenario& s) {
-  std::string out;
-  auto line = [&out](std::string_view key, const std::string& value) {
-    out.append(key).append(" = ").append(value).append("\n");
-  };
-  out += "# Scenario " + escape(s.name, false, 200) + " resolved from " + escape(s.source, false, 200) +
-         ". Every field is explicit; format: scenarios/README.md\n";
-  line("description", toml_string(s.description));
-
-  const auto& r = s.run;
-  out += "\n[run]\n";
-  line("builds", std::to_string(r.builds));
-  line("duration", toml_float(r.duration_s));
-  line("concurrency", std::to_string(r.concurrency));
-  line("seed", std::to_string(r.seed));
-  line("semantics", toml_string(model::to_string(r.semantics)));
-  line("isolation", toml_string(model::to_string(r.isolation)));
-  line("backend", toml_string(model::to_string(r.backend)));
-  line("arrival", toml_string(model::to_string(r.arrival)));
-  line("rate", toml_float(r.rate_per_s));
-  line("ramp", toml_float(r.ramp_s));
-  line("lock_kind", toml_string(model::to_string(r.lock_kind)));
-  line("interval_ms", std::to_string(r.interval_ms));
-  line("lock_timeout", toml_float(r.lock_timeout_ms / 1000.0));
-  line("env_policy", toml_string(model::to_string(r.env_policy)));
-  line("build_timeout", toml_float(r.build_timeout_ms / 1000.0));
-
-  out += "\n[faults]\n";
-  line("stale_lock", s.faults.stale_lock ? "true" : "false");
-  line("enospc_tmpfs_kb", std::to_string(s.faults.enospc_tmpfs_kb));
-  if (s.faults.kill_lock_holder_ms) line("kill_lock_holder", toml_float(*s.faults.kill_lock_holder_ms / 1000.0));
-
-  for (const auto& kind : s.kinds) {
-    out += "\n[[build]]\n";
-    line("name", toml_string(kind.name));
-    line("weight", std::to_string(kind.weight));
-    for (const auto& step : kind.steps) {
-      out += "\n[[build.step]]\n";
-      line("gap_ms", std::to_string(step.gap_ms));
-      if (!step.command.empty()) line("command", toml_words(step.command));
-      if (!step.command.empty() && step.mounts.empty() && step.ops.empty()) continue;
-      out += "mount = [";
-      for (const auto& m : step.mounts) {
-        out += "\n  { target = " + toml_string(m.target) + ", id = " + toml_string(m.id) + ", uid = " + std::to_string(m.uid) +
-               ", gid = " + std::to_string(m.gid) + ", sharing = " + toml_string(model::to_string(m.sharing)) + " },";
-      }
-      out += step.mounts.empty() ? "]\n" : "\n]\n";
-      out += "ops = [";
-      for (const auto& op : step.ops) {
-        // Only the keys that apply to the kind: the others are errors when read back.
-        out += "\n  { op = " + toml_string(model::to_string(op.kind));
-        switch (op.kind) {
-          case model::OpKind::write:
-          case model::OpKind::append:
-            out += ", file = " + toml_string(op.file) + ", value = " + toml_string(op.value) + ", size = " + std::to_string(op.size) +
-                   ", chunk = " + std::to_string(op.chunk) + ", mount = " + std::to_string(op.mount);
-            break;
-          case model::OpKind::read:
-            out += ", file = " + toml_string(op.file) + ", expect = " + toml_string(model::to_string(op.expect)) +
-                   ", mount = " + std::to_string(op.mount);
-            break;
-          case model::OpKind::remove:
-          case model::OpKind::list:
-            out += ", file = " + toml_string(op.file) + ", mount = " + std::to_string(op.mount);
-            break;
-          case model::OpKind::hold:
-            out += ", ms = " + std::to_string(op.hold_ms) + ", jitter_ms = " + std::to_string(op.jitter_ms);
-            break;
-          case model::OpKind::prune:
-          case model::OpKind::reset: out += ", mount = " + std::to_string(op.mount); break;
-          case model::OpKind::trylock:
-            out += ", file = " + toml_string(op.file) + ", mount = " + std::to_string(op.mount);
-            break;
-          case model::OpKind::extract:
-            out += ", file = " + toml_string(op.file) + ", count = " + std::to_string(op.count) + ", size = " + std::to_string(op.size) +
-                   ", mount = " + std::to_string(op.mount);
-            break;
-        }
-        out += " },";
-      }
-      out += step.ops.empty() ? "]\n" : "\n]\n";
-    }
-  }
-
-  if (s.command) out += command_toml(*s.command);
-
-  if (!s.sweep.empty() || s.repeat != 1) {
-    out += "\n[sweep]\n";
-    if (s.repeat != 1) line("repeat", std::to_string(s.repeat));
-    for (const auto& axis : s.sweep) {
-      std::string values;
-      for (const auto& v : axis.values) {
-        double number = 0;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), number);
-        const bool numeric = ec == std::errc{} && end == v.data() + v.size();
-        values += (values.empty() ? "" : ", ") + (numeric ? v : toml_string(v));
-      }
-      line(axis.key, "[" + values + "]");
-    }
-  }
-
-  out += "\n[expect]\n";
-  std::string condition;
-  for (const auto& e : sorted_by_field(s.expectations)) {
-    const std::string when = e.when_key.empty() ? "" : e.when_key + "=" + e.when_value;
-    if (when != condition) {
-      out += "\n[expect." + toml_string(when) + "]\n";
-      condition = when;
-    }
-    line(toml_string(e.field), expectation_value(e));
-  }
-  return out;
-}
-
-std::vector<CatalogueEntry> catalogue() {
-  std::vector<CatalogueEntry> entries;
-  for (const auto& builtin : embedded_scenarios()) {
-    auto scenario = parse_scenario(builtin.toml, "builtin:" + std::string(builtin.name), builtin.name);
-    entries.push_back({scenario.name, scenario.description});
-  }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  return entries;
-}
-
-bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
-  if (a.description != b.description || !same_run(a.run, b.run) || !same_command(a.command, b.command)) return false;
-  if (a.faults.stale_lock != b.faults.stale_lock || a.faults.enospc_tmpfs_kb != b.faults.enospc_tmpfs_kb ||
-      a.faults.kill_lock_holder_ms != b.faults.kill_lock_holder_ms) return false;
-  if (a.repeat != b.repeat || !std::equal(a.sweep.begin(), a.sweep.end(), b.sweep.begin(), b.sweep.end(),
-                                          [](const auto& x, const auto& y) { return x.key == y.key && x.values == y.values; })) {
-    return false;
-  }
-  if (!std::equal(a.kinds.begin(), a.kinds.end(), b.kinds.begin(), b.kinds.end(), same_kind)) return false;
-  const auto ea = sorted_by_field(a.expectations);
-  const auto eb = sorted_by_field(b.expectations);
-  return std::equal(ea.begin(), ea.end(), eb.begin(), eb.end(), [](const auto& x, const auto& y) {
-    return x.field == y.field && x.comparison == y.comparison && x.value == y.value && x.text == y.text &&
-           x.when_key == y.when_key && x.when_value == y.when_value;
-  });
 }
 
 }  // namespace cachestress::scenario

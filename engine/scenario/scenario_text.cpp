@@ -1,0 +1,90 @@
+#include "engine/scenario/scenario_text.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <tuple>
+
+namespace cachestress::scenario {
+
+std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
+  constexpr char k_hex[] = "0123456789abcdef";
+  bool truncated = false;
+  if (text.size() > max_bytes) {
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 sequences
+    text = text.substr(0, cut);
+    truncated = true;
+  }
+  std::string out;
+  if (quote) out += '"';
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += k_hex[c >> 4];
+      out += k_hex[c & 0xF];
+    } else if (quote && (ch == '"' || ch == '\\')) {
+      out += '\\';
+      out += ch;
+    } else {
+      out += ch;
+    }
+  }
+  if (truncated) out += "...";
+  if (quote) out += '"';
+  return out;
+}
+std::string quoted(std::string_view text) { return escape(text, true, 80); }
+
+std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text) {
+  constexpr std::array<std::pair<std::string_view, model::Comparison>, 7> k_operators{{
+      {"==", model::Comparison::eq}, {"!=", model::Comparison::ne}, {"<=", model::Comparison::le},
+      {">=", model::Comparison::ge}, {"=", model::Comparison::eq},  {"<", model::Comparison::lt},
+      {">", model::Comparison::gt},
+  }};
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  text = trim(text);
+  auto comparison = model::Comparison::eq;
+  for (const auto& [spelling, op] : k_operators) {  // two-character operators are listed first
+    if (text.starts_with(spelling)) {
+      comparison = op;
+      text = trim(text.substr(spelling.size()));
+      break;
+    }
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return std::pair{comparison, value};
+}
+
+const char* comparison_text(model::Comparison comparison) {
+  switch (comparison) {
+    case model::Comparison::eq: return "==";
+    case model::Comparison::ne: return "!=";
+    case model::Comparison::lt: return "<";
+    case model::Comparison::le: return "<=";
+    case model::Comparison::gt: return ">";
+    case model::Comparison::ge: return ">=";
+  }
+  return "==";
+}
+
+bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
+  return std::tie(a.when_key, a.when_value, a.field) < std::tie(b.when_key, b.when_value, b.field);
+}
+
+std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {
+  std::stable_sort(expectations.begin(), expectations.end(), expectation_order);
+  return expectations;
+}
+
+}  // namespace cachestress::scenario

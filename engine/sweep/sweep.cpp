@@ -1,0 +1,149 @@
+#include "engine/sweep/sweep.hpp"
+
+#include <spdlog/spdlog.h>
+#include <signal.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "engine/core/error.hpp"
+#include "engine/scenario/run_settings.hpp"
+
+namespace cachestress::sweep {
+namespace {
+
+// Between a sweep's cells no runner owns SIGINT/SIGTERM/SIGHUP (libuv restores the default
+// action when a run ends), so a signal there would kill the process mid-way through writing
+// the report. The sweep notes it instead and stops after the cell in hand: an interrupt
+// always leaves the report of the finished cells and exits 128+N.
+volatile std::sig_atomic_t g_sweep_signal = 0;
+void note_sweep_signal(int signum) { g_sweep_signal = signum; }
+void catch_signals_between_cells() {
+  struct sigaction action {};
+  action.sa_handler = note_sweep_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signum : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signum, &action, nullptr);
+}
+
+}  // namespace
+
+std::vector<Cell> sweep_cells(const std::vector<model::SweepAxis>& axes) {
+  std::vector<Cell> cells{{}};
+  for (const auto& axis : axes) {
+    std::vector<Cell> next;
+    for (const auto& cell : cells) {
+      for (const auto& value : axis.values) {
+        auto extended = cell;
+        extended.emplace_back(axis.key, value);
+        next.push_back(std::move(extended));
+      }
+    }
+    cells = std::move(next);
+  }
+  return cells;
+}
+
+model::Scenario cell_scenario(const model::Scenario& scenario, const Cell& cell) {
+  model::Scenario result = scenario;
+  for (const auto& [key, value] : cell) scenario::apply_setting(result, key, value);
+  return result;
+}
+
+std::vector<Cell> plan_cells(const model::Scenario& scenario) {
+  if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
+    throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
+  }
+  auto cells = sweep_cells(scenario.sweep);
+  const std::size_t planned = cells.size() * scenario.repeat;
+  if (planned > model::k_max_sweep_cells) {
+    throw InputError("--sweep: " + std::to_string(planned) + " runs (at most " + std::to_string(model::k_max_sweep_cells) + ")");
+  }
+  for (const auto& cell : cells) scenario::check_joined_settings(cell_scenario(scenario, cell));
+  return cells;
+}
+
+std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
+  auto done = std::make_unique<FinishedRun>();
+  done->scenario = options.scenario;
+  run::Runner runner(std::move(options));
+  done->outcome = runner.run();
+  std::vector<model::Expectation> applicable;
+  for (const auto& e : done->scenario.expectations) {
+    if (model::applies(e, done->scenario)) applicable.push_back(e);
+  }
+  done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
+  if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
+  return done;
+}
+
+report::RunReport run_report(const FinishedRun& done, const std::string& command_line) {
+  report::RunReport rr;
+  rr.scenario = &done.scenario;
+  rr.outcome = &done.outcome;
+  rr.environment = done.outcome.environment;
+  rr.verdicts = done.verdicts;
+  rr.command_line = command_line;
+  return rr;
+}
+
+SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& cells, const std::string& command_line,
+                      const SweepHooks& hooks) {
+  SweepResult result;
+  auto& info = result.info;
+  for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
+  info.repeat = scenario.repeat;
+  info.cells_planned = cells.size() * scenario.repeat;
+  info.command_line = command_line;
+  const std::size_t planned = info.cells_planned;
+  catch_signals_between_cells();
+  for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
+    for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
+      std::string label;
+      for (const auto& [key, value] : cells[index]) label += " " + key + "=" + value;
+      spdlog::info("run {}/{}:{}{}", result.reports.size() + 1, planned, label,
+                   scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
+      const std::string progress = "[" + std::to_string(result.reports.size() + 1) + "/" + std::to_string(planned) + "] ";
+      result.finished.push_back(hooks.run(cell_scenario(scenario, cells[index]), progress));
+      catch_signals_between_cells();
+      result.reports.push_back({run_report(*result.finished.back(), command_line), cells[index], rep, index});
+      info.signal = g_sweep_signal;
+      hooks.on_cell(result);
+      if (result.finished.back()->outcome.interrupted) break;
+    }
+    if (!result.finished.empty() && result.finished.back()->outcome.interrupted) break;
+  }
+  if (result.reports.empty()) {
+    info.signal = g_sweep_signal;
+    spdlog::warn("{}: sweep stopped before its first run", strsignal(g_sweep_signal));
+    return result;
+  }
+  if (g_sweep_signal != 0 && info.signal == 0) {
+    // Noted after the last report was written: say so in the report too.
+    info.signal = g_sweep_signal;
+    hooks.on_cell(result);
+  }
+  if (info.signal != 0) spdlog::warn("{}: sweep stopped after {} of {} runs", strsignal(info.signal), result.reports.size(), planned);
+  return result;
+}
+
+int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal) {
+  if (sweep_signal != 0) return 128 + sweep_signal;
+  for (const auto& cell : cells) {
+    if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
+  }
+  bool failed = false;
+  for (const auto& cell : cells) {
+    for (const auto& v : cell.run.verdicts) {
+      if (v.passed) continue;
+      failed = true;
+      std::string where;
+      for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
+      if (!where.empty()) where += "]";
+      spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
+                    metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+    }
+  }
+  return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
+}
+
+}  // namespace cachestress::sweep
