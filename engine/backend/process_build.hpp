@@ -1,21 +1,20 @@
 #pragma once
-// The parent side of one `--backend process` build: spawns a child on the run's loop
-// (uv_spawn), writes its plan to the child's stdin, reads its event lines from a pipe on
-// fd 3 (engine/worker/protocol.hpp), and reports each decoded event and, once, the exit.
+// The parent side of one `--backend process` build: a core::ChildProcess (posix_spawn +
+// pidfd, uv_spawn where pidfds are not available) that writes the plan to the child's stdin
+// and hands the bytes of its fd 3 here, where they are split into event lines
+// (engine/worker/protocol.hpp), decoded and reported; a protocol violation kills the child.
 // The loop thread never blocks here: writes, reads, the exit and timeouts are callbacks.
 //
 // Child stdio: 0 = plan (then EOF), 1 = /dev/null, 2 = captured (last k_stderr_tail bytes),
-// 3 = events. The child gets its own session (UV_PROCESS_DETACHED): a terminal's Ctrl-C
-// reaches only the runner, which decides what each child gets (kill()). A worker also asks
-// the kernel to kill it if the runner dies (PR_SET_PDEATHSIG), so nothing outlives a run.
+// 3 = events. The child gets its own session: a terminal's Ctrl-C reaches only the runner,
+// which decides what each child gets (kill()). A worker also asks the kernel to kill it if
+// the runner dies (PR_SET_PDEATHSIG), so nothing outlives a run.
 //
-// Lifetime (the libuv rules of ../shared/docs/style.md): the handles live in a heap state
-// that is freed by the last close callback. on_exit is called exactly once per successful
-// start(), after the child was reaped and its event pipe reached EOF; the handles are
-// closing by then. Destroying a ProcessBuild whose child still runs sends SIGKILL and
-// leaves the state to reap the child and close itself: no zombie, no dangling callback.
-// Every ProcessBuild must be gone, and the loop run until they are reaped, before
-// core::Loop::close() (whose uv_walk expects only core handle boxes).
+// Lifetime (core::ChildProcess's): on_exit is called exactly once per successful start(),
+// after the child was reaped and its pipes reached EOF (or the drain grace ran out); nothing
+// is called after the ProcessBuild is destroyed, also from inside its own callbacks.
+// Destroying a ProcessBuild whose child still runs sends SIGKILL and leaves the launcher's
+// state to reap the child and close itself: no zombie, no dangling callback.
 //
 // Side effect: start() sets SIGPIPE to ignored for the whole process (once), so writing a
 // plan to a child that already died is an EPIPE, not the runner's death.
@@ -23,9 +22,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/core/child_process.hpp"
 #include "engine/worker/protocol.hpp"
 
 namespace cachestress::backend {
@@ -43,6 +44,7 @@ class ProcessBuild {
     std::vector<std::string> env;   // the child's whole environment, "KEY=VALUE" each
     std::uint64_t timeout_ms = 0;   // --build-timeout: SIGTERM after this long (0: never)
     std::uint64_t kill_grace_ms = k_default_kill_grace_ms;
+    core::ChildProcess::Launcher launcher = core::ChildProcess::Launcher::automatic;
   };
 
   using EventFn = std::function<void(const worker::protocol::Event& event)>;
@@ -75,9 +77,11 @@ class ProcessBuild {
   const std::string& stderr_tail() const noexcept;
 
  private:
-  struct State;
-  uv_loop_t* m_loop;
-  State* m_state = nullptr;  // owned by itself once started (freed by its last close callback)
+  // The line decoding state. Shared with the launcher's fd 3 callback, so that a ProcessBuild
+  // destroyed by its own on_event leaves the splitter alive until that callback returns.
+  struct Decoder;
+  std::shared_ptr<Decoder> m_decoder;
+  core::ChildProcess m_child;  // after m_decoder: destroyed (detached) first
 };
 
 // Our own binary (uv_exepath), to run `<exe> worker`. Throws EnvironmentError.

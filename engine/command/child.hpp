@@ -1,19 +1,20 @@
 #pragma once
-// One child process of the command backend, on the run's loop: started with posix_spawn and
-// watched through a pidfd (posix_launch.hpp says why; uv_spawn where pidfds are not
-// available), with stdout and stderr captured through pipes (bounded in memory), stdin from /dev/null, an optional
-// timeout (SIGTERM to its process group, SIGKILL after a grace period), and one callback
-// when it has been reaped and both pipes reached EOF. The loop thread never blocks here.
+// One child process of the command backend, on the run's loop: a core::ChildProcess
+// (posix_spawn + pidfd, uv_spawn where pidfds are not available) with stdin from /dev/null,
+// stdout and stderr captured (bounded in memory), an optional timeout (SIGTERM to its process
+// group, SIGKILL after a grace period), and one callback when it has been reaped and both
+// pipes reached EOF, also when it could not start. The loop thread never blocks here.
 //
-// Lifetime follows ../shared/docs/style.md: the handles live in a heap state freed by the
-// last close callback. Destroying a Child whose process still runs sends SIGKILL to its
-// group and leaves the state to reap it; no callback comes after that.
+// Lifetime is core::ChildProcess's: destroying a Child whose process still runs sends SIGKILL
+// to its group and leaves the launcher's state to reap it; no callback comes after that.
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "engine/core/child_process.hpp"
 
 namespace cachestress::command {
 
@@ -32,7 +33,7 @@ class Child {
   static constexpr std::uint64_t k_kill_grace_ms = 2000;
 
   // How the child is started. automatic: posix_spawn + pidfd where the kernel allows it.
-  enum class Launcher { automatic, posix_spawn, uv_spawn };
+  using Launcher = core::ChildProcess::Launcher;
 
   struct Spec {
     std::vector<std::string> argv;  // argv[0] is looked up in the environment's PATH
@@ -43,19 +44,17 @@ class Child {
   };
   using DoneFn = std::function<void(ChildResult&)>;
 
-  explicit Child(uv_loop_t* loop);
-  ~Child();
+  explicit Child(uv_loop_t* loop) : m_process(loop) {}
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
   // Spawns; `done` is called exactly once, also when the spawn fails (on a later loop turn).
   void start(Spec spec, DoneFn done);
   // Signals the child's process group while it has not been reaped (no-op afterwards).
-  void kill(int signum) noexcept;
+  void kill(int signum) noexcept { m_process.kill(signum); }
 
  private:
-  struct State;
-  State* m_state;
+  core::ChildProcess m_process;
 };
 
 }  // namespace cachestress::command

@@ -26,7 +26,7 @@ void guarded(const char* where, Fn&& fn) noexcept {
 }  // namespace
 
 // The heap object libuv points at. Freed only by the close callback.
-class HandleBox {
+class HandleBox : public HandleData {
  public:
   virtual ~HandleBox() {
     if (m_owner != nullptr) m_owner->m_box = nullptr;
@@ -37,7 +37,8 @@ class HandleBox {
     uv_handle_t* h = handle();
     if (!uv_is_closing(h)) uv_close(h, &HandleBox::on_closed);
   }
-  static void on_closed(uv_handle_t* h) noexcept { delete static_cast<HandleBox*>(h->data); }
+  void close_left_open(uv_handle_t*) noexcept override { close(); }
+  static void on_closed(uv_handle_t* h) noexcept { delete static_cast<HandleBox*>(static_cast<HandleData*>(h->data)); }
 
   HandleOwner* m_owner = nullptr;
 };
@@ -47,7 +48,10 @@ namespace {
 template <typename UvHandle, typename Callback>
 class TypedBox final : public HandleBox {
  public:
-  explicit TypedBox(Callback callback) : m_callback(std::move(callback)) { m_handle.data = this; }
+  explicit TypedBox(Callback callback) : m_callback(std::move(callback)) {
+    m_handle.data = static_cast<HandleData*>(this);
+  }
+  static TypedBox* of(void* data) noexcept { return static_cast<TypedBox*>(static_cast<HandleData*>(data)); }
   uv_handle_t* handle() noexcept override { return reinterpret_cast<uv_handle_t*>(&m_handle); }
   UvHandle m_handle{};
   Callback m_callback;
@@ -84,7 +88,7 @@ int Loop::close() {
   uv_walk(
       &m_loop,
       [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) static_cast<HandleBox*>(h->data)->close();
+        if (!uv_is_closing(h)) static_cast<HandleData*>(h->data)->close_left_open(h);
       },
       nullptr);
   uv_run(&m_loop, UV_RUN_DEFAULT);
@@ -130,7 +134,7 @@ void Timer::start(std::uint64_t timeout_ms, std::uint64_t repeat_ms) noexcept {
   if (m_box == nullptr) return;
   uv_timer_start(
       &box_of<TimerBox>(m_box)->m_handle,
-      [](uv_timer_t* t) { guarded("timer", [t] { static_cast<TimerBox*>(t->data)->m_callback(); }); },
+      [](uv_timer_t* t) { guarded("timer", [t] { TimerBox::of(t->data)->m_callback(); }); },
       timeout_ms, repeat_ms);
 }
 
@@ -141,7 +145,7 @@ void Timer::stop() noexcept {
 Async::Async(Loop& loop, std::function<void()> on_wake) {
   auto* box = new AsyncBox(std::move(on_wake));
   int rc = uv_async_init(loop.raw(), &box->m_handle, [](uv_async_t* a) {
-    guarded("async", [a] { static_cast<AsyncBox*>(a->data)->m_callback(); });
+    guarded("async", [a] { AsyncBox::of(a->data)->m_callback(); });
   });
   if (rc != 0) {
     delete box;
@@ -164,7 +168,7 @@ Signal::Signal(Loop& loop, int signum, std::function<void(int)> on_signal) {
   }
   rc = uv_signal_start(
       &box->m_handle,
-      [](uv_signal_t* s, int num) { guarded("signal", [s, num] { static_cast<SignalBox*>(s->data)->m_callback(num); }); },
+      [](uv_signal_t* s, int num) { guarded("signal", [s, num] { SignalBox::of(s->data)->m_callback(num); }); },
       signum);
   if (rc != 0) {
     box->close();  // initialised: its memory goes in the close callback

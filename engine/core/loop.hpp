@@ -4,7 +4,9 @@
 //   is freed only in the close callback, never before libuv is done with it;
 // - the owning C++ object (Timer, Async, Signal) closes its box in its destructor;
 // - Loop's destructor closes whatever is left (uv_walk), runs the loop once more and
-//   requires uv_loop_close() == 0.
+//   requires uv_loop_close() == 0. Every handle on a Loop has a HandleData behind its `data`
+//   (one per handle for the boxes below, one per child for ChildProcess), which the walk
+//   asks to close it.
 // Callbacks never let an exception escape into C: they are caught and logged.
 #include <uv.h>
 
@@ -32,6 +34,20 @@ class Loop {
  private:
   uv_loop_t m_loop{};
   bool m_closed = false;
+};
+
+// What the `data` of every handle on a Loop points to (as HandleData*): Loop::close() calls
+// close_left_open() for each handle still open, and the object closes it (and whatever must
+// go with it) so that its memory is released by its own close callbacks.
+class HandleData {
+ public:
+  virtual void close_left_open(uv_handle_t* handle) noexcept = 0;
+
+ protected:
+  HandleData() = default;
+  ~HandleData() = default;
+  HandleData(const HandleData&) = delete;
+  HandleData& operator=(const HandleData&) = delete;
 };
 
 class HandleBox;

@@ -1,6 +1,7 @@
 // The parent side of --backend process, driven by /bin/sh children that print canned event
 // lines on fd 3 (the worker itself is tested in-process in worker_test.cpp). Every test runs
-// its own loop and ends with uv_loop_close() == 0: no handle outlives its owner.
+// its own loop and ends with uv_loop_close() == 0: no handle outlives its owner. Each case
+// runs through both launchers (posix_spawn + pidfd, and the uv_spawn fallback).
 #include "engine/backend/process_build.hpp"
 
 #include <signal.h>
@@ -14,12 +15,28 @@
 #include <vector>
 
 #include "engine/core/loop.hpp"
+#include "engine/core/posix_launch.hpp"
 
 namespace cachestress::backend {
 namespace {
 
 using namespace worker::protocol;
 using Clock = std::chrono::steady_clock;
+using Launcher = core::ChildProcess::Launcher;
+
+Launcher g_launcher = Launcher::automatic;  // the launcher of this run of the current case
+
+// Each case calls this once, first: it runs once per launcher.
+Launcher launcher_under_test() {
+  g_launcher = GENERATE(Launcher::posix_spawn, Launcher::uv_spawn);
+  if (g_launcher == Launcher::posix_spawn && !core::pidfd_launch_supported()) {
+    WARN("no pidfd_open here (old kernel or seccomp): only the uv_spawn fallback is tested");
+    g_launcher = Launcher::uv_spawn;
+  }
+  return g_launcher;
+}
+
+const char* name_of(Launcher l) { return l == Launcher::uv_spawn ? "uv_spawn" : "posix_spawn"; }
 
 struct Observed {
   std::vector<Event> events;
@@ -44,6 +61,7 @@ struct Harness {
     s.exe = "/bin/sh";
     s.args = {"-c", script};
     s.env = environment_with_tmpdir("/tmp/process-build-test");
+    s.launcher = g_launcher;
     return s;
   }
 
@@ -87,6 +105,8 @@ double seconds_since(Clock::time_point start) {
 }  // namespace
 
 TEST_CASE("process build: plan on stdin / TMPDIR in the environment / events in order / stderr captured", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   auto spec = h.spec(
       "plan=$(cat); [ \"$plan\" = PLAN ] || exit 9\n"
@@ -111,6 +131,8 @@ TEST_CASE("process build: plan on stdin / TMPDIR in the environment / events in 
 }
 
 TEST_CASE("process build: a large plan is written without blocking the loop", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   auto spec = h.spec("n=$(wc -c); printf '{\"ev\":\"hello\",\"pid\":%d,\"root\":\"r\"}\\n' $n >&3");
   spec.plan = std::string(1 << 20, 'p');
@@ -120,6 +142,8 @@ TEST_CASE("process build: a large plan is written without blocking the loop", "[
 }
 
 TEST_CASE("process build: the exit status and a crash's signal are reported", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   SECTION("exit status") {
     Harness h;
     auto seen = h.run("exit 3");
@@ -137,6 +161,8 @@ TEST_CASE("process build: the exit status and a crash's signal are reported", "[
 }
 
 TEST_CASE("process build: protocol violations kill the child and are reported", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   struct Case {
     const char* script;
     const char* error;
@@ -166,6 +192,8 @@ TEST_CASE("process build: protocol violations kill the child and are reported", 
 }
 
 TEST_CASE("process build: kill() reaches the child and its helpers", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   h.on_event = [](ProcessBuild& b, const Event&) { b.kill(SIGTERM); };
   // The background sleep holds fd 3 too: only a group kill lets the pipe reach EOF at once.
@@ -177,6 +205,8 @@ TEST_CASE("process build: kill() reaches the child and its helpers", "[worker][p
 }
 
 TEST_CASE("process build: --build-timeout sends TERM and then KILL after the grace", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   SECTION("a child that dies on TERM") {
     Harness h;
     auto spec = h.spec("exec sleep 30");
@@ -211,6 +241,8 @@ TEST_CASE("process build: --build-timeout sends TERM and then KILL after the gra
 }
 
 TEST_CASE("process build: a pipe held open by a leftover helper does not hang the build", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   // The helper runs in its own group (setsid), so it survives; the exit is reported after
   // the drain grace rather than when the helper lets go of fd 3.
@@ -223,6 +255,8 @@ TEST_CASE("process build: a pipe held open by a leftover helper does not hang th
 }
 
 TEST_CASE("process build: a spawn failure is an error code and no callback", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   auto spec = h.spec("");
   spec.exe = "/nonexistent/cachestress";
@@ -235,6 +269,8 @@ TEST_CASE("process build: a spawn failure is an error code and no callback", "[w
 }
 
 TEST_CASE("process build: destroying it mid-run kills and reaps the child", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   Harness h;
   int pid = 0;
   h.on_event = [&](ProcessBuild& b, const Event&) {
@@ -254,6 +290,8 @@ TEST_CASE("process build: destroying it mid-run kills and reaps the child", "[wo
 }
 
 TEST_CASE("process build: many children at once and every line delivered", "[worker][process]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
   core::Loop loop;
   constexpr int k_children = 32, k_lines = 200;
   std::vector<std::unique_ptr<ProcessBuild>> builds;
@@ -267,6 +305,7 @@ TEST_CASE("process build: many children at once and every line delivered", "[wor
     spec.args = {"-c", "i=0; while [ $i -lt " + std::to_string(k_lines) +
                            " ]; do printf '{\"ev\":\"step_done\",\"step\":%d,\"latency_us\":1}\\n' $i; i=$((i+1)); done >&3"};
     spec.env = environment_with_tmpdir("/tmp");
+    spec.launcher = g_launcher;
     REQUIRE(builds.back()->start(std::move(spec)) == 0);
   }
   loop.run();

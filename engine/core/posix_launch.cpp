@@ -1,4 +1,4 @@
-#include "engine/command/posix_launch.hpp"
+#include "engine/core/posix_launch.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <utility>
 
-namespace cachestress::command {
+namespace cachestress::core {
 namespace {
 
 // An fd closed when it goes out of scope unless released.
@@ -42,15 +42,16 @@ class Fd {
   int m_fd = -1;
 };
 
-// A close-on-exec pipe whose ends are both above 0..2: when our own stdio is closed, pipe2
-// can hand out fd 1 or 2, and the child's dup2 onto 1 and 2 would then clobber each other.
+// A close-on-exec pipe whose ends are both above 0..3: when our own stdio is closed, pipe2
+// can hand out fd 1 or 2 (or 3), and the child's dup2 onto 0..3 would then clobber a source
+// not yet duplicated (and a dup2 of fd 3 onto itself would keep its close-on-exec flag).
 int make_pipe(Fd& read_end, Fd& write_end) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return -errno;
   Fd ends[2] = {Fd(fds[0]), Fd(fds[1])};
   for (Fd& end : ends) {
-    if (end.get() > 2) continue;
-    const int moved = ::fcntl(end.get(), F_DUPFD_CLOEXEC, 3);
+    if (end.get() > 3) continue;
+    const int moved = ::fcntl(end.get(), F_DUPFD_CLOEXEC, 4);
     if (moved < 0) return -errno;
     end = Fd(moved);
   }
@@ -151,19 +152,30 @@ int resolve_program(const std::string& name, const std::vector<std::string>& env
 }
 
 int posix_launch(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
-                 Launched& out) {
+                 const LaunchPipes& pipes, Launched& out) {
   if (argv.empty()) return UV_EINVAL;
   std::string program;
   if (int rc = resolve_program(argv[0], env, cwd, program); rc != 0) return rc;
 
-  Fd out_read, out_write, err_read, err_write;
-  if (int rc = make_pipe(out_read, out_write); rc != 0) return rc;
-  if (int rc = make_pipe(err_read, err_write); rc != 0) return rc;
+  // ours[fd] is the end we keep, theirs[fd] the end the child gets as fd (closed here after
+  // the spawn: the child has its copy).
+  const bool wanted[4] = {pipes.in, pipes.out, pipes.err, pipes.fd3};
+  Fd ours[4], theirs[4];
+  for (int fd = 0; fd < 4; ++fd) {
+    if (!wanted[fd]) continue;
+    // fd 0: the child reads, we write; the others: the child writes, we read.
+    const int rc = fd == 0 ? make_pipe(theirs[fd], ours[fd]) : make_pipe(ours[fd], theirs[fd]);
+    if (rc != 0) return rc;
+  }
 
   FileActions actions;
-  posix_spawn_file_actions_addopen(&actions.raw, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions.raw, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions.raw, err_write.get(), 2);
+  for (int fd = 0; fd < 4; ++fd) {
+    if (wanted[fd]) {
+      posix_spawn_file_actions_adddup2(&actions.raw, theirs[fd].get(), fd);
+    } else if (fd < 3) {
+      posix_spawn_file_actions_addopen(&actions.raw, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+    }
+  }
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions.raw, cwd.c_str());
 
   Attributes attributes;
@@ -190,8 +202,8 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   if (err != 0) return -err;
 
   // Until it is reaped the child cannot vanish, so opening its pidfd now is race-free: only
-  // uv_spawn'd pids are reaped by libuv's SIGCHLD handler, and Child::start makes sure an
-  // inherited SIG_IGN for SIGCHLD does not let the kernel reap ours.
+  // uv_spawn'd pids are reaped by libuv's SIGCHLD handler, and ChildProcess::start makes sure
+  // an inherited SIG_IGN for SIGCHLD does not let the kernel reap ours.
   const int pidfd = open_pidfd(pid);
   if (pidfd < 0) {
     const int open_error = errno;  // EMFILE, ENFILE, ENOMEM
@@ -200,8 +212,10 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   }
   out.pid = pid;
   out.pidfd = pidfd;
-  out.out_fd = out_read.release();
-  out.err_fd = err_read.release();
+  out.in_fd = ours[0].release();
+  out.out_fd = ours[1].release();
+  out.err_fd = ours[2].release();
+  out.fd3_fd = ours[3].release();
   return 0;
 }
 
@@ -227,4 +241,4 @@ int reap_pidfd(int pidfd, std::int64_t& exit_status, int& term_signal) noexcept 
   return 0;
 }
 
-}  // namespace cachestress::command
+}  // namespace cachestress::core
