@@ -258,7 +258,11 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     sink.write(document, done->outcome.started_at);
     sink.write_junit(one);
     sink.announce();
-    const std::string text = formats.front() == "text" ? report::to_text(rr) : report::format_report(document, formats.front());
+    // -q keeps an asked-for format (JSON on stdout is the output, not chatter); the text
+    // summary shrinks to what failed, so a passing run prints nothing.
+    const std::string text = formats.front() != "text" ? report::format_report(document, formats.front())
+                             : flags.quiet             ? report::failed_expectations_text(one)
+                                                       : report::to_text(rr);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return sweep::exit_status(one);
@@ -273,8 +277,10 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks);
   if (result.reports.empty()) return 128 + result.info.signal;
   sink.announce();
-  const std::string text = formats.front() == "text" ? report::sweep_to_text(result.reports, result.info)
-                                                     : report::format_report(report::sweep_to_json(result.reports, result.info), formats.front());
+  const std::string text = formats.front() != "text"
+                               ? report::format_report(report::sweep_to_json(result.reports, result.info), formats.front())
+                           : flags.quiet ? report::failed_expectations_text(result.reports)
+                                         : report::sweep_to_text(result.reports, result.info);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return sweep::exit_status(result.reports, result.info.signal);
@@ -307,7 +313,7 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved");
   app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
   app.add_flag("-v,--verbose", f.verbosity, "more logging (repeat for trace)");
-  app.add_flag("-q,--quiet", f.quiet, "errors only");
+  app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");
 }
 
 }  // namespace
@@ -332,7 +338,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
+    // `run` takes the top level's options (it is the default command): its help lists them.
+    std::cout << (run_cmd->parsed() ? app.get_formatter()->make_help(&app, "cachestress run", CLI::AppFormatMode::Normal)
+                                    : app.help());
     return 0;
   } catch (const CLI::CallForAllHelp&) {
     std::cout << app.help("", CLI::AppFormatMode::All);

@@ -49,6 +49,9 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
 // JUnit XML: a test case per expectation of each run (name, value, verdict).
 std::string to_junit(const std::vector<CellReport>& cells);
 std::string to_text(const RunReport& report);
+// -q: only the expectations that failed, one line each ("FAIL [concurrency=1] locks.waited > 0
+// (value 0)"); empty when every expectation passed.
+std::string failed_expectations_text(const std::vector<CellReport>& cells);
 // "850 us", "26.1 ms", "2.50 s": how every terminal view prints a duration in microseconds.
 std::string duration_text(double us);
 

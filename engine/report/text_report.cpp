@@ -4,6 +4,8 @@
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
+#include <algorithm>
+
 namespace cachestress::report {
 namespace {
 
@@ -121,6 +123,23 @@ std::string to_text(const RunReport& report) {
     for (const auto& v : report.verdicts) {
       line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", v.expectation.field,
                        metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value));
+    }
+  }
+  return out;
+}
+
+std::string failed_expectations_text(const std::vector<CellReport>& cells) {
+  std::string out;
+  for (const auto& cell : cells) {
+    std::string where;
+    for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + key + "=" + value;
+    if (cells.size() > 1 && std::any_of(cells.begin(), cells.end(), [](const CellReport& c) { return c.repeat > 0; })) {
+      where += (where.empty() ? "" : " ") + fmt::format("rep {}", cell.repeat + 1);
+    }
+    for (const auto& v : cell.run.verdicts) {
+      if (v.passed) continue;
+      out += fmt::format("FAIL {}{} {} {} (value {})\n", where.empty() ? "" : "[" + where + "] ", v.expectation.field,
+                         metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
     }
   }
   return out;

@@ -177,3 +177,32 @@ TEST_CASE("run from the repository, a report lands in results/ with a timestampe
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("quiet: -q prints nothing for a passing run and only the failed expectations otherwise", "[e2e][cli]") {
+  TempDir tmp;
+  auto passing = run_in(tmp, {"--scenario", "locked", "--builds", "8", "--out", tmp / "a.json", "-q"});
+  CHECK(passing.exit_code == 0);
+  CHECK(passing.out.empty());
+  CHECK(passing.err.empty());
+  // locked expects waits: at concurrency 1 nobody waits, so that cell fails, and only it is said.
+  auto failing = run_in(tmp, {"--scenario", "locked", "--builds", "8", "--sweep", "concurrency=1,4", "--out", tmp / "b.json", "-q"});
+  CHECK(failing.exit_code == 1);
+  CHECK(failing.out == "FAIL [concurrency=1] locks.waited > 0 (value 0)\n");
+  // An asked-for format is the output, not chatter: -q keeps it.
+  auto json = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "c.json", "--format", "json", "-q"});
+  CHECK(parse_json(json.out)["summary"]["builds"]["completed"] == 4);
+}
+
+TEST_CASE("run --help lists the run options, as --help does", "[e2e][cli]") {
+  TempDir tmp;
+  auto result = run_in(tmp, {"run", "--help"});
+  CHECK(result.exit_code == 0);
+  for (const char* flag : {"--scenario", "--concurrency", "--sweep", "--repeat", "--backend", "--out", "--quiet"}) {
+    CHECK_THAT(result.out, Catch::Contains(flag));
+  }
+  CHECK_THAT(result.out, Catch::Contains("cachestress run"));
+}
+
+}  // namespace cachestress::e2e
