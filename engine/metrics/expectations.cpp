@@ -6,18 +6,6 @@
 
 namespace cachestress::metrics {
 
-const char* comparison_symbol(model::Comparison comparison) {
-  switch (comparison) {
-    case model::Comparison::eq: return "==";
-    case model::Comparison::ne: return "!=";
-    case model::Comparison::lt: return "<";
-    case model::Comparison::le: return "<=";
-    case model::Comparison::gt: return ">";
-    case model::Comparison::ge: return ">=";
-  }
-  return "?";
-}
-
 namespace {
 
 bool holds(model::Comparison comparison, double value, double bound) {

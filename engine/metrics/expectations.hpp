@@ -16,6 +16,5 @@ struct Verdict {
 
 std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, const RunMetrics& metrics);
 bool all_passed(const std::vector<Verdict>& verdicts);
-const char* comparison_symbol(model::Comparison comparison);
 
 }  // namespace cachestress::metrics

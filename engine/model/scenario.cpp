@@ -124,4 +124,16 @@ bool applies(const Expectation& expectation, const Scenario& scenario) {
          run.isolation.kind == IsolationKind::per_group;
 }
 
+const char* to_string(Comparison v) {
+  switch (v) {
+    case Comparison::eq: return "==";
+    case Comparison::ne: return "!=";
+    case Comparison::lt: return "<";
+    case Comparison::le: return "<=";
+    case Comparison::gt: return ">";
+    case Comparison::ge: return ">=";
+  }
+  return "==";
+}
+
 }  // namespace cachestress::model

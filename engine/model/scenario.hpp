@@ -152,6 +152,7 @@ const char* to_string(Arrival v);
 const char* to_string(LockKind v);
 const char* to_string(OpKind v);
 const char* to_string(ReadExpect v);
+const char* to_string(Comparison v);  // "==", "!=", "<", "<=", ">", ">="
 std::string to_string(const Isolation& v);  // "per-build", "shared", "per-group:4"
 
 std::optional<Sharing> parse_sharing(std::string_view text);

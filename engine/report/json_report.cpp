@@ -183,7 +183,7 @@ nlohmann::json run_json(const RunReport& report) {
     json condition = v.expectation.when_key.empty() ? json(nullptr) : json(v.expectation.when_key + "=" + v.expectation.when_value);
     expectations.push_back({{"field", v.expectation.field},
                             {"when", condition},
-                            {"expect", std::string(metrics::comparison_symbol(v.expectation.comparison)) + " " +
+                            {"expect", std::string(model::to_string(v.expectation.comparison)) + " " +
                                            nlohmann::json(v.expectation.value).dump()},
                             {"written", v.expectation.text},
                             {"value", v.value},

@@ -24,7 +24,7 @@ std::string to_junit(const std::vector<CellReport>& cells) {
     std::string cases;
     for (const auto& v : cell.run.verdicts) {
       const auto& e = v.expectation;
-      std::string name = e.field + " " + metrics::comparison_symbol(e.comparison) + " " + number(e.value);
+      std::string name = e.field + " " + model::to_string(e.comparison) + " " + number(e.value);
       if (!e.when_key.empty()) name += " [" + e.when_key + "=" + e.when_value + "]";
       cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", markup_escape(suite_name), markup_escape(name));
       cases += fmt::format("      <system-out>value {}</system-out>\n", number(v.value));
@@ -32,7 +32,7 @@ std::string to_junit(const std::vector<CellReport>& cells) {
         ++suite_failures;
         cases += fmt::format("      <failure message=\"{}\" type=\"expectation\">expected {} {} {}, got {}</failure>\n",
                              markup_escape(e.field + " = " + number(v.value)), markup_escape(e.field),
-                             markup_escape(metrics::comparison_symbol(e.comparison)), number(e.value), number(v.value));
+                             markup_escape(model::to_string(e.comparison)), number(e.value), number(v.value));
       }
       cases += "    </testcase>\n";
     }

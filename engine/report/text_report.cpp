@@ -122,7 +122,7 @@ std::string to_text(const RunReport& report) {
     line("  expectations:");
     for (const auto& v : report.verdicts) {
       line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", v.expectation.field,
-                       metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value));
+                       model::to_string(v.expectation.comparison), v.expectation.value, v.value));
     }
   }
   return out;
@@ -139,7 +139,7 @@ std::string failed_expectations_text(const std::vector<CellReport>& cells) {
     for (const auto& v : cell.run.verdicts) {
       if (v.passed) continue;
       out += fmt::format("FAIL {}{} {} {} (value {})\n", where.empty() ? "" : "[" + where + "] ", v.expectation.field,
-                         metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+                         model::to_string(v.expectation.comparison), v.expectation.value, v.value);
     }
   }
   return out;

@@ -66,18 +66,6 @@ std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string
   return std::pair{comparison, value};
 }
 
-const char* comparison_text(model::Comparison comparison) {
-  switch (comparison) {
-    case model::Comparison::eq: return "==";
-    case model::Comparison::ne: return "!=";
-    case model::Comparison::lt: return "<";
-    case model::Comparison::le: return "<=";
-    case model::Comparison::gt: return ">";
-    case model::Comparison::ge: return ">=";
-  }
-  return "==";
-}
-
 bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
   return std::tie(a.when_key, a.when_value, a.field) < std::tie(b.when_key, b.when_value, b.field);
 }

@@ -19,7 +19,6 @@ std::string quoted(std::string_view text);
 
 // "<= 5", ">0", "3": the operator (== when none) and the number; nothing when malformed.
 std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text);
-const char* comparison_text(model::Comparison comparison);
 
 // Unconditional expectations first, then by condition, then by field.
 bool expectation_order(const model::Expectation& a, const model::Expectation& b);

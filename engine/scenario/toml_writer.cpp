@@ -58,7 +58,7 @@ std::string expectation_value(const model::Expectation& e) {
   }
   auto parsed = parse_comparison(e.text);
   if (parsed && parsed->first == e.comparison && parsed->second == e.value) return toml_string(e.text);
-  return toml_string(comparison_text(e.comparison) + format_double(e.value));
+  return toml_string(std::string(model::to_string(e.comparison)) + format_double(e.value));
 }
 
 // A template as an array of words: reads back to the same words whatever they contain.

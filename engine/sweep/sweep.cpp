@@ -140,7 +140,7 @@ int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal) 
       for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
       if (!where.empty()) where += "]";
       spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
-                    metrics::comparison_symbol(v.expectation.comparison), v.expectation.value, v.value);
+                    model::to_string(v.expectation.comparison), v.expectation.value, v.value);
     }
   }
   return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
