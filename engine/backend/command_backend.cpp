@@ -2,12 +2,13 @@
 
 #include <signal.h>
 
+#include "engine/core/loop.hpp"
 #include "engine/backend/recorder.hpp"
 
 namespace cachestress::backend {
 namespace {
 
-std::uint64_t now_us() { return uv_hrtime() / 1000; }
+using core::now_us;
 
 }  // namespace
 

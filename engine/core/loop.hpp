@@ -16,6 +16,10 @@
 
 namespace cachestress::core {
 
+// The engine's one clock: monotonic microseconds (uv_hrtime). Every process on the host reads
+// the same clock, so a worker's timestamps and the runner's compare directly.
+inline std::uint64_t now_us() noexcept { return uv_hrtime() / 1000; }
+
 class Loop {
  public:
   Loop();

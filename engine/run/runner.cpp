@@ -44,8 +44,6 @@ Runner::Runner(RunOptions options)
 
 Runner::~Runner() = default;
 
-std::uint64_t Runner::now_us() const { return uv_hrtime() / 1000; }
-
 // The root a build really uses: its isolation's, unless the environment policy loses it
 // (drop: podman-remote's server never sees the client's TMPDIR, so every build gets the
 // server's one root).
@@ -161,9 +159,9 @@ RunOutcome Runner::run() {
 
 void Runner::start() {
   const auto& run = m_scenario.run;
-  m_start_us = now_us();
+  m_start_us = core::now_us();
   m_interval_timer = std::make_unique<core::Timer>(*m_loop, [this] {
-    double t = static_cast<double>(now_us() - m_start_us) / 1e6;
+    double t = static_cast<double>(core::now_us() - m_start_us) / 1e6;
     m_collector.close_interval(t, m_in_flight.size());
     if (m_options.on_interval) m_options.on_interval(m_collector, t, m_in_flight.size());
   });
@@ -211,7 +209,7 @@ void Runner::admit() {
     build.kind = static_cast<int>(m_rng.weighted(m_kind_cumulative));
     build.root = root_for(id);
     build.seed = mix_seed(run.seed, id);
-    build.admitted_us = now_us();
+    build.admitted_us = core::now_us();
     m_collector.add(metrics::Counter::builds_started);
     if (run.arrival == model::Arrival::ramp && id < run.concurrency) {
       // The first wave is spread over the ramp; later builds start as slots free up.
@@ -225,7 +223,7 @@ void Runner::admit() {
 
 void Runner::start_build(Admitted& build) {
   build.started = true;
-  build.admitted_us = now_us();
+  build.admitted_us = core::now_us();
   m_backend->start_build({build.id, build.kind, build.root, build.seed});
 }
 
@@ -259,7 +257,7 @@ void Runner::retire(std::uint64_t id, backend::BuildEnd end) {
   switch (end) {
     case backend::BuildEnd::completed:
       m_collector.add(metrics::Counter::builds_completed);
-      m_collector.record(metrics::Hist::build_latency_us, now_us() - it->second.admitted_us);
+      m_collector.record(metrics::Hist::build_latency_us, core::now_us() - it->second.admitted_us);
       break;
     case backend::BuildEnd::failed: m_collector.add(metrics::Counter::builds_failed); break;
     case backend::BuildEnd::interrupted: m_collector.add(metrics::Counter::builds_interrupted); break;
@@ -281,8 +279,8 @@ void Runner::maybe_end_run() {
 
 void Runner::end_run() {
   m_ended = true;
-  m_collector.set_duration(static_cast<double>(now_us() - m_start_us) / 1e6);
-  m_collector.close_interval(static_cast<double>(now_us() - m_start_us) / 1e6, 0);
+  m_collector.set_duration(static_cast<double>(core::now_us() - m_start_us) / 1e6);
+  m_collector.close_interval(static_cast<double>(core::now_us() - m_start_us) / 1e6, 0);
   m_interval_timer->stop();
   if (m_duration_timer) m_duration_timer->stop();
   if (m_arrival_timer) m_arrival_timer->stop();

@@ -77,7 +77,6 @@ class Runner final : private backend::Host {
   [[noreturn]] void abort_now(int signum);
   void maybe_end_run();
   void end_run();
-  std::uint64_t now_us() const;
   std::string root_for(std::uint64_t build_id) const;
   std::vector<std::string> stale_lock_paths() const;
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "engine/core/loop.hpp"
 #include "engine/lock/kernel_lock.hpp"
 
 namespace cachestress::worker {
@@ -14,7 +15,7 @@ namespace {
 // BuildKit private instances are probed in order; a pool this large means something is wrong.
 constexpr std::uint32_t k_max_instances = 4096;
 
-std::uint64_t now_us() { return uv_hrtime() / 1000; }
+using core::now_us;
 
 std::string parent_of(const std::string& path) {
   const auto slash = path.rfind('/');

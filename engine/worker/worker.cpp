@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/core/loop.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/core/error.hpp"
 #include "engine/fs/safe_fs.hpp"
@@ -30,7 +31,7 @@ namespace {
 
 namespace ev = protocol;
 
-std::uint64_t now_us() { return uv_hrtime() / 1000; }
+using core::now_us;
 
 void sleep_ms(std::uint64_t ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
