@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "engine/core/loop.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/lock/kernel_lock.hpp"
@@ -19,7 +20,7 @@ namespace {
 
 constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
 
-std::uint64_t now_us() { return uv_hrtime() / 1000; }
+using core::now_us;
 
 }  // namespace
 
@@ -274,10 +275,7 @@ void InprocBackend::queue_batch(InprocBuild& build) {
                   build.mounts.size(), [&build](std::size_t i) -> const std::string& { return build.mounts[i].instance_dir; },
                   build.seq);
   for (const auto& item : build.batch.items) {
-    const auto op = item.op->kind;
-    if (op == model::OpKind::write || op == model::OpKind::append || op == model::OpKind::extract) {
-      m_recorder.will_write(item.path, ref(build));
-    }
+    if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
   }
   build.phase = Phase::running_ops;
   submit_batch(build);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "engine/core/loop.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/core/error.hpp"
@@ -26,7 +27,7 @@ constexpr std::uint64_t k_interrupt_grace_ms = 2000;
 // this much later: the kernel is handing the lock on, and one victim per cycle is enough.
 constexpr std::uint64_t k_victim_grace_ms = 50;
 
-std::uint64_t now_us() { return uv_hrtime() / 1000; }
+using core::now_us;
 
 std::string signal_text(int signum) {
   const char* abbrev = ::sigabbrev_np(signum);
@@ -71,8 +72,11 @@ struct ProcessBackend::Worker {
   std::optional<Wait> waiting;
   std::string lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
   std::vector<std::pair<std::uint32_t, std::string>> locks;  // locked mounts held now: index, lock name
-  std::vector<std::string> let_go;  // locks released while it still waited (it is failing)
-  std::vector<std::string> let_go_labels;  // the same, as reports name them
+  // Locks released while it still waited (it is failing): lock name, and the label reports use.
+  struct LetGo {
+    std::string lock, label;
+  };
+  std::vector<LetGo> let_go;
   std::uint32_t lock_step = 0;  // the step of its latest grant (locks are all of it)
   // --lock-timeout while waiting; after an interrupt, the grace before SIGKILL.
   core::Timer timer;
@@ -106,14 +110,13 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
       [this, &build](std::int64_t status, int signum) { on_exit(build, status, signum); });
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
-    // No callback will come: end it on the next loop turn (never inside start_build).
-    build.lock_failure = model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc));
-    build.process.reset();
-    build.timer.start(0);
+    // No callback will come: it ends here (the runner takes an end from inside start_build).
+    finish(build, BuildEnd::failed,
+           model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc)));
   }
 }
 
-// The scenario's mount a worker's event names, or nullptr when its indices are out of range.
+// How reports name the mount a worker's event names ("?" when its indices are out of range).
 std::string ProcessBackend::mount_label(const Worker& build, std::uint32_t step, std::uint32_t mount) const {
   const auto& steps = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps;
   if (step >= steps.size() || mount >= steps[step].mounts.size()) return "?";
@@ -147,9 +150,7 @@ void ProcessBackend::end_wait(Worker& build) {
 }
 
 void ProcessBackend::on_timer(Worker& build) {
-  if (!build.process) {
-    finish(build, BuildEnd::failed, std::move(build.lock_failure));  // it never started
-  } else if (build.waiting && !build.cancelled) {
+  if (build.waiting && !build.cancelled) {
     lock_timeout(build);  // --lock-timeout, started by its "waiting" event
   } else {
     build.process->kill(SIGKILL);  // it outlived the interrupt's grace
@@ -214,13 +215,15 @@ std::string ProcessBackend::deadlock_reason(const Worker& build, const std::stri
   auto edges = wait_edges();
   auto closing = [&](const Worker* waiter) -> std::optional<WaitEdge<const Worker*>> {
     if (auto edge = edges(waiter)) return edge;
-    if (waiter != &build && waiter->waiting && std::ranges::count(build.let_go, waiter->waiting->lock) > 0) {
+    if (waiter != &build && waiter->waiting && std::ranges::any_of(build.let_go, [&](const auto& gone) { return gone.lock == waiter->waiting->lock; })) {
       return WaitEdge<const Worker*>{waiter->waiting->label, &build};
     }
     return std::nullopt;
   };
   if (auto cycle = cycle_through(&build, m_builds.size(), closing)) return ops::deadlock_cycle_text(std::move(*cycle));
-  if (auto cycle = m_lock_order.cycle(build.waiting->label, build.let_go_labels)) {
+  std::vector<std::string> held;
+  for (const auto& gone : build.let_go) held.push_back(gone.label);
+  if (auto cycle = m_lock_order.cycle(build.waiting->label, held)) {
     return ops::deadlock_cycle_text(std::move(*cycle));
   }
   return kernel_reason;
@@ -261,8 +264,7 @@ void ProcessBackend::released(Worker& build, const ev::Released& e) {
   std::erase_if(build.locks, [&](const auto& held) {
     if (held.first != e.mount) return false;
     if (build.waiting) {
-      build.let_go.push_back(held.second);  // failing while it waits: see deadlock_reason
-      build.let_go_labels.push_back(mount_label(build, e.step, e.mount));
+      build.let_go.push_back({held.second, mount_label(build, e.step, e.mount)});  // see deadlock_reason
     }
     if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
       m_last_grant.erase(it);
@@ -297,18 +299,14 @@ void ProcessBackend::on_event(Worker& build, const ev::Event& event) {
         } else if constexpr (std::is_same_v<T, ev::Released>) {
           released(build, e);
         } else if constexpr (std::is_same_v<T, ev::Op>) {
-          switch (e.kind) {
-            case model::OpKind::write:
-            case model::OpKind::append:
-            case model::OpKind::extract:
-              m_recorder.op_done(e.bytes, 0);
-              m_recorder.will_write(e.file, ref(build));
-              break;
-            case model::OpKind::remove:
-              m_recorder.op_done(0, 0);
-              m_recorder.removed(e.file, ref(build));
-              break;
-            default: m_recorder.op_done(0, e.bytes); break;
+          if (model::writes_token(e.kind)) {
+            m_recorder.op_done(e.bytes, 0);
+            m_recorder.will_write(e.file, ref(build));
+          } else if (e.kind == model::OpKind::remove) {
+            m_recorder.op_done(0, 0);
+            m_recorder.removed(e.file, ref(build));
+          } else {
+            m_recorder.op_done(0, e.bytes);
           }
         } else if constexpr (std::is_same_v<T, ev::Collision>) {
           const auto kind = e.kind == ev::CollisionKind::foreign ? metrics::CollisionKind::foreign
@@ -400,7 +398,6 @@ void ProcessBackend::interrupt(std::uint64_t id, int signum) {
   if (it == m_builds.end()) return;
   Worker& build = *it->second;
   build.cancelled = true;
-  if (!build.process) return;  // never started: its timer ends it
   // The terminal's signal does not reach a worker (its own session): pass it on, then
   // SIGKILL whatever is still alive after the grace.
   build.process->kill(signum);

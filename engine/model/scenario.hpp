@@ -26,6 +26,10 @@ enum class LockKind { ofd, fcntl, flock };
 // extract: unpack `count` files beside the target, then rename into place unless it is
 // already there (cargo's extract-then-rename).
 enum class OpKind { write, read, append, remove, list, hold, prune, reset, trylock, extract };
+// write, append and extract put this build's token record into a file.
+constexpr bool writes_token(OpKind kind) {
+  return kind == OpKind::write || kind == OpKind::append || kind == OpKind::extract;
+}
 // What a read expects to find: this build's own last write, any valid token, or nothing.
 enum class ReadExpect { any, own, absent };
 enum class Comparison { eq, ne, lt, le, gt, ge };

@@ -81,7 +81,7 @@ std::size_t fill_batch(OpBatch& batch, const fs::Root& root, const BatchOwner& o
     item.op = &op;
     item.path = op.kind == model::OpKind::prune ? *owner.cache_root : std::string(mount_dir(op.mount));
     if (!op.file.empty()) item.path += "/" + op.file;
-    if (op.kind == model::OpKind::write || op.kind == model::OpKind::append || op.kind == model::OpKind::extract) {
+    if (model::writes_token(op.kind)) {
       item.token = {owner.build, *owner.kind_name, owner.step, seq++, op.value};
     }
     batch.items.push_back(std::move(item));
