@@ -31,6 +31,9 @@
 namespace cachestress::cli {
 namespace {
 
+// The front end this process runs as (cachestress, or a rank of cachestress-mpi).
+const RunDriver* g_driver = nullptr;
+
 // Every flag of `run`; an unset optional keeps the scenario file's value.
 struct RunFlags {
   std::string scenario;
@@ -74,7 +77,7 @@ std::string shell_word(const std::string& word) {
 // setting and sweep axis, shell-quoted. It names no report file: append --out PATH.
 std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat) {
   const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
-  std::string cmd = "cachestress run";
+  std::string cmd = g_driver->program + " run";
   for (const auto& arg : scenario::reproduce_args(s, ref, file_repeat)) cmd += " " + shell_word(arg);
   return cmd;
 }
@@ -133,9 +136,6 @@ void raise_fd_limit() {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
 }
-
-// The front end this process runs as (cachestress, or a rank of cachestress-mpi).
-const RunDriver* g_driver = nullptr;
 
 int driver_status(int status) { return g_driver->exit_status ? g_driver->exit_status(status) : status; }
 

@@ -90,6 +90,7 @@ void Collector::collision(const Collision& c) {
   if (m_host_of && c.polluter_kind != k_unknown_kind && c.polluter_build != k_unknown_build &&
       m_host_of(c.polluter_build) != m_host_of(c.victim_build)) {
     ++m_metrics->cross_host_collisions;
+    if (c.kind == CollisionKind::lock_overlap) ++m_metrics->cross_host_lock_overlaps;
     if (m_metrics->cross_host_examples.size() < k_max_double_holders) m_metrics->cross_host_examples.push_back(c);
   }
   auto key = std::make_tuple(c.polluter_kind, c.victim_kind, static_cast<int>(c.kind));

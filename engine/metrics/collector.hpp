@@ -119,6 +119,7 @@ struct RunMetrics {
   // cachestress-mpi: collisions whose polluter ran on another host than its victim, and the
   // first k_max_double_holders of them.
   std::uint64_t cross_host_collisions = 0;
+  std::uint64_t cross_host_lock_overlaps = 0;  // of which lock_overlap
   std::vector<Collision> cross_host_examples;
   double duration_s = 0;
 

@@ -85,6 +85,7 @@ void merge_metrics(metrics::RunMetrics& total, const metrics::RunMetrics& part, 
     if (total.holder_deaths.size() < metrics::k_max_holder_deaths) total.holder_deaths.push_back(death);
   }
   total.cross_host_collisions += part.cross_host_collisions;
+  total.cross_host_lock_overlaps += part.cross_host_lock_overlaps;
   for (const auto& c : part.cross_host_examples) {
     if (total.cross_host_examples.size() < metrics::k_max_double_holders) total.cross_host_examples.push_back(c);
   }

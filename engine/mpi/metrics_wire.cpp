@@ -49,7 +49,7 @@ json to_wire_json(const metrics::RunMetrics& m) {
     deaths.push_back({d.build, d.kind, d.reason, d.lock, optional_json(d.next_build), d.next_kind, d.next_wait_us});
   }
   j["duration_s"] = m.duration_s;
-  j["cross_host"] = m.cross_host_collisions;
+  j["cross_host"] = {m.cross_host_collisions, m.cross_host_lock_overlaps};
   json& cross = j["cross_host_examples"] = json::array();
   for (const auto& c : m.cross_host_examples) cross.push_back(collision_json(c));
   return j;
@@ -91,7 +91,8 @@ void from_wire_json(const json& j, metrics::RunMetrics& m) {
                                d.at(6).get<std::uint64_t>()});
   }
   m.duration_s = j.at("duration_s").get<double>();
-  m.cross_host_collisions = j.at("cross_host").get<std::uint64_t>();
+  m.cross_host_collisions = j.at("cross_host").at(0).get<std::uint64_t>();
+  m.cross_host_lock_overlaps = j.at("cross_host").at(1).get<std::uint64_t>();
   for (const auto& c : j.at("cross_host_examples")) m.cross_host_examples.push_back(collision_from(c));
 }
 

@@ -100,6 +100,7 @@ void RankLink::configure(run::RunOptions& options) {
     run.builds = run.builds / ranks + (mine < run.builds % ranks ? 1 : 0);  // ids rank, rank+size, ...
   }
   m_concurrency = run.concurrency;
+  m_backend = run.backend;
   options.first_build_id = static_cast<std::uint64_t>(m_rank);
   options.build_id_stride = static_cast<std::uint64_t>(m_size);
   options.host = host();
@@ -397,6 +398,7 @@ void RankLink::gather_on_rank0(run::RunOutcome& outcome) {
   multi.ranks = m_size;
   multi.concurrency_per_rank = m_concurrency;
   multi.rank_hosts = m_hosts;
+  multi.cross_host_lock_overlap_measured = m_backend == model::Backend::process;
   multi.per_rank.push_back(rank_figures(*outcome.metrics, 0, m_hosts[0]));
   for (int r = 1; r < m_size; ++r) {
     const Peer& peer = m_peers[static_cast<std::size_t>(r)];

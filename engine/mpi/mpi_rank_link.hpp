@@ -79,6 +79,7 @@ class RankLink final : public run::RunObserver {
   std::vector<Peer> m_peers;
   std::uint64_t m_run_seq = 0;  // runs so far (one per sweep cell): stale messages are ignored
   std::uint32_t m_concurrency = 0;
+  model::Backend m_backend = model::Backend::inproc;
 
   // During a run.
   run::RunControl* m_control = nullptr;

@@ -40,9 +40,8 @@ void add_hosts(json& doc, const run::MultiHost& multi, const metrics::RunMetrics
   }
   doc["mpi"]["cross_host_collisions"] = merged.cross_host_collisions;
   doc["mpi"]["cross_host_examples"] = std::move(cross);
-  // Who held a locked cache is known inside one rank only: two holders on two hosts (NFS
-  // with local_lock, nolock) are not seen as lock_overlap yet.
-  doc["mpi"]["cross_host_lock_overlap"] = "not measured";
+  doc["mpi"]["cross_host_lock_overlap"] =
+      multi.cross_host_lock_overlap_measured ? json(merged.cross_host_lock_overlaps) : json("not measured");
   json hosts = json::array();
   for (const auto& f : multi.per_rank) {
     hosts.push_back({{"host", f.host},

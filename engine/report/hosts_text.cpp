@@ -23,7 +23,9 @@ std::string hosts_text(const run::MultiHost& multi, const metrics::RunMetrics& m
       out += fmt::format(" (e.g. build {} on {} saw build {} on {} in {})", c.victim_build, multi.host_of(c.victim_build),
                          c.polluter_build, multi.host_of(c.polluter_build), c.file);
     }
-    out += "; lock_overlap between hosts: not measured\n";
+    out += multi.cross_host_lock_overlap_measured
+               ? fmt::format("; lock_overlap between hosts: {}\n", merged.cross_host_lock_overlaps)
+               : std::string("; lock_overlap between hosts: not measured (use --backend process)\n");
   }
   for (const auto& f : multi.per_rank) {
     out += fmt::format("    rank {:<3} {:<16} {:>6} builds  {:>8.1f} builds/s  wait p50 {:>9}  p99 {:>9}  {:>5} collisions  clock {:+} us (+-{})\n",

@@ -44,6 +44,9 @@ struct MultiHost {
   std::vector<std::string> rank_hosts;  // indexed by rank: build b ran on rank b % ranks
   std::vector<RankFigures> per_rank;    // the ranks whose results arrived
   std::vector<LostRank> lost;
+  // The process backend's holder marker (a file beside the lock) sees holders in every
+  // process on the shared filesystem; the in-process oracle only its own rank's.
+  bool cross_host_lock_overlap_measured = false;
   std::string host_of(std::uint64_t build) const { return rank_hosts[build % rank_hosts.size()]; }
 };
 

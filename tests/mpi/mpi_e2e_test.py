@@ -100,7 +100,24 @@ def case_locked_4_ranks(binary, tmp):
                  "holding one lock together")
     if os.path.exists(workdir) and os.listdir(workdir):
         fail(f"workspace left behind: {os.listdir(workdir)}")
-    print("PASS: 4 ranks, 80 builds, no overlap, hosts lists every rank")
+    # The single-host tools read it: compare (against itself: no change) and the HTML report.
+    single = os.path.join(os.path.dirname(binary), "cachestress")
+    if os.access(single, os.X_OK):
+        c = run([single, "compare", out, out])
+        if c.returncode != 0:
+            fail(f"cachestress compare on the merged report: exit {c.returncode}")
+        page = os.path.join(tmp, "r.html")
+        h = run([single, "report", out, "-o", page])
+        if h.returncode != 0:
+            fail(f"cachestress report on the merged report: exit {h.returncode}")
+        with open(page) as f:
+            html = f.read()
+        if 'id="hosts"' not in html:
+            fail("the HTML report has no per-host view")
+        rows = html.split('id="hosts"')[1].split("</section>")[0].count("<tr><td>")
+        if rows != 4:
+            fail(f"the per-host view has {rows} rows, expected one per rank (4)")
+    print("PASS: 4 ranks, 80 builds, no overlap, hosts lists every rank; compare and report read it")
 
 
 def case_workdir_not_shared(binary, tmp):
