@@ -31,6 +31,9 @@
 namespace cachestress::cli {
 namespace {
 
+// The front end this process runs as (cachestress, or a rank of cachestress-mpi).
+const RunDriver* g_driver = nullptr;
+
 // Every flag of `run`; an unset optional keeps the scenario file's value.
 struct RunFlags {
   std::string scenario;
@@ -74,7 +77,7 @@ std::string shell_word(const std::string& word) {
 // setting and sweep axis, shell-quoted. It names no report file: append --out PATH.
 std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat) {
   const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
-  std::string cmd = "cachestress run";
+  std::string cmd = g_driver->program + " run";
   for (const auto& arg : scenario::reproduce_args(s, ref, file_repeat)) cmd += " " + shell_word(arg);
   return cmd;
 }
@@ -134,6 +137,8 @@ void raise_fd_limit() {
   }
 }
 
+int driver_status(int status) { return g_driver->exit_status ? g_driver->exit_status(status) : status; }
+
 // The live progress line of this process (inactive off a terminal, with -q or JSON output).
 std::shared_ptr<ProgressLine> g_progress;
 
@@ -141,13 +146,15 @@ std::shared_ptr<ProgressLine> g_progress;
 bool stdout_is_text(const RunFlags& f) { return f.format.empty() || f.format.front().starts_with("text"); }
 
 void setup_logging(const RunFlags& f) {
-  g_progress = std::make_shared<ProgressLine>(f.quiet, stdout_is_text(f));
-  auto logger = std::make_shared<spdlog::logger>("cachestress", std::make_shared<ProgressAwareSink>(g_progress, true));
+  g_progress = std::make_shared<ProgressLine>(f.quiet || !g_driver->live_progress || !g_driver->writes_output, stdout_is_text(f));
+  auto logger = std::make_shared<spdlog::logger>(g_driver->program, std::make_shared<ProgressAwareSink>(g_progress, true));
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("cachestress: %^%l%$: %v");
+  const std::string prefix = g_driver->log_prefix.empty() ? "" : "[" + g_driver->log_prefix + "] ";
+  spdlog::set_pattern(g_driver->program + ": " + prefix + "%^%l%$: %v");
   spdlog::set_level(f.quiet ? spdlog::level::err : f.verbosity >= 2 ? spdlog::level::trace
                                                  : f.verbosity == 1  ? spdlog::level::debug
-                                                                     : spdlog::level::info);
+                                                 : g_driver->writes_output ? spdlog::level::info
+                                                                           : spdlog::level::warn);
 }
 
 // Runs one scenario (one cell) with the flags' workspace options and the progress line.
@@ -158,6 +165,7 @@ std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario
   options.keep = flags.keep;
   options.lock_threads = flags.lock_threads;
   options.failure_dir = failure_dir(flags, scenario);
+  if (g_driver->configure) g_driver->configure(options);
   if (g_progress && g_progress->active()) {
     g_progress->begin(label, scenario.run.builds, scenario.run.duration_s);
     options.on_interval = [](const metrics::Collector& collector, double elapsed_s, std::uint64_t in_flight) {
@@ -254,6 +262,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     auto done = run_scenario(scenario, flags, "");
     std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
+    if (!g_driver->writes_output) return driver_status(sweep::exit_status(one));
     const nlohmann::json document = report::to_json(rr);
     sink.write(document, done->outcome.started_at);
     sink.write_junit(one);
@@ -265,17 +274,19 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
                                                        : report::to_text(rr);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-    return sweep::exit_status(one);
+    return driver_status(sweep::exit_status(one));
   }
 
   sweep::SweepHooks hooks;
   hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };
   hooks.on_cell = [&](const sweep::SweepResult& so_far) {
+    if (!g_driver->writes_output) return;
     sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at);
     sink.write_junit(so_far.reports);
   };
   const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks);
   if (result.reports.empty()) return 128 + result.info.signal;
+  if (!g_driver->writes_output) return driver_status(sweep::exit_status(result.reports, result.info.signal));
   sink.announce();
   const std::string text = formats.front() != "text"
                                ? report::format_report(report::sweep_to_json(result.reports, result.info), formats.front())
@@ -283,7 +294,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
                                          : report::sweep_to_text(result.reports, result.info);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return sweep::exit_status(result.reports, result.info.signal);
+  return driver_status(sweep::exit_status(result.reports, result.info.signal));
 }
 
 void add_run_options(CLI::App& app, RunFlags& f) {
@@ -319,8 +330,14 @@ void add_run_options(CLI::App& app, RunFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cachestress: concurrency stress tester for shared build-cache mounts (Buildah, BuildKit)"};
-  app.set_version_flag("--version", std::string("cachestress ") + CACHESTRESS_VERSION);
+  static const RunDriver single_host;
+  return main(argc, argv, single_host);
+}
+
+int main(int argc, char** argv, const RunDriver& driver) {
+  g_driver = &driver;
+  CLI::App app{driver.program + ": concurrency stress tester for shared build-cache mounts (Buildah, BuildKit)"};
+  app.set_version_flag("--version", driver.program + " " + CACHESTRESS_VERSION);
   app.footer(
       "Exit codes: 0 ok, 1 an expectation failed, 2 usage or input error, 3 environment error,\n"
       "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM).");
@@ -346,10 +363,10 @@ int main(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::CallForVersion&) {
-    std::cout << "cachestress " << CACHESTRESS_VERSION << "\n";
+    std::cout << driver.program << " " << CACHESTRESS_VERSION << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "cachestress: error: %s (see cachestress --help)\n", e.what());
+    std::fprintf(stderr, "%s: error: %s (see %s --help)\n", driver.program.c_str(), e.what(), driver.program.c_str());
     return static_cast<int>(ExitCode::input_error);
   }
   setup_logging(flags);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/html/charts.hpp"
+#include "engine/html/hosts_table.hpp"
 #include "engine/html/svg_chart.hpp"
 
 namespace cachestress::html {
@@ -123,6 +124,7 @@ std::string render_html_report(const std::vector<ReportSource>& sources) {
           std::to_string(sources.size()) + (sources.size() == 1 ? " report" : " reports") + ", written by cachestress " +
           markup_escape(tool_version(sources)) + ".</p>\n</header>\n";
   html += runs_table(cells);
+  html += hosts_table(sources);
   html += scaling_chart(cells);
   html += wait_cdf_chart(cells);
   html += lock_timeline_chart(cells);

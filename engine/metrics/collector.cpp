@@ -87,6 +87,12 @@ void Collector::collision(const Collision& c) {
       if (m_metrics->double_holders.size() < k_max_double_holders) m_metrics->double_holders.push_back(c);
       break;
   }
+  if (m_host_of && c.polluter_kind != k_unknown_kind && c.polluter_build != k_unknown_build &&
+      m_host_of(c.polluter_build) != m_host_of(c.victim_build)) {
+    ++m_metrics->cross_host_collisions;
+    if (c.kind == CollisionKind::lock_overlap) ++m_metrics->cross_host_lock_overlaps;
+    if (m_metrics->cross_host_examples.size() < k_max_double_holders) m_metrics->cross_host_examples.push_back(c);
+  }
   auto key = std::make_tuple(c.polluter_kind, c.victim_kind, static_cast<int>(c.kind));
   auto [it, inserted] = m_cell_index.try_emplace(key, m_metrics->interference.size());
   if (inserted) m_metrics->interference.push_back({c.polluter_kind, c.victim_kind, c.kind, 0, c});

@@ -2,6 +2,7 @@
 // The measuring layer: the runner records raw events here (loop thread only); at the end
 // snapshot() turns them into a RunMetrics that reporters serialise. Nothing here formats.
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -115,6 +116,11 @@ struct RunMetrics {
   // Command backend: failed builds whose output matched a failure signature, per category.
   std::map<std::string, std::uint64_t> signatures;
   std::vector<HolderDeath> holder_deaths;  // the first k_max_holder_deaths
+  // cachestress-mpi: collisions whose polluter ran on another host than its victim, and the
+  // first k_max_double_holders of them.
+  std::uint64_t cross_host_collisions = 0;
+  std::uint64_t cross_host_lock_overlaps = 0;  // of which lock_overlap
+  std::vector<Collision> cross_host_examples;
   double duration_s = 0;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
@@ -130,6 +136,8 @@ class Collector {
   void record(Hist h, std::uint64_t value_us) noexcept;
   void record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept;
   void collision(const Collision& collision);
+  // Which host a build ran on (cachestress-mpi): collisions between hosts are counted apart.
+  void set_host_of(std::function<int(std::uint64_t build)> host_of) { m_host_of = std::move(host_of); }
   void failure(const std::string& reason, std::uint64_t build, int kind);
   // A command build's failure: also keeps where its output went and its first lines (for
   // the first build of each reason), and counts its signature category if one matched.
@@ -151,6 +159,7 @@ class Collector {
   std::uint64_t m_interval_builds = 0, m_interval_steps = 0, m_interval_collisions = 0;
   std::map<std::tuple<int, int, int>, std::size_t> m_cell_index;
   std::map<std::string, std::size_t> m_failure_index;
+  std::function<int(std::uint64_t)> m_host_of;
 };
 
 }  // namespace cachestress::metrics

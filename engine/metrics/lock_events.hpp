@@ -39,6 +39,9 @@ class LockEventSample {
   void released(std::string_view root, std::string_view cache_dir, std::uint64_t build, std::uint64_t t_us);
 
   const std::vector<LockEvent>& events() const noexcept { return m_events; }
+  // A finished event sampled elsewhere (another rank of cachestress-mpi), kept as it is:
+  // a merged sample holds each rank's first k_capacity acquisitions.
+  void adopt(LockEvent event) { m_events.push_back(std::move(event)); }
 
  private:
   std::vector<LockEvent> m_events;

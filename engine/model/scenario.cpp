@@ -13,7 +13,10 @@ using Names = std::array<std::pair<E, const char*>, N>;
 
 constexpr Names<Sharing, 3> k_sharing{{{Sharing::shared, "shared"}, {Sharing::private_, "private"}, {Sharing::locked, "locked"}}};
 constexpr Names<Semantics, 3> k_semantics{{{Semantics::buildah, "buildah"}, {Semantics::buildah_1_28, "buildah-1.28"}, {Semantics::buildkit, "buildkit"}}};
-constexpr Names<IsolationKind, 3> k_isolation{{{IsolationKind::per_build, "per-build"}, {IsolationKind::shared, "shared"}, {IsolationKind::per_group, "per-group"}}};
+constexpr Names<IsolationKind, 4> k_isolation{{{IsolationKind::per_build, "per-build"},
+                                               {IsolationKind::shared, "shared"},
+                                               {IsolationKind::per_group, "per-group"},
+                                               {IsolationKind::per_host, "per-host"}}};
 constexpr Names<Backend, 4> k_backend{{{Backend::inproc, "inproc"}, {Backend::fake, "fake"}, {Backend::process, "process"}, {Backend::command, "command"}}};
 constexpr Names<EnvPolicy, 2> k_env_policy{{{EnvPolicy::propagate, "propagate"}, {EnvPolicy::drop, "drop"}}};
 constexpr Names<Arrival, 3> k_arrival{{{Arrival::together, "together"}, {Arrival::ramp, "ramp"}, {Arrival::poisson, "poisson"}}};

@@ -12,7 +12,7 @@ namespace cachestress::model {
 
 enum class Sharing { shared, private_, locked };
 enum class Semantics { buildah, buildah_1_28, buildkit };
-enum class IsolationKind { per_build, shared, per_group };
+enum class IsolationKind { per_build, shared, per_group, per_host };
 enum class Backend { inproc, fake, process, command };
 // How a build's cache root reaches the process that runs it (process and command backends):
 // in its TMPDIR (propagate), or lost on the way like podman-remote's client TMPDIR, so every

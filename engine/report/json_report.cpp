@@ -6,6 +6,7 @@
 
 #include "engine/metrics/cdf.hpp"
 #include "engine/metrics/summary_fields.hpp"
+#include "engine/report/hosts_json.hpp"
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
@@ -207,6 +208,8 @@ nlohmann::json run_json(const RunReport& report) {
                            {"released_s", seconds(e.released_us)}});
   }
   doc["lock_events"] = std::move(lock_events);
+  if (outcome.multi_host) add_hosts(doc, *outcome.multi_host, m);
+  doc["stop_reason"] = outcome.stop_reason.empty() ? json(nullptr) : json(outcome.stop_reason);
   return doc;
 }
 

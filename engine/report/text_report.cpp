@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "engine/metrics/summary_fields.hpp"
+#include "engine/report/hosts_text.hpp"
 #include "engine/report/report.hpp"
 
 #include <algorithm>
@@ -37,10 +38,15 @@ std::string to_text(const RunReport& report) {
     line(fmt::format("  process     env-policy {}, worker start p50 {}  p99 {} (per-build overhead)", model::to_string(s.run.env_policy),
                      duration_text(value("worker_start_us.p50")), duration_text(value("worker_start_us.p99"))));
   }
-  if (outcome.interrupted) line(fmt::format("INTERRUPTED by signal {}: partial results", outcome.signal));
+  if (outcome.interrupted && !outcome.stop_reason.empty()) {
+    line(fmt::format("STOPPED: {}: partial results", outcome.stop_reason));
+  } else if (outcome.interrupted) {
+    line(fmt::format("INTERRUPTED by signal {}: partial results", outcome.signal));
+  }
   line(fmt::format("  builds      {:.0f} started, {:.0f} completed, {:.0f} failed, {:.0f} interrupted (concurrency {})",
                    value("builds.started"), value("builds.completed"), value("builds.failed"),
                    value("builds.interrupted"), s.run.concurrency));
+  if (outcome.multi_host) out += hosts_text(*outcome.multi_host, m);
   line(fmt::format("  throughput  {:.1f} builds/s, {:.1f} steps/s over {:.2f} s", value("builds_per_s"),
                    value("steps_per_s"), value("duration_s")));
   for (const char* name : {"lock_wait_us", "lock_hold_us", "build_latency_us"}) {

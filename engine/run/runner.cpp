@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -22,6 +23,18 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   return rng.next();
 }
 
+std::string this_host() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
+}
+
+// A host name as one path component: whatever a hostname holds, never "..", never a slash.
+std::string path_safe(const std::string& name) {
+  std::string out;
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  return out.empty() ? "_" : out;
+}
+
 }  // namespace
 
 // ---- Setup -------------------------------------------------------------------------------
@@ -32,9 +45,13 @@ Runner::Runner(RunOptions options)
       m_profile(semantics::profile_for(m_scenario.run.semantics)),
       m_layouts(m_scenario, m_profile),
       m_recorder(m_collector, m_scenario),
-      m_rng(m_scenario.run.seed) {
+      // Several processes of one run must not all pick the same kinds in the same order.
+      m_rng(m_options.build_id_stride == 1 ? m_scenario.run.seed : mix_seed(m_scenario.run.seed, ~m_options.first_build_id)) {
   backend::validate(m_scenario);
   if (!m_options.backend) m_options.backend = backend::factory_for(m_scenario.run.backend);
+  if (m_options.build_id_stride == 0) throw InputError("build id stride must be at least 1");
+  if (m_options.host.empty()) m_options.host = this_host();
+  if (m_options.host_of) m_collector.set_host_of(m_options.host_of);
   std::uint64_t total = 0;
   for (const auto& kind : m_scenario.kinds) {
     total += kind.weight;
@@ -59,6 +76,7 @@ std::string Runner::isolation_root(std::uint64_t build_id) const {
     case model::IsolationKind::shared: return std::string(k_roots_dir) + "/shared";
     case model::IsolationKind::per_group:
       return std::string(k_roots_dir) + "/g" + std::to_string(build_id % isolation.groups);
+    case model::IsolationKind::per_host: return std::string(k_roots_dir) + "/host-" + path_safe(m_options.host);
   }
   return std::string(k_roots_dir) + "/shared";
 }
@@ -95,11 +113,13 @@ std::vector<std::string> Runner::stale_lock_paths() const {
 RunOutcome Runner::run() {
   // A directory we made (under $TMPDIR, or a --workdir that did not exist) goes at the end;
   // a user's existing empty --workdir stays, emptied.
-  m_workspace = std::make_unique<Workspace>(m_options.workdir, m_options.keep, m_scenario.faults.enospc_tmpfs_kb);
+  m_workspace = m_options.make_workspace
+                    ? m_options.make_workspace(m_options.workdir, m_options.keep, m_scenario.faults.enospc_tmpfs_kb)
+                    : std::make_unique<Workspace>(m_options.workdir, m_options.keep, m_scenario.faults.enospc_tmpfs_kb);
   if (int rc = m_workspace->root().make_dirs(k_roots_dir); rc < 0) {
     throw EnvironmentError("cannot create " + m_workspace->path() + "/" + k_roots_dir + ": " + errno_text(-rc));
   }
-  if (m_scenario.faults.stale_lock) {
+  if (m_scenario.faults.stale_lock && m_options.leave_stale_locks) {
     m_stale_lock = fault::leave_stale_locks(m_workspace->root(), stale_lock_paths(), m_scenario.run.lock_kind);
     spdlog::info("stale_lock: {} lock files left by dead holder pid {}", m_stale_lock->files, m_stale_lock->holder_pid);
   }
@@ -122,14 +142,20 @@ RunOutcome Runner::run() {
       m_setup_error = std::move(error);
       return;
     }
-    start();  // after a signal during setup: admits nothing, ends as interrupted
+    // After a signal during setup: admits nothing, ends as interrupted.
+    if (m_options.observer != nullptr && m_signal == 0) {
+      m_options.observer->ready(*m_loop, *this, [this] { start(); });
+    } else {
+      start();
+    }
   });
   m_loop->run();
 
   RunOutcome outcome;
   if (m_setup_error.empty()) {
-    outcome.interrupted = m_signal != 0;
+    outcome.interrupted = m_signal != 0 || !m_stop_reason.empty();
     outcome.signal = m_signal;
+    outcome.stop_reason = m_stop_reason;
     outcome.workdir = m_workspace->path();
     outcome.workdir_kept = m_options.keep;
     outcome.started_at = m_started_at;
@@ -154,6 +180,10 @@ RunOutcome Runner::run() {
     m_workspace->remove_now();
     throw EnvironmentError(m_setup_error);
   }
+  if (m_options.after_run) {
+    m_options.after_run(outcome);
+    m_workspace->remove_now();  // the loop has closed: blocking here holds nobody up
+  }
   return outcome;
 }
 
@@ -164,6 +194,7 @@ void Runner::start() {
     double t = static_cast<double>(core::now_us() - m_start_us) / 1e6;
     m_collector.close_interval(t, m_in_flight.size());
     if (m_options.on_interval) m_options.on_interval(m_collector, t, m_in_flight.size());
+    if (m_options.observer != nullptr) m_options.observer->interval(m_collector, t, m_in_flight.size());
   });
   m_interval_timer->start(run.interval_ms, run.interval_ms);
   if (run.duration_s > 0) {
@@ -193,7 +224,7 @@ void Runner::start() {
 bool Runner::may_admit() const {
   const auto& run = m_scenario.run;
   if (m_stopping) return false;
-  if (run.builds != 0 && m_next_build >= run.builds) return false;
+  if (run.builds != 0 && m_next_build >= run.builds) return false;  // builds: this process's share
   if (m_in_flight.size() >= run.concurrency) return false;
   if (run.arrival == model::Arrival::poisson && m_pending_arrivals == 0) return false;
   return true;
@@ -203,7 +234,8 @@ void Runner::admit() {
   const auto& run = m_scenario.run;
   while (may_admit()) {
     if (m_pending_arrivals > 0) --m_pending_arrivals;
-    const std::uint64_t id = m_next_build++;
+    const std::uint64_t local = m_next_build++;
+    const std::uint64_t id = m_options.first_build_id + local * m_options.build_id_stride;
     Admitted& build = m_in_flight[id];
     build.id = id;
     build.kind = static_cast<int>(m_rng.weighted(m_kind_cumulative));
@@ -211,10 +243,10 @@ void Runner::admit() {
     build.seed = mix_seed(run.seed, id);
     build.admitted_us = core::now_us();
     m_collector.add(metrics::Counter::builds_started);
-    if (run.arrival == model::Arrival::ramp && id < run.concurrency) {
+    if (run.arrival == model::Arrival::ramp && local < run.concurrency) {
       // The first wave is spread over the ramp; later builds start as slots free up.
       build.arrival = std::make_unique<core::Timer>(*m_loop, [this, id] { start_build(m_in_flight.at(id)); });
-      build.arrival->start(static_cast<std::uint64_t>(run.ramp_s * 1000.0 * static_cast<double>(id) / run.concurrency));
+      build.arrival->start(static_cast<std::uint64_t>(run.ramp_s * 1000.0 * static_cast<double>(local) / run.concurrency));
     } else {
       start_build(build);
     }
@@ -285,7 +317,8 @@ void Runner::end_run() {
   if (m_duration_timer) m_duration_timer->stop();
   if (m_arrival_timer) m_arrival_timer->stop();
   m_backend->run_ended();
-  if (m_options.keep) return;
+  if (m_options.observer != nullptr) m_options.observer->ended();
+  if (m_options.keep || m_options.after_run) return;  // after_run: removed once the loop has closed
   core::queue_work(
       *m_loop, [workspace = m_workspace.get()] { workspace->remove_contents(); },
       [workspace = m_workspace.get()](int) { workspace->remove_self(); });
@@ -294,8 +327,19 @@ void Runner::end_run() {
 void Runner::interrupt(int signum) {
   if (m_signal != 0) abort_now(signum);
   m_signal = signum;
-  m_stopping = true;
   spdlog::warn("{}: stopping admissions, ending {} builds in flight", strsignal(signum), m_in_flight.size());
+  interrupt_builds(signum);
+}
+
+void Runner::stop_run(const std::string& reason) {
+  if (m_ended || m_stopping) return;
+  m_stop_reason = reason;
+  spdlog::warn("{}: stopping admissions, ending {} builds in flight", reason, m_in_flight.size());
+  interrupt_builds(SIGTERM);  // children are ended as a SIGTERM would end them
+}
+
+void Runner::interrupt_builds(int signum) {
+  m_stopping = true;
   if (m_arrival_timer) m_arrival_timer->stop();
   if (!m_interval_timer) {
     m_backend->interrupt_prepare(signum);  // still in setup: nothing admitted yet

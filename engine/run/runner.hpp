@@ -22,6 +22,7 @@
 #include "engine/ops/rng.hpp"
 #include "engine/run/environment.hpp"
 #include "engine/run/outcome.hpp"
+#include "engine/run/run_observer.hpp"
 #include "engine/run/workspace.hpp"
 #include "engine/semantics/profile.hpp"
 
@@ -37,9 +38,25 @@ struct RunOptions {
   std::function<void(const metrics::Collector&, double elapsed_s, std::uint64_t in_flight)> on_interval;
   // Which backend runs the builds; empty: the scenario's --backend (engine/backend/registry).
   backend::Factory backend;
+
+  // One of several processes running one scenario together (cachestress-mpi). Build ids are
+  // global: this process runs ids first_build_id, + build_id_stride, ... and `builds` is its
+  // own share. Empty hooks and the defaults are a single-host run.
+  std::uint64_t first_build_id = 0;
+  std::uint64_t build_id_stride = 1;
+  std::string host;  // names the per-host cache root (default: this machine's hostname)
+  // Makes the workspace (default: run::Workspace over `workdir`). Several processes sharing
+  // one joined workspace each remove only what they created.
+  std::function<std::unique_ptr<Workspace>(const std::string& workdir, bool keep, std::uint32_t tmpfs_kb)> make_workspace;
+  bool leave_stale_locks = true;  // [faults] stale_lock: false on all but one process
+  std::function<int(std::uint64_t build)> host_of;  // which host runs a build (cross-host collisions)
+  RunObserver* observer = nullptr;
+  // After the loop has closed and before the workspace goes: may block (gathers results from
+  // the other processes). The workspace is removed after it returns.
+  std::function<void(RunOutcome&)> after_run;
 };
 
-class Runner final : private backend::Host {
+class Runner final : private backend::Host, private RunControl {
  public:
   explicit Runner(RunOptions options);
   ~Runner() override;
@@ -68,12 +85,16 @@ class Runner final : private backend::Host {
   std::uint64_t since_start_us(std::uint64_t now_us) const override { return now_us - m_start_us; }
   std::string isolation_root(std::uint64_t build_id) const override;
 
+  // RunControl
+  void stop_run(const std::string& reason) override;
+
   void start();
   void admit();
   bool may_admit() const;
   void start_build(Admitted& build);
   void retire(std::uint64_t id, backend::BuildEnd end);
   void interrupt(int signum);
+  void interrupt_builds(int signum);
   [[noreturn]] void abort_now(int signum);
   void maybe_end_run();
   void end_run();
@@ -103,6 +124,7 @@ class Runner final : private backend::Host {
   bool m_stopping = false;
   bool m_ended = false;
   int m_signal = 0;
+  std::string m_stop_reason;  // stop_run's
   std::chrono::system_clock::time_point m_started_at;
   Environment m_environment;
 };

@@ -27,6 +27,15 @@ Workspace::Workspace(const std::string& workdir, bool keep, std::uint32_t tmpfs_
   }
 }
 
+std::unique_ptr<Workspace> Workspace::join(const std::string& path) {
+  std::unique_ptr<Workspace> joined(new Workspace());
+  joined->m_path = path;
+  joined->m_keep = true;  // whoever made it removes it
+  joined->m_joined = true;
+  joined->m_root = std::make_unique<fs::Root>(fs::Root::open(path));
+  return joined;
+}
+
 Workspace::~Workspace() { remove_now(); }
 
 void Workspace::remove_contents() noexcept {

@@ -19,11 +19,15 @@ class Workspace {
   // workdir empty: a fresh directory under $TMPDIR. Throws EnvironmentError; nothing is
   // left behind when it does.
   Workspace(const std::string& workdir, bool keep, std::uint32_t tmpfs_kb);
+  // Joins a workspace another process made and removes (cachestress-mpi: every rank but the
+  // first): opened, never emptied or removed from here. Throws EnvironmentError.
+  static std::unique_ptr<Workspace> join(const std::string& path);
   ~Workspace();
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
   const fs::Root& root() const noexcept { return *m_root; }
+  bool joined() const noexcept { return m_joined; }
   const std::string& path() const noexcept { return m_path; }
   bool keep() const noexcept { return m_keep; }
   std::uint32_t tmpfs_kb() const noexcept { return m_tmpfs ? m_tmpfs->size_kb() : 0; }
@@ -39,7 +43,9 @@ class Workspace {
   void remove_racing_writers(int tries) noexcept;
 
  private:
+  Workspace() = default;
   std::string m_path;
+  bool m_joined = false;
   bool m_keep = false;
   bool m_created = false;  // we made it, so we remove it (not just its contents)
   bool m_removed = false;

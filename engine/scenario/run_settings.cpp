@@ -96,7 +96,8 @@ const std::array k_settings{
     RunSetting{.key = "sharing", .flag = "--sharing", .type = SettingType::choice, .choices = "shared, private, locked",
                .help = "override every mount's sharing", .in_run_section = false, .get = get_sharing, .set = set_sharing},
     RunSetting{.key = "isolation", .flag = "--isolation", .type = SettingType::choice,
-               .choices = "per-build, shared, per-group:K (K in 1..100000)", .help = "cache roots",
+               .choices = "per-build, shared, per-group:K (K in 1..100000), per-host",
+               .help = "cache roots (per-host: one root per host, the local-cache baseline of cachestress-mpi)",
                .get = get_choice<&RunConfig::isolation>, .set = set_choice<&RunConfig::isolation, &model::parse_isolation>},
     RunSetting{.key = "backend", .flag = "--backend", .type = SettingType::choice, .choices = "inproc, fake, process, command",
                .help = "how builds run: inproc (real files and locks) | process (a worker process per build) "
