@@ -39,11 +39,13 @@ tmp=$(mktemp -d /tmp/cs-real.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp
 
-# field JSON-FILE DOTTED.PATH: prints one value of a report.
-field() { python3 -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
-print(v)' "$1" "$2"; }
+# fields JSON-FILE DOTTED.PATH...: prints those values of a report on one line.
+fields() { python3 -c 'import json,sys
+r=json.load(open(sys.argv[1]))
+def get(v, path):
+    for k in path.split("."): v=v[int(k)] if isinstance(v,list) else v[k]
+    return str(v)
+print(" ".join(get(r, p) for p in sys.argv[2:]))' "$@"; }
 
 # leftovers WORKSPACE: prints every process whose command line names the workspace (the
 # daemon, containerd, conmon, runc, our watcher) and every mount under it; nothing = clean.
@@ -89,9 +91,9 @@ case $case in
     scenario=${case#diff:}
     ws=$tmp/ws
     status=0
-    start=$(date +%s.%N)
+    start=$SECONDS
     "$bin" --scenario "$scenario" --workdir "$ws" --keep --out "$tmp/real.json" -q 2>"$tmp/real.err" || status=$?
-    real_s=$(python3 -c "import sys,time; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$start")
+    real_s=$((SECONDS - start))
     cat "$tmp/real.err"
     skip_if_daemon_cannot_start "$status" "$tmp/real.err"
     expect_clean "$ws" "$scenario (real)"
@@ -104,14 +106,10 @@ case $case in
     "$bin" --scenario "$scenario" "${sim_flags[@]}" --out "$tmp/sim.json" -q || status=$?
     [[ $status -eq 0 ]] || fail "simulated $scenario exited $status"
 
-    real_foreign=$(field "$tmp/real.json" summary.collisions.foreign)
-    sim_foreign=$(field "$tmp/sim.json" summary.collisions.foreign)
-    real_total=$(field "$tmp/real.json" summary.collisions.total)
-    sim_total=$(field "$tmp/sim.json" summary.collisions.total)
-    real_failed=$(field "$tmp/real.json" summary.builds.failed)
-    real_dur=$(field "$tmp/real.json" summary.duration_s)
-    sim_dur=$(field "$tmp/sim.json" summary.duration_s)
-    sim_overlap=$(field "$tmp/sim.json" summary.collisions.lock_overlap)
+    read -r real_foreign real_total real_failed real_dur < <(fields "$tmp/real.json" \
+      summary.collisions.foreign summary.collisions.total summary.builds.failed summary.duration_s)
+    read -r sim_foreign sim_total sim_overlap sim_dur sim_waited < <(fields "$tmp/sim.json" \
+      summary.collisions.foreign summary.collisions.total summary.collisions.lock_overlap summary.duration_s summary.locks.waited)
     [[ $sim_overlap -eq 0 ]] || fail "simulated $scenario: lock_overlap $sim_overlap"
     # Verdict 1: foreign collisions present in both or absent in both.
     if (( (real_foreign > 0) != (sim_foreign > 0) )); then
@@ -138,7 +136,7 @@ for r in rows:
     assert r["polluter"] in kinds and r["victim"] in kinds, r
     assert r["example"]["polluter_build"] != r["example"]["victim_build"], r
 EOF
-      extra=" polluter->victim $(field "$tmp/real.json" interference.0.polluter)->$(field "$tmp/real.json" interference.0.victim)"
+      extra=" polluter->victim $(fields "$tmp/real.json" interference.0.polluter interference.0.victim | tr ' ' '>')"
     fi
     # Verdict 3 (BuildKit): how many builds held one cache directory at once. locked: never
     # two (the simulation: lock_overlap 0, and the 1 s holds add up); shared: several;
@@ -151,7 +149,7 @@ EOF
           [[ $most -eq 1 ]] || fail "buildkit-locked: $most builds held the locked cache at once"
           python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 8 else 1)" "$sim_dur" ||
             fail "simulated buildkit-locked took $sim_dur s: eight 1 s holds did not serialise"
-          [[ $(field "$tmp/sim.json" summary.locks.waited) -gt 0 ]] || fail "simulated buildkit-locked: no build waited for the lock" ;;
+          [[ $sim_waited -gt 0 ]] || fail "simulated buildkit-locked: no build waited for the lock" ;;
         buildkit-shared|buildkit-id-build-arg)
           [[ $most -gt 1 ]] || fail "$scenario: never more than one build in the shared cache at once" ;;
         buildkit-private)
