@@ -136,7 +136,7 @@ for r in rows:
     assert r["polluter"] in kinds and r["victim"] in kinds, r
     assert r["example"]["polluter_build"] != r["example"]["victim_build"], r
 EOF
-      extra=" polluter->victim $(fields "$tmp/real.json" interference.0.polluter interference.0.victim | tr ' ' '>')"
+      extra=" polluter->victim $(fields "$tmp/real.json" interference.0.polluter interference.0.victim | sed 's/ /->/')"
     fi
     # Verdict 3 (BuildKit): how many builds held one cache directory at once. locked: never
     # two (the simulation: lock_overlap 0, and the 1 s holds add up); shared: several;
@@ -180,6 +180,8 @@ EOF
     cat "$tmp/int.err"
     skip_if_daemon_cannot_start "$status" "$tmp/int.err"
     [[ $status -eq 130 ]] || fail "$scenario after SIGINT exited $status, not 130"
+    # The signal must have caught builds in flight, or this tested nothing.
+    [[ $(fields "$tmp/int.json" summary.builds.interrupted) -gt 0 ]] || fail "no build was in flight at SIGINT"
     expect_clean "$ws" "$scenario after SIGINT"
     [[ ! -e $ws ]] || fail "workspace $ws still there after SIGINT: $(ls -A "$ws" | tr '\n' ' ')"
     ;;
