@@ -47,14 +47,30 @@ def get(v, path):
     return str(v)
 print(" ".join(get(r, p) for p in sys.argv[2:]))' "$@"; }
 
+# daemon_pids: container-tool processes by name (whoever started them).
+daemon_pids() {
+  local f comm
+  for f in /proc/[0-9]*/comm; do
+    read -r comm 2>/dev/null < "$f" || continue
+    case $comm in
+      podman|dockerd|containerd|containerd-shim*|runc|conmon|buildkitd|catatonit) f=${f#/proc/}; echo "${f%/comm}" ;;
+    esac
+  done
+}
+daemon_pids > "$tmp/baseline"  # there before this test: not ours
+
 # leftovers WORKSPACE: prints every process whose command line names the workspace (the
-# daemon, containerd, conmon, runc, our watcher) and every mount under it; nothing = clean.
+# daemon, containerd, conmon, runc, our watcher), every container-tool process that was not
+# running before this test, and every mount under the workspace; nothing = clean.
 leftovers() {
   local ws=$1 f pid
   printf '%s\n' "$ws" > "$tmp/pattern"  # from a file: grep's own command line must not match
   for f in $(grep -lsF -f "$tmp/pattern" /proc/[0-9]*/cmdline); do
     pid=${f#/proc/}; pid=${pid%/cmdline}
     echo "process $pid: $(tr '\0' ' ' 2>/dev/null < "$f" | cut -c1-160)"
+  done
+  for pid in $(daemon_pids | grep -vxF -f "$tmp/baseline"); do
+    echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)): $(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | cut -c1-160)"
   done
   grep -F -- "$ws" /proc/mounts | sed 's/^/mount: /' || true
 }
