@@ -225,8 +225,10 @@ def main():
         written = []
         for name in scenarios:
             out = os.path.join(tmp, f"{name}.json")
+            # Real-daemon scenarios (label real) run their same builds simulated here.
+            simulated = ["--backend", "inproc"] if name.startswith(("podman-", "buildkit-")) else []
             run([args.binary, "--scenario", name, "--builds", "12", "--duration", "2", "--concurrency", "4",
-                 "--lock-timeout", "2", "--out", out, "--format", "json,csv,md,bmf,gbench", "-q"], env)
+                 "--lock-timeout", "2", "--out", out, "--format", "json,csv,md,bmf,gbench", "-q"] + simulated, env)
             written.append(out)
         sweep = os.path.join(tmp, "sweep.json")
         run([args.binary, "--scenario", "convoy", "--builds", "6", "--sweep", "concurrency=1,2",
