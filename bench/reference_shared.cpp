@@ -8,7 +8,7 @@
 // Usage: reference_shared [--builds N] [--concurrency C] [--workdir DIR]
 //                         [--checks engine|none] [--format text|json]
 //   --checks engine (default) also makes the engine's per-open safety calls (fstat for
-//   the file type, F_GETFL/F_SETFL to clear O_NONBLOCK); none leaves them out, which shows
+//   the file type, ftruncate for O_TRUNC, F_SETFL to clear O_NONBLOCK); none leaves them out, which shows
 //   what those checks cost.
 #include <dirent.h>
 #include <fcntl.h>

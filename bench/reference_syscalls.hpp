@@ -32,15 +32,17 @@ int open_beneath(int root_fd, const char* path, int flags, mode_t mode = 0) {
   }
 }
 
-// The engine's Root::open_file: O_NONBLOCK against planted FIFOs, then a file-type check
-// and O_NONBLOCK cleared again. With Checks::none only the openat2 is left.
+// The engine's Root::open_file: O_NONBLOCK against planted FIFOs and O_TRUNC held back,
+// then a file-type check, the truncation (ftruncate) and F_SETFL to the caller's flags.
+// With Checks::none only the openat2 is left.
 int open_file(int root_fd, const char* path, int flags, Checks checks) {
   if (checks == Checks::none) return open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
-  const int fd = open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  const int fd = open_beneath(root_fd, path, (flags & ~O_TRUNC) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd < 0) return fd;
   struct stat st {};
-  const int status = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? ::fcntl(fd, F_GETFL) : -1;
-  if (status < 0 || ::fcntl(fd, F_SETFL, status & ~O_NONBLOCK) != 0) {
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok && (flags & O_TRUNC) != 0) ok = ::ftruncate(fd, 0) == 0;
+  if (!ok || ::fcntl(fd, F_SETFL, flags) != 0) {
     ::close(fd);
     return -EIO;
   }
