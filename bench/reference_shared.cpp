@@ -8,7 +8,7 @@
 // Usage: reference_shared [--builds N] [--concurrency C] [--workdir DIR]
 //                         [--checks engine|none] [--format text|json]
 //   --checks engine (default) also makes the engine's per-open safety calls (fstat for
-//   the file type, F_GETFL/F_SETFL to clear O_NONBLOCK); none leaves them out, which shows
+//   the file type, ftruncate for O_TRUNC, F_SETFL to clear O_NONBLOCK); none leaves them out, which shows
 //   what those checks cost.
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/reference_syscalls.hpp"
+
 namespace {
 
 // The engine's cache directory for the shared scenario's mount under the buildah profile:
@@ -42,10 +44,7 @@ std::string cache_dir() { return "roots/shared/buildah-cache-" + std::to_string(
 
 constexpr std::uint32_t k_payload_bytes = 512;  // shared.toml: size = 512
 constexpr int k_ops_per_build = 3;              // write, read, list (the engine's ops.completed)
-constexpr std::uint64_t k_resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 constexpr unsigned k_max_threads = 10'000;
-
-enum class Checks { engine, none };
 
 struct Options {
   std::uint64_t builds = 2000;
@@ -110,55 +109,6 @@ Options parse_options(int argc, char** argv) {
     usage_error("--concurrency must be between 1 and " + std::to_string(k_max_threads));
   }
   return options;
-}
-
-// openat2 beneath the root, never following symlinks: the engine's open_beneath().
-int open_beneath(int root_fd, const char* path, int flags, mode_t mode = 0) {
-  open_how how{};
-  how.flags = static_cast<unsigned>(flags);
-  if ((flags & O_CREAT) != 0) how.mode = mode;
-  how.resolve = k_resolve;
-  for (;;) {
-    const long fd = ::syscall(SYS_openat2, root_fd, path, &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
-    if (errno != EINTR && errno != EAGAIN) return -errno;
-  }
-}
-
-// The engine's Root::open_file: O_NONBLOCK against planted FIFOs, then a file-type check
-// and O_NONBLOCK cleared again. With Checks::none only the openat2 is left.
-int open_file(int root_fd, const char* path, int flags, Checks checks) {
-  if (checks == Checks::none) return open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
-  const int fd = open_beneath(root_fd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-  if (fd < 0) return fd;
-  struct stat st {};
-  const int status = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? ::fcntl(fd, F_GETFL) : -1;
-  if (status < 0 || ::fcntl(fd, F_SETFL, status & ~O_NONBLOCK) != 0) {
-    ::close(fd);
-    return -EIO;
-  }
-  return fd;
-}
-
-// mkdir -p as Root::make_dirs does it: one O_PATH probe when the directory exists (every
-// build but the first), else mkdirat + openat2 one component at a time.
-int make_dirs(int root_fd, const std::string& rel) {
-  const int probe = open_beneath(root_fd, rel.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (probe >= 0) return ::close(probe);
-  if (probe != -ENOENT) return probe;
-  int dir_fd = root_fd;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t slash = rel.find('/', start);
-    const std::string component = rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (::mkdirat(dir_fd, component.c_str(), 0755) != 0 && errno != EEXIST) return -errno;
-    const int next = open_beneath(dir_fd, component.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd != root_fd) ::close(dir_fd);
-    if (next < 0) return next;
-    dir_fd = next;
-    if (slash == std::string::npos) return ::close(dir_fd);
-    start = slash + 1;
-  }
 }
 
 std::uint64_t fnv1a(std::string_view bytes) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "engine/core/loop.hpp"
@@ -57,10 +58,22 @@ int KernelLockJob::run() {
     ::close(fd);
     return rc;
   }
-  return fd;
+  if (section == nullptr) return fd;
+  // One hop: the whole critical section here, while the kernel lock is really held.
+  section->acquired_us = now_us();
+  if (notify_held.load(std::memory_order_acquire)) notice_held();
+  section->entry = section->holders->enter(*section->instance_dir, section->self);
+  section->ops_ran = !stop_after_lock.load(std::memory_order_acquire);
+  if (section->ops_ran) ops::execute(*section->batch);
+  section->holders->leave(*section->instance_dir, section->self.build);
+  section->released_us = now_us();
+  (void)lock::release(fd, kind);
+  ::close(fd);
+  return 0;
 }
 
 void KernelLockJob::done(int result) { m_backend.on_kernel_lock(m_build, result); }
+void KernelLockJob::held() { m_backend.on_lock_held(m_build); }
 
 // ---- Backend -----------------------------------------------------------------------------
 
@@ -142,9 +155,14 @@ void InprocBackend::acquire_next(InprocBuild& build) {
       mount.queued = true;
       build.phase = Phase::waiting_gate;
       state.gate_queue.push_back(&build);
+      // A one-hop section ahead of us hands the gate on as soon as it holds the lock, so we
+      // block in the kernel on the real lock meanwhile (fcntl: the gate is the exclusion).
+      if (state.gate_owner != nullptr && m_scenario.run.lock_kind != model::LockKind::fcntl) {
+        state.gate_owner->lock_job.notify_held.store(true, std::memory_order_release);
+      }
     } else {
       state.gate_busy = true;
-      submit_kernel_lock(build);
+      submit_kernel_lock(build, state);
     }
     // One timer covers the gate queue and the kernel wait; granted() stops it.
     if (build.lock_deadline_us != 0) build.timer.start(m_scenario.run.lock_timeout_ms);
@@ -173,17 +191,96 @@ void InprocBackend::try_instance(InprocBuild& build, HeldMount& mount) {
   granted(build, mount);
 }
 
-void InprocBackend::submit_kernel_lock(InprocBuild& build) {
+// A step with one locked mount and no hold runs its whole critical section in one hop off
+// the loop (KernelLockJob::run): no round trip to the loop between lock, ops and unlock.
+bool InprocBackend::one_hop(const InprocBuild& build) const {
+  if (!writes_files() || build.mounts.size() != 1 || build.step_mounted || build.next_op != 0) return false;
+  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
+  return std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
+}
+
+void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
   HeldMount& mount = build.mounts[build.next_mount];
+  state.gate_owner = &build;
   build.phase = Phase::waiting_kernel;
+  build.gate_passed = false;
   build.lock_job.root = &m_ctx.workspace;
   build.lock_job.path = build.root + "/" + mount.lock_file;
   build.lock_job.kind = m_scenario.run.lock_kind;
+  build.lock_job.notify_held.store(false, std::memory_order_relaxed);
+  build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
+  build.lock_job.section = nullptr;
+  if (one_hop(build)) {
+    mount.instance_dir = build.root + "/" + mount.cache_dir;
+    const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
+    const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
+    ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], 0, true, 1,
+                    [&mount](std::size_t) -> const std::string& { return mount.instance_dir; }, build.seq);
+    for (const auto& item : build.batch.items) {
+      if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
+    }
+    build.section = {};
+    build.section.batch = &build.batch;
+    build.section.holders = &m_holders;
+    build.section.instance_dir = &mount.instance_dir;
+    build.section.self = {build.id, build.kind, mount.sharing};
+    build.lock_job.section = &build.section;
+  }
   m_waiters->submit(&build.lock_job);
+}
+
+void InprocBackend::on_lock_held(InprocBuild& build) {
+  // OFD and flock: the next in-process waiter may now block in the kernel on the real lock.
+  if (build.gate_passed) return;
+  build.gate_passed = true;
+  pass_gate(m_mounts.state(build.root, build.mounts[build.next_mount].lock_file));
+}
+
+// The one-hop section is over: the lock was held and let go on the waiter thread; report
+// the grant and release at the times it saw, then the operations as any batch.
+void InprocBackend::on_section_done(InprocBuild& build) {
+  HeldMount& mount = build.mounts[build.next_mount];
+  const KernelLockJob::Section& section = build.section;
+  build.lock_job.section = nullptr;
+  mount.queued = mount.queued || build.lock_job.waited_in_kernel;
+  if (build.lock_deadline_us != 0) build.timer.stop();
+  build.lock_deadline_us = 0;
+  m_recorder.granted(ref(build), mount.cache_dir, section.acquired_us - build.wait_start_us, mount.queued,
+                     m_ctx.host.since_start_us(section.acquired_us));
+  if (section.entry.overlapped) m_recorder.mount_overlapped();
+  if (const auto& conflict = section.entry.conflict) {
+    m_recorder.lock_overlap(ref(build), mount.instance_dir, build.step, std::pair{conflict->build, conflict->kind});
+  }
+  m_recorder.released(ref(build), mount.cache_dir, section.released_us - section.acquired_us,
+                      m_ctx.host.since_start_us(section.released_us));
+  m_mounts.forget_if_idle(build.root, mount.lock_file, false);
+  build.next_mount = build.mounts.size();
+  if (build.cancelled || !section.ops_ran) {
+    finish(build, BuildEnd::interrupted);
+    return;
+  }
+  on_batch_done(build, 0);  // accounts the operations, then ends the step
 }
 
 void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   HeldMount& mount = build.mounts[build.next_mount];
+  if (build.lock_job.section != nullptr) {
+    if (!build.gate_passed) pass_gate(m_mounts.state(build.root, mount.lock_file));
+    build.gate_passed = true;
+    if (result >= 0) {
+      on_section_done(build);
+      return;
+    }
+    build.lock_job.section = nullptr;
+    if (build.lock_timed_out && !build.cancelled) {
+      fail(build, lock_timeout_reason(build));
+    } else if (build.cancelled || result == -ECANCELED) {
+      finish(build, BuildEnd::interrupted);
+    } else {
+      fail(build, ops::errno_failure("lock", -result));
+    }
+    return;
+  }
   if (result < 0) {
     // Never held: hand the gate on before this build goes.
     pass_gate(m_mounts.state(build.root, mount.lock_file));
@@ -211,13 +308,14 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
 }
 
 void InprocBackend::pass_gate(CacheState& state) {
+  state.gate_owner = nullptr;
   if (state.gate_queue.empty()) {
     state.gate_busy = false;
     return;
   }
   InprocBuild* next = state.gate_queue.front();
   state.gate_queue.pop_front();
-  submit_kernel_lock(*next);
+  submit_kernel_lock(*next, state);
 }
 
 void InprocBackend::granted(InprocBuild& build, HeldMount& mount) {
@@ -473,7 +571,10 @@ void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
       std::erase(m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).gate_queue, &build);
       finish(build, BuildEnd::interrupted);
       break;
-    case Phase::waiting_kernel: m_waiters->cancel(&build.lock_job); break;
+    case Phase::waiting_kernel:
+      build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // one hop: skip the ops
+      m_waiters->cancel(&build.lock_job);
+      break;
     case Phase::acquiring:
     case Phase::running_ops: break;  // their callback sees `cancelled` and ends them
   }

@@ -30,6 +30,7 @@ class InprocBackend : public Backend {
   void on_timer(InprocBuild& build);
   void on_batch_done(InprocBuild& build, int status);
   void on_kernel_lock(InprocBuild& build, int result);
+  void on_lock_held(InprocBuild& build);
 
  protected:
   // Sends the filled batch to the threadpool; on_batch_done follows (fake: no files).
@@ -42,7 +43,9 @@ class InprocBackend : public Backend {
   void try_instance(InprocBuild& build, HeldMount& mount);
   void granted(InprocBuild& build, HeldMount& mount);
   void pass_gate(CacheState& state);
-  void submit_kernel_lock(InprocBuild& build);
+  bool one_hop(const InprocBuild& build) const;
+  void submit_kernel_lock(InprocBuild& build, CacheState& state);
+  void on_section_done(InprocBuild& build);
   void lock_timeout(InprocBuild& build);
   std::string lock_timeout_reason(const InprocBuild& build) const;
   std::string holder_key(const InprocBuild& build, const HeldMount& mount) const;

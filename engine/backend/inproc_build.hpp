@@ -5,11 +5,13 @@
 // outstanding.
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "engine/backend/backend.hpp"
+#include "engine/backend/mount_table.hpp"
 #include "engine/core/loop.hpp"
 #include "engine/fs/safe_fs.hpp"
 #include "engine/lock/waiter_pool.hpp"
@@ -48,6 +50,8 @@ class InprocBackend;
 struct InprocBuild;
 
 // Opens the lock file beneath the workspace and blocks in the kernel until it is held.
+// With a `section` it is a whole locked step in one hop off the loop: acquire, enter the
+// holder registry, run the batch, leave, unlock and close; run() then returns 0, not the fd.
 class KernelLockJob final : public lock::LockJob {
  public:
   KernelLockJob(InprocBackend& backend, InprocBuild& build) : m_backend(backend), m_build(build) {}
@@ -55,8 +59,25 @@ class KernelLockJob final : public lock::LockJob {
   std::string path;
   model::LockKind kind = model::LockKind::ofd;
   bool waited_in_kernel = false;  // worker writes, loop reads after done()
+
+  // The one-hop critical section (null: only take the lock). Set by the loop before
+  // submit; written by the worker, read by the loop only after done().
+  struct Section {
+    ops::OpBatch* batch = nullptr;
+    HolderRegistry* holders = nullptr;
+    const std::string* instance_dir = nullptr;
+    HolderRegistry::Holder self;
+    HolderRegistry::Entry entry;       // what entering the registry found
+    std::uint64_t acquired_us = 0;     // core::now_us() when the kernel lock was held
+    std::uint64_t released_us = 0;     // ... and when it was let go
+    bool ops_ran = false;
+  };
+  Section* section = nullptr;
+  std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
+  std::atomic<bool> stop_after_lock{false};  // loop: the build was interrupted, skip the ops
   int run() override;
   void done(int result) override;
+  void held() override;
 
  private:
   InprocBackend& m_backend;
@@ -83,6 +104,8 @@ struct InprocBuild {
   std::uint64_t step_start_us = 0;
   std::uint64_t wait_start_us = 0;
   std::uint64_t lock_deadline_us = 0;  // --lock-timeout: when the current wait gives up (0: never)
+  bool gate_passed = false;            // one-hop section: the gate was handed on when the lock was held
+  KernelLockJob::Section section;
   bool lock_timed_out = false;
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends

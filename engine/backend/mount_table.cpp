@@ -78,6 +78,7 @@ void MountTable::forget_if_idle(const std::string& root, const std::string& key,
 }
 
 HolderRegistry::Entry HolderRegistry::enter(const std::string& dir, const Holder& holder) {
+  std::lock_guard lock(m_mutex);
   auto& holders = m_holders[dir];
   Entry entry;
   entry.overlapped = !holders.empty();
@@ -94,6 +95,7 @@ HolderRegistry::Entry HolderRegistry::enter(const std::string& dir, const Holder
 }
 
 void HolderRegistry::leave(const std::string& dir, std::uint64_t build) {
+  std::lock_guard lock(m_mutex);
   auto it = m_holders.find(dir);
   if (it == m_holders.end()) return;
   auto& holders = it->second;

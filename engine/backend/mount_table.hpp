@@ -5,6 +5,7 @@
 // waits in the kernel for a key, so lock waits never pin more than one thread per key).
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -25,6 +26,7 @@ struct CacheState {
   std::vector<CacheInstance> instances;  // instance 0 is the one shared and locked users meet on
   bool gate_busy = false;                // kernel_gate: one build is waiting for or holding the lock
   std::deque<InprocBuild*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
+  InprocBuild* gate_owner = nullptr;           // kernel_gate: the build the gate was last handed to
   bool idle() const;
 };
 
@@ -48,6 +50,9 @@ class MountTable {
 
 // The engine's own lock_overlap oracle, independent of the grant logic above: it records
 // who is inside each cache instance directory and reports a second holder of a locked one.
+// Thread-safe: a locked step run in one hop enters and leaves it from the waiter thread
+// while it really holds the kernel lock, so overlap is judged at the same moments as for
+// builds that enter and leave on the loop thread.
 class HolderRegistry {
  public:
   struct Holder {
@@ -61,9 +66,13 @@ class HolderRegistry {
   };
   Entry enter(const std::string& dir, const Holder& holder);
   void leave(const std::string& dir, std::uint64_t build);
-  std::size_t dirs() const noexcept { return m_holders.size(); }
+  std::size_t dirs() const {
+    std::lock_guard lock(m_mutex);
+    return m_holders.size();
+  }
 
  private:
+  mutable std::mutex m_mutex;
   std::unordered_map<std::string, std::vector<Holder>> m_holders;
 };
 

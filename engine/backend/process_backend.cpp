@@ -106,7 +106,7 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   spec.env = environment_with_tmpdir(m_ctx.workspace_path + "/" + build.root);
   spec.timeout_ms = m_scenario.run.build_timeout_ms;
   build.process = std::make_unique<ProcessBuild>(
-      m_ctx.loop.raw(), [this, &build](const ev::Event& event) { on_event(build, event); },
+      m_ctx.loop.raw(), [this, &build](const ev::Event& event, std::uint64_t at_us) { on_event(build, event, at_us); },
       [this, &build](std::int64_t status, int signum) { on_exit(build, status, signum); });
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
@@ -135,9 +135,9 @@ std::string ProcessBackend::lock_name(const Worker& build, std::uint32_t step, s
   return (build.worker_root.empty() ? build.root : build.worker_root) + " " + mount_label(build, step, mount);
 }
 
-void ProcessBackend::waiting(Worker& build, const ev::Waiting& w) {
+void ProcessBackend::waiting(Worker& build, const ev::Waiting& w, std::uint64_t at_us) {
   build.waiting = Worker::Wait{lock_name(build, w.step, w.mount), mount_label(build, w.step, w.mount)};
-  m_recorder.waiting(ref(build), cache_dir(build, w.step, w.mount), m_ctx.host.since_start_us(now_us()));
+  m_recorder.waiting(ref(build), cache_dir(build, w.step, w.mount), m_ctx.host.since_start_us(at_us));
   if (m_scenario.run.lock_timeout_ms > 0 && !build.cancelled) build.timer.start(m_scenario.run.lock_timeout_ms);
 }
 
@@ -229,11 +229,11 @@ std::string ProcessBackend::deadlock_reason(const Worker& build, const std::stri
   return kernel_reason;
 }
 
-void ProcessBackend::granted(Worker& build, const ev::Granted& g) {
+void ProcessBackend::granted(Worker& build, const ev::Granted& g, std::uint64_t at_us) {
   if (g.created) m_recorder.instance_created();
   if (g.sharing != model::Sharing::locked) return;
   // The HTML timeline's sample: an uncontended grant waited wait_us and said no "waiting".
-  const std::uint64_t now = m_ctx.host.since_start_us(now_us());
+  const std::uint64_t now = m_ctx.host.since_start_us(at_us);  // when the worker held it
   const std::string dir = cache_dir(build, g.step, g.mount);
   if (!build.waiting) m_recorder.waiting(ref(build), dir, now - std::min(now, g.wait_us));
   end_wait(build);
@@ -257,9 +257,9 @@ void ProcessBackend::granted(Worker& build, const ev::Granted& g) {
   }
 }
 
-void ProcessBackend::released(Worker& build, const ev::Released& e) {
+void ProcessBackend::released(Worker& build, const ev::Released& e, std::uint64_t at_us) {
   if (e.sharing == model::Sharing::locked) {
-    m_recorder.released(ref(build), cache_dir(build, e.step, e.mount), e.hold_us, m_ctx.host.since_start_us(now_us()));
+    m_recorder.released(ref(build), cache_dir(build, e.step, e.mount), e.hold_us, m_ctx.host.since_start_us(at_us));
   }
   std::erase_if(build.locks, [&](const auto& held) {
     if (held.first != e.mount) return false;
@@ -284,20 +284,24 @@ void ProcessBackend::fire_kill_lock_holder() {
 }
 
 // Each protocol event is one Recorder call (or a piece of the wait graph).
-void ProcessBackend::on_event(Worker& build, const ev::Event& event) {
+void ProcessBackend::on_event(Worker& build, const ev::Event& event, std::uint64_t worker_at_us) {
+  // The worker's clock is ours on one host; a stamp outside [spawn, now] (a confused or
+  // hostile worker) is clamped, so times stay ordered and within the build's life.
+  const std::uint64_t at_us = std::clamp(worker_at_us, build.spawned_us, now_us());
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, ev::Hello>) {
-          m_ctx.collector.record(metrics::Hist::worker_start_us, now_us() - build.spawned_us);
+          // Spawn to the worker's hello on its own clock: fork, exec, loading, reading the plan.
+          m_ctx.collector.record(metrics::Hist::worker_start_us, at_us - build.spawned_us);
           build.worker_root = e.root;
           if (e.root != build.root) spdlog::warn("build {}: worker uses cache root {}, expected {}", build.id, e.root, build.root);
         } else if constexpr (std::is_same_v<T, ev::Waiting>) {
-          waiting(build, e);
+          waiting(build, e, at_us);
         } else if constexpr (std::is_same_v<T, ev::Granted>) {
-          granted(build, e);
+          granted(build, e, at_us);
         } else if constexpr (std::is_same_v<T, ev::Released>) {
-          released(build, e);
+          released(build, e, at_us);
         } else if constexpr (std::is_same_v<T, ev::Op>) {
           if (model::writes_token(e.kind)) {
             m_recorder.op_done(e.bytes, 0);

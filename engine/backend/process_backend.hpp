@@ -36,12 +36,12 @@ class ProcessBackend final : public Backend {
 
  private:
   struct Worker;  // one build's child and what it said so far
-  void on_event(Worker& build, const worker::protocol::Event& event);
+  void on_event(Worker& build, const worker::protocol::Event& event, std::uint64_t at_us);
   void on_exit(Worker& build, std::int64_t exit_status, int term_signal);
   void on_timer(Worker& build);
-  void waiting(Worker& build, const worker::protocol::Waiting& waiting);
-  void granted(Worker& build, const worker::protocol::Granted& granted);
-  void released(Worker& build, const worker::protocol::Released& released);
+  void waiting(Worker& build, const worker::protocol::Waiting& waiting, std::uint64_t at_us);
+  void granted(Worker& build, const worker::protocol::Granted& granted, std::uint64_t at_us);
+  void released(Worker& build, const worker::protocol::Released& released, std::uint64_t at_us);
   void end_wait(Worker& build);
   void lock_timeout(Worker& build);
   bool waits_on_dying_worker(const Worker& build) const;

@@ -47,14 +47,14 @@ struct ProcessBuild::Decoder {
   bool on_line(std::string_view line) {
     ++line_number;
     if (!protocol_error.empty() || !attached) return false;
-    std::optional<protocol::Event> event;
+    std::optional<protocol::Line> decoded;
     try {
-      event = protocol::decode_event(line);
+      decoded = protocol::decode_line(line);
     } catch (const protocol::ProtocolError& e) {
       fail_protocol(e.what());
       return false;
     }
-    if (on_event) on_event(*event);
+    if (on_event) on_event(decoded->event, decoded->at_us);
     return attached;  // on_event may have destroyed the ProcessBuild
   }
 

@@ -47,7 +47,8 @@ class ProcessBuild {
     core::ChildProcess::Launcher launcher = core::ChildProcess::Launcher::automatic;
   };
 
-  using EventFn = std::function<void(const worker::protocol::Event& event)>;
+  // at_us: the worker's own timestamp of the event (core::now_us clock).
+  using EventFn = std::function<void(const worker::protocol::Event& event, std::uint64_t at_us)>;
   // exit_status: the child's exit code (0 when killed); term_signal: the signal that killed
   // it, or 0. How to read it (in this order): protocol_error() non-empty -> the child broke the
   // protocol and was killed for it; timed_out() -> killed by the build timeout; term_signal ->

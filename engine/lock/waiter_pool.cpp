@@ -64,7 +64,21 @@ WaiterPool::~WaiterPool() {
   }
 }
 
+void LockJob::notice_held() noexcept {
+  if (m_pool != nullptr) m_pool->post_held(this);
+}
+
+void WaiterPool::post_held(LockJob* job) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_held.push_back(job);
+  }
+  m_async.send();
+}
+
 void WaiterPool::submit(LockJob* job) {
+  job->m_pool = this;
+  job->m_cancelled.store(false, std::memory_order_relaxed);  // a job is reused by a build's next wait
   {
     std::lock_guard lock(m_mutex);
     m_queue.push_back(job);
@@ -133,10 +147,14 @@ void WaiterPool::worker_main(Worker& self) {
 
 void WaiterPool::deliver() {
   std::vector<std::pair<LockJob*, int>> finished;
+  std::vector<LockJob*> held;
   {
     std::lock_guard lock(m_mutex);
     finished.swap(m_finished);
+    held.swap(m_held);
   }
+  // A job's held notice is queued before its result, so it is delivered first.
+  for (LockJob* job : held) job->held();
   for (auto& [job, result] : finished) {
     --m_outstanding;
     job->done(result);  // may submit() again

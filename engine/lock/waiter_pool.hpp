@@ -27,11 +27,19 @@ class LockJob {
   virtual int run() = 0;
   // Loop thread: the result of run(), or -ECANCELED when cancelled before it started.
   virtual void done(int result) = 0;
+  // Loop thread: run() called notice_held() (before done(), in the same or an earlier turn).
+  virtual void held() {}
   bool is_cancelled() const noexcept { return m_cancelled.load(std::memory_order_acquire); }
+
+ protected:
+  // Worker thread, from run(): the lock is held and run() goes on with work under it (a
+  // critical section in one hop); held() follows on the loop without waiting for done().
+  void notice_held() noexcept;
 
  private:
   friend class WaiterPool;
   std::atomic<bool> m_cancelled{false};
+  class WaiterPool* m_pool = nullptr;
 };
 
 class WaiterPool {
@@ -54,13 +62,16 @@ class WaiterPool {
     LockJob* running = nullptr;  // guarded by m_mutex
   };
   void worker_main(Worker& self);
-  void deliver();  // loop thread: hands finished jobs to done()
+  friend class LockJob;
+  void post_held(LockJob* job);  // worker thread: queues held() for the loop
+  void deliver();  // loop thread: hands held notices to held(), finished jobs to done()
   void resignal(); // loop thread: re-interrupts cancelled jobs still running
 
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<LockJob*> m_queue;
   std::vector<std::pair<LockJob*, int>> m_finished;
+  std::vector<LockJob*> m_held;
   std::vector<std::unique_ptr<Worker>> m_workers;
   bool m_stopping = false;
   std::size_t m_outstanding = 0;  // loop thread: submitted, not yet done()

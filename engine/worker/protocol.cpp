@@ -22,10 +22,11 @@ void put_optional(json& j, const char* key, const std::optional<std::string>& v)
   if (v) j[key] = cut(*v);
 }
 
-json to_json(const Event& event, bool cut_paths) {
+json to_json(const Event& event, std::uint64_t at_us, bool cut_paths) {
   auto path = [cut_paths](const std::string& p) { return cut_paths ? cut(p) : p; };
   json j = json::object();
   j["ev"] = name_of(event);
+  j["at_us"] = at_us;
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -177,23 +178,24 @@ const char* to_string(CollisionKind kind) {
   return "?";
 }
 
-std::string encode_event(const Event& event) {
-  std::string line = dump_line(to_json(event, false));
+std::string encode_event(const Event& event, std::uint64_t at_us) {
+  std::string line = dump_line(to_json(event, at_us, false));
   // Paths are bounded (fs::k_max_relative_path) but escaping can grow them: cut, never exceed.
-  if (line.size() > k_max_line_bytes) line = dump_line(to_json(event, true));
+  if (line.size() > k_max_line_bytes) line = dump_line(to_json(event, at_us, true));
   line += '\n';
   return line;
 }
 
-Event decode_event(std::string_view line) {
+Line decode_line(std::string_view line) {
   if (line.size() > k_max_line_bytes) throw ProtocolError("line longer than " + std::to_string(k_max_line_bytes) + " bytes");
   // Exactly one object, nothing around it (no padding, no "\r" from a CRLF writer).
   if (line.empty() || line.front() != '{' || line.back() != '}') throw ProtocolError("not a JSON object line");
   FlatObject fields(line);
   const std::string ev = fields.text("ev");
+  const std::uint64_t at_us = fields.u64("at_us");
   Event event = decode_fields(ev, fields);
   fields.finish();
-  return event;
+  return {std::move(event), at_us};
 }
 
 }  // namespace cachestress::worker::protocol

@@ -128,12 +128,22 @@ using Event = std::variant<Hello, Waiting, Granted, Released, Op, Collision, Loc
 const char* name_of(const Event& event);
 const char* to_string(CollisionKind kind);
 
+// Every line also carries "at_us": when the event happened on the worker's own clock,
+// core::now_us() (CLOCK_MONOTONIC, microseconds: the parent's clock on one host). A grant is
+// stamped when the kernel lock was held, a release before it was let go, so the parent's
+// lock_events are the worker's real holds, not when the parent happened to read the line.
+struct Line {
+  Event event;
+  std::uint64_t at_us = 0;
+};
+
 // One line of JSON, terminated by '\n', at most k_max_line_bytes + 1 bytes. Free text longer
 // than k_max_text_bytes is cut; invalid UTF-8 is replaced, never thrown on.
-std::string encode_event(const Event& event);
+std::string encode_event(const Event& event, std::uint64_t at_us = 0);
 
 // Parses one line without its '\n': exactly one flat object, nothing before or after it.
 // Throws ProtocolError with a one-line reason; never throws anything else except bad_alloc.
-Event decode_event(std::string_view line);
+Line decode_line(std::string_view line);
+inline Event decode_event(std::string_view line) { return decode_line(line).event; }
 
 }  // namespace cachestress::worker::protocol

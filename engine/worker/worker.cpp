@@ -44,10 +44,11 @@ using ops::errno_failure;
 class EventSink {
  public:
   explicit EventSink(int fd) : m_fd(fd) {}
-  void send(const ev::Event& event) noexcept {
+  // at_us: when it happened (default: now), on this process's core::now_us() clock.
+  void send(const ev::Event& event, std::uint64_t at_us = now_us()) noexcept {
     if (m_broken) return;
     try {
-      const std::string line = ev::encode_event(event);
+      const std::string line = ev::encode_event(event, at_us);
       std::string_view rest = line;
       while (!rest.empty()) {
         const ssize_t n = ::write(m_fd, rest.data(), rest.size());
@@ -124,7 +125,8 @@ class WorkerBuild {
         if (rc == -EDEADLK) return fail(step_index, kernel_deadlock(step, i), false);
         return fail(step_index, errno_failure("lock", -rc), false);
       }
-      m_sink.send(ev::Granted{step_index, i, held.sharing, held.wait_us, held.waited, held.instance, held.created});
+      m_sink.send(ev::Granted{step_index, i, held.sharing, held.wait_us, held.waited, held.instance, held.created},
+                  held.granted_us);
       if (held.overlap) {
         m_sink.send(ev::LockOverlap{step_index, i, held.instance_dir, held.overlap->build, held.overlap->kind});
       }
@@ -208,7 +210,7 @@ class WorkerBuild {
     for (std::size_t i = m_held.size(); i-- > 0;) {
       ChildMount& held = m_held[i];
       m_mounts.release(held);
-      m_sink.send(ev::Released{step_index, static_cast<std::uint32_t>(i), held.sharing, now - held.granted_us});
+      m_sink.send(ev::Released{step_index, static_cast<std::uint32_t>(i), held.sharing, now - held.granted_us}, now);
     }
     m_held.clear();
   }

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -265,6 +267,38 @@ TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the k
   CHECK(granted == 1);
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
+}
+
+TEST_CASE("process backend: lock_events are the workers' own holds - never two holders of one lock at once", "[e2e][process]") {
+  // Each worker stamps its grant when the kernel lock is held and its release before it lets
+  // go; times taken when the runner reads the lines (one pipe per worker, read in any order)
+  // would show holds of one lock overlapping.
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 1, 24);  // 24 workers at once, 1 ms holds
+  const std::string root = tmp / "run";
+  auto result = run_binary(killing_run(root, scenario, {}, std::chrono::seconds(120)));
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["summary"]["builds"]["completed"] == 24);
+  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(doc["summary"]["locks"]["waited"].get<std::uint64_t>() > 0);  // they did contend
+  REQUIRE(doc["lock_events"].size() == 24);
+  std::map<std::string, std::vector<std::pair<double, double>>> holds;
+  for (const auto& e : doc["lock_events"]) {
+    REQUIRE_FALSE(e["granted_s"].is_null());
+    REQUIRE_FALSE(e["released_s"].is_null());
+    holds[e["key"].get<std::string>()].emplace_back(e["granted_s"].get<double>(), e["released_s"].get<double>());
+  }
+  for (auto& [key, spans] : holds) {
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) {
+      INFO("lock " << key << ": hold " << i << " granted at " << spans[i].first << " s, the previous released at "
+                   << spans[i - 1].second << " s");
+      CHECK(spans[i].first >= spans[i - 1].second);
+    }
+  }
+  CHECK(list_dir(root).empty());
 }
 
 TEST_CASE("process backend: ABBA deadlocks between workers are named - OFD by the parent's wait graph, fcntl by the kernel", "[e2e][process]") {

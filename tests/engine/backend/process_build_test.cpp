@@ -68,7 +68,7 @@ struct Harness {
   int start(ProcessBuild::Spec s) {
     build = std::make_unique<ProcessBuild>(
         loop.raw(),
-        [this](const Event& e) {
+        [this](const Event& e, std::uint64_t /*at_us*/) {
           seen.events.push_back(e);
           if (on_event) on_event(*build, e);
         },
@@ -110,8 +110,8 @@ TEST_CASE("process build: plan on stdin / TMPDIR in the environment / events in 
   Harness h;
   auto spec = h.spec(
       "plan=$(cat); [ \"$plan\" = PLAN ] || exit 9\n"
-      "printf '%s\\n' '{\"ev\":\"step_done\",\"step\":0,\"latency_us\":5}' >&3\n"
-      "printf '{\"ev\":\"hello\",\"pid\":%d,\"root\":\"%s\"}\\n{\"ev\":\"done\"}\\n' $$ \"$TMPDIR\" >&3\n"
+      "printf '%s\\n' '{\"ev\":\"step_done\",\"at_us\":1,\"step\":0,\"latency_us\":5}' >&3\n"
+      "printf '{\"ev\":\"hello\",\"at_us\":1,\"pid\":%d,\"root\":\"%s\"}\\n{\"ev\":\"done\",\"at_us\":1}\\n' $$ \"$TMPDIR\" >&3\n"
       "echo 'a word on stderr' >&2\n"
       "exit 0");
   spec.plan = "PLAN";
@@ -134,7 +134,7 @@ TEST_CASE("process build: a large plan is written without blocking the loop", "[
   const auto launcher = launcher_under_test();
   INFO(name_of(launcher));
   Harness h;
-  auto spec = h.spec("n=$(wc -c); printf '{\"ev\":\"hello\",\"pid\":%d,\"root\":\"r\"}\\n' $n >&3");
+  auto spec = h.spec("n=$(wc -c); printf '{\"ev\":\"hello\",\"at_us\":1,\"pid\":%d,\"root\":\"r\"}\\n' $n >&3");
   spec.plan = std::string(1 << 20, 'p');
   auto seen = h.run(std::move(spec));
   REQUIRE(seen.events.size() == 1);
@@ -153,7 +153,7 @@ TEST_CASE("process build: the exit status and a crash's signal are reported", "[
   }
   SECTION("a crash") {
     Harness h;
-    auto seen = h.run("printf '{\"ev\":\"done\"}\\n' >&3; kill -SEGV $$");
+    auto seen = h.run("printf '{\"ev\":\"done\",\"at_us\":1}\\n' >&3; kill -SEGV $$");
     CHECK(seen.exits == 1);
     CHECK(seen.term_signal == SIGSEGV);
     CHECK(seen.events.size() == 1);  // what it said before dying still counts
@@ -168,7 +168,7 @@ TEST_CASE("process build: protocol violations kill the child and are reported", 
     const char* error;
   };
   const Case cases[] = {
-      {"printf '{\"ev\":\"done\"}\\n{\"ev\":\"bogus\"}\\n' >&3; exec sleep 30", "line 2: unknown event \"bogus\""},
+      {"printf '{\"ev\":\"done\",\"at_us\":1}\\n{\"ev\":\"bogus\",\"at_us\":1}\\n' >&3; exec sleep 30", "line 2: unknown event \"bogus\""},
       {"printf 'not json\\n' >&3; exec sleep 30", "line 1: not a JSON object line"},
       {"head -c 20000 /dev/zero | tr '\\0' x >&3; exec sleep 30", "line 1: longer than 16384 bytes"},
   };
@@ -185,7 +185,7 @@ TEST_CASE("process build: protocol violations kill the child and are reported", 
   }
   SECTION("a line cut short by a clean exit") {
     Harness h;
-    auto seen = h.run("printf '{\"ev\":\"done\"' >&3; exit 0");
+    auto seen = h.run("printf '{\"ev\":\"done\",\"at_us\":1' >&3; exit 0");
     CHECK(seen.protocol_error == "truncated event line at end of stream");
     CHECK(seen.events.empty());
   }
@@ -198,7 +198,7 @@ TEST_CASE("process build: kill() reaches the child and its helpers", "[worker][p
   h.on_event = [](ProcessBuild& b, const Event&) { b.kill(SIGTERM); };
   // The background sleep holds fd 3 too: only a group kill lets the pipe reach EOF at once.
   const auto start = Clock::now();
-  auto seen = h.run("sleep 30 & printf '{\"ev\":\"done\"}\\n' >&3; wait");
+  auto seen = h.run("sleep 30 & printf '{\"ev\":\"done\",\"at_us\":1}\\n' >&3; wait");
   CHECK(seen.exits == 1);
   CHECK(seen.term_signal == SIGTERM);
   CHECK(seconds_since(start) < 0.9);  // no drain grace was needed
@@ -247,7 +247,7 @@ TEST_CASE("process build: a pipe held open by a leftover helper does not hang th
   // The helper runs in its own group (setsid), so it survives; the exit is reported after
   // the drain grace rather than when the helper lets go of fd 3.
   const auto start = Clock::now();
-  auto seen = h.run("setsid sleep 4 & printf '{\"ev\":\"done\"}\\n' >&3; exit 0");
+  auto seen = h.run("setsid sleep 4 & printf '{\"ev\":\"done\",\"at_us\":1}\\n' >&3; exit 0");
   CHECK(seen.exits == 1);
   CHECK(seen.exit_status == 0);
   CHECK(seen.events.size() == 1);
@@ -277,7 +277,7 @@ TEST_CASE("process build: destroying it mid-run kills and reaps the child", "[wo
     pid = b.pid();
     h.build.reset();  // from inside its own callback
   };
-  REQUIRE(h.start(h.spec("printf '{\"ev\":\"done\"}\\n{\"ev\":\"done\"}\\n' >&3; exec sleep 30")) == 0);
+  REQUIRE(h.start(h.spec("printf '{\"ev\":\"done\",\"at_us\":1}\\n{\"ev\":\"done\",\"at_us\":1}\\n' >&3; exec sleep 30")) == 0);
   const auto start = Clock::now();
   h.loop.run();  // returns once the killed child was reaped and every handle closed
   CHECK(seconds_since(start) < 5);
@@ -298,12 +298,12 @@ TEST_CASE("process build: many children at once and every line delivered", "[wor
   std::vector<int> events(k_children, 0), exits(k_children, 0);
   for (int i = 0; i < k_children; ++i) {
     builds.push_back(std::make_unique<ProcessBuild>(
-        loop.raw(), [&events, i](const Event&) { ++events[static_cast<std::size_t>(i)]; },
+        loop.raw(), [&events, i](const Event&, std::uint64_t) { ++events[static_cast<std::size_t>(i)]; },
         [&exits, i](std::int64_t status, int) { exits[static_cast<std::size_t>(i)] = status == 0 ? 1 : -1; }));
     ProcessBuild::Spec spec;
     spec.exe = "/bin/sh";
     spec.args = {"-c", "i=0; while [ $i -lt " + std::to_string(k_lines) +
-                           " ]; do printf '{\"ev\":\"step_done\",\"step\":%d,\"latency_us\":1}\\n' $i; i=$((i+1)); done >&3"};
+                           " ]; do printf '{\"ev\":\"step_done\",\"at_us\":1,\"step\":%d,\"latency_us\":1}\\n' $i; i=$((i+1)); done >&3"};
     spec.env = environment_with_tmpdir("/tmp");
     spec.launcher = g_launcher;
     REQUIRE(builds.back()->start(std::move(spec)) == 0);

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "engine/core/error.hpp"
 #include "engine/metrics/expectations.hpp"
@@ -129,6 +131,42 @@ TEST_CASE("runner: locked users never overlap with every kernel lock kind", "[un
   CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
   CHECK(count(outcome, Counter::collisions_total) == 0);
   CHECK(count(outcome, Counter::lock_waited) > 0);
+}
+
+TEST_CASE("runner: a locked step without a hold (one hop off the loop) reports real, never overlapping holds", "[unit][run][runner]") {
+  // Lock, ops and unlock run on the waiter thread in one go; the grant and release the loop
+  // reports afterwards must be the times that thread held the kernel lock.
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  auto toml = hold_scenario("buildah", "locked", 200, 16, 0);
+  toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
+  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
+  REQUIRE(toml.find("hold") == std::string::npos);
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_completed) == 200);
+  CHECK(count(outcome, Counter::builds_failed) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::mounts_overlapped) == 0);
+  CHECK(count(outcome, Counter::lock_acquisitions) == 200);
+  CHECK(count(outcome, Counter::lock_waited) > 0);  // 16 at once on one cache: they queued
+  const auto& events = outcome.metrics->lock_events.events();
+  REQUIRE(events.size() == 200);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> holds;
+  for (const auto& e : events) {
+    REQUIRE(e.granted_us);
+    REQUIRE(e.released_us);
+    CHECK(e.wait_start_us <= *e.granted_us);
+    CHECK(*e.granted_us < *e.released_us);  // the write and read back took time under the lock
+    holds.emplace_back(*e.granted_us, *e.released_us);
+  }
+  std::sort(holds.begin(), holds.end());
+  for (std::size_t i = 1; i < holds.size(); ++i) {
+    INFO("hold " << i << " granted at " << holds[i].first << " us, the previous released at " << holds[i - 1].second);
+    CHECK(holds[i].first >= holds[i - 1].second);
+  }
 }
 
 // ---- (b) shared users overlap --------------------------------------------------------------

@@ -49,11 +49,24 @@ TEST_CASE("every event round-trips through one line", "[worker][protocol]") {
   }
 }
 
+TEST_CASE("every line carries the worker's own timestamp, at_us", "[worker][protocol]") {
+  // lock_events are the worker's real holds only if the time travels with the event.
+  const std::uint64_t at = 123456789012ull;
+  for (const Event& event : one_of_each()) {
+    const Line line = decode_line(strip_newline(encode_event(event, at)));
+    CHECK(line.at_us == at);
+    CHECK(line.event == event);
+  }
+  // A line without it is a protocol error, not a silent 0.
+  CHECK_THROWS_AS(decode_line(R"({"ev":"done"})"), ProtocolError);
+  CHECK_THROWS_AS(decode_line(R"({"ev":"done","at_us":-1})"), ProtocolError);
+}
+
 TEST_CASE("the documented example lines decode", "[worker][protocol]") {
-  CHECK(decode_event(R"({"ev":"hello","pid":12,"root":"roots/b0"})") == Event{Hello{12, "roots/b0"}});
-  CHECK(decode_event(R"({"ev":"done"})") == Event{Done{}});
+  CHECK(decode_event(R"({"ev":"hello","at_us":1,"pid":12,"root":"roots/b0"})") == Event{Hello{12, "roots/b0"}});
+  CHECK(decode_event(R"({"ev":"done","at_us":1})") == Event{Done{}});
   auto e = decode_event(
-      R"({"ev":"collision","step":1,"kind":"foreign","file":"f","polluter_build":3,"polluter_kind":"locked-across-steps"})");
+      R"({"ev":"collision","at_us":1,"step":1,"kind":"foreign","file":"f","polluter_build":3,"polluter_kind":"locked-across-steps"})");
   const auto& c = std::get<Collision>(e);
   CHECK(c.polluter_build == 3u);
   CHECK(c.polluter_kind == "locked-across-steps");
@@ -67,31 +80,31 @@ TEST_CASE("the decoder rejects anything but a valid flat event", "[worker][proto
       "[]",
       "null",
       "42",
-      R"({"ev":"hello","pid":1,"root":"r"} )",                              // padding
-      R"( {"ev":"done"})",
-      "{\"ev\":\"done\"}\r",                                                // CRLF writer
-      R"({"ev":"nope"})",                                                   // unknown event
+      R"({"ev":"hello","at_us":1,"pid":1,"root":"r"} )",                              // padding
+      R"( {"ev":"done","at_us":1})",
+      "{\"ev\":\"done\",\"at_us\":1}\r",                                                // CRLF writer
+      R"({"ev":"nope","at_us":1})",                                                   // unknown event
       R"({"ev":7})",                                                        // wrong type of ev
-      R"({"ev":"done","extra":1})",                                         // unknown key
-      R"({"ev":"done","ev":"done"})",                                       // duplicate key
-      R"({"ev":"hello","pid":1})",                                          // missing key
-      R"({"ev":"hello","pid":"1","root":"r"})",                             // wrong type
-      R"({"ev":"hello","pid":1.5,"root":"r"})",
-      R"({"ev":"step_done","step":-1,"latency_us":0})",                     // negative
-      R"({"ev":"step_done","step":4294967296,"latency_us":0})",             // u32 overflow
-      R"({"ev":"step_done","step":0,"latency_us":18446744073709551616})",   // u64 overflow
-      R"({"ev":"step_done","step":0,"latency_us":1e3})",                    // exponent: a float
-      R"({"ev":"granted","step":0,"mount":0,"sharing":"exclusive","wait_us":0,"waited":false,"instance":0,"created":false})",
-      R"({"ev":"granted","step":0,"mount":0,"sharing":"locked","wait_us":0,"waited":1,"instance":0,"created":false})",
-      R"({"ev":"op","step":0,"kind":"frobnicate","file":"f","bytes":0})",
-      R"({"ev":"collision","step":0,"kind":"lock_overlap","file":"f"})",    // not a read verdict
-      R"({"ev":"collision","step":0,"kind":"torn","file":"f","polluter_build":null})",
-      R"({"ev":"failed","reason":{"nested":true},"io_error":false})",      // nesting
-      R"({"ev":"failed","reason":["a"],"io_error":false})",
-      "{\"ev\":\"failed\",\"reason\":\"\xff\xfe\",\"io_error\":false}",      // invalid UTF-8
-      "{\"ev\":\"failed\",\"reason\":\"a\x01\",\"io_error\":false}",         // raw control char
-      R"({"ev":"done"}{"ev":"done"})",                                      // two objects
-      R"({"ev":"done")",                                                    // truncated
+      R"({"ev":"done","at_us":1,"extra":1})",                                         // unknown key
+      R"({"ev":"done","at_us":1,"ev":"done"})",                                       // duplicate key
+      R"({"ev":"hello","at_us":1,"pid":1})",                                          // missing key
+      R"({"ev":"hello","at_us":1,"pid":"1","root":"r"})",                             // wrong type
+      R"({"ev":"hello","at_us":1,"pid":1.5,"root":"r"})",
+      R"({"ev":"step_done","at_us":1,"step":-1,"latency_us":0})",                     // negative
+      R"({"ev":"step_done","at_us":1,"step":4294967296,"latency_us":0})",             // u32 overflow
+      R"({"ev":"step_done","at_us":1,"step":0,"latency_us":18446744073709551616})",   // u64 overflow
+      R"({"ev":"step_done","at_us":1,"step":0,"latency_us":1e3})",                    // exponent: a float
+      R"({"ev":"granted","at_us":1,"step":0,"mount":0,"sharing":"exclusive","wait_us":0,"waited":false,"instance":0,"created":false})",
+      R"({"ev":"granted","at_us":1,"step":0,"mount":0,"sharing":"locked","wait_us":0,"waited":1,"instance":0,"created":false})",
+      R"({"ev":"op","at_us":1,"step":0,"kind":"frobnicate","file":"f","bytes":0})",
+      R"({"ev":"collision","at_us":1,"step":0,"kind":"lock_overlap","file":"f"})",    // not a read verdict
+      R"({"ev":"collision","at_us":1,"step":0,"kind":"torn","file":"f","polluter_build":null})",
+      R"({"ev":"failed","at_us":1,"reason":{"nested":true},"io_error":false})",      // nesting
+      R"({"ev":"failed","at_us":1,"reason":["a"],"io_error":false})",
+      "{\"ev\":\"failed\",\"at_us\":1,\"reason\":\"\xff\xfe\",\"io_error\":false}",      // invalid UTF-8
+      "{\"ev\":\"failed\",\"at_us\":1,\"reason\":\"a\x01\",\"io_error\":false}",         // raw control char
+      R"({"ev":"done","at_us":1}{"ev":"done","at_us":1})",                                      // two objects
+      R"({"ev":"done","at_us":1)",                                                    // truncated
   };
   for (const auto& line : bad) {
     INFO("line: " << line);
@@ -100,7 +113,7 @@ TEST_CASE("the decoder rejects anything but a valid flat event", "[worker][proto
 }
 
 TEST_CASE("oversize lines are rejected and the encoder never writes one", "[worker][protocol]") {
-  std::string huge = R"({"ev":"failed","reason":")" + std::string(k_max_line_bytes, 'x') + R"(","io_error":false})";
+  std::string huge = R"({"ev":"failed","at_us":1,"reason":")" + std::string(k_max_line_bytes, 'x') + R"(","io_error":false})";
   CHECK_THROWS_AS(decode_event(huge), ProtocolError);
 
   // Free text is cut; a long path full of escapes is cut rather than overflowing the line.

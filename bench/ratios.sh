@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Every performance ratio of the README in one run: each pair is measured side by side,
+# all measurements interleaved (one round runs each of them once, in an order rotated per
+# round), REPS rounds, and the medians printed as the README's table with the machine and
+# its load average, so anyone can rerun it and compare:
+#
+#   locked handoff   cachestress (bench/locked_handoff.toml, inproc) vs bench/reference_locked
+#                    --mode threads / processes (the same syscalls per build, no loop), and
+#                    vs --mode handoff (the raw F_SETLKW loop: the floor), at -c 1, 16, 64
+#   shared           cachestress --scenario shared vs bench/reference_shared, -c 16
+#   process          --backend process, one write + read per build, vs the command backend
+#                    running `true` (a bare spawn), same concurrency
+#   spawn            cachestress --scenario spawn vs `xargs -P16 -n1 true`, wall clock
+#   memory           peak RSS of 10,000 builds in flight (shared scenario), once
+#
+# Workspaces go under /dev/shm by default (the engine's cost, not the disk's). Builds
+# nothing: `cmake --build build/dev --target cachestress reference_locked reference_shared`.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE] [-q]
+  -b  build directory holding cachestress and bench/reference_* (default: build/dev)
+  -r  rounds, each running every measurement once (default: 5)
+  -n  builds per locked-handoff run (default: 10000; the raw handoff runs 10x as many)
+  -w  directory under which the runs create their workspaces (default: /dev/shm if present)
+  -q  quick: locked handoff and shared only (no process, spawn or memory figures)
+USAGE
+}
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=build/dev
+reps=5
+locked_builds=10000
+work_base=""
+quick=0
+while getopts "b:r:n:w:qh" opt; do
+  case $opt in
+    b) build_dir=$OPTARG ;;
+    r) reps=$OPTARG ;;
+    n) locked_builds=$OPTARG ;;
+    w) work_base=$OPTARG ;;
+    q) quick=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+if [[ -z $work_base ]]; then
+  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
+fi
+[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
+engine=$build_dir/cachestress
+for program in "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"; do
+  [[ -x $program ]] || { echo "ratios: $program not built (cmake --build build/dev --target cachestress reference_locked reference_shared)" >&2; exit 2; }
+done
+command -v jq >/dev/null || { echo "ratios: needs jq (apt-get install jq)" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "ratios: needs GNU time (apt-get install time)" >&2; exit 2; }
+
+# Outside the checkout, so cachestress writes no report into results/.
+scratch=$(mktemp -d "$work_base/ratios-XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
+cat >trivial.toml <<'TOML'
+description = "bench/ratios.sh: one step, write then read back, a cache root per build"
+[run]
+isolation = "per-build"
+[[build]]
+name = "trivial"
+[[build.step]]
+mount = { target = "/cache", sharing = "shared" }
+ops = [ { op = "write", file = "f", value = "v" }, { op = "read", file = "f", expect = "own" } ]
+TOML
+process_builds=500
+process_concurrency=8
+spawn_count=2000
+shared_builds=20000
+
+# Runs cachestress and prints .summary.builds_per_s; exit 1 (an [expect] entry) still counts.
+engine_rate() {
+  local status=0
+  # stderr kept aside: a built-in's [expect] (e.g. spawn's builds.completed == 2000) may not
+  # hold at another --builds, which is not an error of the measurement.
+  TMPDIR=$scratch "$engine" "$@" -q --out "$scratch/report.json" >/dev/null 2>"$scratch/engine.err" || status=$?
+  if [[ $status -ne 0 && $status -ne 1 ]]; then
+    echo "ratios: cachestress $* exited $status" >&2
+    cat "$scratch/engine.err" >&2
+    exit 1
+  fi
+  jq '.summary.builds_per_s' "$scratch/report.json"
+}
+reference_rate() { "$build_dir/bench/$1" "${@:2}" --workdir "$scratch" --format json | jq '.builds_per_s'; }
+now() { date +%s.%N; }
+# Wall-clock processes/s of a command that runs $spawn_count processes.
+wall_rate() {
+  local t0 t1
+  t0=$(now)
+  "$@" >/dev/null 2>&1 || { echo "ratios: failed: $*" >&2; exit 1; }
+  t1=$(now)
+  awk -v n="$spawn_count" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }'
+}
+
+measure() {
+  case $1 in
+    locked_engine_c*) engine_rate --scenario "$repo_root/bench/locked_handoff.toml" --builds "$locked_builds" --concurrency "${1#locked_engine_c}" ;;
+    locked_threads_c*) reference_rate reference_locked --mode threads --builds "$locked_builds" --concurrency "${1#locked_threads_c}" ;;
+    locked_processes_c*) reference_rate reference_locked --mode processes --builds "$locked_builds" --concurrency "${1#locked_processes_c}" ;;
+    locked_handoff_c*) reference_rate reference_locked --mode handoff --lock-kind fcntl --builds $((locked_builds * 10)) --concurrency "${1#locked_handoff_c}" ;;
+    shared_engine) engine_rate --scenario shared --builds "$shared_builds" --concurrency 16 ;;
+    shared_reference) reference_rate reference_shared --builds "$shared_builds" --concurrency 16 ;;
+    process_backend) engine_rate --scenario trivial.toml --backend process --builds "$process_builds" --concurrency "$process_concurrency" ;;
+    command_true) engine_rate --scenario spawn --builds "$process_builds" --concurrency "$process_concurrency" ;;
+    spawn_engine) wall_rate env TMPDIR="$scratch" "$engine" --scenario spawn --builds "$spawn_count" --concurrency 16 -q --out /dev/null ;;
+    spawn_xargs) wall_rate sh -c "seq $spawn_count | xargs -P 16 -n1 true" ;;
+  esac
+}
+
+names=()
+for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
+names+=(shared_engine shared_reference)
+((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs)
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+results=$scratch/results.txt
+: >"$results"
+for ((round = 0; round < reps; round++)); do
+  # Rotate the order each round so slow drift (other load, page cache) hits every program alike.
+  count=${#names[@]}
+  for ((i = 0; i < count; i++)); do
+    name=${names[$(((i + round * 3) % count))]}
+    echo "$name $(measure "$name")" >>"$results"
+  done
+  echo "round $((round + 1))/$reps done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+rss_mib=""
+if ((!quick)); then
+  TMPDIR=$scratch /usr/bin/time -v -o time.txt "$engine" --scenario shared --builds 10000 --concurrency 10000 -q \
+    --out /dev/null >/dev/null || true
+  rss_mib=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' time.txt)
+fi
+
+median() {
+  awk -v name="$1" '$1 == name { print $2 }' "$results" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# One table row: label, target, numerator name, denominator name.
+row() {
+  awk -v label="$1" -v target="$2" -v a="$(median "$3")" -v b="$(median "$4")" \
+    'BEGIN { printf "| %s | %s | %.0f | %.0f | **%.0f%%** |\n", label, target, a, b, 100 * a / b }'
+}
+
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+echo "Machine: $(nproc) CPUs ($cpu), $(uname -sr), workspaces on $(stat -f -c %T "$work_base");"
+echo "load average $load_before before, $load_after after; medians of $reps interleaved rounds; commit $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)."
+echo
+echo "| ratio | target | engine /s | reference /s | achieved |"
+echo "|---|---|---:|---:|---:|"
+for c in 1 16 64; do
+  row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
+  row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
+  row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
+done
+row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+if ((!quick)); then
+  row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
+  row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs
+  echo "| 10,000 builds in flight: peak RSS | < 300 MB | ${rss_mib} MiB | | |"
+fi
