@@ -51,7 +51,7 @@ TEST_CASE("built-in scenarios run from any directory", "[e2e][cli]") {
   auto result = run_in(tmp, {"--scenario", "isolated", "--builds", "10", "--format", "json", "-q"});
   REQUIRE(result.exit_code == 0);
   auto doc = parse_json(result.out);
-  CHECK(doc["summary"]["builds"]["completed"] == 10);
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 10);
   CHECK(list_dir(tmp.path()).empty());  // workspace removed, no report file outside a repository
 }
 
@@ -148,7 +148,7 @@ TEST_CASE("an --out report is written the JSON report atomically and checks its 
   auto first = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "r.json", "-q"});
   REQUIRE(first.exit_code == 0);
   auto doc = read_json_file(tmp / "r.json");
-  CHECK(doc["schema_version"] == 1);
+  CHECK(doc["schema_version"] == 2);
   CHECK(doc["config"]["scenario"] == "locked");
   // An explicit --out is replaced whole (rename), never left half-written.
   auto second = run_in(tmp, {"--scenario", "locked", "--builds", "6", "--out", tmp / "r.json", "-q"});

@@ -113,7 +113,7 @@ TEST_CASE("compare input errors exit 2: missing file, other scenario, other sche
   CHECK_THAT(forced.out, Catch::Contains("scenario shared"));
 
   auto doc = read_json_file(locked);
-  doc["schema_version"] = 2;
+  doc["schema_version"] = 3;
   write_text(tmp / "future.json", doc.dump());
   auto future = run_binary({"compare", locked, tmp / "future.json"});
   CHECK(future.exit_code == 2);

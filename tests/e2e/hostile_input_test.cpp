@@ -268,7 +268,7 @@ std::string plant_symlink(const std::string& target, const std::string& link) {
 
 std::string failure_reasons(const nlohmann::json& doc) {
   std::string reasons;
-  for (const auto& f : doc["failures"]) reasons += f["reason"].get<std::string>() + "; ";
+  for (const auto& f : doc["cells"][0]["failures"]) reasons += f["reason"].get<std::string>() + "; ";
   return reasons;
 }
 

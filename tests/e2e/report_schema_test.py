@@ -244,10 +244,10 @@ def main():
         # The schema is not a rubber stamp: broken copies of a real report are rejected.
         if written and os.path.exists(written[0]):
             report = load(written[0])
-            for what, breaks in (("no builds.completed", lambda d: d["summary"]["builds"].pop("completed")),
-                                 ("a count as text", lambda d: d["summary"]["collisions"].update(total="0")),
-                                 ("an unknown histogram statistic", lambda d: d["summary"]["lock_hold_us"].update(p75=1)),
-                                 ("schema_version 2", lambda d: d.update(schema_version=2))):
+            for what, breaks in (("no builds.completed", lambda d: d["cells"][0]["summary"]["builds"].pop("completed")),
+                                 ("a count as text", lambda d: d["cells"][0]["summary"]["collisions"].update(total="0")),
+                                 ("an unknown histogram statistic", lambda d: d["cells"][0]["summary"]["lock_hold_us"].update(p75=1)),
+                                 ("schema_version 3", lambda d: d.update(schema_version=3))):
                 broken = json.loads(json.dumps(report))
                 breaks(broken)
                 if report_v.is_valid(broken):
