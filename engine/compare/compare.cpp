@@ -200,7 +200,10 @@ void decide(MetricResult& r, const Options& options) {
     r.reason = "too noisy to decide";
   }
   const double scale = effect_scale(r.base_value, r.new_value);
-  r.repetitions_needed = repetitions_needed(run_spread(r.base, r.fresh), options.min_effect * scale, options.alpha);
+  // The shift to resolve: the one observed, or the minimum effect when that is smaller (to
+  // tell "no change" apart, the interval must shrink below it).
+  const double shift = std::max(std::fabs(r.effect), options.min_effect) * scale;
+  r.repetitions_needed = repetitions_needed(run_spread(r.base, r.fresh), shift, options.alpha);
 }
 
 bool Comparison::regression() const {
