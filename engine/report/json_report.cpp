@@ -229,7 +229,7 @@ nlohmann::json run_json(const RunReport& report) {
 
   json expectations = json::array();
   for (const auto& v : report.verdicts) {
-    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(v.expectation.when_key + "=" + v.expectation.when_value);
+    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(model::condition_text(v.expectation));
     expectations.push_back({{"field", v.expectation.field},
                             {"when", condition},
                             {"expect", std::string(model::to_string(v.expectation.comparison)) + " " +

@@ -69,7 +69,7 @@ std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   done->outcome = runner.run();
   std::vector<model::Expectation> applicable;
   for (const auto& e : done->scenario.expectations) {
-    if (model::applies(e, done->scenario)) applicable.push_back(e);
+    if (scenario::condition_holds(e, done->scenario)) applicable.push_back(e);
   }
   done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
   if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);

@@ -192,7 +192,7 @@ TEST_CASE("quiet: -q prints nothing for a passing run and only the failed expect
   CHECK(failing.out == "FAIL [concurrency=1] locks.waited > 0 (value 0)\n");
   // An asked-for format is the output, not chatter: -q keeps it.
   auto json = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "c.json", "--format", "json", "-q"});
-  CHECK(parse_json(json.out)["summary"]["builds"]["completed"] == 4);
+  CHECK(parse_json(json.out)["cells"][0]["summary"]["builds"]["completed"] == 4);
 }
 
 TEST_CASE("run --help lists the run options, as --help does", "[e2e][cli]") {
