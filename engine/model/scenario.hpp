@@ -84,8 +84,8 @@ struct Expectation {
   // Optional condition on the resolved run ("isolation" = "per-build"): the expectation is
   // judged only when it holds, so one file states the documented outcome of each variant.
   std::string when_key;    // empty: always applies
-  Comparison when_comparison = Comparison::eq;  // choices: == or !=; numeric settings: any
   std::string when_value;
+  Comparison when_comparison = Comparison::eq;  // choices: == or !=; numeric settings: any
 };
 
 struct RunConfig {
