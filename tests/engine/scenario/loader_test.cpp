@@ -635,7 +635,7 @@ TEST_CASE("load_scenario reads built-ins and files", "[scenario][loader]") {
 namespace cachestress::scenario {
 
 TEST_CASE("expectation conditions: any numeric setting with a comparison, != on choices", "[scenario][loader]") {
-  const std::string text = R"(name = "c"
+  const std::string text = R"(description = "c"
 [[build]]
 name = "b"
 [[build.step]]
@@ -668,9 +668,9 @@ ops = [{ op = "write", file = "f" }]
 }
 
 TEST_CASE("expectation conditions: bad ones name the file position and what is accepted", "[scenario][loader]") {
-  const std::string head = "name = \"c\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"write\", file = \"f\" }]\n";
+  const std::string head = "description = \"c\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"hold\", ms = 1 }]\n";
   CHECK_THAT(error_of(head + "[expect.\"concurrency>=two\"]\n\"builds.failed\" = 0\n"),
-             Contains("c.toml:6") && Contains("concurrency>=2"));
+             Contains("t.toml:6") && Contains("concurrency>=2"));
   CHECK_THAT(error_of(head + "[expect.\"isolation>shared\"]\n\"builds.failed\" = 0\n"), Contains("= or !="));
   CHECK_THAT(error_of(head + "[expect.\"colour=red\"]\n\"builds.failed\" = 0\n"), Contains("concurrency>=2"));
 }
