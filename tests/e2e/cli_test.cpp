@@ -186,8 +186,8 @@ TEST_CASE("quiet: -q prints nothing for a passing run and only the failed expect
   CHECK(passing.exit_code == 0);
   CHECK(passing.out.empty());
   CHECK(passing.err.empty());
-  // locked expects waits: at concurrency 1 nobody waits, so that cell fails, and only it is said.
-  auto failing = run_in(tmp, {"--scenario", "locked", "--builds", "8", "--sweep", "concurrency=1,4", "--out", tmp / "b.json", "-q"});
+  // convoy expects waits under sharing=locked: at concurrency 1 nobody waits, so that cell fails, and only it is said.
+  auto failing = run_in(tmp, {"--scenario", "convoy", "--builds", "8", "--sweep", "concurrency=1,4", "--out", tmp / "b.json", "-q"});
   CHECK(failing.exit_code == 1);
   CHECK(failing.out == "FAIL [concurrency=1] locks.waited > 0 (value 0)\n");
   // An asked-for format is the output, not chatter: -q keeps it.

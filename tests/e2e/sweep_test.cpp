@@ -44,15 +44,15 @@ TEST_CASE("a sweep runs the cartesian product, interleaves repeats, and holds ev
 TEST_CASE("a failing expectation exits 1 and the JUnit file marks that case failed", "[e2e][sweep]") {
   TempDir tmp;
   RunSpec spec;
-  // locked's own expectations include locks.waited > 0: with one build in flight nobody waits.
-  spec.args = {"--scenario", "locked", "--builds", "4", "--concurrency", "1", "--junit", tmp / "junit.xml", "-q"};
+  // convoy's own expectations include locks.waited > 0 (sharing=locked): with one build in flight nobody waits.
+  spec.args = {"--scenario", "convoy", "--builds", "4", "--concurrency", "1", "--junit", tmp / "junit.xml", "-q"};
   spec.env["TMPDIR"] = tmp.path();
   auto result = run_binary(spec);
   CHECK(result.exit_code == 1);
   CHECK_THAT(result.err, Catch::Contains("locks.waited"));
   const std::string xml = read_text(tmp / "junit.xml");
   CHECK_THAT(xml, Catch::StartsWith("<?xml"));
-  CHECK_THAT(xml, Catch::Contains("<testcase") && Catch::Contains("name=\"locks.waited &gt; 0\""));
+  CHECK_THAT(xml, Catch::Contains("<testcase") && Catch::Contains("name=\"locks.waited &gt; 0 [sharing=locked]\""));
   CHECK_THAT(xml, Catch::Contains("<failure"));
   CHECK_THAT(xml, Catch::Contains("failures=\"1\""));
   // Passing expectations are test cases too, without a failure.
