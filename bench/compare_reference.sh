@@ -85,7 +85,7 @@ run_engine() {
     exit 1
   fi
   jq -r --arg cpu "$(cpu_us_per_build)" \
-    '.summary | "engine \(.builds_per_s) \(.ops.completed / .duration_s) \(.errors.io + .builds.failed) \($cpu)"' <<<"$json"
+    '.cells[0].summary | "engine \(.builds_per_s) \(.ops.completed / .duration_s) \(.errors.io + .builds.failed) \($cpu)"' <<<"$json"
 }
 
 echo "# $builds builds, concurrency $concurrency, $reps runs each, workspaces under $work_base ($(stat -f -c %T "$work_base")), reference checks: $checks"

@@ -49,7 +49,7 @@ measure() {
   rss_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' time.txt)
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' time.txt)
   jq -r --arg b "$builds" --arg c "$concurrency" --arg rss "$rss_kib" --arg wall "$wall" --arg exit "$status" \
-    '.summary | [$b, $c, ($rss | tonumber / 1024 | . * 10 | round / 10), $wall, (.builds_per_s | round),
+    '.cells[0].summary | [$b, $c, ($rss | tonumber / 1024 | . * 10 | round / 10), $wall, (.builds_per_s | round),
                  .builds.completed, .builds.failed, .errors.io, $exit] | @tsv' report.json |
     awk -F'\t' '{ printf "%-8s %-12s %12s %10s %12s %10s %9s %6s %5s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
 }

@@ -66,12 +66,12 @@ for ((i = 1; i <= reps; i++)); do
   for backend in inproc process; do
     (cd "$scratch" && TMPDIR=$scratch "$engine" --scenario trivial.toml --backend "$backend" --builds "$builds" \
       --concurrency "$concurrency" -q --out "$scratch/$backend.json" >/dev/null)
-    rate=$(jq '.summary.builds_per_s' "$scratch/$backend.json")
+    rate=$(jq '.cells[0].summary.builds_per_s' "$scratch/$backend.json")
     if [[ $backend = inproc ]]; then
       inproc_rates+=("$rate")
     else
       process_rates+=("$rate")
-      starts+=("$(jq '.summary.worker_start_us.p50' "$scratch/$backend.json")")
+      starts+=("$(jq '.cells[0].summary.worker_start_us.p50' "$scratch/$backend.json")")
     fi
   done
 done

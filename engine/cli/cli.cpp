@@ -41,6 +41,7 @@ struct RunFlags {
   std::vector<std::optional<std::string>> settings;
   std::vector<std::string> sweep;
   std::optional<std::uint32_t> repeat;
+  std::uint32_t warmup = 0;
   std::string junit;
   std::string workdir;
   bool keep = false;
@@ -256,14 +257,24 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   raise_fd_limit();
   const std::string command_line = reproduce_command(scenario, file_repeat);
 
+  sweep::SweepHooks hooks;
+  hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };
   if (planned == 1) {
+    if (const int signum = sweep::run_warmup(scenario, cells, flags.warmup, hooks); signum != 0) {
+      spdlog::warn("warm-up interrupted: no run was kept");
+      return 128 + signum;
+    }
     spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
                  scenario.run.concurrency, scenario.run.seed);
     auto done = run_scenario(scenario, flags, "");
     std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), {}, 0, 0}};
     const auto& rr = one.front().run;
     if (!g_driver->writes_output) return driver_status(sweep::exit_status(one));
-    const nlohmann::json document = report::to_json(rr);
+    // The same shape as a sweep (one cell), so `jq .cells[0].summary` never depends on flags.
+    report::SweepInfo info;
+    info.cells_planned = 1;
+    info.command_line = command_line;
+    const nlohmann::json document = report::sweep_to_json(one, info);
     sink.write(document, done->outcome.started_at);
     sink.write_junit(one);
     sink.announce();
@@ -277,14 +288,12 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     return driver_status(sweep::exit_status(one));
   }
 
-  sweep::SweepHooks hooks;
-  hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };
   hooks.on_cell = [&](const sweep::SweepResult& so_far) {
     if (!g_driver->writes_output) return;
     sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at);
     sink.write_junit(so_far.reports);
   };
-  const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks);
+  const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks, flags.warmup);
   if (result.reports.empty()) return 128 + result.info.signal;
   if (!g_driver->writes_output) return driver_status(sweep::exit_status(result.reports, result.info.signal));
   sink.announce();
@@ -321,7 +330,9 @@ void add_run_options(CLI::App& app, RunFlags& f) {
       ->take_all();
   app.add_option("--sweep", f.sweep, "KEY=V1,V2,...: run every combination (repeatable), e.g. concurrency=1,2,4,8")
       ->take_all();
-  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved");
+  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved; the report and terminal give median, MAD, min, max");
+  app.add_option("--warmup", f.warmup, "run each sweep cell N times first and discard those runs (default 0)")
+      ->check(CLI::Range(0u, model::k_max_repeat));
   app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
   app.add_flag("-v,--verbose", f.verbosity, "more logging (repeat for trace)");
   app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");

@@ -1,4 +1,5 @@
-// `cachestress compare BASE.json NEW.json [--alpha A] [--threshold PERCENT] [--format text|md|json] [--force]`
+// `cachestress compare BASE.json NEW.json [--alpha A] [--min-effect PERCENT] [--inconclusive pass|fail]
+//  [--format text|md|json] [--force]`
 #include "engine/cli/compare_command.hpp"
 
 #include <cstdio>
@@ -17,16 +18,20 @@ namespace {
 struct CompareFlags {
   std::string base, fresh;
   double alpha = 0.05;
-  std::string threshold = "10";  // percent, "10" or "10%"
+  std::string min_effect = "10";  // percent, "10" or "10%"
+  std::string inconclusive;       // "", "pass" or "fail"
   std::string format = "text";
   bool force = false;
 };
 
 // Exit 1 means "regression" here, as it means "expectation failed" for a run: CI fails.
 constexpr int k_exit_regression = 1;
+// Exit 4: no regression found, but some metric could not be decided (too few repetitions or
+// too much noise). Not 0: a CI step must not pass a +300% change because it ran twice.
+constexpr int k_exit_inconclusive = 4;
 
 // "10", "10%" or "2.5" -> 0.10, 0.10, 0.025.
-double parse_threshold(std::string text) {
+double parse_percent(const char* flag, std::string text) {
   if (text.ends_with('%')) text.pop_back();
   std::size_t used = 0;
   double percent = -1;
@@ -36,7 +41,7 @@ double parse_threshold(std::string text) {
     used = 0;
   }
   if (used == 0 || used != text.size() || !(percent >= 0 && percent <= 1e6)) {
-    throw InputError("--threshold: expected a percentage such as 10 or 10% (got \"" + text + "\")");
+    throw InputError(std::string(flag) + ": expected a percentage such as 10 or 10% (got \"" + text + "\")");
   }
   return percent / 100;
 }
@@ -45,7 +50,7 @@ int run_compare(const CompareFlags& f) {
   if (!(f.alpha > 0 && f.alpha < 1)) throw InputError("--alpha: must be between 0 and 1, exclusive");
   compare::Options options;
   options.alpha = f.alpha;
-  options.threshold = parse_threshold(f.threshold);
+  options.min_effect = parse_percent("--min-effect", f.min_effect);
   const nlohmann::json base = report::read_report_file(f.base);
   const nlohmann::json fresh = report::read_report_file(f.fresh);
   const compare::Comparison comparison = compare::compare_reports(base, fresh, options, f.force, f.base, f.fresh);
@@ -55,25 +60,36 @@ int run_compare(const CompareFlags& f) {
                                         : compare::to_text(comparison);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return comparison.regression() ? k_exit_regression : static_cast<int>(ExitCode::ok);
+  if (comparison.regression()) return k_exit_regression;
+  if (comparison.inconclusive()) {
+    if (f.inconclusive == "pass") return static_cast<int>(ExitCode::ok);
+    if (f.inconclusive == "fail") return k_exit_regression;
+    return k_exit_inconclusive;
+  }
+  return static_cast<int>(ExitCode::ok);
 }
 
 }  // namespace
 
 Command add_compare_command(CLI::App& app) {
   auto flags = std::make_shared<CompareFlags>();
-  auto* cmd = app.add_subcommand("compare", "compare two reports: per-metric verdicts; exit 1 on a regression");
+  auto* cmd = app.add_subcommand("compare", "compare two reports: per-metric verdicts; exit 1 on a regression, 4 inconclusive");
   cmd->add_option("base", flags->base, "baseline report (JSON written by cachestress)")->required();
   cmd->add_option("new", flags->fresh, "new report to judge against the baseline")->required();
-  cmd->add_option("--alpha", flags->alpha, "U test significance level with repetitions (default 0.05)");
-  cmd->add_option("--threshold", flags->threshold, "minimum change of a median that counts, in percent: 10 or 10% (default 10)");
+  cmd->add_option("--alpha", flags->alpha, "significance level after Holm correction; the effect interval is 1 - alpha (default 0.05)");
+  cmd->add_option("--min-effect,--threshold", flags->min_effect,
+                  "smallest shift that counts, in percent of the base median: 10 or 10% (default 10; --threshold is the old name)");
+  cmd->add_option("--inconclusive", flags->inconclusive, "pass|fail: exit 0 or 1 instead of 4 when a metric cannot be decided")
+      ->check(CLI::IsMember({"pass", "fail"}));
   cmd->add_option("--format", flags->format, "output: text|md|json (default text)")->check(CLI::IsMember({"text", "md", "json"}));
   cmd->add_flag("--force", flags->force, "compare reports of different scenarios");
   cmd->footer(
-      "Runs are matched by sweep values; repetitions (--repeat) of a run are compared with a two-sided\n"
-      "Mann-Whitney U test, single runs by the threshold only (the verdict says unreliable).\n"
-      "Exit codes: 0 no regression, 1 regression, 2 input error (missing file, not a report of this\n"
-      "schema_version, different scenarios without --force, no run in common).");
+      "Runs are matched by sweep values; repetitions (--repeat) are tested with the smaller p of Mann-Whitney U\n"
+      "and Kolmogorov-Smirnov, Holm-corrected, and a Hodges-Lehmann shift with its interval. Each metric is a\n"
+      "regression, an improvement, no change, or inconclusive (too few repetitions or too much noise).\n"
+      "Exit codes: 0 no regression, 1 regression (or inconclusive with --inconclusive fail), 2 input error\n"
+      "(missing file, not a report of schema_version 1 or 2, different scenarios without --force, no run in\n"
+      "common), 4 inconclusive (no regression found, but not every metric could be decided).");
   return {cmd, [flags] { return run_compare(*flags); }};
 }
 

@@ -3,20 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "engine/compare/effect.hpp"
 #include "engine/compare/mann_whitney.hpp"
+#include "engine/metrics/spread.hpp"
 #include "engine/core/error.hpp"
 #include "engine/report/report_reader.hpp"
 #include "engine/report/report_rows.hpp"
 
 namespace cachestress::compare {
 namespace {
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 // compare.py's minimum: with one value a side there is no distribution to test.
 constexpr std::size_t k_min_repetitions = 2;
@@ -105,47 +102,108 @@ const std::vector<MetricSpec>& compared_metrics() {
 
 const char* to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::unchanged: return "unchanged";
+    case Verdict::no_change: return "no change";
     case Verdict::improvement: return "improvement";
     case Verdict::regression: return "regression";
-    case Verdict::not_significant: return "not significant";
+    case Verdict::inconclusive: return "inconclusive";
   }
   return "unknown";
 }
+
+namespace {
+
+// What a relative effect is relative to: the base median, else the new one, else 1 (absolute).
+double effect_scale(double base_value, double new_value) {
+  if (base_value != 0) return std::fabs(base_value);
+  if (new_value != 0) return std::fabs(new_value);
+  return 1;
+}
+
+// The spread of one run, from both sides' median absolute deviations (scaled to a standard
+// deviation for normal data); 0 when a side has a single value.
+double run_spread(const std::vector<double>& base, const std::vector<double>& fresh) {
+  const metrics::Spread b = metrics::spread_of(base), f = metrics::spread_of(fresh);
+  return 1.4826 * std::max(b.mad, f.mad);
+}
+
+}  // namespace
 
 MetricResult judge_metric(const MetricSpec& spec, std::vector<double> base, std::vector<double> fresh,
                           const Options& options) {
   MetricResult r;
   r.spec = &spec;
-  r.base_value = median(base);
-  r.new_value = median(fresh);
-  r.reliable = base.size() >= k_min_repetitions && fresh.size() >= k_min_repetitions;
+  r.base_value = metrics::median_of(base);
+  r.new_value = metrics::median_of(fresh);
   if (r.base_value != 0) {
     r.change = (r.new_value - r.base_value) / std::fabs(r.base_value);
   } else if (r.new_value == 0) {
     r.change = 0.0;
   }  // else: from 0 to something, no finite relative change
-  if (r.reliable) r.p_value = mann_whitney_u(base, fresh).p_value;
   r.base = std::move(base);
   r.fresh = std::move(fresh);
-
+  const double scale = effect_scale(r.base_value, r.new_value);
+  if (!r.base.empty() && !r.fresh.empty()) {
+    const Shift shift = hodges_lehmann(r.base, r.fresh, options.alpha);
+    r.effect = shift.estimate / scale;
+    if (shift.low) r.effect_low = *shift.low / scale;
+    if (shift.high) r.effect_high = *shift.high / scale;
+  }
+  const double first = r.base.empty() ? 0 : r.base.front();
+  auto same = [first](double v) { return v == first; };
+  r.constant = std::all_of(r.base.begin(), r.base.end(), same) && std::all_of(r.fresh.begin(), r.fresh.end(), same);
+  if (!r.constant && r.base.size() >= k_min_repetitions && r.fresh.size() >= k_min_repetitions) {
+    r.p_mann_whitney = mann_whitney_u(r.base, r.fresh).p_value;
+    r.p_kolmogorov_smirnov = kolmogorov_smirnov(r.base, r.fresh).p_value;
+    r.p_value = std::min(*r.p_mann_whitney, *r.p_kolmogorov_smirnov);
+    r.p_adjusted = r.p_value;
+  }
   auto is_zero = [](double v) { return v == 0; };
-  if (spec.zero_tolerance && std::all_of(r.base.begin(), r.base.end(), is_zero) &&
-      !std::all_of(r.fresh.begin(), r.fresh.end(), is_zero)) {
-    r.rose_from_zero = true;
-    r.verdict = Verdict::regression;
-    return r;
-  }
-  const bool beyond_threshold = !r.change || std::fabs(*r.change) >= options.threshold;
-  const bool worse = spec.better == Better::higher ? r.new_value < r.base_value : r.new_value > r.base_value;
-  if (!beyond_threshold) {
-    r.verdict = Verdict::unchanged;
-  } else if (r.p_value && *r.p_value >= options.alpha) {
-    r.verdict = Verdict::not_significant;
-  } else {
-    r.verdict = worse ? Verdict::regression : Verdict::improvement;
-  }
+  r.rose_from_zero = spec.zero_tolerance && !r.base.empty() && std::all_of(r.base.begin(), r.base.end(), is_zero) &&
+                     !std::all_of(r.fresh.begin(), r.fresh.end(), is_zero);
+  decide(r, options);
   return r;
+}
+
+void decide(MetricResult& r, const Options& options) {
+  r.repetitions_needed.reset();
+  if (r.rose_from_zero) {
+    r.verdict = Verdict::regression;
+    r.reason = "rose from 0";
+    return;
+  }
+  if (r.constant) {
+    r.verdict = Verdict::no_change;
+    r.reason = "the same in every run";
+    return;
+  }
+  const bool significant = r.p_adjusted && *r.p_adjusted < options.alpha;
+  const bool large = std::fabs(r.effect) >= options.min_effect;
+  const bool worse = r.spec->better == Better::higher ? r.effect < 0 : r.effect > 0;
+  if (significant && large) {
+    r.verdict = worse ? Verdict::regression : Verdict::improvement;
+    r.reason = "significant, at least the minimum effect";
+    return;
+  }
+  if (r.effect_low && r.effect_high && *r.effect_low > -options.min_effect && *r.effect_high < options.min_effect) {
+    r.verdict = Verdict::no_change;
+    r.reason = "the effect's interval is inside the minimum effect";
+    return;
+  }
+  r.verdict = Verdict::inconclusive;
+  if (!r.p_value) {
+    r.reason = fmt::format("{} vs {} runs: no test", r.base.size(), r.fresh.size());
+  } else if (!r.effect_low) {
+    r.reason = "too few runs for an interval";
+  } else if (significant) {
+    r.reason = "significant, but the effect may be below the minimum";
+  } else {
+    r.reason = "too noisy to decide";
+  }
+  const double scale = effect_scale(r.base_value, r.new_value);
+  // The shift to resolve: the one observed, or the minimum effect when that is smaller (to
+  // tell "no change" apart, the interval must shrink below it).
+  const double shift = std::max(std::fabs(r.effect), options.min_effect) * scale;
+  r.repetitions_needed = repetitions_needed(run_spread(r.base, r.fresh), shift, options.alpha);
 }
 
 bool Comparison::regression() const {
@@ -155,6 +213,23 @@ bool Comparison::regression() const {
     }
   }
   return false;
+}
+
+bool Comparison::inconclusive() const {
+  for (const auto& cell : cells) {
+    for (const auto& metric : cell.metrics) {
+      if (metric.verdict == Verdict::inconclusive) return true;
+    }
+  }
+  return false;
+}
+
+std::size_t Comparison::tested() const {
+  std::size_t count = 0;
+  for (const auto& cell : cells) {
+    for (const auto& metric : cell.metrics) count += metric.p_value ? 1 : 0;
+  }
+  return count;
 }
 
 std::size_t Comparison::min_repetitions() const {
@@ -217,6 +292,20 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
     for (const auto& g : base_groups) base_runs += (base_runs.empty() ? "" : ", ") + values_text(g.values);
     for (const auto& g : new_groups) new_runs += (new_runs.empty() ? "" : ", ") + values_text(g.values);
     throw InputError("no run in common: " + c.base_label + " has " + base_runs + "; " + c.new_label + " has " + new_runs);
+  }
+  // Holm over every tested metric of every cell, so a big sweep does not fail by chance.
+  std::vector<MetricResult*> tested;
+  for (auto& cell : c.cells) {
+    for (auto& metric : cell.metrics) {
+      if (metric.p_value) tested.push_back(&metric);
+    }
+  }
+  std::vector<double> raw;
+  for (const auto* metric : tested) raw.push_back(*metric->p_value);
+  const std::vector<double> adjusted = holm_adjust(raw);
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    tested[i]->p_adjusted = adjusted[i];
+    decide(*tested[i], options);
   }
   diff_objects(base.value("environment", nlohmann::json::object()), fresh.value("environment", nlohmann::json::object()),
                "environment.", c.differences);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/compare/mann_whitney.hpp"
 #include "engine/report/report_rows.hpp"
 
 namespace cachestress::compare {
@@ -28,13 +27,22 @@ std::string change_text(const MetricResult& m) {
   return m.change ? fmt::format("{:+.1f}%", *m.change * 100) : std::string("from 0");
 }
 
-std::string p_text(const MetricResult& m) { return m.p_value ? fmt::format("{:.4f}", *m.p_value) : std::string("-"); }
+std::string p_text(const MetricResult& m) { return m.p_adjusted ? fmt::format("{:.4f}", *m.p_adjusted) : std::string("-"); }
+
+// "+312% [+250%, +380%]": the Hodges-Lehmann shift and its interval, relative to the base.
+std::string effect_text(const MetricResult& m) {
+  if (m.rose_from_zero) return "from 0";
+  std::string text = fmt::format("{:+.1f}%", m.effect * 100);
+  if (m.effect_low && m.effect_high) text += fmt::format(" [{:+.0f}%, {:+.0f}%]", *m.effect_low * 100, *m.effect_high * 100);
+  return text;
+}
 
 std::string verdict_text(const MetricResult& m) {
-  std::string text = m.verdict == Verdict::regression ? "REGRESSION" : to_string(m.verdict);
-  if (m.rose_from_zero) return text + " (rose from 0)";
-  if (!m.reliable) text += " (unreliable)";
-  return text;
+  switch (m.verdict) {
+    case Verdict::regression: return m.rose_from_zero ? "REGRESSION (rose from 0)" : "REGRESSION";
+    case Verdict::inconclusive: return "INCONCLUSIVE (" + m.reason + ")";
+    default: return to_string(m.verdict);
+  }
 }
 
 std::string run_title(const CellComparison& cell) {
@@ -47,42 +55,57 @@ std::string run_title(const CellComparison& cell) {
 
 // How the verdicts were reached, in one sentence.
 std::string method_text(const Comparison& c) {
+  std::string text = fmt::format(
+      "per metric the smaller p of two-sided Mann-Whitney U and Kolmogorov-Smirnov, Holm-corrected over {} tested "
+      "metrics, at alpha {:g}; Hodges-Lehmann shift with its {:g}% interval against a minimum effect of {:g}%",
+      c.tested(), c.options.alpha, (1 - c.options.alpha) * 100, c.options.min_effect * 100);
   const std::size_t reps = c.min_repetitions();
-  const std::string threshold = fmt::format("{:g}%", c.options.threshold * 100);
   if (reps < 2) {
-    return "single runs: only the " + threshold +
-           " threshold applies, so verdicts are UNRELIABLE (repeat runs on both sides for a U test)";
-  }
-  std::string text = fmt::format("two-sided Mann-Whitney U test at alpha {:g} and a {} threshold", c.options.alpha, threshold);
-  // The U test's floor: with few repetitions no difference can reach alpha.
-  const CellComparison* weakest = nullptr;
-  for (const auto& cell : c.cells) {
-    if (weakest == nullptr || smallest_p_value(cell.base_runs, cell.new_runs) >
-                                  smallest_p_value(weakest->base_runs, weakest->new_runs)) {
-      weakest = &cell;
-    }
-  }
-  const double floor = smallest_p_value(weakest->base_runs, weakest->new_runs);
-  if (floor >= c.options.alpha) {
-    text += fmt::format("; with {} vs {} repetitions the smallest possible p-value is {:.3f}, so no change can be "
-                        "significant: repeat more", weakest->base_runs, weakest->new_runs, floor);
+    text += "; single runs cannot be tested: anything that varied is inconclusive";
   } else if (reps < k_optimal_repetitions) {
-    text += fmt::format("; only {} repetitions on a side, {}+ recommended", reps, k_optimal_repetitions);
+    text += fmt::format("; {} repetitions on a side, {}+ recommended", reps, k_optimal_repetitions);
   }
   return text;
 }
 
-std::string regression_summary(const Comparison& c) {
+// One line per inconclusive cell: the most repetitions any of its metrics would need.
+std::vector<std::string> repetitions_lines(const Comparison& c) {
+  std::vector<std::string> lines;
+  for (const auto& cell : c.cells) {
+    const MetricResult* worst = nullptr;
+    for (const auto& m : cell.metrics) {
+      if (m.repetitions_needed && (worst == nullptr || *m.repetitions_needed > *worst->repetitions_needed)) worst = &m;
+    }
+    if (worst == nullptr) continue;
+    const bool spread_known = cell.base_runs >= 2 || cell.new_runs >= 2;
+    lines.push_back(fmt::format("{}: {} about {} runs a side would decide every metric (now {} vs {}; {} needs the most){}",
+                                run_title(cell), spread_known ? "with this noise," : "at least", *worst->repetitions_needed,
+                                cell.base_runs, cell.new_runs, worst->spec->path,
+                                spread_known ? "" : ": the noise is unknown from single runs"));
+  }
+  return lines;
+}
+
+std::string list_of(const Comparison& c, Verdict verdict) {
   std::string list;
   for (const auto& cell : c.cells) {
     for (const auto& m : cell.metrics) {
-      if (m.verdict != Verdict::regression) continue;
+      if (m.verdict != verdict) continue;
       std::string where = c.cells.size() > 1 || !cell.values.empty() ? " [" + run_title(cell) + "]" : "";
       list += (list.empty() ? "" : ", ") + std::string(m.spec->path) + " " +
               (m.rose_from_zero ? std::string("rose from 0") : change_text(m)) + where;
     }
   }
   return list;
+}
+
+std::string regression_summary(const Comparison& c) { return list_of(c, Verdict::regression); }
+
+// The last line: what the exit code will say.
+std::string result_text(const Comparison& c) {
+  if (c.regression()) return "REGRESSION: " + regression_summary(c);
+  if (c.inconclusive()) return "INCONCLUSIVE (cannot decide: repeat runs, see above): " + list_of(c, Verdict::inconclusive);
+  return "no regression";
 }
 
 std::vector<std::string> header_lines(const Comparison& c) {
@@ -115,32 +138,41 @@ std::string to_text(const Comparison& c) {
   for (const auto& line : header_lines(c)) out += "  " + line + "\n";
   for (const auto& cell : c.cells) {
     out += "\n" + run_title(cell) + "\n";
-    out += fmt::format("  {:<24} {:>12} {:>12} {:>9} {:>8}  {}\n", "metric", "base", "new", "change", "p-value", "verdict");
+    out += fmt::format("  {:<24} {:>12} {:>12} {:>9} {:>24} {:>8}  {}\n", "metric", "base", "new", "change",
+                       "effect [interval]", "p (Holm)", "verdict");
     for (const auto& m : cell.metrics) {
-      out += fmt::format("  {:<24} {:>12} {:>12} {:>9} {:>8}  {}\n", m.spec->path, value_text(*m.spec, m.base_value),
-                         value_text(*m.spec, m.new_value), change_text(m), p_text(m), verdict_text(m));
+      out += fmt::format("  {:<24} {:>12} {:>12} {:>9} {:>24} {:>8}  {}\n", m.spec->path, value_text(*m.spec, m.base_value),
+                         value_text(*m.spec, m.new_value), change_text(m), effect_text(m), p_text(m), verdict_text(m));
     }
   }
   out += "\n";
-  out += c.regression() ? "result: REGRESSION: " + regression_summary(c) + "\n" : "result: no regression\n";
+  for (const auto& line : repetitions_lines(c)) out += "repetitions: " + line + "\n";
+  out += "result: " + result_text(c) + "\n";
   return out;
 }
 
 std::string to_markdown(const Comparison& c) {
-  std::string out = std::string("### cachestress compare: ") + (c.regression() ? "**regression**" : "no regression") + "\n\n";
+  std::string out = std::string("### cachestress compare: ") +
+                    (c.regression() ? "**regression**" : c.inconclusive() ? "**inconclusive**" : "no regression") + "\n\n";
   for (const auto& line : header_lines(c)) out += "- " + line + "\n";
   for (const auto& cell : c.cells) {
     out += "\n**" + run_title(cell) + "**\n\n";
-    out += "| metric | base | new | change | p-value | verdict |\n|---|---:|---:|---:|---:|---|\n";
+    out += "| metric | base | new | change | effect [interval] | p (Holm) | verdict |\n|---|---:|---:|---:|---:|---:|---|\n";
     for (const auto& m : cell.metrics) {
       const std::string verdict = m.verdict == Verdict::regression ? "**" + verdict_text(m) + "**" : verdict_text(m);
-      out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", m.spec->path, value_text(*m.spec, m.base_value),
-                         value_text(*m.spec, m.new_value), change_text(m), p_text(m), verdict);
+      out += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} |\n", m.spec->path, value_text(*m.spec, m.base_value),
+                         value_text(*m.spec, m.new_value), change_text(m), effect_text(m), p_text(m), verdict);
     }
   }
-  if (c.regression()) out += "\nRegressions: " + regression_summary(c) + "\n";
+  out += "\n";
+  for (const auto& line : repetitions_lines(c)) out += "- repetitions: " + line + "\n";
+  out += "\nResult: " + result_text(c) + "\n";
   return out;
 }
+
+namespace {
+nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+}  // namespace
 
 nlohmann::json to_json(const Comparison& c) {
   nlohmann::json cells = nlohmann::json::array();
@@ -155,9 +187,16 @@ nlohmann::json to_json(const Comparison& c) {
                          {"base_values", m.base},
                          {"new_values", m.fresh},
                          {"change", m.change ? nlohmann::json(*m.change) : nlohmann::json(nullptr)},
-                         {"p_value", m.p_value ? nlohmann::json(*m.p_value) : nlohmann::json(nullptr)},
+                         {"effect", m.effect},
+                         {"effect_low", optional_json(m.effect_low)},
+                         {"effect_high", optional_json(m.effect_high)},
+                         {"p_mann_whitney", optional_json(m.p_mann_whitney)},
+                         {"p_kolmogorov_smirnov", optional_json(m.p_kolmogorov_smirnov)},
+                         {"p_value", optional_json(m.p_value)},
+                         {"p_adjusted", optional_json(m.p_adjusted)},
                          {"verdict", to_string(m.verdict)},
-                         {"reliable", m.reliable},
+                         {"reason", m.reason},
+                         {"repetitions_needed", m.repetitions_needed ? nlohmann::json(*m.repetitions_needed) : nlohmann::json(nullptr)},
                          {"rose_from_zero", m.rose_from_zero}});
     }
     cells.push_back({{"values", cell.values}, {"base_runs", cell.base_runs}, {"new_runs", cell.new_runs}, {"metrics", metrics}});
@@ -165,14 +204,16 @@ nlohmann::json to_json(const Comparison& c) {
   return {{"base", {{"file", c.base_label}, {"scenario", c.base_scenario}}},
           {"new", {{"file", c.new_label}, {"scenario", c.new_scenario}}},
           {"alpha", c.options.alpha},
-          {"threshold", c.options.threshold},
+          {"min_effect", c.options.min_effect},
           {"method", method_text(c)},
           {"differences", c.differences},
           {"notes", c.notes},
           {"cells", cells},
           {"only_in_base", c.only_in_base},
           {"only_in_new", c.only_in_new},
-          {"regression", c.regression()}};
+          {"repetitions", repetitions_lines(c)},
+          {"regression", c.regression()},
+          {"inconclusive", c.inconclusive()}};
 }
 
 }  // namespace cachestress::compare

@@ -121,10 +121,17 @@ bool applies(const Expectation& expectation, const Scenario& scenario) {
   if (expectation.when_key.empty()) return true;
   auto actual = condition_value(expectation.when_key, scenario);
   if (!actual) return false;
-  if (*actual == expectation.when_value) return true;
   // "per-group" covers every per-group:K.
-  return expectation.when_key == "isolation" && expectation.when_value == "per-group" &&
-         run.isolation.kind == IsolationKind::per_group;
+  const bool equal = *actual == expectation.when_value ||
+                     (expectation.when_key == "isolation" && expectation.when_value == "per-group" &&
+                      run.isolation.kind == IsolationKind::per_group);
+  return expectation.when_comparison == Comparison::ne ? !equal : equal;
+}
+
+std::string condition_text(const Expectation& expectation) {
+  if (expectation.when_key.empty()) return "";
+  const std::string op = expectation.when_comparison == Comparison::eq ? "=" : to_string(expectation.when_comparison);
+  return expectation.when_key + op + expectation.when_value;
 }
 
 const char* to_string(Comparison v) {

@@ -85,6 +85,7 @@ struct Expectation {
   // judged only when it holds, so one file states the documented outcome of each variant.
   std::string when_key;    // empty: always applies
   std::string when_value;
+  Comparison when_comparison = Comparison::eq;  // choices: == or !=; numeric settings: any
 };
 
 struct RunConfig {
@@ -173,7 +174,11 @@ std::optional<Isolation> parse_isolation(std::string_view text);
 inline constexpr const char* k_condition_keys = "sharing, isolation, semantics, backend, arrival, lock_kind, env_policy";
 bool is_condition_key(std::string_view key);
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario);
+// Conditions on a choice (sharing, isolation, ...); numeric settings are judged by
+// scenario::condition_holds, which knows the settings table.
 bool applies(const Expectation& expectation, const Scenario& scenario);
+// "concurrency>=2", "isolation=shared", "" without a condition: as reports and `show` print it.
+std::string condition_text(const Expectation& expectation);
 // Every mount's sharing mode when they agree, else "mixed" ("none" without mounts).
 std::string common_sharing(const Scenario& scenario);
 

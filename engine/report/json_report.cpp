@@ -1,10 +1,12 @@
 // JSON report (schema documented in results/README.md, validated by results/schema.json).
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <string>
 #include <ctime>
 
 #include "engine/metrics/cdf.hpp"
+#include "engine/metrics/spread.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/hosts_json.hpp"
 #include "engine/report/report.hpp"
@@ -103,6 +105,53 @@ json header_json(const RunReport& report) {
 
 }  // namespace
 
+const std::vector<std::string>& aggregated_paths() {
+  static const std::vector<std::string> k_paths{
+      "builds_per_s",          "builds.completed",      "builds.failed",    "lock_wait_us.p50", "lock_wait_us.p99",
+      "lock_wait_us.max",      "locks.waited",          "build_latency_us.p50", "build_latency_us.p99",
+      "collisions.total",      "duration_s"};
+  return k_paths;
+}
+
+namespace {
+
+// One entry per combination, in the order combinations first ran: the median and spread of
+// each aggregated figure over the repetitions that finished.
+json aggregates_json(const std::vector<CellReport>& cells, const SweepInfo&) {
+  std::vector<std::size_t> order;  // combination indices, first appearance first
+  for (const auto& cell : cells) {
+    if (std::find(order.begin(), order.end(), cell.index) == order.end()) order.push_back(cell.index);
+  }
+  json list = json::array();
+  for (std::size_t index : order) {
+    json entry = {{"index", index}};
+    json values = json::object();
+    std::size_t runs = 0;
+    for (const auto& cell : cells) {
+      if (cell.index != index) continue;
+      if (runs++ == 0) {
+        for (const auto& [key, value] : cell.values) values[key] = value;
+      }
+    }
+    entry["values"] = values;
+    entry["runs"] = runs;
+    json figures = json::object();
+    for (const auto& path : aggregated_paths()) {
+      std::vector<double> samples;
+      for (const auto& cell : cells) {
+        if (cell.index == index) samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, path));
+      }
+      const metrics::Spread s = metrics::spread_of(samples);
+      figures[path] = {{"median", s.median}, {"mad", s.mad}, {"min", s.min}, {"max", s.max}};
+    }
+    entry["metrics"] = std::move(figures);
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
+}  // namespace
+
 nlohmann::json run_json(const RunReport& report) {
   const auto& outcome = *report.outcome;
   const auto& m = *outcome.metrics;
@@ -181,7 +230,7 @@ nlohmann::json run_json(const RunReport& report) {
 
   json expectations = json::array();
   for (const auto& v : report.verdicts) {
-    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(v.expectation.when_key + "=" + v.expectation.when_value);
+    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(model::condition_text(v.expectation));
     expectations.push_back({{"field", v.expectation.field},
                             {"when", condition},
                             {"expect", std::string(model::to_string(v.expectation.comparison)) + " " +
@@ -213,17 +262,11 @@ nlohmann::json run_json(const RunReport& report) {
   return doc;
 }
 
-nlohmann::json to_json(const RunReport& report) {
-  json doc = header_json(report);
-  doc.update(run_json(report));
-  return doc;
-}
-
 nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep) {
   json doc = header_json(cells.front().run);
   doc["command_line"] = sweep.command_line;
   doc["config"] = config_json(*cells.front().run.scenario);  // the first cell's, for orientation
-  doc["sweep"] = {{"keys", sweep.keys}, {"repeat", sweep.repeat}, {"cells_planned", sweep.cells_planned}};
+  doc["sweep"] = {{"keys", sweep.keys}, {"repeat", sweep.repeat}, {"warmup", sweep.warmup}, {"cells_planned", sweep.cells_planned}};
   json list = json::array();
   bool interrupted = sweep.signal != 0;
   int signum = sweep.signal;
@@ -240,6 +283,7 @@ nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepIn
   doc["interrupted"] = interrupted;
   doc["signal"] = signum != 0 ? json(signal_name(signum)) : json(nullptr);
   doc["cells"] = std::move(list);
+  doc["aggregates"] = aggregates_json(cells, sweep);
   return doc;
 }
 

@@ -13,7 +13,10 @@
 
 namespace cachestress::report {
 
-inline constexpr int k_schema_version = 1;
+// 2: every report has cells[] (a single run is one cell), see results/README.md "Migration".
+inline constexpr int k_schema_version = 2;
+// The oldest version compare and report still read (1: a single run at the top level).
+inline constexpr int k_oldest_schema_version = 1;
 
 // Everything a reporter needs, gathered once by the CLI.
 struct RunReport {
@@ -24,7 +27,6 @@ struct RunReport {
   std::string command_line;  // the exact command that reproduces the run
 };
 
-nlohmann::json to_json(const RunReport& report);
 // The run's own part (config, interrupted, signal, summary, interference, failures,
 // expectations, intervals): the whole report of a single run minus its header.
 nlohmann::json run_json(const RunReport& report);
@@ -39,11 +41,17 @@ struct CellReport {
 struct SweepInfo {
   std::vector<std::string> keys;
   std::uint32_t repeat = 1;
+  std::uint32_t warmup = 0;       // discarded repetitions of each cell run first (--warmup)
   std::size_t cells_planned = 0;  // cells x repeat; fewer in the report when interrupted
   std::string command_line;
   int signal = 0;  // a signal that stopped the sweep between two cells (0: none)
 };
+// The one report shape (schema_version 2) of a single run, a repeat and a sweep: a header,
+// "sweep" (keys [] for a single run), "cells" (one per run), "aggregates" (one per
+// combination: median and spread over its repetitions).
 nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep);
+// The summary paths the report's "aggregates" give median, MAD, min and max of.
+const std::vector<std::string>& aggregated_paths();
 // Side by side: a row per cell, the sweep keys as columns, then builds/s, p99 wait, collisions.
 std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo& sweep);
 // JUnit XML: a test case per expectation of each run (name, value, verdict).

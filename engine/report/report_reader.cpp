@@ -32,9 +32,13 @@ nlohmann::json read_report_file(const std::string& path) {
       document["tool"].value("name", "") != "cachestress") {
     throw InputError(path + ": not a cachestress report (no schema_version / tool.name)");
   }
-  if (document["schema_version"] != k_schema_version) {
-    throw InputError(path + ": schema_version " + document["schema_version"].dump() + " (this cachestress reads " +
-                     std::to_string(k_schema_version) + ")");
+  const auto& version = document["schema_version"];
+  if (!version.is_number_integer() || version.get<int>() < k_oldest_schema_version || version.get<int>() > k_schema_version) {
+    throw InputError(path + ": schema_version " + version.dump() + " (this cachestress reads " +
+                     std::to_string(k_oldest_schema_version) + " to " + std::to_string(k_schema_version) + ")");
+  }
+  if (version.get<int>() >= 2 && !(document.contains("cells") && document["cells"].is_array() && !document["cells"].empty())) {
+    throw InputError(path + ": schema_version " + version.dump() + " report has no cells");
   }
   if (!document.contains("cells") && !document.contains("summary")) throw InputError(path + ": report has no summary");
   return document;

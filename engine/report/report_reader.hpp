@@ -2,7 +2,8 @@
 // Reading reports back (compare, HTML report): one view over single-run and multi-cell
 // (sweep / --repeat) documents.
 //
-// A single run's report carries its run at the top level: config, interrupted, signal,
+// Version 2 (written now): every report carries "cells", a single run as one cell, plus
+// "sweep" and "aggregates". Version 1 (still read): a single run's report carries its run at the top level: config, interrupted, signal,
 // summary, interference, failures, expectations, intervals. A sweep or repeated run carries
 // "sweep": {"keys": [...], "repeat": K} and "cells": [ {"index", "repeat", "values": {key:
 // value}, config, interrupted, signal, summary, interference, failures, expectations,

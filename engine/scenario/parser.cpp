@@ -916,14 +916,29 @@ class Parser {
     std::string path;
   };
 
-  // A condition table's key, "isolation=per-build": a run field and one of its values.
+  // A condition table's key: a choice and one of its values ("isolation=per-build",
+  // "backend!=process"), or a numeric run setting compared with a number ("concurrency>=2").
   void read_condition(std::string_view key, const toml::node& node, const std::string& path, model::Expectation& e) const {
-    const auto eq = key.find('=');
-    e.when_key = std::string(key.substr(0, eq));
-    e.when_value = std::string(key.substr(eq + 1));
-    if (!model::is_condition_key(e.when_key)) {
-      fail(at(node), path, "expected a condition on one of " + std::string(model::k_condition_keys) + ", such as \"isolation=per-build\"");
+    const auto op_at = key.find_first_of("<>!=");
+    e.when_key = std::string(key.substr(0, op_at));
+    const std::string_view rest = key.substr(op_at);
+    const RunSetting* setting = find_setting(e.when_key);
+    if (!model::is_condition_key(e.when_key) && setting != nullptr && setting->type != SettingType::choice) {
+      const auto parsed = parse_comparison(rest);
+      if (!parsed) fail(at(node), path, "expected run." + e.when_key + " compared with a number, such as \"" + e.when_key + ">=2\"");
+      e.when_comparison = parsed->first;
+      e.when_value = format_double(parsed->second);
+      return;
     }
+    if (!model::is_condition_key(e.when_key)) {
+      fail(at(node), path, "expected a condition on one of " + std::string(model::k_condition_keys) +
+                               " (= or !=), such as \"isolation=per-build\", or a numeric run setting compared with a "
+                               "number, such as \"concurrency>=2\"");
+    }
+    const bool ne = rest.starts_with("!=");
+    if (!ne && !rest.starts_with("=")) fail(at(node), path, "a condition on run." + e.when_key + " takes = or != (got " + quoted(std::string(rest)) + ")");
+    e.when_comparison = ne ? model::Comparison::ne : model::Comparison::eq;
+    e.when_value = std::string(rest.substr(ne ? 2 : rest.starts_with("==") ? 2 : 1));
     bool valid = false;
     if (e.when_key == "sharing") valid = e.when_value == "mixed" || model::parse_sharing(e.when_value).has_value();
     if (e.when_key == "isolation") valid = e.when_value == "per-group" || model::parse_isolation(e.when_value).has_value();
@@ -961,7 +976,7 @@ class Parser {
                                 std::vector<ExpectEntry>& entries) const {
     for (const auto& [key, node] : expect) {
       const std::string path = child(table_path, key.str());
-      if (base.when_key.empty() && key.str().find('=') != std::string_view::npos) {
+      if (base.when_key.empty() && key.str().find_first_of("<>!=") != std::string_view::npos) {
         model::Expectation conditional;
         read_condition(key.str(), node, path, conditional);
         read_expectation_entries(table(node, path), path, conditional, entries);

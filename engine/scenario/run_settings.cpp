@@ -415,4 +415,25 @@ model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenari
   return axis;
 }
 
+bool condition_holds(const model::Expectation& expectation, const model::Scenario& scenario) {
+  if (expectation.when_key.empty() || model::is_condition_key(expectation.when_key)) return model::applies(expectation, scenario);
+  const RunSetting* setting = find_setting(expectation.when_key);
+  if (setting == nullptr || setting->get == nullptr || setting->type == SettingType::choice) return false;
+  const auto value = setting->get(scenario);
+  if (!value) return false;
+  const double actual = setting->type == SettingType::integer ? static_cast<double>(value->integer) : value->number;
+  double bound = 0;
+  const auto& text = expectation.when_value;
+  if (std::from_chars(text.data(), text.data() + text.size(), bound).ec != std::errc{}) return false;
+  switch (expectation.when_comparison) {
+    case model::Comparison::eq: return actual == bound;
+    case model::Comparison::ne: return actual != bound;
+    case model::Comparison::lt: return actual < bound;
+    case model::Comparison::le: return actual <= bound;
+    case model::Comparison::gt: return actual > bound;
+    case model::Comparison::ge: return actual >= bound;
+  }
+  return false;
+}
+
 }  // namespace cachestress::scenario

@@ -58,6 +58,10 @@ const RunSetting* find_setting(std::string_view key);
 // The names a sweep may vary, in table order.
 const std::vector<std::string_view>& sweep_keys();
 
+// Whether an [expect] entry's condition holds for a resolved scenario: choices through
+// model::applies, numeric settings ("concurrency>=2") read through the table.
+bool condition_holds(const model::Expectation& expectation, const model::Scenario& scenario);
+
 // "0..100000" for integers, "0..604800" for numbers: the range as messages state it.
 std::string range_text(const RunSetting& setting);
 // The flag's --help text: help, range or choices, unit.

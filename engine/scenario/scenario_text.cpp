@@ -67,7 +67,7 @@ std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string
 }
 
 bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
-  return std::tie(a.when_key, a.when_value, a.field) < std::tie(b.when_key, b.when_value, b.field);
+  return std::tie(a.when_key, a.when_comparison, a.when_value, a.field) < std::tie(b.when_key, b.when_comparison, b.when_value, b.field);
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {

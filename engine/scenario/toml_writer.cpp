@@ -201,7 +201,7 @@ std::string to_toml(const model::Scenario& s) {
   out += "\n[expect]\n";
   std::string condition;
   for (const auto& e : sorted_by_field(s.expectations)) {
-    const std::string when = e.when_key.empty() ? "" : e.when_key + "=" + e.when_value;
+    const std::string when = model::condition_text(e);
     if (when != condition) {
       out += "\n[expect." + toml_string(when) + "]\n";
       condition = when;

@@ -69,7 +69,7 @@ std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   done->outcome = runner.run();
   std::vector<model::Expectation> applicable;
   for (const auto& e : done->scenario.expectations) {
-    if (model::applies(e, done->scenario)) applicable.push_back(e);
+    if (scenario::condition_holds(e, done->scenario)) applicable.push_back(e);
   }
   done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
   if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
@@ -86,16 +86,40 @@ report::RunReport run_report(const FinishedRun& done, const std::string& command
   return rr;
 }
 
+int run_warmup(const model::Scenario& scenario, const std::vector<Cell>& cells, std::uint32_t warmup, const SweepHooks& hooks) {
+  catch_signals_between_cells();
+  for (std::uint32_t rep = 0; rep < warmup; ++rep) {
+    for (const auto& cell : cells) {
+      if (g_sweep_signal != 0) return g_sweep_signal;
+      std::string label;
+      for (const auto& [key, value] : cell) label += " " + key + "=" + value;
+      spdlog::info("warm-up {}/{}:{} (discarded)", rep + 1, warmup, label);
+      const auto discarded = hooks.run(cell_scenario(scenario, cell), "[warm-up] ");
+      catch_signals_between_cells();
+      if (discarded->outcome.interrupted) {
+        g_sweep_signal = discarded->outcome.signal;
+        return g_sweep_signal;
+      }
+    }
+  }
+  return g_sweep_signal;
+}
+
 SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& cells, const std::string& command_line,
-                      const SweepHooks& hooks) {
+                      const SweepHooks& hooks, std::uint32_t warmup) {
   SweepResult result;
   auto& info = result.info;
+  info.warmup = warmup;
   for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
   info.repeat = scenario.repeat;
   info.cells_planned = cells.size() * scenario.repeat;
   info.command_line = command_line;
   const std::size_t planned = info.cells_planned;
-  catch_signals_between_cells();
+  if (run_warmup(scenario, cells, warmup, hooks) != 0) {
+    info.signal = g_sweep_signal;
+    spdlog::warn("warm-up interrupted: no run was kept");
+    return result;
+  }
   for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
     for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
       std::string label;

@@ -57,11 +57,15 @@ struct SweepHooks {
   std::function<void(const SweepResult& so_far)> on_cell;
 };
 
+// --warmup N: runs every cell N times first and discards those runs (caches, page cache and
+// CPU frequency settle), logging each. Returns the signal that stopped it, 0 when it finished.
+int run_warmup(const model::Scenario& scenario, const std::vector<Cell>& cells, std::uint32_t warmup, const SweepHooks& hooks);
+
 // Runs every cell scenario.repeat times, interleaved (all cells once, then again) so
 // machine drift spreads evenly. SIGINT/SIGTERM/SIGHUP between cells stop the sweep after
 // the cell in hand (info.signal).
 SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& cells, const std::string& command_line,
-                      const SweepHooks& hooks);
+                      const SweepHooks& hooks, std::uint32_t warmup = 0);
 
 // Exit status of finished runs: interrupted first (128+N), then any failed expectation
 // (logged, naming the cell), else 0.

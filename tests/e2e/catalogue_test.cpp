@@ -39,7 +39,7 @@ std::vector<std::string> catalogue_names() {
 }
 
 double field(const nlohmann::json& doc, const std::string& dotted) {
-  const nlohmann::json* node = &doc["summary"];
+  const nlohmann::json* node = &doc["cells"][0]["summary"];
   std::istringstream parts(dotted);
   for (std::string part; std::getline(parts, part, '.');) node = &(*node)[part];
   return node->get<double>();
@@ -65,8 +65,8 @@ TEST_CASE("every catalogue scenario meets its own expectations", "[e2e][catalogu
     if (name == "soak") args.insert(args.end(), {"--duration", "3"});  // the full soak is label soak
     auto r = run_scenario(args);
     CHECK(r.exit_code == 0);
-    CHECK_FALSE(r.doc["expectations"].empty());
-    for (const auto& e : r.doc["expectations"]) {
+    CHECK_FALSE(r.doc["cells"][0]["expectations"].empty());
+    for (const auto& e : r.doc["cells"][0]["expectations"]) {
       INFO(e.dump());
       CHECK(e["passed"] == true);
     }
@@ -78,7 +78,7 @@ TEST_CASE("apt-like: a shared cache makes dpkg's lock busy, locked never", "[e2e
   CHECK(shared.exit_code == 0);  // the sharing=shared expectations hold
   CHECK(field(shared.doc, "failures.lock_busy") > 0);
   bool named = false;
-  for (const auto& f : shared.doc["failures"]) named = named || (f["category"] == "lock_busy");
+  for (const auto& f : shared.doc["cells"][0]["failures"]) named = named || (f["category"] == "lock_busy");
   CHECK(named);
   auto locked = run_scenario({"--scenario", "apt-like"});
   CHECK(field(locked.doc, "failures.lock_busy") == 0);
@@ -123,7 +123,7 @@ TEST_CASE("abba with a lock timeout ends in bounded time and names the deadlock"
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
   CHECK(field(r.doc, "failures.deadlock") > 0);
   bool names_both = false;
-  for (const auto& f : r.doc["failures"]) {
+  for (const auto& f : r.doc["cells"][0]["failures"]) {
     const auto reason = f["reason"].get<std::string>();
     if (f["category"] == "deadlock") names_both = reason.find("cache-a") != std::string::npos && reason.find("cache-b") != std::string::npos;
   }
@@ -143,7 +143,7 @@ TEST_CASE("show prints TOML that runs as the same scenario from stdin", "[e2e][c
   REQUIRE(result.exit_code == 0);
   auto doc = parse_json(result.out);
   CHECK(doc["config"]["builds"] == 8);
-  CHECK(doc["summary"]["failures"]["deadlock"].get<double>() > 0);
+  CHECK(doc["cells"][0]["summary"]["failures"]["deadlock"].get<double>() > 0);
 }
 
 TEST_CASE("a bad sharing value at line 12 is reported with line and field, exit 2", "[e2e][catalogue]") {

@@ -51,7 +51,7 @@ TEST_CASE("built-in scenarios run from any directory", "[e2e][cli]") {
   auto result = run_in(tmp, {"--scenario", "isolated", "--builds", "10", "--format", "json", "-q"});
   REQUIRE(result.exit_code == 0);
   auto doc = parse_json(result.out);
-  CHECK(doc["summary"]["builds"]["completed"] == 10);
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 10);
   CHECK(list_dir(tmp.path()).empty());  // workspace removed, no report file outside a repository
 }
 
@@ -148,7 +148,7 @@ TEST_CASE("an --out report is written the JSON report atomically and checks its 
   auto first = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "r.json", "-q"});
   REQUIRE(first.exit_code == 0);
   auto doc = read_json_file(tmp / "r.json");
-  CHECK(doc["schema_version"] == 1);
+  CHECK(doc["schema_version"] == 2);
   CHECK(doc["config"]["scenario"] == "locked");
   // An explicit --out is replaced whole (rename), never left half-written.
   auto second = run_in(tmp, {"--scenario", "locked", "--builds", "6", "--out", tmp / "r.json", "-q"});
@@ -186,13 +186,13 @@ TEST_CASE("quiet: -q prints nothing for a passing run and only the failed expect
   CHECK(passing.exit_code == 0);
   CHECK(passing.out.empty());
   CHECK(passing.err.empty());
-  // locked expects waits: at concurrency 1 nobody waits, so that cell fails, and only it is said.
-  auto failing = run_in(tmp, {"--scenario", "locked", "--builds", "8", "--sweep", "concurrency=1,4", "--out", tmp / "b.json", "-q"});
+  // convoy expects waits under sharing=locked: at concurrency 1 nobody waits, so that cell fails, and only it is said.
+  auto failing = run_in(tmp, {"--scenario", "convoy", "--builds", "8", "--sweep", "concurrency=1,4", "--out", tmp / "b.json", "-q"});
   CHECK(failing.exit_code == 1);
   CHECK(failing.out == "FAIL [concurrency=1] locks.waited > 0 (value 0)\n");
   // An asked-for format is the output, not chatter: -q keeps it.
   auto json = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", tmp / "c.json", "--format", "json", "-q"});
-  CHECK(parse_json(json.out)["summary"]["builds"]["completed"] == 4);
+  CHECK(parse_json(json.out)["cells"][0]["summary"]["builds"]["completed"] == 4);
 }
 
 TEST_CASE("run --help lists the run options, as --help does", "[e2e][cli]") {

@@ -32,17 +32,17 @@ TEST_CASE("true passes every build and false fails every build with its exit sta
   CHECK(ok.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
   CHECK(report["config"]["backend"] == "command");
-  CHECK(report["summary"]["builds"]["completed"] == 12);
-  CHECK(report["summary"]["builds"]["failed"] == 0);
+  CHECK(report["cells"][0]["summary"]["builds"]["completed"] == 12);
+  CHECK(report["cells"][0]["summary"]["builds"]["failed"] == 0);
 
   TempDir tmp2;
   auto failing = run_scenario(tmp2, scenario("\"false\"", "", "") + "[expect]\n\"builds.failed\" = 0\n");
   CHECK(failing.exit_code == 1);  // the expectation failed
   report = read_json_file(tmp2 / "report.json");
-  CHECK(report["summary"]["builds"]["failed"] == 12);
-  CHECK(report["summary"]["failures"]["exit"] == 12);
-  REQUIRE(report["failures"].size() == 1);
-  CHECK(report["failures"][0]["reason"] == "exit: status 1");
+  CHECK(report["cells"][0]["summary"]["builds"]["failed"] == 12);
+  CHECK(report["cells"][0]["summary"]["failures"]["exit"] == 12);
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  CHECK(report["cells"][0]["failures"][0]["reason"] == "exit: status 1");
   // Every failed build keeps its output beside the report.
   CHECK(list_dir(tmp2 / "report/failures").size() == 12);
 }
@@ -58,10 +58,10 @@ TEST_CASE("a failed build keeps its full output and the report shows its first l
   auto result = run_scenario(tmp, scenario(run, signatures));
   CHECK(result.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
-  CHECK(report["summary"]["builds"]["failed"] == 1);
-  CHECK(report["summary"]["failures"]["signatures"] == nlohmann::json{{"apt-lock", 1}});
-  REQUIRE(report["failures"].size() == 1);
-  const auto& failure = report["failures"][0];
+  CHECK(report["cells"][0]["summary"]["builds"]["failed"] == 1);
+  CHECK(report["cells"][0]["summary"]["failures"]["signatures"] == nlohmann::json{{"apt-lock", 1}});
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  const auto& failure = report["cells"][0]["failures"][0];
   CHECK(failure["reason"] == "exit: status 100 [apt-lock]");
   CHECK(failure["example_build"] == 5);
   CHECK(failure["first_lines"][0] == "E: Could not get lock /var/lib/dpkg/lock");
@@ -127,12 +127,12 @@ name = "writer"
   CHECK(result.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
   // Each reader reads its own kind name, never "hello": every reader fails its check.
-  const auto failed = report["summary"]["builds"]["failed"].get<int>();
+  const auto failed = report["cells"][0]["summary"]["builds"]["failed"].get<int>();
   CHECK(failed > 0);
-  CHECK(report["summary"]["failures"]["check"] == failed);
-  CHECK(report["failures"][0]["reason"] == "check: stdout does not contain \"hello\"");
+  CHECK(report["cells"][0]["summary"]["failures"]["check"] == failed);
+  CHECK(report["cells"][0]["failures"][0]["reason"] == "check: stdout does not contain \"hello\"");
   // No foreign value seen ("reader" is its own): no collision.
-  CHECK(report["summary"]["collisions"]["total"] == 0);
+  CHECK(report["cells"][0]["summary"]["collisions"]["total"] == 0);
 
   TempDir tmp2;
   std::string leaky = toml;
@@ -141,11 +141,11 @@ name = "writer"
   CHECK(second.exit_code == 0);
   report = read_json_file(tmp2 / "report.json");
   // Builds run one at a time in a seeded order: readers after the first writer read "writer".
-  CHECK(report["summary"]["collisions"]["foreign"].get<int>() > 0);
-  REQUIRE(report["interference"].size() == 1);
-  CHECK(report["interference"][0]["polluter"] == "writer");
-  CHECK(report["interference"][0]["victim"] == "reader");
-  CHECK(report["interference"][0]["example"]["polluter_build"].is_null());
+  CHECK(report["cells"][0]["summary"]["collisions"]["foreign"].get<int>() > 0);
+  REQUIRE(report["cells"][0]["interference"].size() == 1);
+  CHECK(report["cells"][0]["interference"][0]["polluter"] == "writer");
+  CHECK(report["cells"][0]["interference"][0]["victim"] == "reader");
+  CHECK(report["cells"][0]["interference"][0]["example"]["polluter_build"].is_null());
 }
 
 TEST_CASE("a command past its timeout is killed with what it started and counted as timeout", "[e2e][command]") {
@@ -153,9 +153,9 @@ TEST_CASE("a command past its timeout is killed with what it started and counted
   auto result = run_scenario(tmp, scenario("\"sh -c 'sleep 30 & wait'\""), {"--build-timeout", "0.2", "--builds", "2"});
   CHECK(result.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
-  CHECK(report["summary"]["failures"]["timeout"] == 2);
-  CHECK(report["summary"]["duration_s"].get<double>() < 20);
-  CHECK(report["failures"][0]["reason"] == "timeout: killed after 200 ms");
+  CHECK(report["cells"][0]["summary"]["failures"]["timeout"] == 2);
+  CHECK(report["cells"][0]["summary"]["duration_s"].get<double>() < 20);
+  CHECK(report["cells"][0]["failures"][0]["reason"] == "timeout: killed after 200 ms");
 }
 
 TEST_CASE("a missing program is a spawn failure, not a crash", "[e2e][command]") {
@@ -163,8 +163,8 @@ TEST_CASE("a missing program is a spawn failure, not a crash", "[e2e][command]")
   auto result = run_scenario(tmp, scenario("\"/nonexistent/cachestress-no-such-tool --x\""), {"--builds", "3"});
   CHECK(result.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
-  CHECK(report["summary"]["failures"]["spawn"] == 3);
-  CHECK_THAT(report["failures"][0]["reason"].get<std::string>(), Catch::Contains("ENOENT"));
+  CHECK(report["cells"][0]["summary"]["failures"]["spawn"] == 3);
+  CHECK_THAT(report["cells"][0]["failures"][0]["reason"].get<std::string>(), Catch::Contains("ENOENT"));
 }
 
 TEST_CASE("a failing setup is an environment error and leaves no workspace", "[e2e][command]") {
@@ -212,7 +212,7 @@ TEST_CASE("the spawn scenario runs true 2000 times with no failure", "[e2e][comm
   auto result = run_binary(spec);
   CHECK(result.exit_code == 0);
   auto report = parse_json(result.out);
-  CHECK(report["summary"]["builds"]["completed"] == 2000);
+  CHECK(report["cells"][0]["summary"]["builds"]["completed"] == 2000);
 }
 
 TEST_CASE("an inherited ignored SIGCHLD does not lose the commands' exit status", "[e2e][command]") {
@@ -228,8 +228,8 @@ TEST_CASE("an inherited ignored SIGCHLD does not lose the commands' exit status"
   INFO(result.err);
   CHECK(result.exit_code == 0);
   auto report = parse_json(result.out);
-  CHECK(report["summary"]["builds"]["completed"] == 2000);
-  CHECK(report["summary"]["builds"]["failed"] == 0);
+  CHECK(report["cells"][0]["summary"]["builds"]["completed"] == 2000);
+  CHECK(report["cells"][0]["summary"]["builds"]["failed"] == 0);
 }
 
 }  // namespace cachestress::e2e

@@ -31,37 +31,51 @@ const nlohmann::json& metric(const nlohmann::json& comparison, const std::string
 
 }  // namespace
 
-TEST_CASE("locked at concurrency 4 vs 16: the wait regression is shown and compare exits 1", "[e2e][compare]") {
+TEST_CASE("single runs at concurrency 4 vs 16: shown, inconclusive (exit 4) unless --inconclusive says otherwise", "[e2e][compare]") {
   TempDir tmp;
   const auto c4 = locked_report(tmp, "c4.json", "4");
   const auto c16 = locked_report(tmp, "c16.json", "16");
 
   auto text = run_binary({"compare", c4, c16});
   INFO(text.out << text.err);
-  CHECK(text.exit_code == 1);
-  CHECK_THAT(text.out, Catch::Contains("lock_wait_us.p99") && Catch::Contains("REGRESSION"));
+  CHECK(text.exit_code == 4);  // one run a side cannot tell a change from noise
+  CHECK_THAT(text.out, Catch::Contains("lock_wait_us.p99") && Catch::Contains("INCONCLUSIVE"));
   CHECK_THAT(text.out, Catch::Contains("config.concurrency: 4 -> 16"));
-  CHECK_THAT(text.out, Catch::Contains("UNRELIABLE"));  // single runs: threshold only
+  CHECK_THAT(text.out, Catch::Contains("repetitions:") && Catch::Contains("runs a side would decide"));
+  CHECK(run_binary({"compare", c4, c16, "--inconclusive", "pass"}).exit_code == 0);
+  CHECK(run_binary({"compare", c4, c16, "--inconclusive", "fail"}).exit_code == 1);
+  CHECK(run_binary({"compare", c4, c16, "--inconclusive", "maybe"}).exit_code == 2);
 
   auto json = run_binary({"compare", c4, c16, "--format", "json"});
-  CHECK(json.exit_code == 1);
+  CHECK(json.exit_code == 4);
   const auto doc = parse_json(json.out);
-  CHECK(doc["regression"] == true);
+  CHECK(doc["regression"] == false);
+  CHECK(doc["inconclusive"] == true);
   const auto& wait = metric(doc, "lock_wait_us.p99");
-  CHECK(wait["verdict"] == "regression");
+  CHECK(wait["verdict"] == "inconclusive");
   CHECK(wait["better"] == "lower");
-  CHECK(wait["reliable"] == false);
+  CHECK(wait["p_value"].is_null());
+  CHECK(wait["repetitions_needed"].get<int>() >= 4);
   CHECK(wait["new"].get<double>() > wait["base"].get<double>());
 
   auto md = run_binary({"compare", c4, c16, "--format", "md"});
-  CHECK(md.exit_code == 1);
-  CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **regression**"));
+  CHECK(md.exit_code == 4);
+  CHECK_THAT(md.out, Catch::StartsWith("### cachestress compare: **inconclusive**"));
   CHECK_THAT(md.out, Catch::Contains("| `lock_wait_us.p99` |"));
+}
 
-  // The other way round the wait fell: an improvement (throughput may go either way, so the
-  // exit code is not asserted here).
-  auto reverse = run_binary({"compare", c16, c4, "--format", "json"});
-  CHECK(metric(parse_json(reverse.out), "lock_wait_us.p99")["verdict"] == "improvement");
+TEST_CASE("two --repeat 2 runs with a +300% lock wait do not pass unless --inconclusive pass", "[e2e][compare]") {
+  TempDir tmp;
+  const auto base = locked_report(tmp, "base.json", "2", {"--repeat", "2"});
+  const auto fresh = locked_report(tmp, "new.json", "16", {"--repeat", "2"});
+  auto result = run_binary({"compare", base, fresh, "--format", "json"});
+  INFO(result.out << result.err);
+  const auto doc = parse_json(result.out);
+  const auto& wait = metric(doc, "lock_wait_us.p50");
+  REQUIRE(wait["change"].get<double>() > 1);  // the premise: a large rise
+  CHECK(result.exit_code == 4);
+  CHECK(wait["verdict"] == "inconclusive");
+  CHECK(run_binary({"compare", base, fresh, "--inconclusive", "pass"}).exit_code == 0);
 }
 
 TEST_CASE("a report compared with itself exits 0", "[e2e][compare]") {
@@ -75,22 +89,41 @@ TEST_CASE("a report compared with itself exits 0", "[e2e][compare]") {
   CHECK_THAT(run_binary({"compare", report, report}).out, Catch::Contains("result: no regression"));
 }
 
-TEST_CASE("with repetitions on both sides the U test decides", "[e2e][compare]") {
+TEST_CASE("with six repetitions a side the tests decide: regression, exit 1", "[e2e][compare]") {
   TempDir tmp;
-  const auto base = locked_report(tmp, "base.json", "2", {"--repeat", "4"});
-  const auto fresh = locked_report(tmp, "new.json", "16", {"--repeat", "4"});
+  const auto base = locked_report(tmp, "base.json", "2", {"--repeat", "6"});
+  const auto fresh = locked_report(tmp, "new.json", "16", {"--repeat", "6"});
   auto result = run_binary({"compare", base, fresh, "--format", "json"});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 1);
   const auto doc = parse_json(result.out);
-  CHECK(doc["cells"][0]["base_runs"] == 4);
-  CHECK(doc["cells"][0]["new_runs"] == 4);
+  CHECK(doc["cells"][0]["base_runs"] == 6);
+  CHECK(doc["cells"][0]["new_runs"] == 6);
   const auto& wait = metric(doc, "lock_wait_us.p50");
-  CHECK(wait["reliable"] == true);
-  REQUIRE(wait["p_value"].is_number());
-  CHECK(wait["p_value"].get<double>() < 0.05);  // 4 vs 4 fully separated: 2/70
+  REQUIRE(wait["p_adjusted"].is_number());
+  CHECK(wait["p_adjusted"].get<double>() < 0.05);  // 6 vs 6 separated: 2/924 before Holm
+  CHECK(wait["effect_low"].get<double>() > 0.1);  // the whole interval beyond the minimum effect
   CHECK(wait["verdict"] == "regression");
-  CHECK_THAT(doc["method"].get<std::string>(), Catch::Contains("Mann-Whitney"));
+  CHECK_THAT(doc["method"].get<std::string>(), Catch::Contains("Mann-Whitney") && Catch::Contains("Holm"));
+  // The other way round the wait fell: an improvement.
+  auto reverse = run_binary({"compare", fresh, base, "--format", "json"});
+  CHECK(metric(parse_json(reverse.out), "lock_wait_us.p50")["verdict"] == "improvement");
+}
+
+TEST_CASE("compare reads schema_version 1 reports", "[e2e][compare]") {
+  TempDir tmp;
+  const auto report = locked_report(tmp, "r.json", "4");
+  // A version 1 single run: the cell's fields at the top level.
+  auto v2 = read_json_file(report);
+  nlohmann::json v1 = v2["cells"][0];
+  for (const char* key : {"schema_version", "tool", "created_at", "command_line", "environment"}) v1[key] = v2[key];
+  v1["schema_version"] = 1;
+  for (const char* key : {"index", "repeat", "values"}) v1.erase(key);
+  write_text(tmp / "v1.json", v1.dump());
+  auto result = run_binary({"compare", tmp / "v1.json", report});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.out, Catch::Contains("result: no regression"));
 }
 
 TEST_CASE("compare input errors exit 2: missing file, other scenario, other schema, not a report", "[e2e][compare]") {
@@ -109,11 +142,11 @@ TEST_CASE("compare input errors exit 2: missing file, other scenario, other sche
   CHECK(other.exit_code == 2);
   CHECK_THAT(other.err, Catch::Contains("different scenarios") && Catch::Contains("--force"));
   auto forced = run_binary({"compare", locked, tmp / "shared.json", "--force"});
-  CHECK((forced.exit_code == 0 || forced.exit_code == 1));
+  CHECK((forced.exit_code == 1 || forced.exit_code == 4));  // compared, not refused
   CHECK_THAT(forced.out, Catch::Contains("scenario shared"));
 
   auto doc = read_json_file(locked);
-  doc["schema_version"] = 2;
+  doc["schema_version"] = 3;
   write_text(tmp / "future.json", doc.dump());
   auto future = run_binary({"compare", locked, tmp / "future.json"});
   CHECK(future.exit_code == 2);

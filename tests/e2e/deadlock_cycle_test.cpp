@@ -73,14 +73,14 @@ TEST_CASE("a cycle of three locked caches is named whole, in order, by every bac
       if (result.exit_code == 0) break;
     }
     CHECK(result.exit_code == 0);
-    REQUIRE(doc["summary"]["failures"]["deadlock"].get<int>() > 0);
-    for (const auto& failure : doc["failures"]) {
+    REQUIRE(doc["cells"][0]["summary"]["failures"]["deadlock"].get<int>() > 0);
+    for (const auto& failure : doc["cells"][0]["failures"]) {
       const std::string reason = failure["reason"];
       INFO(reason);
       CHECK(reason.find("opposite orders") == std::string::npos);
       if (failure["category"] == "deadlock") CHECK(reason == cycle);
     }
-    CHECK(doc["summary"]["collisions"]["lock_overlap"].get<int>() == 0);
+    CHECK(doc["cells"][0]["summary"]["collisions"]["lock_overlap"].get<int>() == 0);
   }
 }
 

@@ -38,7 +38,7 @@ Run run_in(const TempDir& tmp, std::vector<std::string> args) {
 }
 
 double summary(const nlohmann::json& doc, const std::string& group, const std::string& name) {
-  return doc["summary"][group][name].get<double>();
+  return doc["cells"][0]["summary"][group][name].get<double>();
 }
 
 // Mount points of this (the host's) mount namespace.
@@ -55,7 +55,7 @@ TEST_CASE("stale-lock: a dead holder's lock files never block the builds", "[e2e
     TempDir tmp;
     auto run = run_in(tmp, {"--scenario", "stale-lock", "--lock-kind", lock_kind, "--workdir", tmp / "ws", "--keep"});
     REQUIRE(run.result.exit_code == 0);
-    const auto& stale = run.doc["faults"]["stale_lock"];
+    const auto& stale = run.doc["cells"][0]["faults"]["stale_lock"];
     REQUIRE(stale.is_object());
     CHECK(stale["files"] == 2);  // one root (isolation shared) x two locked caches
     CHECK(stale["holder_locked_all"] == true);
@@ -82,7 +82,7 @@ TEST_CASE("stale-lock under buildkit semantics leaves nothing: it keeps no lock 
   TempDir tmp;
   auto run = run_in(tmp, {"--scenario", "stale-lock", "--semantics", "buildkit"});
   REQUIRE(run.result.exit_code == 0);
-  CHECK(run.doc["faults"]["stale_lock"]["files"] == 0);
+  CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["files"] == 0);
   CHECK(summary(run.doc, "builds", "completed") == 60);
 }
 
@@ -90,9 +90,9 @@ TEST_CASE("stale-lock under buildah-1.28 leaves the lock file inside each cache 
   TempDir tmp;
   auto run = run_in(tmp, {"--scenario", "stale-lock", "--semantics", "buildah-1.28"});
   REQUIRE(run.result.exit_code == 0);
-  CHECK(run.doc["faults"]["stale_lock"]["files"] == 2);
-  CHECK(run.doc["faults"]["stale_lock"]["example"] == "roots/shared/buildah-cache/deps/buildah-cache-lockfile");
-  CHECK(run.doc["faults"]["stale_lock"]["freed_by_kernel"] == true);
+  CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["files"] == 2);
+  CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["example"] == "roots/shared/buildah-cache/deps/buildah-cache-lockfile");
+  CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["freed_by_kernel"] == true);
   CHECK(summary(run.doc, "builds", "failed") == 0);
 }
 
@@ -106,7 +106,7 @@ TEST_CASE("enospc: a full tmpfs fails builds as enospc and the run and report co
   }
   INFO("stderr: " << run.result.err);
   REQUIRE(run.result.exit_code == 0);
-  CHECK(run.doc["faults"]["enospc"]["tmpfs_kb"] == 256);
+  CHECK(run.doc["cells"][0]["faults"]["enospc"]["tmpfs_kb"] == 256);
   CHECK(run.doc["environment"]["workdir_filesystem"] == "tmpfs");
   const double started = summary(run.doc, "builds", "started");
   const double completed = summary(run.doc, "builds", "completed");
@@ -119,7 +119,7 @@ TEST_CASE("enospc: a full tmpfs fails builds as enospc and the run and report co
   CHECK(enospc == failed);
   CHECK(summary(run.doc, "failures", "io") == 0);
   bool named = false;
-  for (const auto& f : run.doc["failures"]) named = named || (f["category"] == "enospc" && f["count"] == enospc);
+  for (const auto& f : run.doc["cells"][0]["failures"]) named = named || (f["category"] == "enospc" && f["count"] == enospc);
   CHECK(named);
   // The tmpfs lived only in the run's own mount namespace and the workspace is gone.
   CHECK(list_dir(tmp / "tmp").empty());
@@ -154,11 +154,11 @@ TEST_CASE("prune-race: the report names the double holders pair by pair", "[e2e]
   REQUIRE(run.result.exit_code == 0);
   const double overlaps = summary(run.doc, "collisions", "lock_overlap");
   REQUIRE(overlaps > 0);
-  const auto& holders = run.doc["double_holders"];
+  const auto& holders = run.doc["cells"][0]["double_holders"];
   REQUIRE(holders.is_array());
   CHECK(static_cast<double>(holders.size()) == std::min(overlaps, 100.0));
   std::string example_cache;
-  for (const auto& cell : run.doc["interference"]) {
+  for (const auto& cell : run.doc["cells"][0]["interference"]) {
     if (cell["kind"] == "lock_overlap") example_cache = cell["example"]["file"];
   }
   bool example_listed = false;
@@ -175,7 +175,7 @@ TEST_CASE("prune-race: the report names the double holders pair by pair", "[e2e]
   TempDir other;
   auto locked = run_in(other, {"--scenario", "locked"});
   REQUIRE(locked.result.exit_code == 0);
-  CHECK(locked.doc["double_holders"].empty());
+  CHECK(locked.doc["cells"][0]["double_holders"].empty());
 }
 
 }  // namespace cachestress::e2e

@@ -32,9 +32,9 @@ TEST_CASE("one run writes several formats: the first to stdout, every file forma
   const auto report = read_json_file(tmp / "r.json");
   const auto gbench = read_json_file(tmp / "r.gbench.json");
   REQUIRE(gbench["benchmarks"].size() == 1);
-  CHECK(gbench["benchmarks"][0]["iterations"] == report["summary"]["builds"]["completed"]);
+  CHECK(gbench["benchmarks"][0]["iterations"] == report["cells"][0]["summary"]["builds"]["completed"]);
   const auto bmf = read_json_file(tmp / "r.bmf.json");
-  CHECK(bmf["locked"]["throughput"]["value"] == report["summary"]["builds_per_s"]);
+  CHECK(bmf["locked"]["throughput"]["value"] == report["cells"][0]["summary"]["builds_per_s"]);
 }
 
 TEST_CASE("formats after the first need a report to sit beside; a bad format costs no run", "[e2e][formats]") {

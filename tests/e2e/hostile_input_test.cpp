@@ -192,7 +192,7 @@ TEST_CASE("unicode and look-alike names are fine and stay inside the workspace",
                    "[expect]\n\"builds.failed\" = 0\n\"collisions.lock_overlap\" = 0\n");
   auto result = box.run({"--scenario", file, "--workdir", box.ws(), "--keep", "--format", "json", "-q"});
   REQUIRE(result.exit_code == 0);
-  CHECK(parse_json(result.out)["summary"]["builds"]["completed"] == 3);
+  CHECK(parse_json(result.out)["cells"][0]["summary"]["builds"]["completed"] == 3);
   // Buildah 1.28 lays the cache out by id: the names landed, verbatim, below the workspace.
   const std::string cache = box.ws() + "/roots/shared/buildah-cache/" + id;
   struct stat st {};
@@ -268,7 +268,7 @@ std::string plant_symlink(const std::string& target, const std::string& link) {
 
 std::string failure_reasons(const nlohmann::json& doc) {
   std::string reasons;
-  for (const auto& f : doc["failures"]) reasons += f["reason"].get<std::string>() + "; ";
+  for (const auto& f : doc["cells"][0]["failures"]) reasons += f["reason"].get<std::string>() + "; ";
   return reasons;
 }
 

@@ -111,10 +111,10 @@ TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - pr
       auto doc = parse_json(result.out);
       CHECK(doc["config"]["backend"] == "process");
       CHECK(doc["config"]["env_policy"] == "drop");
-      CHECK(doc["summary"]["collisions"]["foreign"].get<std::uint64_t>() > 0);
-      CHECK(doc["summary"]["builds"]["completed"] == 64);
-      CHECK(doc["summary"]["worker_start_us"]["count"] == 64);
-      for (const auto& cell : doc["interference"]) {
+      CHECK(doc["cells"][0]["summary"]["collisions"]["foreign"].get<std::uint64_t>() > 0);
+      CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 64);
+      CHECK(doc["cells"][0]["summary"]["worker_start_us"]["count"] == 64);
+      for (const auto& cell : doc["cells"][0]["interference"]) {
         if (cell["polluter"] == "locked-across-steps" && cell["victim"] == "cache-like-buildkit" && cell["kind"] == "foreign" &&
             cell["count"].get<std::uint64_t>() > 0) {
           sibling = cell["example"]["file"].get<std::string>().rfind("roots/server/", 0) == 0;
@@ -132,8 +132,8 @@ TEST_CASE("process backend: drop leaks foreign writes from the sibling kind - pr
     INFO(result.err);
     CHECK(result.exit_code == 0);
     auto doc = parse_json(result.out);
-    CHECK(doc["summary"]["collisions"]["total"] == 0);
-    CHECK(doc["summary"]["builds"]["completed"] == 64);
+    CHECK(doc["cells"][0]["summary"]["collisions"]["total"] == 0);
+    CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 64);
   }
   CHECK(list_dir(tmp.path()).empty());
   CHECK(live_children_of(::getpid()) == 0);
@@ -167,9 +167,9 @@ TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker / leaves
     auto doc = read_json_file(tmp / "partial.json");
     CHECK(doc["interrupted"] == true);
     CHECK(doc["signal"] == "SIGINT");
-    CHECK(doc["summary"]["builds"]["started"].get<std::uint64_t>() > 0);
-    CHECK(doc["summary"]["builds"]["interrupted"].get<std::uint64_t>() > 0);  // workers were in flight
-    CHECK(doc["summary"]["builds"]["failed"] == 0);
+    CHECK(doc["cells"][0]["summary"]["builds"]["started"].get<std::uint64_t>() > 0);
+    CHECK(doc["cells"][0]["summary"]["builds"]["interrupted"].get<std::uint64_t>() > 0);  // workers were in flight
+    CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 0);
   }
 }
 
@@ -200,20 +200,20 @@ TEST_CASE("process backend: a worker killed holding its lock is a failed build w
   INFO(result.err);
   CHECK(result.exit_code == 0);  // the scenario has no expectations
   auto doc = parse_json(result.out);
-  CHECK(doc["summary"]["builds"]["failed"] == 1);
-  CHECK(doc["summary"]["builds"]["completed"] == 1);
-  CHECK(doc["summary"]["failures"]["signal"] == 1);
-  REQUIRE(doc["failures"].size() == 1);
-  CHECK(doc["failures"][0]["reason"] == "signal: killed by SIGKILL");
-  CHECK(doc["failures"][0]["category"] == "signal");
-  CHECK(doc["summary"]["locks"]["holder_deaths"] == 1);
-  REQUIRE(doc["holder_deaths"].size() == 1);
-  const auto& death = doc["holder_deaths"][0];
+  CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 1);
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 1);
+  CHECK(doc["cells"][0]["summary"]["failures"]["signal"] == 1);
+  REQUIRE(doc["cells"][0]["failures"].size() == 1);
+  CHECK(doc["cells"][0]["failures"][0]["reason"] == "signal: killed by SIGKILL");
+  CHECK(doc["cells"][0]["failures"][0]["category"] == "signal");
+  CHECK(doc["cells"][0]["summary"]["locks"]["holder_deaths"] == 1);
+  REQUIRE(doc["cells"][0]["holder_deaths"].size() == 1);
+  const auto& death = doc["cells"][0]["holder_deaths"][0];
   CHECK(death["reason"] == "signal: killed by SIGKILL");
   CHECK(death["next_build"].is_number());
   CHECK(death["next_build"] != death["build"]);
   CHECK(death["next_wait_us"].get<std::uint64_t>() > 0);
-  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(doc["cells"][0]["summary"]["collisions"]["lock_overlap"] == 0);
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
 }
@@ -231,10 +231,10 @@ TEST_CASE("process backend: --build-timeout stops a stuck worker with TERM and f
   CHECK(result.exit_code == 0);
   auto doc = parse_json(result.out);
   CHECK(doc["config"]["build_timeout_s"] == 0.3);
-  CHECK(doc["summary"]["builds"]["failed"] == 2);
-  CHECK(doc["summary"]["failures"]["timeout"] == 2);
-  REQUIRE(doc["failures"].size() == 1);
-  CHECK(doc["failures"][0]["reason"] == "timeout: still running after --build-timeout 300ms, killed with SIGTERM");
+  CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 2);
+  CHECK(doc["cells"][0]["summary"]["failures"]["timeout"] == 2);
+  REQUIRE(doc["cells"][0]["failures"].size() == 1);
+  CHECK(doc["cells"][0]["failures"][0]["reason"] == "timeout: still running after --build-timeout 300ms, killed with SIGTERM");
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
 }
@@ -249,16 +249,16 @@ TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the k
   INFO(result.err);
   CHECK(result.exit_code == 0);
   auto doc = parse_json(result.out);
-  CHECK(doc["summary"]["builds"]["completed"] == 1);
-  CHECK(doc["summary"]["builds"]["failed"] == 1);
-  CHECK(doc["summary"]["failures"]["lock_timeout"] == 1);
-  REQUIRE(doc["failures"].size() == 1);
-  CHECK(doc["failures"][0]["reason"] == "lock-timeout: waited more than 300 ms for /cache");
-  CHECK(doc["holder_deaths"].empty());  // the waiter held nothing when it was killed
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 1);
+  CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 1);
+  CHECK(doc["cells"][0]["summary"]["failures"]["lock_timeout"] == 1);
+  REQUIRE(doc["cells"][0]["failures"].size() == 1);
+  CHECK(doc["cells"][0]["failures"][0]["reason"] == "lock-timeout: waited more than 300 ms for /cache");
+  CHECK(doc["cells"][0]["holder_deaths"].empty());  // the waiter held nothing when it was killed
   // The timeline's sample: the holder granted and released, the waiter never granted.
-  REQUIRE(doc["lock_events"].size() == 2);
+  REQUIRE(doc["cells"][0]["lock_events"].size() == 2);
   int granted = 0;
-  for (const auto& e : doc["lock_events"]) {
+  for (const auto& e : doc["cells"][0]["lock_events"]) {
     if (e["granted_s"].is_null()) continue;
     ++granted;
     CHECK(e["wait_start_s"].get<double>() <= e["granted_s"].get<double>());
@@ -321,22 +321,22 @@ TEST_CASE("process backend: ABBA deadlocks between workers are named - OFD by th
     for (int attempt = 0; attempt < 5; ++attempt) {
       result = run_binary(spec);
       doc = parse_json(result.out);
-      if (doc["summary"]["failures"]["deadlock"].get<int>() > 0) break;
+      if (doc["cells"][0]["summary"]["failures"]["deadlock"].get<int>() > 0) break;
     }
     INFO(result.err);
     CHECK(result.exit_code == 0);
-    const auto& builds = doc["summary"]["builds"];
+    const auto& builds = doc["cells"][0]["summary"]["builds"];
     CHECK(builds["completed"].get<int>() + builds["failed"].get<int>() == 16);
-    CHECK(doc["summary"]["failures"]["deadlock"].get<int>() > 0);
+    CHECK(doc["cells"][0]["summary"]["failures"]["deadlock"].get<int>() > 0);
     // A waiter behind the cycle (not in it) times out; nothing else fails.
-    for (const auto& failure : doc["failures"]) {
+    for (const auto& failure : doc["cells"][0]["failures"]) {
       const std::string reason = failure["reason"];
       INFO(reason);
       CHECK((reason == deadlock || reason == "lock-timeout: waited more than 1000 ms for id=cache-a" ||
              reason == "lock-timeout: waited more than 1000 ms for id=cache-b"));
     }
     // The kernel refuses a wait that closes a cycle of fcntl locks (EDEADLK): nobody waits out the timeout.
-    if (lock_kind == "fcntl") CHECK(doc["summary"]["failures"]["lock_timeout"] == 0);
+    if (lock_kind == "fcntl") CHECK(doc["cells"][0]["summary"]["failures"]["lock_timeout"] == 0);
     CHECK(list_dir(tmp.path()).empty());
     CHECK(live_children_of(::getpid()) == 0);
   }
@@ -405,17 +405,17 @@ TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step 
   CHECK(result.exit_code == 0);
   auto doc = parse_json(result.out);
   CHECK(doc["config"]["faults"]["kill_lock_holder_s"] == 0.05);
-  CHECK(doc["summary"]["builds"]["completed"] == 2);
-  CHECK(doc["summary"]["failures"]["signal"] == 1);
-  CHECK(doc["summary"]["locks"]["holder_deaths"] == 1);
-  REQUIRE(doc["holder_deaths"].size() == 1);
-  const auto& death = doc["holder_deaths"][0];
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 2);
+  CHECK(doc["cells"][0]["summary"]["failures"]["signal"] == 1);
+  CHECK(doc["cells"][0]["summary"]["locks"]["holder_deaths"] == 1);
+  REQUIRE(doc["cells"][0]["holder_deaths"].size() == 1);
+  const auto& death = doc["cells"][0]["holder_deaths"][0];
   CHECK(death["reason"] == "signal: killed by SIGKILL (fault kill_lock_holder)");
   CHECK(death["lock"] == "roots/shared /cache");
   REQUIRE(death["next_build"].is_number());
   CHECK(death["next_build"] != death["build"]);
   CHECK(death["next_wait_us"].get<std::uint64_t>() > 0);  // it waited for the dead holder (how long is timing: not asserted)
-  CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+  CHECK(doc["cells"][0]["summary"]["collisions"]["lock_overlap"] == 0);
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
 

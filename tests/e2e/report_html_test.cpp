@@ -31,7 +31,7 @@ TEST_CASE("a run's report carries the lock wait cdf and its lock acquisitions", 
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const auto doc = read_json_file(tmp / "run.json");
-  const auto& wait = doc["summary"]["lock_wait_us"];
+  const auto& wait = doc["cells"][0]["summary"]["lock_wait_us"];
 
   const auto& cdf = wait["cdf"];
   REQUIRE(cdf.is_array());
@@ -47,7 +47,7 @@ TEST_CASE("a run's report carries the lock wait cdf and its lock acquisitions", 
   CHECK(last_value == wait["max"].get<double>());
 
   // Fewer acquisitions than the sample holds: every one is there, followed to its release.
-  const auto& events = doc["lock_events"];
+  const auto& events = doc["cells"][0]["lock_events"];
   REQUIRE(events.size() == wait["count"].get<std::size_t>());
   std::map<std::string, std::vector<std::pair<double, double>>> held;
   for (const auto& event : events) {

@@ -230,7 +230,7 @@ namespace cachestress::e2e {
 
 void check_flat_resources(const nlohmann::json& report, double warm_up_s, double tolerance, double fd_slack, bool check_rss) {
   std::vector<const nlohmann::json*> samples;
-  const auto& intervals = report["intervals"];
+  const auto& intervals = report["cells"][0]["intervals"];
   // The last sample is taken after the run ended (builds gone): leave it out.
   for (std::size_t i = 0; i + 1 < intervals.size(); ++i) {
     if (intervals[i]["t_s"].get<double>() >= warm_up_s) samples.push_back(&intervals[i]);

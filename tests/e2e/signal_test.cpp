@@ -21,8 +21,8 @@ TEST_CASE("SIGINT or SIGTERM mid-run: partial report, workspace removed, 130/143
     auto doc = read_json_file(tmp / "partial.json");
     CHECK(doc["interrupted"] == true);
     CHECK(doc["signal"].is_string());
-    CHECK(doc["summary"]["builds"]["completed"].get<std::uint64_t>() > 0);
-    CHECK(doc["summary"]["collisions"]["lock_overlap"] == 0);
+    CHECK(doc["cells"][0]["summary"]["builds"]["completed"].get<std::uint64_t>() > 0);
+    CHECK(doc["cells"][0]["summary"]["collisions"]["lock_overlap"] == 0);
     CHECK(list_dir(tmp.path()) == std::vector<std::string>{"partial.json"});
   }
 }

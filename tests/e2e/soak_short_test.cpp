@@ -14,8 +14,8 @@ TEST_CASE("a short soak at concurrency 256 keeps descriptors, threads and memory
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   auto doc = read_json_file(tmp / "soak.json");
-  CHECK(doc["summary"]["builds"]["failed"] == 0);
-  CHECK(doc["summary"]["errors"]["io"] == 0);
+  CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 0);
+  CHECK(doc["cells"][0]["summary"]["errors"]["io"] == 0);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // The sanitizer's quarantine holds freed memory on purpose: RSS is not the program's here.
   WARN("sanitizer build: RSS not checked");

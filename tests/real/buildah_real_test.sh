@@ -28,7 +28,7 @@ case $case in
   remote-tmpdir)
     # One TMPDIR for all tests: the scenario's own [expect] wants foreign collisions.
     "$bin" --scenario buildah-remote-tmpdir --out "$tmp/shared.json" -q || fail "shared run exited $?"
-    foreign=$(field "$tmp/shared.json" summary.collisions.foreign)
+    foreign=$(field "$tmp/shared.json" cells.0.summary.collisions.foreign)
     [[ $foreign -gt 0 ]] || fail "no foreign collision with one shared TMPDIR"
     [[ $(field "$tmp/shared.json" interference.0.polluter) == locked-across-steps ]] || fail "polluter is not the sibling test"
     [[ $(field "$tmp/shared.json" interference.0.victim) == cache-like-buildkit ]] || fail "victim is not the seed test"
@@ -45,16 +45,16 @@ case $case in
       python3 -c 'import json,sys
 for f in json.load(open(sys.argv[1]))["failures"]: print("  ", f["count"], "x", f["reason"], "build", f["example_build"])' "$tmp/isolated.json"
     done
-    [[ $(field "$tmp/isolated.json" summary.collisions.total) -eq 0 ]] || fail "collisions with a TMPDIR per test"
-    [[ $(field "$tmp/isolated.json" summary.builds.failed) -eq 0 ]] || fail "failed builds with a TMPDIR per test"
+    [[ $(field "$tmp/isolated.json" cells.0.summary.collisions.total) -eq 0 ]] || fail "collisions with a TMPDIR per test"
+    [[ $(field "$tmp/isolated.json" cells.0.summary.builds.failed) -eq 0 ]] || fail "failed builds with a TMPDIR per test"
     echo "shared TMPDIR: $foreign foreign collisions; TMPDIR per test: 0"
     ;;
   locked-shared)
     # Eight 1 s RUNs: locked ones serialise (the scenario expects duration_s >= 8), shared ones do not.
     "$bin" --scenario buildah-locked --out "$tmp/locked.json" -q || fail "locked run exited $?"
     "$bin" --scenario buildah-shared --out "$tmp/shared.json" -q || fail "shared run exited $?"
-    locked=$(field "$tmp/locked.json" summary.duration_s)
-    shared=$(field "$tmp/shared.json" summary.duration_s)
+    locked=$(field "$tmp/locked.json" cells.0.summary.duration_s)
+    shared=$(field "$tmp/shared.json" cells.0.summary.duration_s)
     python3 -c "import sys; l,s=float(sys.argv[1]),float(sys.argv[2]); sys.exit(0 if l >= 8 and s < l else 1)" "$locked" "$shared" ||
       fail "locked $locked s vs shared $shared s: locked builds did not serialise"
     echo "8 builds with a 1 s RUN: locked $locked s, shared $shared s"

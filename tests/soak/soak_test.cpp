@@ -15,8 +15,8 @@ TEST_CASE("a ten-minute soak at concurrency 256 stays within 5% after the first 
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   auto doc = read_json_file(tmp / "soak.json");
-  CHECK(doc["summary"]["builds"]["failed"] == 0);
-  CHECK(doc["summary"]["errors"]["io"] == 0);
+  CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 0);
+  CHECK(doc["cells"][0]["summary"]["errors"]["io"] == 0);
   check_flat_resources(doc, 60.0, 0.05, 8, true);
   CHECK(list_dir(tmp.path()) == std::vector<std::string>{"soak.json"});
 }

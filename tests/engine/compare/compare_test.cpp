@@ -1,5 +1,5 @@
-// Verdicts of `cachestress compare`: direction per metric, the threshold, the U test with
-// repetitions, "unreliable" single runs, and collisions rising from 0.
+// Verdicts of `cachestress compare`: direction per metric, the three-way verdict (regression,
+// no change, inconclusive), the statistics behind it, and collisions rising from 0.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cstring>
@@ -8,6 +8,8 @@
 
 #include "engine/compare/compare.hpp"
 #include "engine/compare/compare_format.hpp"
+#include "engine/compare/effect.hpp"
+#include "engine/compare/mann_whitney.hpp"
 #include "engine/core/error.hpp"
 
 namespace cachestress::compare {
@@ -49,71 +51,134 @@ const MetricResult& metric(const Comparison& c, const char* path) {
 
 }  // namespace
 
+// Five runs a side, every new run beyond every base run: p = 2/252 for both tests.
+const std::vector<double> k_base5{100, 101, 102, 103, 104};
+
 TEST_CASE("direction is known per metric: throughput down and wait up are regressions", "[unit][compare]") {
   const Options options;
-  auto slower = judge_metric(spec("builds_per_s"), {100}, {80}, options);
+  auto slower = judge_metric(spec("builds_per_s"), k_base5, {80, 81, 82, 83, 84}, options);
   CHECK(slower.verdict == Verdict::regression);
-  CHECK(*slower.change == Approx(-0.2));
-  CHECK(judge_metric(spec("builds_per_s"), {100}, {120}, options).verdict == Verdict::improvement);
-  CHECK(judge_metric(spec("lock_wait_us.p99"), {1000}, {1500}, options).verdict == Verdict::regression);
-  CHECK(judge_metric(spec("lock_wait_us.p99"), {1000}, {500}, options).verdict == Verdict::improvement);
+  CHECK(*slower.change == Approx(-20.0 / 102));
+  CHECK(judge_metric(spec("builds_per_s"), k_base5, {150, 151, 152, 153, 154}, options).verdict == Verdict::improvement);
+  CHECK(judge_metric(spec("lock_wait_us.p99"), k_base5, {150, 151, 152, 153, 154}, options).verdict == Verdict::regression);
+  CHECK(judge_metric(spec("lock_wait_us.p99"), k_base5, {50, 51, 52, 53, 54}, options).verdict == Verdict::improvement);
 }
 
-TEST_CASE("single runs: only the threshold applies and the verdict is marked unreliable", "[unit][compare]") {
-  Options options;
-  auto small = judge_metric(spec("lock_wait_us.p99"), {1000}, {1090}, options);
-  CHECK(small.verdict == Verdict::unchanged);
-  CHECK_FALSE(small.reliable);
-  CHECK_FALSE(small.p_value);
-  options.threshold = 0.05;
-  CHECK(judge_metric(spec("lock_wait_us.p99"), {1000}, {1090}, options).verdict == Verdict::regression);
+TEST_CASE("single runs that differ are inconclusive, never a regression on noise alone", "[unit][compare]") {
+  const Options options;
+  auto one = judge_metric(spec("lock_wait_us.p99"), {1000}, {1109}, options);
+  CHECK(one.verdict == Verdict::inconclusive);
+  CHECK_FALSE(one.p_value);
+  REQUIRE(one.repetitions_needed);
+  CHECK(*one.repetitions_needed >= 4);  // below 4 a side no exact test reaches p < 0.05
+  auto same = judge_metric(spec("lock_wait_us.p99"), {1000}, {1000}, options);
+  CHECK(same.verdict == Verdict::no_change);
+  CHECK(same.constant);
 
   const auto c = compare_reports(repeated({run("locked", 100, 1000)}), repeated({run("locked", 100, 5000)}), Options{}, false);
-  CHECK(c.regression());
+  CHECK_FALSE(c.regression());
+  CHECK(c.inconclusive());
+  CHECK(metric(c, "builds_per_s").verdict == Verdict::no_change);
   const std::string text = to_text(c);
-  CHECK_THAT(text, Catch::Contains("UNRELIABLE") && Catch::Contains("REGRESSION (unreliable)"));
-  CHECK_THAT(to_markdown(c), Catch::Contains("unreliable"));
-  CHECK(to_json(c)["cells"][0]["metrics"][1]["reliable"] == false);
+  CHECK_THAT(text, Catch::Contains("INCONCLUSIVE") && Catch::Contains("repetitions:") && Catch::Contains("single runs"));
+  CHECK_THAT(to_markdown(c), Catch::Contains("**inconclusive**"));
+  CHECK(to_json(c)["inconclusive"] == true);
 }
 
-TEST_CASE("repetitions: the U test must reject at alpha as well as the threshold be exceeded", "[unit][compare]") {
+TEST_CASE("two repetitions a side with +300% lock wait are inconclusive, not a pass", "[unit][compare]") {
   const Options options;
-  // Separated 5 vs 5: p = 2/252 < 0.05, and +50%.
-  auto worse = judge_metric(spec("lock_wait_us.p99"), {100, 101, 102, 103, 104}, {150, 151, 152, 153, 154}, options);
-  CHECK(worse.reliable);
+  auto r = judge_metric(spec("lock_wait_us.p50"), {13000, 14000}, {58000, 61000}, options);
+  REQUIRE(r.p_value);
+  CHECK(*r.p_value == Approx(1.0 / 3));  // the smallest p 2 vs 2 can give
+  CHECK_FALSE(r.effect_low);             // no interval reaches 95% with 4 differences
+  CHECK(r.effect > 3);
+  CHECK(r.verdict == Verdict::inconclusive);
+  REQUIRE(r.repetitions_needed);
+  CHECK(*r.repetitions_needed > 2);
+}
+
+TEST_CASE("repetitions: significance, effect size and its interval decide", "[unit][compare]") {
+  const Options options;
+  auto worse = judge_metric(spec("lock_wait_us.p99"), k_base5, {150, 151, 152, 153, 154}, options);
   REQUIRE(worse.p_value);
-  CHECK(*worse.p_value == Approx(2.0 / 252));
+  CHECK(*worse.p_mann_whitney == Approx(2.0 / 252));
+  CHECK(*worse.p_kolmogorov_smirnov == Approx(2.0 / 252));
+  CHECK(worse.effect == Approx(50.0 / 102));
   CHECK(worse.verdict == Verdict::regression);
-  // Same medians apart but overlapping samples: beyond the threshold, not significant.
+  // Overlapping samples far apart in the median: too noisy to decide either way.
   auto noisy = judge_metric(spec("lock_wait_us.p99"), {100, 300, 120, 400, 90}, {150, 80, 350, 160, 500}, options);
-  CHECK(noisy.verdict == Verdict::not_significant);
-  // Significant but below the threshold: unchanged.
-  auto tiny = judge_metric(spec("lock_wait_us.p99"), {100, 101, 102, 103, 104}, {105, 106, 107, 108, 109}, options);
+  CHECK(noisy.verdict == Verdict::inconclusive);
+  // A significant shift of 5% with an interval inside +-10%: no change (--min-effect).
+  auto tiny = judge_metric(spec("lock_wait_us.p99"), k_base5, {105, 106, 107, 108, 109}, options);
   CHECK(*tiny.p_value < 0.05);
-  CHECK(tiny.verdict == Verdict::unchanged);
+  REQUIRE(tiny.effect_low);
+  CHECK(*tiny.effect_low == Approx(2.0 / 102));
+  CHECK(*tiny.effect_high == Approx(8.0 / 102));
+  CHECK(tiny.verdict == Verdict::no_change);
+  Options strict;
+  strict.min_effect = 0.01;
+  CHECK(judge_metric(spec("lock_wait_us.p99"), k_base5, {105, 106, 107, 108, 109}, strict).verdict == Verdict::regression);
+}
+
+TEST_CASE("a change of spread with the same median is caught by Kolmogorov-Smirnov", "[unit][compare]") {
+  // 20 runs a side around 100: half of `wide` below every `tight` run, half above (D = 0.5).
+  std::vector<double> tight, wide;
+  for (int i = 0; i < 20; ++i) {
+    tight.push_back(99 + i % 3);
+    wide.push_back(i % 2 == 0 ? 50.0 + i : 150.0 - i);
+  }
+  const KsTest ks = kolmogorov_smirnov(tight, wide);
+  const double u = mann_whitney_u(tight, wide).p_value;
+  CHECK(ks.p_value < 0.05);
+  CHECK(u > 0.5);
+  auto r = judge_metric(spec("lock_wait_us.p99"), tight, wide, Options{});
+  CHECK(*r.p_value == Approx(ks.p_value));
+}
+
+TEST_CASE("the statistics: exact KS, Hodges-Lehmann interval, Holm, repetitions needed", "[unit][compare]") {
+  CHECK(kolmogorov_smirnov(std::vector<double>{1, 2, 3}, std::vector<double>{4, 5, 6}).p_value == Approx(0.1));  // 2/C(6,3)
+  CHECK(kolmogorov_smirnov(std::vector<double>{1, 2, 3}, std::vector<double>{1, 2, 3}).p_value == Approx(1.0));
+  CHECK(u_lower_tail(5, 5, 2) == Approx(4.0 / 252));
+  CHECK(u_lower_tail(2, 2, 0) == Approx(1.0 / 6));
+  const Shift shift = hodges_lehmann(std::vector<double>{100, 101, 102, 103, 104}, std::vector<double>{105, 106, 107, 108, 109}, 0.05);
+  CHECK(shift.estimate == 5);
+  CHECK(*shift.low == 2);
+  CHECK(*shift.high == 8);
+  CHECK(shift.confidence == Approx(1 - 2 * 4.0 / 252));
+  CHECK_FALSE(hodges_lehmann(std::vector<double>{1, 2}, std::vector<double>{3, 4}, 0.05).low);
+  const auto holm = holm_adjust({0.01, 0.04, 0.03});
+  CHECK(holm[0] == Approx(0.03));
+  CHECK(holm[1] == Approx(0.06));
+  CHECK(holm[2] == Approx(0.06));
+  CHECK(repetitions_needed(0, 10, 0.05) == 4);
+  CHECK(repetitions_needed(10, 10, 0.05) == 17);  // 2 (1.96 + 0.84)^2 / 0.955 = 16.4
 }
 
 TEST_CASE("collisions rising from 0 are always a regression", "[unit][compare]") {
   const Options options;
   auto rose = judge_metric(spec("collisions.total"), {0, 0, 0}, {0, 1, 0}, options);
   CHECK(rose.rose_from_zero);
-  CHECK(rose.verdict == Verdict::regression);  // though the U test could not tell
+  CHECK(rose.verdict == Verdict::regression);  // though the tests could not tell
   CHECK(rose.new_value == 0);                 // the median hides it; the rule does not
   auto single = judge_metric(spec("collisions.total"), {0}, {3}, options);
   CHECK(single.verdict == Verdict::regression);
   CHECK(single.rose_from_zero);
   CHECK_FALSE(single.change);  // no finite relative change from 0
   CHECK(judge_metric(spec("builds.failed"), {0}, {1}, options).verdict == Verdict::regression);
-  CHECK(judge_metric(spec("collisions.total"), {0}, {0}, options).verdict == Verdict::unchanged);
-  // Falling to 0 is an improvement, not a regression.
-  CHECK(judge_metric(spec("collisions.total"), {4}, {0}, options).verdict == Verdict::improvement);
+  CHECK(judge_metric(spec("collisions.total"), {0}, {0}, options).verdict == Verdict::no_change);
+  // Falling to 0 is not a regression.
+  CHECK(judge_metric(spec("collisions.total"), {4, 5, 4, 6, 5}, {0, 0, 0, 0, 0}, options).verdict == Verdict::improvement);
 }
 
-TEST_CASE("a report compared with itself has no regression", "[unit][compare]") {
-  const auto doc = repeated({run("locked", 100, 1000), run("locked", 110, 1100), run("locked", 90, 900)});
+TEST_CASE("a report compared with itself has no regression; Holm counts every tested metric", "[unit][compare]") {
+  std::vector<nlohmann::json> runs;
+  for (int i = 0; i < 9; ++i) runs.push_back(run("locked", 100 + i, 1000 + 10 * i));
+  const auto doc = repeated(runs);
   const auto c = compare_reports(doc, doc, Options{}, false);
   CHECK_FALSE(c.regression());
-  for (const auto& m : c.cells.front().metrics) CHECK(m.verdict == Verdict::unchanged);
+  CHECK_FALSE(c.inconclusive());  // 9 a side bound a zero shift inside +-10%
+  for (const auto& m : c.cells.front().metrics) CHECK(m.verdict == Verdict::no_change);
+  CHECK(c.tested() == 4);  // builds_per_s and lock wait p50/p99/max vary; the rest is constant
   CHECK(c.differences.empty());
 }
 
@@ -149,8 +214,9 @@ TEST_CASE("sweep cells are matched by their values; config differences are liste
   const auto c = compare_reports(base, fresh, Options{}, false);
   REQUIRE(c.cells.size() == 2);
   CHECK(c.cells[0].values == nlohmann::json{{"concurrency", "2"}});
-  CHECK(metric(c, "lock_wait_us.p99").verdict == Verdict::regression);  // 1000 -> 3000 at concurrency 2
-  CHECK(c.cells[1].metrics[2].verdict == Verdict::unchanged);            // 4000 -> 4100 at concurrency 8
+  CHECK(metric(c, "lock_wait_us.p99").verdict == Verdict::inconclusive);  // 1000 -> 3000 once: no test
+  CHECK(c.cells[1].metrics[2].verdict == Verdict::inconclusive);           // 4000 -> 4100 once
+  CHECK(c.cells[1].metrics[0].verdict == Verdict::no_change);              // builds/s the same
   REQUIRE(c.only_in_new.size() == 1);
   CHECK(c.only_in_new[0] == nlohmann::json{{"concurrency", "16"}});
   CHECK_THAT(to_text(c), Catch::Contains("concurrency=2") && Catch::Contains("only in new"));

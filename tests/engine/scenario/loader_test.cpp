@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "engine/core/error.hpp"
 #include "engine/scenario/embedded.hpp"
+#include "engine/scenario/run_settings.hpp"
 
 namespace cachestress::scenario {
 namespace {
@@ -626,6 +628,51 @@ TEST_CASE("load_scenario reads built-ins and files", "[scenario][loader]") {
 
   for (const auto* file : {"my-scn.toml", "big.toml", "empty.toml"}) std::remove((std::string(dir) + "/" + file).c_str());
   ::rmdir(dir);
+}
+
+}  // namespace cachestress::scenario
+
+namespace cachestress::scenario {
+
+TEST_CASE("expectation conditions: any numeric setting with a comparison, != on choices", "[scenario][loader]") {
+  const std::string text = R"(description = "c"
+[[build]]
+name = "b"
+[[build.step]]
+mount = [{ target = "/c", id = "c", sharing = "locked" }]
+ops = [{ op = "write", file = "f" }]
+[expect."concurrency>=2"]
+"locks.waited" = ">0"
+[expect."backend!=process"]
+"cache.mounts_overlapped" = 0
+)";
+  auto s = parse_scenario(text, "c.toml", "c");
+  REQUIRE(s.expectations.size() == 2);
+  const auto waited = *std::find_if(s.expectations.begin(), s.expectations.end(),
+                                    [](const model::Expectation& e) { return e.field == "locks.waited"; });
+  CHECK(waited.when_key == "concurrency");
+  CHECK(waited.when_comparison == model::Comparison::ge);
+  CHECK(model::condition_text(waited) == "concurrency>=2");
+  s.run.concurrency = 1;
+  CHECK_FALSE(condition_holds(waited, s));
+  s.run.concurrency = 2;
+  CHECK(condition_holds(waited, s));
+  const auto overlapped = *std::find_if(s.expectations.begin(), s.expectations.end(),
+                                        [](const model::Expectation& e) { return e.field == "cache.mounts_overlapped"; });
+  s.run.backend = model::Backend::process;
+  CHECK_FALSE(condition_holds(overlapped, s));
+  s.run.backend = model::Backend::inproc;
+  CHECK(condition_holds(overlapped, s));
+  // `show` writes it back and reads the same scenario.
+  CHECK(same_scenario(parse_scenario(to_toml(s), "again.toml", "c"), s));
+}
+
+TEST_CASE("expectation conditions: bad ones name the file position and what is accepted", "[scenario][loader]") {
+  const std::string head = "description = \"c\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"hold\", ms = 1 }]\n";
+  CHECK_THAT(error_of(head + "[expect.\"concurrency>=two\"]\n\"builds.failed\" = 0\n"),
+             Contains("t.toml:6") && Contains("concurrency>=2"));
+  CHECK_THAT(error_of(head + "[expect.\"isolation>shared\"]\n\"builds.failed\" = 0\n"), Contains("= or !="));
+  CHECK_THAT(error_of(head + "[expect.\"colour=red\"]\n\"builds.failed\" = 0\n"), Contains("concurrency>=2"));
 }
 
 }  // namespace cachestress::scenario

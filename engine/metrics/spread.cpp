@@ -1,0 +1,30 @@
+#include "engine/metrics/spread.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cachestress::metrics {
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+Spread spread_of(const std::vector<double>& values) {
+  Spread s;
+  s.n = values.size();
+  if (values.empty()) return s;
+  s.median = median_of(values);
+  std::vector<double> deviations;
+  deviations.reserve(values.size());
+  for (double v : values) deviations.push_back(std::fabs(v - s.median));
+  s.mad = median_of(std::move(deviations));
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  s.min = *lo;
+  s.max = *hi;
+  return s;
+}
+
+}  // namespace cachestress::metrics
