@@ -38,9 +38,12 @@ class CommandRunner {
   static constexpr std::size_t k_first_lines = 10;
 
   // failure_dir: where failed builds' output goes (<dir>/<build>.log), created on the first
-  // failure; empty: not written.
-  CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace,
-                std::string workspace_path, std::string failure_dir);
+  // failure; empty: not written. Commands never get the workspace's original path: their
+  // cwd is entered through the run's own descriptor (workspace.proc_path()), and {workdir},
+  // {tmpdir} and TMPDIR are where that descriptor's directory is at the moment the command
+  // is spawned (workspace.current_path()), so a parent renamed or replaced by a symlink
+  // earlier in the run cannot redirect them.
+  CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace, std::string failure_dir);
   ~CommandRunner();
   CommandRunner(const CommandRunner&) = delete;
   CommandRunner& operator=(const CommandRunner&) = delete;
@@ -72,7 +75,9 @@ class CommandRunner {
   const model::Scenario& m_scenario;
   const model::CommandSpec& m_spec;
   const fs::Root& m_workspace;
-  std::string m_workspace_path;
+  std::string m_workspace_path;  // workspace.current_path(), refreshed before every spawn
+  // Refreshes m_workspace_path; false (and an error text) when the workspace is gone.
+  bool refresh_workspace_path(std::string& error);
   std::string m_failure_dir;
   std::vector<CompiledCheck> m_checks;
   Signatures m_signatures;
