@@ -54,6 +54,7 @@ CommandRunner::CommandRunner(core::Loop& loop, const model::Scenario& scenario, 
       m_scenario(scenario),
       m_spec(*scenario.command),
       m_workspace(workspace),
+      m_workspace_path(workspace.proc_path()),
       m_failure_dir(std::move(failure_dir)),
       m_checks(compile_checks(m_spec.checks)),
       m_signatures(m_spec.signatures) {
@@ -72,16 +73,18 @@ std::uint32_t CommandRunner::steps_of(int kind) const {
 }
 
 bool CommandRunner::refresh_workspace_path(std::string& error) {
-  m_workspace_path = m_workspace.current_path();
-  if (m_workspace_path.empty()) error = "the workspace directory is gone (removed while the run was going)";
-  return !m_workspace_path.empty();
+  m_real_path = m_workspace.current_path();
+  if (m_real_path.empty()) error = "the workspace directory is gone (removed while the run was going)";
+  return !m_real_path.empty();
 }
 
 std::string CommandRunner::tmpdir_for(const std::string& root) const {
   // propagate: the build's own cache root is its TMPDIR. drop: the TMPDIR never reaches
   // the process that builds (podman-remote), so every command gets the server's.
   const bool drop = m_scenario.run.env_policy == model::EnvPolicy::drop;
-  return m_workspace_path + "/" + (drop ? std::string(k_server_root) : root);
+  // A plain path (read from our descriptor at spawn): tools put their caches under TMPDIR
+  // and bind-mount them inside their own mount namespace, where /proc/<pid>/fd does not resolve.
+  return m_real_path + "/" + (drop ? std::string(k_server_root) : root);
 }
 
 void CommandRunner::prepare(std::function<void(std::string)> done) {
@@ -106,12 +109,13 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
         values.kind = "setup";
         values.tmpdir = m_workspace_path + "/" + k_server_root;
         values.workdir = m_workspace_path;
+        values.realworkdir = m_real_path;
         Child::Spec spec;
         spec.argv = expand_all(m_spec.setup, values);
         spec.env = m_base_env;
-        spec.env.push_back("TMPDIR=" + values.tmpdir);
+        spec.env.push_back("TMPDIR=" + m_real_path + "/" + k_server_root);
         for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
-        spec.cwd = m_spec.cwd.empty() ? m_workspace.proc_path() : expand(m_spec.cwd, values);
+        spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
         spec.timeout_ms = m_spec.timeout_ms;
         spdlog::debug("command setup: {}", join_words(spec.argv));
         m_setup = std::make_unique<Child>(m_loop.raw());
@@ -185,6 +189,7 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   values.token = token_for(build, kind_model.name, step);
   values.tmpdir = m_workspace_path + "/" + root;
   values.workdir = m_workspace_path;
+  values.realworkdir = m_real_path;
   const bool own_step_command = m_spec.per == model::CommandPer::step && step < kind_model.steps.size() &&
                                 !kind_model.steps[step].command.empty();
   Child::Spec spec;
@@ -196,7 +201,7 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   spec.env.push_back("CACHESTRESS_STEP=" + std::to_string(step));
   spec.env.push_back("CACHESTRESS_TOKEN=" + values.token);
   for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
-  spec.cwd = m_spec.cwd.empty() ? m_workspace.proc_path() : expand(m_spec.cwd, values);
+  spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
   spec.timeout_ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
 
   auto argv = spec.argv;
