@@ -27,7 +27,7 @@ struct CommandBackend::Build {
 
 CommandBackend::CommandBackend(Context& context)
     : m_ctx(context),
-      m_command(context.loop, context.scenario, context.workspace, context.workspace_path, context.failure_dir) {}
+      m_command(context.loop, context.scenario, context.workspace, context.failure_dir) {}
 
 CommandBackend::~CommandBackend() = default;
 

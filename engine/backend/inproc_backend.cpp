@@ -372,6 +372,7 @@ void InprocBackend::queue_batch(InprocBuild& build) {
   ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], build.next_op, !build.step_mounted,
                   build.mounts.size(), [&build](std::size_t i) -> const std::string& { return build.mounts[i].instance_dir; },
                   build.seq);
+  build.batch.cancel = &build.cancel_ops;
   for (const auto& item : build.batch.items) {
     if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
   }
@@ -406,6 +407,10 @@ void InprocBackend::on_batch_done(InprocBuild& build, int status) {
   }
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const ops::OpOutcome& outcome = batch.outcomes[i];
+    if (outcome.error == -ECANCELED && build.cancelled) {
+      finish(build, BuildEnd::interrupted);  // stopped mid-batch by interrupt()
+      return;
+    }
     account_outcome(build, batch.items[i], outcome);
     if (outcome.lock_fd >= 0) build.workload_locks.push_back(outcome.lock_fd);
     if (outcome.raced) m_ctx.collector.add(metrics::Counter::races_rename);
@@ -576,7 +581,9 @@ void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
       m_waiters->cancel(&build.lock_job);
       break;
     case Phase::acquiring:
-    case Phase::running_ops: break;  // their callback sees `cancelled` and ends them
+    case Phase::running_ops:
+      build.cancel_ops.store(true, std::memory_order_relaxed);  // the batch stops at its next chunk
+      break;  // their callback sees `cancelled` and ends them
   }
 }
 

@@ -110,6 +110,7 @@ struct InprocBuild {
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;
+  std::atomic<bool> cancel_ops{false};  // read by a batch on the threadpool (OpBatch::cancel)
   uv_work_t work{};
   core::Timer timer;
   KernelLockJob lock_job;

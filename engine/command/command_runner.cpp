@@ -49,12 +49,12 @@ int make_parents(const std::string& dir) {
 }  // namespace
 
 CommandRunner::CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace,
-                             std::string workspace_path, std::string failure_dir)
+                             std::string failure_dir)
     : m_loop(loop),
       m_scenario(scenario),
       m_spec(*scenario.command),
       m_workspace(workspace),
-      m_workspace_path(std::move(workspace_path)),
+      m_workspace_path(workspace.proc_path()),
       m_failure_dir(std::move(failure_dir)),
       m_checks(compile_checks(m_spec.checks)),
       m_signatures(m_spec.signatures) {
@@ -72,11 +72,19 @@ std::uint32_t CommandRunner::steps_of(int kind) const {
   return n == 0 ? 1 : static_cast<std::uint32_t>(n);
 }
 
+bool CommandRunner::refresh_workspace_path(std::string& error) {
+  m_real_path = m_workspace.current_path();
+  if (m_real_path.empty()) error = "the workspace directory is gone (removed while the run was going)";
+  return !m_real_path.empty();
+}
+
 std::string CommandRunner::tmpdir_for(const std::string& root) const {
   // propagate: the build's own cache root is its TMPDIR. drop: the TMPDIR never reaches
   // the process that builds (podman-remote), so every command gets the server's.
   const bool drop = m_scenario.run.env_policy == model::EnvPolicy::drop;
-  return m_workspace_path + "/" + (drop ? std::string(k_server_root) : root);
+  // A plain path (read from our descriptor at spawn): tools put their caches under TMPDIR
+  // and bind-mount them inside their own mount namespace, where /proc/<pid>/fd does not resolve.
+  return m_real_path + "/" + (drop ? std::string(k_server_root) : root);
 }
 
 void CommandRunner::prepare(std::function<void(std::string)> done) {
@@ -85,6 +93,10 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
   core::queue_work(
       m_loop, [workspace, made] { *made = workspace->make_dirs(k_server_root); },
       [this, made, done = std::move(done)](int) mutable {
+        if (std::string gone; !refresh_workspace_path(gone)) {
+          done("[command] setup: " + gone);
+          return;
+        }
         if (*made < 0) {
           done("cannot create " + m_workspace_path + "/" + k_server_root + ": " + errno_text(-*made));
           return;
@@ -97,10 +109,11 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
         values.kind = "setup";
         values.tmpdir = m_workspace_path + "/" + k_server_root;
         values.workdir = m_workspace_path;
+        values.realworkdir = m_real_path;
         Child::Spec spec;
         spec.argv = expand_all(m_spec.setup, values);
         spec.env = m_base_env;
-        spec.env.push_back("TMPDIR=" + values.tmpdir);
+        spec.env.push_back("TMPDIR=" + m_real_path + "/" + k_server_root);
         for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
         spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
         spec.timeout_ms = m_spec.timeout_ms;
@@ -162,6 +175,13 @@ void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step
 void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
                           std::function<void(StepVerdict)> done) {
   const auto& kind_model = m_scenario.kinds[static_cast<std::size_t>(kind)];
+  if (std::string gone; !refresh_workspace_path(gone)) {
+    StepVerdict v;
+    v.ok = false;
+    v.failure = model::failure_reason(model::FailureCategory::io, gone);
+    done(std::move(v));
+    return;
+  }
   Values values;
   values.build = build;
   values.kind = kind_model.name;
@@ -169,6 +189,7 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   values.token = token_for(build, kind_model.name, step);
   values.tmpdir = m_workspace_path + "/" + root;
   values.workdir = m_workspace_path;
+  values.realworkdir = m_real_path;
   const bool own_step_command = m_spec.per == model::CommandPer::step && step < kind_model.steps.size() &&
                                 !kind_model.steps[step].command.empty();
   Child::Spec spec;

@@ -38,9 +38,14 @@ class CommandRunner {
   static constexpr std::size_t k_first_lines = 10;
 
   // failure_dir: where failed builds' output goes (<dir>/<build>.log), created on the first
-  // failure; empty: not written.
-  CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace,
-                std::string workspace_path, std::string failure_dir);
+  // failure; empty: not written. Commands never get the workspace's original path: their
+  // cwd, {workdir} and {tmpdir} lead through the run's own descriptor (workspace.proc_path(),
+  // /proc/<pid>/fd/<n>), so a parent renamed or replaced by a symlink mid-run cannot
+  // redirect them. TMPDIR and {realworkdir} are plain paths read from that descriptor at
+  // spawn (where it is now), for tools that bind-mount them inside their own mount namespace
+  // (buildah), where a /proc/<pid>/fd path does not resolve; a parent swapped between the
+  // spawn and the tool's use could still redirect those, and the run then exits 3.
+  CommandRunner(core::Loop& loop, const model::Scenario& scenario, const fs::Root& workspace, std::string failure_dir);
   ~CommandRunner();
   CommandRunner(const CommandRunner&) = delete;
   CommandRunner& operator=(const CommandRunner&) = delete;
@@ -72,7 +77,10 @@ class CommandRunner {
   const model::Scenario& m_scenario;
   const model::CommandSpec& m_spec;
   const fs::Root& m_workspace;
-  std::string m_workspace_path;
+  std::string m_workspace_path;  // workspace.proc_path()
+  std::string m_real_path;       // workspace.current_path(), refreshed before every spawn
+  // Refreshes m_real_path; false (and an error text) when the workspace is gone.
+  bool refresh_workspace_path(std::string& error);
   std::string m_failure_dir;
   std::vector<CompiledCheck> m_checks;
   Signatures m_signatures;

@@ -5,7 +5,7 @@
 namespace cachestress::command {
 namespace {
 
-constexpr std::array<std::string_view, 6> k_names{"build", "kind", "step", "token", "tmpdir", "workdir"};
+constexpr std::array<std::string_view, 7> k_names{"build", "kind", "step", "token", "tmpdir", "workdir", "realworkdir"};
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -104,6 +104,7 @@ std::string expand(std::string_view word, const Values& v) {
     else if (name == "token") out += v.token;
     else if (name == "tmpdir") out += v.tmpdir;
     else if (name == "workdir") out += v.workdir;
+    else if (name == "realworkdir") out += v.realworkdir;
     i += length + 1;
   }
   return out;

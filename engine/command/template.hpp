@@ -13,7 +13,7 @@
 namespace cachestress::command {
 
 // The placeholders a template may use, in one place (messages list them).
-inline constexpr const char* k_placeholders = "{build}, {kind}, {step}, {token}, {tmpdir}, {workdir}";
+inline constexpr const char* k_placeholders = "{build}, {kind}, {step}, {token}, {tmpdir}, {workdir}, {realworkdir}";
 
 // Words of `text`: blanks separate words; '...' is literal; "..." is literal except \" and
 // \\; outside quotes a backslash makes the next character literal. Returns the error
@@ -33,7 +33,11 @@ struct Values {
   std::uint32_t step = 0;
   std::string token;
   std::string tmpdir;
+  // The workspace through the run's own descriptor (/proc/<pid>/fd/<n>): nothing can
+  // redirect it. realworkdir: its path as read at spawn, for tools that enter their own
+  // mount namespace (buildah's --root), where a /proc/<pid>/fd path does not resolve.
   std::string workdir;
+  std::string realworkdir;
 };
 
 // The token a build's step may write so a reader can name its writer:

@@ -18,14 +18,30 @@ TmpfsWorkspace::TmpfsWorkspace(const std::string& path, std::uint32_t size_kb) :
                                        "unshare(CLONE_NEWNS): ") +
                            errno_text(err));
   }
-  // Shared propagation (systemd's default) would carry our mount back to the host.
+  // Shared propagation (systemd's default) would carry our mount back to the host. In a
+  // chroot "/" is not a mount point (EINVAL): then the workspace is bound onto itself and
+  // that bind made private, so the tmpfs on top of it propagates nowhere.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     const int err = errno;
-    throw EnvironmentError(std::string("faults.enospc_tmpfs_kb: making / private in our mount namespace: ") + errno_text(err));
+    if (err != EINVAL) {
+      throw EnvironmentError(std::string("faults.enospc_tmpfs_kb: making / private in our mount namespace: ") + errno_text(err));
+    }
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      const int bind_err = errno;
+      throw EnvironmentError("faults.enospc_tmpfs_kb: / is not a mount point (a chroot?) and binding " + path +
+                             " onto itself failed: " + errno_text(bind_err));
+    }
+    m_self_bound = true;
+    if (::mount(nullptr, path.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+      const int private_err = errno;
+      detach();
+      throw EnvironmentError("faults.enospc_tmpfs_kb: making the bind of " + path + " private: " + errno_text(private_err));
+    }
   }
   const std::string options = "size=" + std::to_string(size_kb) + "k,mode=0700";
   if (::mount("cachestress-enospc", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0) {
     const int err = errno;
+    detach();
     throw EnvironmentError("faults.enospc_tmpfs_kb: mounting a " + std::to_string(size_kb) + " KiB tmpfs on " + path + ": " +
                            errno_text(err));
   }
@@ -35,9 +51,11 @@ TmpfsWorkspace::TmpfsWorkspace(const std::string& path, std::uint32_t size_kb) :
 TmpfsWorkspace::~TmpfsWorkspace() { detach(); }
 
 void TmpfsWorkspace::detach() noexcept {
-  if (!m_mounted) return;
+  if (m_mounted) (void)::umount2(m_path.c_str(), MNT_DETACH);
+  // The self-bind goes too (its unmount reaches any peer it was propagated to on creation).
+  if (m_self_bound) (void)::umount2(m_path.c_str(), MNT_DETACH);
   m_mounted = false;
-  (void)::umount2(m_path.c_str(), MNT_DETACH);
+  m_self_bound = false;
 }
 
 }  // namespace cachestress::fault

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -372,6 +373,20 @@ Root& Root::operator=(Root&& other) noexcept {
 
 Root::~Root() {
   if (m_fd >= 0) ::close(m_fd);
+}
+
+std::string Root::proc_path() const {
+  return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(m_fd);
+}
+
+std::string Root::current_path() const {
+  char buffer[PATH_MAX + 1];
+  const std::string link = "/proc/self/fd/" + std::to_string(m_fd);
+  const ssize_t n = ::readlink(link.c_str(), buffer, PATH_MAX);
+  if (n <= 0 || buffer[0] != '/') return {};
+  std::string path(buffer, static_cast<std::size_t>(n));
+  if (path.ends_with(" (deleted)")) return {};
+  return path;
 }
 
 Root Root::open(const std::string& absolute_dir) {

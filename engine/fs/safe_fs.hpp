@@ -39,6 +39,12 @@ class Root {
 
   int fd() const noexcept { return m_fd; }  // -1 once moved from
   const std::string& path() const noexcept { return m_path; }
+  // "/proc/<pid>/fd/<fd>": this directory, whatever its path is now. A child may chdir
+  // into it; a tool that enters its own mount namespace (buildah) cannot use it as a path.
+  std::string proc_path() const;
+  // Where this directory is now, as the kernel names it (readlink of our descriptor): it
+  // follows renames of any parent. Empty when it was removed or cannot be named.
+  std::string current_path() const;
 
   // mkdir -p beneath the root; an existing directory is fine. A symlink anywhere on the way
   // (final component included) fails with -ELOOP; a non-directory with -ENOTDIR.

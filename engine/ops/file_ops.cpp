@@ -16,9 +16,14 @@ namespace {
 // Reads are capped: a file larger than any record we write is torn by definition.
 constexpr std::size_t k_read_cap = model::k_max_payload + 4096;
 
-int write_all(int fd, std::string_view bytes, std::uint32_t chunk) {
+bool cancelled(const std::atomic<bool>* cancel) noexcept {
+  return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+}
+
+int write_all(int fd, std::string_view bytes, std::uint32_t chunk, const std::atomic<bool>* cancel) {
   std::size_t step = chunk == 0 ? bytes.size() : chunk;
   while (!bytes.empty()) {
+    if (cancelled(cancel)) return -ECANCELED;
     ssize_t n = ::write(fd, bytes.data(), std::min(step, bytes.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -46,7 +51,7 @@ int open_for_write(const fs::Root& root, const std::string& path, int flags) {
   return fd;
 }
 
-void do_write(const fs::Root& root, const OpItem& item, OpOutcome& out, bool append) {
+void do_write(const fs::Root& root, const OpItem& item, OpOutcome& out, bool append, const std::atomic<bool>* cancel) {
   thread_local std::string record;
   record.clear();
   oracle::encode_record(item.token, item.op->size, record);
@@ -56,7 +61,7 @@ void do_write(const fs::Root& root, const OpItem& item, OpOutcome& out, bool app
     out.error = fd;
     return;
   }
-  int rc = write_all(fd, record, item.op->chunk);
+  int rc = write_all(fd, record, item.op->chunk, cancel);
   ::close(fd);
   if (rc < 0) {
     out.error = rc;
@@ -113,7 +118,7 @@ void do_trylock(const fs::Root& root, const OpItem& item, OpOutcome& out) {
 
 // cargo's way: skip when the package is there, else unpack beside it and rename into place.
 // Between the check and the rename another build may have done the same: a rename race.
-void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out) {
+void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out, const std::atomic<bool>* cancel) {
   std::size_t entries = 0;
   if (root.count_entries(item.path, entries) == 0) return;  // already extracted: a cache hit
   const std::string partial = item.path + ".partial-" + std::to_string(item.token.build) + "-" + std::to_string(item.token.seq);
@@ -124,7 +129,7 @@ void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out) {
   for (std::uint32_t i = 0; i < item.op->count; ++i) {
     OpItem file = item;
     file.path = partial + "/f" + std::to_string(i);
-    do_write(root, file, out, false);
+    do_write(root, file, out, false, cancel);
     if (out.error != 0) break;
   }
   if (out.error == 0) {
@@ -136,10 +141,11 @@ void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out) {
   (void)root.remove_tree(partial);
 }
 
-void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out) {
+void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out,
+              const std::atomic<bool>* cancel) {
   switch (item.op->kind) {
-    case model::OpKind::write: do_write(root, item, out, false); break;
-    case model::OpKind::append: do_write(root, item, out, true); break;
+    case model::OpKind::write: do_write(root, item, out, false, cancel); break;
+    case model::OpKind::append: do_write(root, item, out, true, cancel); break;
     case model::OpKind::read: do_read(root, item, self, out); break;
     case model::OpKind::remove: {
       int rc = root.remove_file(item.path);
@@ -167,7 +173,7 @@ void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOu
       break;
     }
     case model::OpKind::trylock: do_trylock(root, item, out); break;
-    case model::OpKind::extract: do_extract(root, item, out); break;
+    case model::OpKind::extract: do_extract(root, item, out, cancel); break;
   }
 }
 
@@ -183,7 +189,11 @@ void execute(OpBatch& batch) noexcept {
   }
   batch.outcomes.resize(batch.items.size());
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
-    run_item(*batch.root, batch.items[i], batch.self_build, batch.outcomes[i]);
+    if (cancelled(batch.cancel)) {
+      batch.outcomes[i].error = -ECANCELED;
+      break;
+    }
+    run_item(*batch.root, batch.items[i], batch.self_build, batch.outcomes[i], batch.cancel);
     // The build stops at this operation: the rest of the batch must not run.
     if (batch.outcomes[i].error != 0 || batch.outcomes[i].busy) break;
   }

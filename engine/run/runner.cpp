@@ -175,6 +175,10 @@ RunOutcome Runner::run() {
   m_backend.reset();
   if (int rc = m_loop->close(); rc != 0) spdlog::error("uv_loop_close: {}", uv_error_text(rc));
   m_loop.reset();
+  // A parent of the workspace renamed or replaced mid-run: nothing escaped, but say so.
+  if (m_setup_error.empty()) {
+    if (auto moved = m_workspace->moved()) throw EnvironmentError(*moved);
+  }
   if (!m_setup_error.empty()) {
     // No build ran: the loop has stopped, so removing the workspace here blocks nobody.
     m_workspace->remove_now();

@@ -1,5 +1,7 @@
 #include "engine/run/workspace.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +17,18 @@ Workspace::Workspace(const std::string& workdir, bool keep, std::uint32_t tmpfs_
   const char* tmpdir = std::getenv("TMPDIR");
   m_path = m_created ? fs::make_workspace(tmpdir != nullptr ? tmpdir : "/tmp") : fs::prepare_user_workdir(workdir, &m_created);
   try {
+    // The parent and our own identity, taken now: removal and the moved() check go through
+    // them, never through the path again.
+    const auto slash = m_path.rfind('/');
+    const std::string parent = slash == 0 ? "/" : m_path.substr(0, slash);
+    m_leaf = m_path.substr(slash + 1);
+    m_parent_fd = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st{};
+    if (m_parent_fd < 0 || ::fstatat(m_parent_fd, m_leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw EnvironmentError("cannot open the workspace's parent " + parent + ": " + errno_text(errno));
+    }
+    m_dev = st.st_dev;
+    m_ino = st.st_ino;
     if (tmpfs_kb > 0) {
       m_tmpfs = std::make_unique<fault::TmpfsWorkspace>(m_path, tmpfs_kb);
       if (keep) spdlog::warn("--keep: the tmpfs workspace lives in this run's own mount namespace and goes with it");
@@ -36,7 +50,30 @@ std::unique_ptr<Workspace> Workspace::join(const std::string& path) {
   return joined;
 }
 
-Workspace::~Workspace() { remove_now(); }
+Workspace::~Workspace() {
+  remove_now();
+  if (m_parent_fd >= 0) ::close(m_parent_fd);
+}
+
+std::string Workspace::child_path() const {
+  return m_root->proc_path();
+}
+
+std::optional<std::string> Workspace::moved() {
+  if (m_moved) return *m_moved;
+  // Compared with what the root fd is now (the tmpfs root under the enospc fault).
+  struct stat ours{}, by_path{};
+  if (!m_root || ::fstat(m_root->fd(), &ours) != 0) return std::nullopt;
+  if (::stat(m_path.c_str(), &by_path) == 0 && by_path.st_dev == ours.st_dev && by_path.st_ino == ours.st_ino) {
+    m_moved = std::optional<std::string>{};
+  } else {
+    m_moved = "the workspace " + m_path +
+              " was moved during the run: its path no longer leads to it (a parent directory was renamed or replaced, "
+              "e.g. by a symlink). The run kept working in the directory it made, through its own descriptor: nothing "
+              "outside it was written or removed; its results are not reported";
+  }
+  return *m_moved;
+}
 
 void Workspace::remove_contents() noexcept {
   if (m_keep || m_removed || !m_root) return;
@@ -45,11 +82,24 @@ void Workspace::remove_contents() noexcept {
 
 void Workspace::remove_self() noexcept {
   if (m_keep || m_removed) return;
+  (void)moved();  // decided while the directory is still there
   m_removed = true;
   if (m_tmpfs) m_tmpfs->detach();  // the directory underneath is empty: rmdir works
-  if (m_created && ::rmdir(m_path.c_str()) != 0) {
+  if (m_created && !remove_dir_through_parent()) {
     spdlog::warn("could not remove workspace {}: {}", m_path, errno_text(errno));
   }
+}
+
+bool Workspace::remove_dir_through_parent() noexcept {
+  // Only the directory we made: whatever now sits under its name (after a rename) stays.
+  if (m_parent_fd < 0) return ::rmdir(m_path.c_str()) == 0;  // failed while being made: nothing ran yet
+  struct stat st{};
+  if (::fstatat(m_parent_fd, m_leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (st.st_dev != m_dev || st.st_ino != m_ino) {
+    errno = ESTALE;
+    return false;
+  }
+  return ::unlinkat(m_parent_fd, m_leaf.c_str(), AT_REMOVEDIR) == 0;
 }
 
 void Workspace::remove_now() noexcept {
@@ -62,7 +112,7 @@ void Workspace::remove_racing_writers(int tries) noexcept {
   for (int i = 1; i < tries; ++i) {
     remove_contents();
     if (m_tmpfs) break;  // detached below: what a writer adds goes with the tmpfs
-    if (!m_created || ::rmdir(m_path.c_str()) == 0) {
+    if (!m_created || remove_dir_through_parent()) {
       m_removed = true;
       return;
     }

@@ -5,8 +5,16 @@
 // loop), at once on a second signal or a setup failure (remove_now), or by the destructor
 // when a run never got going. A user's existing --workdir is emptied, never removed; --keep
 // keeps everything.
+//
+// After it is made, nothing resolves the workspace by its path: the run works through the
+// root fd, children get child_path() (a path through this process's own descriptor), and the
+// directory is removed through a descriptor of its parent. A parent renamed or replaced by a
+// symlink mid-run therefore redirects nothing; moved() tells the run it happened.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/fault/tmpfs_workspace.hpp"
@@ -32,6 +40,16 @@ class Workspace {
   bool keep() const noexcept { return m_keep; }
   std::uint32_t tmpfs_kb() const noexcept { return m_tmpfs ? m_tmpfs->size_kb() : 0; }
 
+  // "/proc/<our pid>/fd/<root fd>": the workspace for a child process. The kernel resolves
+  // it to the directory we hold open, wherever that has been moved, so renaming a parent or
+  // replacing it with a symlink cannot redirect a child (it needs the same uid as us to
+  // resolve it, and stays valid while this run lives).
+  std::string child_path() const;
+
+  // A message when the workspace's path no longer leads to the workspace (a parent was
+  // renamed or replaced mid-run), else nothing. Checked once before the directory goes.
+  std::optional<std::string> moved();
+
   // Removes everything beneath (blocking: a threadpool job, or after the loop stopped).
   void remove_contents() noexcept;
   // Then the directory itself when we made it (the tmpfs detached first). Idempotent.
@@ -44,8 +62,16 @@ class Workspace {
 
  private:
   Workspace() = default;
-  std::string m_path;
   bool m_joined = false;
+  // unlinkat beneath the parent fd, only if the name still is our directory (errno set).
+  bool remove_dir_through_parent() noexcept;
+
+  std::string m_path;
+  int m_parent_fd = -1;     // the directory holding the workspace, opened when it was made
+  std::string m_leaf;       // the workspace's name in it
+  dev_t m_dev = 0;          // the workspace directory itself (beneath any tmpfs)
+  ino_t m_ino = 0;
+  std::optional<std::optional<std::string>> m_moved;  // moved(), once known
   bool m_keep = false;
   bool m_created = false;  // we made it, so we remove it (not just its contents)
   bool m_removed = false;
