@@ -42,6 +42,7 @@ export TMPDIR=$tmp
 # fields JSON-FILE DOTTED.PATH...: prints those values of a report on one line.
 fields() { python3 -c 'import json,sys
 r=json.load(open(sys.argv[1]))
+r=r["cells"][0] if "cells" in r else r  # one report shape: a single run is cells[0]
 def get(v, path):
     for k in path.split("."): v=v[int(k)] if isinstance(v,list) else v[k]
     return str(v)
@@ -145,6 +146,7 @@ case $case in
       python3 - "$tmp/real.json" "$scenario" <<'EOF' || fail "$scenario: interference does not name polluter and victim"
 import json, sys
 report = json.load(open(sys.argv[1]))
+report = report["cells"][0] if "cells" in report else report
 kinds = {"cache-like-buildkit", "locked-across-steps", "writer-reader"}
 rows = [r for r in report["interference"] if r["kind"] == "foreign"]
 assert rows, "no foreign interference row"
