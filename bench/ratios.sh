@@ -75,7 +75,7 @@ process_concurrency=8
 spawn_count=2000
 shared_builds=20000
 
-# Runs cachestress and prints .summary.builds_per_s; exit 1 (an [expect] entry) still counts.
+# Runs cachestress and prints .cells[0].summary.builds_per_s; exit 1 (an [expect] entry) still counts.
 engine_rate() {
   local status=0
   # stderr kept aside: a built-in's [expect] (e.g. spawn's builds.completed == 2000) may not
@@ -86,7 +86,7 @@ engine_rate() {
     cat "$scratch/engine.err" >&2
     exit 1
   fi
-  jq '.summary.builds_per_s' "$scratch/report.json"
+  jq '.cells[0].summary.builds_per_s' "$scratch/report.json"
 }
 reference_rate() { "$build_dir/bench/$1" "${@:2}" --workdir "$scratch" --format json | jq '.builds_per_s'; }
 now() { date +%s.%N; }

@@ -43,7 +43,7 @@ case $case in
       [[ $attempt -eq 1 ]] || fail "per-build run failed its expectations twice"
       echo "per-build run $attempt failed its expectations; once more. Its failures:"
       python3 -c 'import json,sys
-for f in json.load(open(sys.argv[1]))["failures"]: print("  ", f["count"], "x", f["reason"], "build", f["example_build"])' "$tmp/isolated.json"
+for f in json.load(open(sys.argv[1]))["cells"][0]["failures"]: print("  ", f["count"], "x", f["reason"], "build", f["example_build"])' "$tmp/isolated.json"
     done
     [[ $(field "$tmp/isolated.json" cells.0.summary.collisions.total) -eq 0 ]] || fail "collisions with a TMPDIR per test"
     [[ $(field "$tmp/isolated.json" cells.0.summary.builds.failed) -eq 0 ]] || fail "failed builds with a TMPDIR per test"
