@@ -30,8 +30,12 @@ case $case in
     "$bin" --scenario buildah-remote-tmpdir --out "$tmp/shared.json" -q || fail "shared run exited $?"
     foreign=$(field "$tmp/shared.json" cells.0.summary.collisions.foreign)
     [[ $foreign -gt 0 ]] || fail "no foreign collision with one shared TMPDIR"
-    [[ $(field "$tmp/shared.json" cells.0.interference.0.polluter) == locked-across-steps ]] || fail "polluter is not the sibling test"
-    [[ $(field "$tmp/shared.json" cells.0.interference.0.victim) == cache-like-buildkit ]] || fail "victim is not the seed test"
+    # Some row names the sibling as polluter of the seed test (rows are in the order seen; the
+    # locked sibling can also read a seed test's hello first).
+    python3 -c 'import json,sys
+rows = json.load(open(sys.argv[1]))["cells"][0]["interference"]
+sys.exit(0 if any(r["polluter"] == "locked-across-steps" and r["victim"] == "cache-like-buildkit" for r in rows) else 1)' \
+      "$tmp/shared.json" || fail "no collision names the sibling test as polluter of the seed test"
     # A TMPDIR per test: never. Real buildah flaked once in CI (1 of 24 isolated builds read
     # an empty /test/world, no sibling could have written it): a second run must be clean, and
     # the first one's failures are printed so the flake stays visible.
