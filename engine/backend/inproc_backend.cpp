@@ -262,6 +262,17 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   on_batch_done(build, 0);  // accounts the operations, then ends the step
 }
 
+// A kernel lock that was never held: its timeout, an interrupt, or the errno, in that order.
+void InprocBackend::end_unacquired(InprocBuild& build, int result) {
+  if (build.lock_timed_out && !build.cancelled) {
+    fail(build, lock_timeout_reason(build));
+  } else if (build.cancelled || result == -ECANCELED) {
+    finish(build, BuildEnd::interrupted);
+  } else {
+    fail(build, ops::errno_failure("lock", -result));
+  }
+}
+
 void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   HeldMount& mount = build.mounts[build.next_mount];
   if (build.lock_job.section != nullptr) {
@@ -272,25 +283,13 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
       return;
     }
     build.lock_job.section = nullptr;
-    if (build.lock_timed_out && !build.cancelled) {
-      fail(build, lock_timeout_reason(build));
-    } else if (build.cancelled || result == -ECANCELED) {
-      finish(build, BuildEnd::interrupted);
-    } else {
-      fail(build, ops::errno_failure("lock", -result));
-    }
+    end_unacquired(build, result);
     return;
   }
   if (result < 0) {
     // Never held: hand the gate on before this build goes.
     pass_gate(m_mounts.state(build.root, mount.lock_file));
-    if (build.lock_timed_out && !build.cancelled) {
-      fail(build, lock_timeout_reason(build));
-    } else if (build.cancelled || result == -ECANCELED) {
-      finish(build, BuildEnd::interrupted);
-    } else {
-      fail(build, ops::errno_failure("lock", -result));
-    }
+    end_unacquired(build, result);
     return;
   }
   mount.lock_fd = result;

@@ -30,6 +30,7 @@ class InprocBackend : public Backend {
   void on_timer(InprocBuild& build);
   void on_batch_done(InprocBuild& build, int status);
   void on_kernel_lock(InprocBuild& build, int result);
+  void end_unacquired(InprocBuild& build, int result);
   void on_lock_held(InprocBuild& build);
 
  protected:
