@@ -18,6 +18,7 @@
 #include "engine/mpi/merge.hpp"
 #include "engine/mpi/metrics_wire.hpp"
 #include "engine/mpi/multi_host.hpp"
+#include "engine/run/environment.hpp"
 
 namespace cachestress::mpi {
 namespace {
@@ -60,10 +61,10 @@ RankLink::RankLink() {
   MPI_Comm_size(MPI_COMM_WORLD, &m_size);
   // Errors come back as codes: a lost peer must not abort the ranks that are left.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  char name[k_text] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) std::strcpy(name, "unknown");
+  const std::string own = run::host_name();
+  const auto name = fixed(own.empty() ? "unknown" : own);
   std::vector<char> names(k_text * static_cast<std::size_t>(m_size));
-  MPI_Allgather(name, k_text, MPI_CHAR, names.data(), k_text, MPI_CHAR, MPI_COMM_WORLD);
+  MPI_Allgather(name.data(), k_text, MPI_CHAR, names.data(), k_text, MPI_CHAR, MPI_COMM_WORLD);
   for (int r = 0; r < m_size; ++r) m_hosts.emplace_back(names.data() + k_text * static_cast<std::size_t>(r));
   for (const auto& rank_host : m_hosts) {
     m_host_index.push_back(static_cast<int>(std::find(m_hosts.begin(), m_hosts.end(), rank_host) - m_hosts.begin()));

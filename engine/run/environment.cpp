@@ -40,9 +40,13 @@ Environment read_environment(const std::string& workdir) {
   if (::uname(&names) == 0) env.kernel = std::string(names.sysname) + " " + names.release;
   env.workdir_filesystem = filesystem_name(workdir);
   env.cpus = uv_available_parallelism();
-  std::array<char, 256> host{};
-  if (::gethostname(host.data(), host.size() - 1) == 0) env.hostname = host.data();
+  env.hostname = host_name();
   return env;
+}
+
+std::string host_name() {
+  std::array<char, 256> host{};
+  return ::gethostname(host.data(), host.size() - 1) == 0 ? std::string(host.data()) : std::string();
 }
 
 }  // namespace cachestress::run

@@ -12,6 +12,9 @@ struct Environment {
   std::string hostname;
 };
 
+// This machine's host name (gethostname); empty when it cannot be read.
+std::string host_name();
+
 // Reads the environment; `workdir` names the filesystem the caches lived on.
 Environment read_environment(const std::string& workdir);
 

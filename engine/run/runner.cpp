@@ -23,11 +23,6 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   return rng.next();
 }
 
-std::string this_host() {
-  char name[256] = {};
-  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
-}
-
 // A host name as one path component: whatever a hostname holds, never "..", never a slash.
 std::string path_safe(const std::string& name) {
   std::string out;
@@ -50,7 +45,8 @@ Runner::Runner(RunOptions options)
   backend::validate(m_scenario);
   if (!m_options.backend) m_options.backend = backend::factory_for(m_scenario.run.backend);
   if (m_options.build_id_stride == 0) throw InputError("build id stride must be at least 1");
-  if (m_options.host.empty()) m_options.host = this_host();
+  if (m_options.host.empty()) m_options.host = host_name();
+  if (m_options.host.empty()) m_options.host = "localhost";
   if (m_options.host_of) m_collector.set_host_of(m_options.host_of);
   std::uint64_t total = 0;
   for (const auto& kind : m_scenario.kinds) {
