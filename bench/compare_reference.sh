@@ -24,39 +24,27 @@ usage: bench/compare_reference.sh [-b BUILD_DIR] [-n BUILDS] [-c CONCURRENCY] [-
 EOF
 }
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=build/dev
+bench_name=compare_reference
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 builds=20000
 concurrency=16
 reps=5
-work_base=""
 checks=engine
 while getopts "b:n:c:r:w:k:h" opt; do
   case $opt in
-    b) build_dir=$OPTARG ;;
     n) builds=$OPTARG ;;
     c) concurrency=$OPTARG ;;
     r) reps=$OPTARG ;;
-    w) work_base=$OPTARG ;;
     k) checks=$OPTARG ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) bench_option "$opt" "${OPTARG-}" ;;
   esac
 done
-if [[ -z $work_base ]]; then
-  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
-fi
-
 # Absolute paths: the runs happen in a scratch directory (outside the checkout, so
 # cachestress writes no report into results/).
-[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
-engine=$build_dir/cachestress
+bench_resolve
 reference=$build_dir/bench/reference_shared
-for program in "$engine" "$reference"; do
-  [[ -x $program ]] || { echo "compare_reference: $program not built (cmake --build build/dev)" >&2; exit 2; }
-done
-command -v jq >/dev/null || { echo "compare_reference: needs jq (apt-get install jq)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || { echo "compare_reference: needs GNU time (apt-get install time)" >&2; exit 2; }
+bench_need_programs "$engine" "$reference"
+bench_need_tools jq time
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

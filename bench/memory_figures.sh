@@ -13,25 +13,14 @@ usage: bench/memory_figures.sh [-b BUILD_DIR] [-w WORK_BASE]
 EOF
 }
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=build/dev
-work_base=""
+bench_name=memory_figures
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 while getopts "b:w:h" opt; do
-  case $opt in
-    b) build_dir=$OPTARG ;;
-    w) work_base=$OPTARG ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
+  bench_option "$opt" "${OPTARG-}"
 done
-if [[ -z $work_base ]]; then
-  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
-fi
-[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
-engine=$build_dir/cachestress
-[[ -x $engine ]] || { echo "memory_figures: $engine not built (cmake --build build/dev)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || { echo "memory_figures: needs GNU time (apt-get install time)" >&2; exit 2; }
-command -v jq >/dev/null || { echo "memory_figures: needs jq (apt-get install jq)" >&2; exit 2; }
+bench_resolve
+bench_need_programs "$engine"
+bench_need_tools time jq
 
 # Outside the checkout, so cachestress writes no report into results/.
 scratch=$(mktemp -d)

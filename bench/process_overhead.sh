@@ -21,30 +21,22 @@ usage: bench/process_overhead.sh [-b BUILD_DIR] [-n BUILDS] [-c CONCURRENCY] [-r
 USAGE
 }
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=build/dev
+bench_name=process_overhead
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 builds=2000
 concurrency=8
 reps=3
-work_base=""
 while getopts "b:n:c:r:w:h" opt; do
   case $opt in
-    b) build_dir=$OPTARG ;;
     n) builds=$OPTARG ;;
     c) concurrency=$OPTARG ;;
     r) reps=$OPTARG ;;
-    w) work_base=$OPTARG ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) bench_option "$opt" "${OPTARG-}" ;;
   esac
 done
-if [[ -z $work_base ]]; then
-  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
-fi
-[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
-engine=$build_dir/cachestress
-[[ -x $engine ]] || { echo "process_overhead: $engine not built (cmake --build build/dev)" >&2; exit 2; }
-command -v jq >/dev/null || { echo "process_overhead: needs jq (apt-get install jq)" >&2; exit 2; }
+bench_resolve
+bench_need_programs "$engine"
+bench_need_tools jq
 
 scratch=$(mktemp -d "$work_base/process-overhead-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT

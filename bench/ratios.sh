@@ -28,33 +28,22 @@ usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE
 USAGE
 }
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=build/dev
+bench_name=ratios
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 reps=5
 locked_builds=10000
-work_base=""
 quick=0
 while getopts "b:r:n:w:qh" opt; do
   case $opt in
-    b) build_dir=$OPTARG ;;
     r) reps=$OPTARG ;;
     n) locked_builds=$OPTARG ;;
-    w) work_base=$OPTARG ;;
     q) quick=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) bench_option "$opt" "${OPTARG-}" ;;
   esac
 done
-if [[ -z $work_base ]]; then
-  if [[ -d /dev/shm && -w /dev/shm ]]; then work_base=/dev/shm; else work_base=${TMPDIR:-/tmp}; fi
-fi
-[[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
-engine=$build_dir/cachestress
-for program in "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"; do
-  [[ -x $program ]] || { echo "ratios: $program not built (cmake --build build/dev --target cachestress reference_locked reference_shared)" >&2; exit 2; }
-done
-command -v jq >/dev/null || { echo "ratios: needs jq (apt-get install jq)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || { echo "ratios: needs GNU time (apt-get install time)" >&2; exit 2; }
+bench_resolve
+bench_need_programs "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"
+bench_need_tools jq time
 
 # Outside the checkout, so cachestress writes no report into results/.
 scratch=$(mktemp -d "$work_base/ratios-XXXXXX")
