@@ -68,16 +68,6 @@ constexpr const char* k_usage =
   std::exit(2);
 }
 
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    usage_error(std::string(flag) + ": not a number: " + std::string(text));
-  }
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
@@ -143,30 +133,9 @@ std::string make_record(std::uint64_t build, std::uint32_t size) {
   return record;
 }
 
-bool write_file(int root_fd, const std::string& record) {
-  const int fd = open_file(root_fd, k_index.c_str(), O_WRONLY | O_CREAT | O_TRUNC, Checks::engine);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, record.data(), record.size()) == static_cast<ssize_t>(record.size());
-  ::close(fd);
-  return ok;
-}
-
-// Reads to EOF (the final 0-byte read included), as the engine's read does.
 bool read_back(int root_fd, const std::string& expected, bool& torn) {
-  const int fd = open_file(root_fd, k_index.c_str(), O_RDONLY, Checks::engine);
-  if (fd < 0) return false;
-  static thread_local std::array<char, 65536> buffer;
   std::string content;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      if (n < 0) return false;
-      break;
-    }
-    content.append(buffer.data(), static_cast<std::size_t>(n));
-  }
+  if (read_to_eof(root_fd, k_index.c_str(), Checks::engine, content) != 0) return false;
   torn = content != expected;
   return true;
 }
@@ -184,7 +153,7 @@ bool one_build(int root_fd, const Options& options, std::uint64_t build, bool& t
   bool ok = rc == 0;
   if (ok) {
     const std::string record = make_record(build, options.size);
-    ok = make_dirs(root_fd, k_cache_dir) == 0 && write_file(root_fd, record) && read_back(root_fd, record, torn);
+    ok = make_dirs(root_fd, k_cache_dir) == 0 && write_whole(root_fd, k_index.c_str(), record, Checks::engine) && read_back(root_fd, record, torn);
     (void)lock_call(lock_fd, options.kind, false, F_UNLCK);
   }
   ::close(lock_fd);
@@ -229,15 +198,6 @@ void handoff_loop(int root_fd, const Options& options, Totals& totals) {
   ::close(lock_fd);
 }
 
-std::string make_workspace(const std::string& base) {
-  std::string path = base + "/reference_locked-XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr) {
-    std::fprintf(stderr, "reference_locked: cannot create a directory under %s: %s\n", base.c_str(), std::strerror(errno));
-    std::exit(3);
-  }
-  return path;
-}
-
 const char* mode_name(Mode mode) {
   return mode == Mode::threads ? "threads" : mode == Mode::processes ? "processes" : "handoff";
 }
@@ -246,9 +206,7 @@ const char* mode_name(Mode mode) {
 
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
-  const char* tmpdir = std::getenv("TMPDIR");
-  const std::string base = !options.workdir.empty() ? options.workdir : tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp";
-  const std::string workspace = make_workspace(base);
+  const std::string workspace = make_workspace("reference_locked", options.workdir);
   const int root_fd = ::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (root_fd < 0) {
     std::fprintf(stderr, "reference_locked: cannot open %s: %s\n", workspace.c_str(), std::strerror(errno));

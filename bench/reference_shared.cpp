@@ -70,16 +70,6 @@ constexpr const char* k_usage =
   std::exit(2);
 }
 
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    usage_error(std::string(flag) + ": not a number: " + std::string(text));
-  }
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
@@ -141,32 +131,12 @@ bool intact(std::string_view content) {
   return sum == fnv1a(content.substr(k_header_bytes));
 }
 
-bool write_record(int root_fd, const std::string& path, std::uint64_t build, Checks checks) {
-  const std::string record = make_record(build);
-  const int fd = open_file(root_fd, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, checks);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, record.data(), record.size()) == static_cast<ssize_t>(record.size());
-  ::close(fd);
-  return ok;
-}
-
-// Reads until EOF like do_read (the final 0-byte read included). False on an I/O error.
+// False on an I/O error.
 bool read_back(int root_fd, const std::string& path, Checks checks, bool& torn) {
-  const int fd = open_file(root_fd, path.c_str(), O_RDONLY, checks);
-  if (fd == -ENOENT) return true;  // another build's O_TRUNC cannot remove it; never expected
-  if (fd < 0) return false;
-  static thread_local std::array<char, 65536> buffer;
   std::string content;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      if (n < 0) return false;
-      break;
-    }
-    content.append(buffer.data(), static_cast<std::size_t>(n));
-  }
+  const int rc = read_to_eof(root_fd, path.c_str(), checks, content);
+  if (rc == -ENOENT) return true;  // another build's O_TRUNC cannot remove it; never expected
+  if (rc != 0) return false;
   torn = !intact(content);
   return true;
 }
@@ -192,7 +162,7 @@ void worker(int root_fd, const Options& options, Totals& totals) {
     const std::uint64_t build = totals.next_build.fetch_add(1, std::memory_order_relaxed);
     if (build >= options.builds) return;
     bool torn = false;
-    const bool ok = make_dirs(root_fd, dir) == 0 && write_record(root_fd, index, build, options.checks) &&
+    const bool ok = make_dirs(root_fd, dir) == 0 && write_whole(root_fd, index.c_str(), make_record(build), options.checks) &&
                     read_back(root_fd, index, options.checks, torn) && list_dir(root_fd, dir);
     if (!ok) totals.errors.fetch_add(1, std::memory_order_relaxed);
     if (torn) totals.torn.fetch_add(1, std::memory_order_relaxed);
@@ -200,24 +170,11 @@ void worker(int root_fd, const Options& options, Totals& totals) {
   }
 }
 
-// A fresh private directory for this run under base, like the engine's workspace.
-std::string make_workspace(const std::string& base) {
-  std::string path = base + "/reference_shared-XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr) {
-    std::fprintf(stderr, "reference_shared: cannot create a directory under %s: %s\n", base.c_str(),
-                 std::strerror(errno));
-    std::exit(3);
-  }
-  return path;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
-  const char* tmpdir = std::getenv("TMPDIR");
-  const std::string base = !options.workdir.empty() ? options.workdir : tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp";
-  const std::string workspace = make_workspace(base);
+  const std::string workspace = make_workspace("reference_shared", options.workdir);
   const int root_fd = ::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (root_fd < 0) {
     std::fprintf(stderr, "reference_shared: cannot open %s: %s\n", workspace.c_str(), std::strerror(errno));

@@ -2,16 +2,25 @@
 // The engine's file syscalls as plain functions, for the reference programs
 // (reference_shared, reference_locked): the same openat2 resolution beneath a root fd, the
 // same per-open safety checks, the same mkdir -p, so engine / reference measures the
-// engine's own cost (loop, hops, bookkeeping) and nothing else.
+// engine's own cost (loop, hops, bookkeeping) and nothing else. Also the per-build file
+// steps both programs share (write a record, read to EOF), their number parsing and their
+// private workspace.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 namespace {
 
@@ -68,6 +77,60 @@ int make_dirs(int root_fd, const std::string& rel) {
     if (slash == std::string::npos) return ::close(dir_fd);
     start = slash + 1;
   }
+}
+
+// open O_TRUNC + one write + close: how the engine's write op leaves a file.
+bool write_whole(int root_fd, const char* path, const std::string& record, Checks checks) {
+  const int fd = open_file(root_fd, path, O_WRONLY | O_CREAT | O_TRUNC, checks);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, record.data(), record.size()) == static_cast<ssize_t>(record.size());
+  ::close(fd);
+  return ok;
+}
+
+// open + read until EOF (the final 0-byte read included, as the engine's read does) + close.
+// 0, or the negative errno of the open or a read.
+int read_to_eof(int root_fd, const char* path, Checks checks, std::string& content) {
+  const int fd = open_file(root_fd, path, O_RDONLY, checks);
+  if (fd < 0) return fd;
+  static thread_local std::array<char, 65536> buffer;
+  content.clear();
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? -errno : 0;
+      ::close(fd);
+      return error;
+    }
+    content.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+}
+
+// Each program defines its own: prints the message and its usage, exits 2.
+[[noreturn]] void usage_error(const std::string& message);
+
+template <typename T>
+T parse_number(std::string_view flag, std::string_view text) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    usage_error(std::string(flag) + ": not a number: " + std::string(text));
+  }
+  return value;
+}
+
+// A fresh private directory for this run, like the engine's workspace: under --workdir, else
+// $TMPDIR, else /tmp. Exits 3 when it cannot be made.
+std::string make_workspace(const char* program, const std::string& workdir) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string base = !workdir.empty() ? workdir : tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp";
+  std::string path = base + "/" + program + "-XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) {
+    std::fprintf(stderr, "%s: cannot create a directory under %s: %s\n", program, base.c_str(), std::strerror(errno));
+    std::exit(3);
+  }
+  return path;
 }
 
 }  // namespace
