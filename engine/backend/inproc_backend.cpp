@@ -61,7 +61,9 @@ int KernelLockJob::run() {
   if (section == nullptr) return fd;
   // One hop: the whole critical section here, while the kernel lock is really held.
   section->acquired_us = now_us();
-  if (notify_held.load(std::memory_order_acquire)) notice_held();
+  // OFD and flock exclude per open file: the next build may block on the lock from now on.
+  bool noticed = false;
+  if (kind != model::LockKind::fcntl) noticed = hand_on_standby(notify_held.load(std::memory_order_acquire));
   section->entry = section->holders->enter(*section->instance_dir, section->self);
   section->ops_ran = !stop_after_lock.load(std::memory_order_acquire);
   if (section->ops_ran) ops::execute(*section->batch);
@@ -69,7 +71,22 @@ int KernelLockJob::run() {
   section->released_us = now_us();
   (void)lock::release(fd, kind);
   ::close(fd);
+  // fcntl locks belong to the process, so the gate excludes: hand on only once let go. OFD
+  // and flock: a build parked while this one ran (after no notice went out: the loop has not
+  // passed the gate yet) goes now rather than after a round trip to the loop.
+  if (!noticed) hand_on_standby(false);
   return 0;
+}
+
+// Takes the key's standby job, if the loop parked one, and queues it. The held notice goes
+// out first, so the loop adopts the standby build before any result of its job arrives.
+// True when a held notice went out.
+bool KernelLockJob::hand_on_standby(bool notify) {
+  KernelLockJob* next = standby_slot != nullptr ? standby_slot->exchange(nullptr, std::memory_order_acq_rel) : nullptr;
+  handed_on = next != nullptr;
+  if (handed_on || notify) notice_held();
+  if (next != nullptr) hand_on(next);
+  return handed_on || notify;
 }
 
 void KernelLockJob::done(int result) { m_backend.on_kernel_lock(m_build, result); }
@@ -155,6 +172,7 @@ void InprocBackend::acquire_next(InprocBuild& build) {
       mount.queued = true;
       build.phase = Phase::waiting_gate;
       state.gate_queue.push_back(&build);
+      arm_standby(state);
       // A one-hop section ahead of us hands the gate on as soon as it holds the lock, so we
       // block in the kernel on the real lock meanwhile (fcntl: the gate is the exclusion).
       if (state.gate_owner != nullptr && m_scenario.run.lock_kind != model::LockKind::fcntl) {
@@ -200,16 +218,25 @@ bool InprocBackend::one_hop(const InprocBuild& build) const {
 }
 
 void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
-  HeldMount& mount = build.mounts[build.next_mount];
   state.gate_owner = &build;
   build.phase = Phase::waiting_kernel;
   build.gate_passed = false;
+  prepare_kernel_lock(build, state);
+  m_waiters->submit(&build.lock_job);
+  arm_standby(state);
+}
+
+// The lock job of the build's next mount, and for a one-hop step its whole section.
+void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
+  HeldMount& mount = build.mounts[build.next_mount];
   build.lock_job.root = &m_ctx.workspace;
   build.lock_job.path = build.root + "/" + mount.lock_file;
   build.lock_job.kind = m_scenario.run.lock_kind;
   build.lock_job.notify_held.store(false, std::memory_order_relaxed);
   build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
   build.lock_job.section = nullptr;
+  build.lock_job.standby_slot = nullptr;
+  build.lock_job.handed_on = false;
   if (one_hop(build)) {
     mount.instance_dir = build.root + "/" + mount.cache_dir;
     const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
@@ -225,15 +252,56 @@ void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
     build.section.instance_dir = &mount.instance_dir;
     build.section.self = {build.id, build.kind, mount.sharing};
     build.lock_job.section = &build.section;
+    build.lock_job.standby_slot = &state.standby;
   }
-  m_waiters->submit(&build.lock_job);
+}
+
+// Parks the first queued build, prepared, in the key's standby slot while a one-hop section
+// owns the gate: the owner's waiter thread queues it the moment the lock allows.
+void InprocBackend::arm_standby(CacheState& state) {
+  if (state.standby_build != nullptr || state.gate_queue.empty()) return;
+  const InprocBuild* owner = state.gate_owner;
+  if (owner == nullptr || owner->lock_job.section == nullptr) return;
+  InprocBuild& next = *state.gate_queue.front();
+  if (next.cancelled || !one_hop(next)) return;
+  state.gate_queue.pop_front();
+  prepare_kernel_lock(next, state);
+  m_waiters->reserve(&next.lock_job);
+  state.standby_build = &next;
+  state.standby.store(&next.lock_job, std::memory_order_release);
+}
+
+// The owner's waiter thread queued the standby build's job: that build owns the gate now.
+void InprocBackend::adopt_standby(CacheState& state) {
+  InprocBuild& next = *state.standby_build;
+  state.standby_build = nullptr;
+  state.gate_owner = &next;
+  next.phase = Phase::waiting_kernel;
+  next.gate_passed = false;
+  arm_standby(state);
+}
+
+// Takes the standby build's job back before a waiter thread does (a timeout or an
+// interrupt); false when one already queued it: then its job ends through done().
+bool InprocBackend::reclaim_standby(CacheState& state) {
+  KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
+  if (job == nullptr) return false;
+  m_waiters->unreserve(job);
+  state.standby_build = nullptr;
+  arm_standby(state);
+  return true;
 }
 
 void InprocBackend::on_lock_held(InprocBuild& build) {
   // OFD and flock: the next in-process waiter may now block in the kernel on the real lock.
   if (build.gate_passed) return;
   build.gate_passed = true;
-  pass_gate(m_mounts.state(build.root, build.mounts[build.next_mount].lock_file));
+  CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
+  if (build.lock_job.handed_on) {
+    adopt_standby(state);  // its waiter thread already queued the next build's job
+  } else {
+    pass_gate(state);
+  }
 }
 
 // The one-hop section is over: the lock was held and let go on the waiter thread; report
@@ -308,6 +376,14 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
 
 void InprocBackend::pass_gate(CacheState& state) {
   state.gate_owner = nullptr;
+  if (state.standby_build != nullptr) {
+    // The owner let go without taking the standby job (it held the lock before the job
+    // was parked, or never held it): queue it from here.
+    KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
+    adopt_standby(state);
+    if (job != nullptr) m_waiters->enqueue(job);
+    return;
+  }
   if (state.gate_queue.empty()) {
     state.gate_busy = false;
     return;
@@ -522,8 +598,12 @@ void InprocBackend::lock_timeout(InprocBuild& build) {
   build.lock_timed_out = true;
   switch (build.phase) {
     case Phase::waiting_gate: {
-      auto& mount = build.mounts[build.next_mount];
-      std::erase(m_mounts.state(build.root, mount.lock_file).gate_queue, &build);
+      CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
+      if (state.standby_build == &build && !reclaim_standby(state)) {
+        m_waiters->cancel(&build.lock_job);  // already queued by the owner: on_kernel_lock() fails it
+        break;
+      }
+      std::erase(state.gate_queue, &build);
       fail(build, lock_timeout_reason(build));
       break;
     }
@@ -571,10 +651,17 @@ void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
     case Phase::holding:
     case Phase::gap:
     case Phase::polling: finish(build, BuildEnd::interrupted); break;
-    case Phase::waiting_gate:
-      std::erase(m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).gate_queue, &build);
+    case Phase::waiting_gate: {
+      CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
+      if (state.standby_build == &build && !reclaim_standby(state)) {
+        build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // already queued
+        m_waiters->cancel(&build.lock_job);
+        break;
+      }
+      std::erase(state.gate_queue, &build);
       finish(build, BuildEnd::interrupted);
       break;
+    }
     case Phase::waiting_kernel:
       build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // one hop: skip the ops
       m_waiters->cancel(&build.lock_job);

@@ -46,6 +46,10 @@ class InprocBackend : public Backend {
   void pass_gate(CacheState& state);
   bool one_hop(const InprocBuild& build) const;
   void submit_kernel_lock(InprocBuild& build, CacheState& state);
+  void prepare_kernel_lock(InprocBuild& build, CacheState& state);
+  void arm_standby(CacheState& state);
+  void adopt_standby(CacheState& state);
+  bool reclaim_standby(CacheState& state);
   void on_section_done(InprocBuild& build);
   void lock_timeout(InprocBuild& build);
   std::string lock_timeout_reason(const InprocBuild& build) const;

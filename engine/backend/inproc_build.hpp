@@ -73,6 +73,9 @@ class KernelLockJob final : public lock::LockJob {
     bool ops_ran = false;
   };
   Section* section = nullptr;
+  // One-hop jobs: the key's standby slot (CacheState::standby), taken once the lock allows.
+  std::atomic<KernelLockJob*>* standby_slot = nullptr;
+  bool handed_on = false;  // worker: queued the standby job itself; loop reads after held()
   std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
   std::atomic<bool> stop_after_lock{false};  // loop: the build was interrupted, skip the ops
   int run() override;
@@ -80,6 +83,7 @@ class KernelLockJob final : public lock::LockJob {
   void held() override;
 
  private:
+  bool hand_on_standby(bool notify);
   InprocBackend& m_backend;
   InprocBuild& m_build;
 };

@@ -3,6 +3,7 @@
 // pool), who holds them, and the per-key gate that queues in-process users of a Buildah
 // locked cache (Buildah's per-process mutex per lock path: at most one in-process build
 // waits in the kernel for a key, so lock waits never pin more than one thread per key).
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -16,6 +17,7 @@
 namespace cachestress::backend {
 
 struct InprocBuild;
+class KernelLockJob;
 
 struct CacheInstance {
   std::uint32_t shared_holders = 0;
@@ -27,6 +29,13 @@ struct CacheState {
   bool gate_busy = false;                // kernel_gate: one build is waiting for or holding the lock
   std::deque<InprocBuild*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
   InprocBuild* gate_owner = nullptr;           // kernel_gate: the build the gate was last handed to
+  // kernel_gate, one-hop steps: the next build in line, its section prepared and its job
+  // parked here, taken off the queue. The owner's waiter thread takes the job and queues it
+  // itself when it holds (OFD, flock) or lets go of (fcntl) the lock, so the next build
+  // blocks on the real lock without a loop round trip; the loop learns of it from held().
+  // standby_build is the loop's record (set while the job is parked or taken, not adopted).
+  InprocBuild* standby_build = nullptr;
+  std::atomic<KernelLockJob*> standby{nullptr};
   bool idle() const;
 };
 

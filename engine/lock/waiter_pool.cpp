@@ -76,16 +76,25 @@ void WaiterPool::post_held(LockJob* job) {
   m_async.send();
 }
 
-void WaiterPool::submit(LockJob* job) {
+void LockJob::hand_on(LockJob* next) noexcept { m_pool->enqueue(next); }
+
+void WaiterPool::reserve(LockJob* job) {
   job->m_pool = this;
   job->m_cancelled.store(false, std::memory_order_relaxed);  // a job is reused by a build's next wait
+  ++m_outstanding;
+  m_async.ref();
+}
+
+void WaiterPool::enqueue(LockJob* job) {
   {
     std::lock_guard lock(m_mutex);
     m_queue.push_back(job);
   }
-  ++m_outstanding;
-  m_async.ref();
   m_wake.notify_one();
+}
+
+void WaiterPool::unreserve(LockJob* /*job*/) {
+  if (--m_outstanding == 0) m_async.unref();
 }
 
 void WaiterPool::cancel(LockJob* job) {

@@ -35,6 +35,9 @@ class LockJob {
   // Worker thread, from run(): the lock is held and run() goes on with work under it (a
   // critical section in one hop); held() follows on the loop without waiting for done().
   void notice_held() noexcept;
+  // Worker thread, from run(): queues a job the loop prepared and reserve()d, without a
+  // round trip to the loop (a lock handed on to the next build of the same key).
+  void hand_on(LockJob* next) noexcept;
 
  private:
   friend class WaiterPool;
@@ -50,7 +53,16 @@ class WaiterPool {
   WaiterPool& operator=(const WaiterPool&) = delete;
 
   // Loop thread. The job must stay alive until done() has been called.
-  void submit(LockJob* job);
+  void submit(LockJob* job) {
+    reserve(job);
+    enqueue(job);
+  }
+  // Loop thread: submit() in two halves. reserve() counts the job as outstanding (done()
+  // will follow); enqueue() (any thread, also LockJob::hand_on) gives it to a worker.
+  void reserve(LockJob* job);
+  void enqueue(LockJob* job);
+  // Loop thread: a reserved job taken back before it was queued; no done() follows.
+  void unreserve(LockJob* job);
   // Loop thread. Interrupts the job's wait; done() still follows (with its run() result).
   void cancel(LockJob* job);
   unsigned threads() const noexcept { return static_cast<unsigned>(m_workers.size()); }

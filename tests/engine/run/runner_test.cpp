@@ -169,6 +169,47 @@ TEST_CASE("runner: a locked step without a hold (one hop off the loop) reports r
   }
 }
 
+TEST_CASE("runner: one-hop builds parked behind a blocked lock owner time out cleanly", "[unit][run][runner]") {
+  // A "holder" keeps the cache locked for 1.5 s; quick one-hop builds queue behind it: the
+  // first blocks in the kernel, the next is parked prepared (handed on by the owner's waiter
+  // thread when the lock allows), the rest wait at the gate. All of them hit the 0.3 s lock
+  // timeout: the parked one is taken back or, if its owner already queued it, cancelled.
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  const std::string toml =
+      "description = \"test\"\n"
+      "[run]\n"
+      "builds = 12\n"
+      "concurrency = 12\n"
+      "seed = 7\n"
+      "semantics = \"buildah\"\n"
+      "isolation = \"shared\"\n"
+      "lock_timeout = 0.3\n"
+      "lock_kind = \"" + lock_kind + "\"\n"
+      "[[build]]\n"
+      "name = \"holder\"\n"
+      "[[build.step]]\n"
+      "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
+      "ops = [ { op = \"write\", file = \"index\", value = \"index\" }, { op = \"hold\", ms = 1500 } ]\n"
+      "[[build]]\n"
+      "name = \"quick\"\n"
+      "weight = 3\n"
+      "[[build.step]]\n"
+      "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
+      "ops = [ { op = \"write\", file = \"index\", value = \"index\" }, { op = \"read\", file = \"index\", expect = \"own\" } ]\n";
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_started) == 12);
+  CHECK(count(outcome, Counter::builds_completed) + count(outcome, Counter::builds_failed) == 12);
+  CHECK(count(outcome, Counter::builds_failed) > 0);  // someone waited behind a 1.5 s hold
+  CHECK(count(outcome, Counter::builds_failed) ==
+        count(outcome, Counter::failures_lock_timeout) + count(outcome, Counter::failures_deadlock));
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::mounts_overlapped) == 0);
+}
+
 // ---- (b) shared users overlap --------------------------------------------------------------
 
 TEST_CASE("runner: shared users overlap", "[unit][run][runner]") {
