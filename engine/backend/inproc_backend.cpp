@@ -298,7 +298,9 @@ void InprocBackend::on_lock_held(InprocBuild& build) {
   build.gate_passed = true;
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
   if (build.lock_job.handed_on) {
-    adopt_standby(state);  // its waiter thread already queued the next build's job
+    // Its waiter thread already queued the next build's job (adopted here unless pass_gate
+    // got to it first).
+    if (state.standby_build != nullptr) adopt_standby(state);
   } else {
     pass_gate(state);
   }

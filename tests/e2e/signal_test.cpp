@@ -27,6 +27,42 @@ TEST_CASE("SIGINT or SIGTERM mid-run: partial report, workspace removed, 130/143
   }
 }
 
+TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner end interrupted", "[e2e][signal]") {
+  // No hold: every step runs in one hop on a waiter thread, and with 16 builds on one cache
+  // the next one is parked, prepared, for the owner's thread to queue. An interrupt must take
+  // parked builds back (or cancel them once queued) and still account every build.
+  for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
+    INFO("lock_kind " << lock_kind);
+    TempDir tmp;
+    write_text(tmp / "handoff.toml",
+               "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
+               "[[build]]\nname = \"handoff\"\n[[build.step]]\n"
+               "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
+               "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
+               "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
+    RunSpec spec;
+    spec.args = {"--scenario", tmp / "handoff.toml", "--builds", "0", "--duration", "30", "--concurrency", "16",
+                 "--lock-kind", lock_kind, "--out", tmp / "partial.json"};
+    spec.env["TMPDIR"] = tmp.path();
+    spec.signal = SIGINT;
+    spec.signal_after = std::chrono::milliseconds(700);
+    auto result = run_binary(spec);
+    REQUIRE(result.signalled);
+    CHECK(result.exit_code == 130);
+    auto doc = read_json_file(tmp / "partial.json");
+    const auto& summary = doc["cells"][0]["summary"];
+    const auto& builds = summary["builds"];
+    CHECK(builds["completed"].get<std::uint64_t>() > 0);
+    CHECK(builds["started"].get<std::uint64_t>() ==
+          builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
+              builds["interrupted"].get<std::uint64_t>());
+    CHECK(builds["failed"] == 0);
+    CHECK(summary["collisions"]["total"] == 0);
+    CHECK(summary["collisions"]["lock_overlap"] == 0);
+    CHECK(list_dir(tmp.path()) == std::vector<std::string>{"handoff.toml", "partial.json"});
+  }
+}
+
 TEST_CASE("a second SIGINT aborts at once and still removes the workspace", "[e2e][signal]") {
   TempDir tmp;
   RunSpec spec;
