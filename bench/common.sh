@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # variables shared with the sourcing script
 # Sourced by the bench scripts (ratios.sh, process_overhead.sh, compare_reference.sh,
 # memory_figures.sh): the options they share (-b BUILD_DIR, -w WORK_BASE, -h), the
 # defaults, where the programs are, and the checks that they and the tools are there.

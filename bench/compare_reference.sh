@@ -25,6 +25,7 @@ EOF
 }
 
 bench_name=compare_reference
+# shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 builds=20000
 concurrency=16

@@ -14,6 +14,7 @@ EOF
 }
 
 bench_name=memory_figures
+# shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 while getopts "b:w:h" opt; do
   bench_option "$opt" "${OPTARG-}"

@@ -22,6 +22,7 @@ USAGE
 }
 
 bench_name=process_overhead
+# shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 builds=2000
 concurrency=8

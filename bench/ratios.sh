@@ -29,6 +29,7 @@ USAGE
 }
 
 bench_name=ratios
+# shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 reps=5
 locked_builds=10000
