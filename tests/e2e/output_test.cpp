@@ -65,9 +65,12 @@ std::vector<std::string> subcommands_in(const std::string& help) {
   return names;
 }
 
+// A control character other than a line end ("\n", or csv's "\r\n").
 bool has_raw_control(const std::string& text) {
-  for (unsigned char c : text) {
-    if ((c < 0x20 && c != '\n') || c == 0x7f) return true;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool line_end = c == '\n' || (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n');
+    if ((c < 0x20 && !line_end) || c == 0x7f) return true;
   }
   return false;
 }
