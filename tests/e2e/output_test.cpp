@@ -77,7 +77,7 @@ bool has_raw_control(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("-v adds debug lines to the default output and -vv adds every build's start and end", "[e2e][cli][output]") {
+TEST_CASE("verbosity: -v adds debug lines to the default output and -vv adds every build's start and end", "[e2e][cli][output]") {
   TempDir tmp;
   auto level = [&](std::vector<std::string> extra) {
     std::vector<std::string> args{"--scenario", "locked", "--builds", "4", "--concurrency", "2", "--out", tmp / "r.json"};
@@ -236,7 +236,7 @@ TEST_CASE("a run with no --out outside a checkout says in one line how to keep t
   CHECK(list_dir(tmp / "results").size() == 2);
 }
 
-TEST_CASE("--repeat prints each combination's median, MAD and range after the repetitions", "[e2e][cli][output]") {
+TEST_CASE("repeat: --repeat prints each combination's median, MAD and range after the repetitions", "[e2e][cli][output]") {
   TempDir tmp;
   const auto result = run_in(tmp, {"--scenario", "locked", "--builds", "6", "--sweep", "concurrency=1,2", "--repeat", "3",
                                    "--out", tmp / "r.json"});
