@@ -222,7 +222,12 @@ class ReportSink {
   void write_junit(const std::vector<report::CellReport>& cells) {
     if (!m_flags.junit.empty()) fs::write_atomically(m_flags.junit, report::to_junit(cells));
   }
-  void announce() const {
+  // After the output: where each file went, or, when the terminal summary was all there was,
+  // the one line that says how to keep the report (results/README.md "File names").
+  void announce(bool stdout_is_text) const {
+    if (m_path.empty() && stdout_is_text) {
+      spdlog::info("report not kept: add --out FILE.json (or run inside a checkout: results/)");
+    }
     if (!m_path.empty()) spdlog::info("report written to {}", m_path);
     for (const auto& format : m_file_formats) {
       if (!m_path.empty()) spdlog::info("{} written to {}", format, report::sibling_path(m_path, format));
@@ -277,7 +282,6 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     const nlohmann::json document = report::sweep_to_json(one, info);
     sink.write(document, done->outcome.started_at);
     sink.write_junit(one);
-    sink.announce();
     // -q keeps an asked-for format (JSON on stdout is the output, not chatter); the text
     // summary shrinks to what failed, so a passing run prints nothing.
     const std::string text = formats.front() != "text" ? report::format_report(document, formats.front())
@@ -285,6 +289,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
                                                        : report::to_text(rr);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
+    sink.announce(stdout_is_text(flags));
     return driver_status(sweep::exit_status(one));
   }
 
@@ -296,13 +301,13 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks, flags.warmup);
   if (result.reports.empty()) return 128 + result.info.signal;
   if (!g_driver->writes_output) return driver_status(sweep::exit_status(result.reports, result.info.signal));
-  sink.announce();
   const std::string text = formats.front() != "text"
                                ? report::format_report(report::sweep_to_json(result.reports, result.info), formats.front())
                            : flags.quiet ? report::failed_expectations_text(result.reports)
                                          : report::sweep_to_text(result.reports, result.info);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
+  sink.announce(stdout_is_text(flags));
   return driver_status(sweep::exit_status(result.reports, result.info.signal));
 }
 
@@ -334,7 +339,9 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--warmup", f.warmup, "run each sweep cell N times first and discard those runs (default 0)")
       ->check(CLI::Range(0u, model::k_max_repeat));
   app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
-  app.add_flag("-v,--verbose", f.verbosity, "more logging (repeat for trace)");
+  app.add_flag("-v,--verbose", f.verbosity,
+               "-v: debug (settings, workspace, command setup, each run's end); -vv: trace (also every build's start and "
+               "end, with its failure)");
   app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "engine/core/printable.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
@@ -32,7 +33,7 @@ ProgressLine::ProgressLine(bool quiet, bool text_output) {
 
 void ProgressLine::begin(std::string label, std::uint64_t total_builds, double duration_s) {
   std::lock_guard lock(m_mutex);
-  m_label = std::move(label);
+  m_label = core::printable(label);  // sweep values from a scenario file
   m_total = total_builds;
   m_duration_s = duration_s;
   m_text.clear();
@@ -89,7 +90,12 @@ void ProgressLine::finish() {
 ProgressAwareSink::ProgressAwareSink(std::shared_ptr<ProgressLine> progress, bool colour)
     : m_progress(std::move(progress)), m_colour(colour && ::isatty(STDERR_FILENO) == 1 && !no_colour()) {}
 
-void ProgressAwareSink::sink_it_(const spdlog::details::log_msg& msg) {
+void ProgressAwareSink::sink_it_(const spdlog::details::log_msg& raw) {
+  // Every log line and error message: what it quotes (a path, an id, a child's output) is
+  // escaped, so it stays one line and cannot drive the terminal.
+  const std::string payload = core::printable(std::string_view(raw.payload.data(), raw.payload.size()));
+  spdlog::details::log_msg msg = raw;
+  msg.payload = spdlog::string_view_t(payload.data(), payload.size());
   spdlog::memory_buf_t formatted;
   formatter_->format(msg, formatted);
   std::string line(formatted.data(), formatted.size());

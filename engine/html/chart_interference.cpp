@@ -21,6 +21,8 @@ constexpr std::size_t k_max_matrices = 8, k_max_kinds = 16;
 struct Matrix {
   std::vector<std::string> polluters, victims;  // row and column names
   double label_width = 0, cell_width = 0;        // wide enough for the names, within limits
+  std::string title;                             // "Run <label>", cut to fit the chart
+  double title_width = 0;
   std::map<std::pair<std::string, std::string>, double> total;
   std::map<std::pair<std::string, std::string>, std::map<std::string, double>> by_collision_kind;
 };
@@ -34,6 +36,12 @@ std::vector<std::string> ordered_kinds(const std::set<std::string>& names) {
   if (names.count("unknown") != 0) ordered.push_back("unknown");
   if (ordered.size() > k_max_kinds) ordered.resize(k_max_kinds);
   return ordered;
+}
+
+// Text cut to `width` pixels at `px_per_char` (12 px text; see svg_chart.cpp).
+std::string fit(const std::string& text, double width, double px_per_char = 7) {
+  const auto chars = static_cast<std::size_t>(width / px_per_char);
+  return text.size() <= chars ? text : text.substr(0, chars - 1) + "…";
 }
 
 Matrix build_matrix(const RunCell& cell) {
@@ -55,6 +63,10 @@ Matrix build_matrix(const RunCell& cell) {
   };
   matrix.label_width = std::clamp(longest(matrix.polluters) + 46, 110.0, 220.0);
   matrix.cell_width = std::clamp(longest(matrix.victims) + 14, 60.0, 170.0);
+  // The title is bold (about 7.5 px a character): the matrix is as wide as it, so the next
+  // matrix on the row starts after it rather than over it (several files: long labels).
+  matrix.title = fit("Run " + cell.label, k_width - 2 * k_left, 7.5);
+  matrix.title_width = 7.5 * static_cast<double>(matrix.title.size());
   return matrix;
 }
 
@@ -66,11 +78,8 @@ std::string heat_colour(double count, double highest) {
 }
 
 double matrix_height(const Matrix& matrix) { return k_header_height + matrix.polluters.size() * k_cell_height + 28; }
-double matrix_width(const Matrix& matrix) { return matrix.label_width + matrix.victims.size() * matrix.cell_width; }
-
-std::string fit(const std::string& text, double width) {
-  const auto chars = static_cast<std::size_t>(width / 7);
-  return text.size() <= chars ? text : text.substr(0, chars - 1) + "…";
+double matrix_width(const Matrix& matrix) {
+  return std::max(matrix.label_width + matrix.victims.size() * matrix.cell_width, matrix.title_width);
 }
 
 std::string breakdown(const std::map<std::string, double>& by_kind) {
@@ -80,10 +89,10 @@ std::string breakdown(const std::map<std::string, double>& by_kind) {
 }
 
 // Draws one matrix with its top left corner at (left, top).
-void draw_matrix(SvgWriter& svg, double left, double top, const RunCell& cell, const Matrix& matrix, double highest) {
+void draw_matrix(SvgWriter& svg, double left, double top, const Matrix& matrix, double highest) {
   const double label_width = matrix.label_width, cell_width = matrix.cell_width;
   const double grid_left = left + label_width, grid_top = top + k_header_height;
-  svg.text(left, top + 14, "Run " + cell.label, SvgWriter::Anchor::start, "axis-title");
+  svg.text(left, top + 14, matrix.title, SvgWriter::Anchor::start, "axis-title");
   svg.text(grid_left, top + 32, "victim build kind →", SvgWriter::Anchor::start, "tick-label");
   for (std::size_t c = 0; c < matrix.victims.size(); ++c) {
     svg.text(grid_left + (c + 0.5) * cell_width, grid_top - 4, fit(matrix.victims[c], cell_width - 6), SvgWriter::Anchor::middle,
@@ -131,6 +140,31 @@ Placement place(const std::vector<Matrix>& matrices) {
   return placement;
 }
 
+// Under the heat map, readable in print: per run drawn, each polluter -> victim pair and
+// collision kind with its count and the build-level example ("build 0 step 1 saw build 3").
+std::string evidence_table(const std::vector<const RunCell*>& runs) {
+  constexpr std::size_t k_max_rows_per_run = 12;
+  std::string html =
+      "<table class=\"evidence\">\n<thead><tr><th>run</th><th>polluter kind</th><th>victim kind</th><th>collision</th>"
+      "<th class=\"number\">count</th><th>e.g.</th></tr></thead>\n<tbody>\n";
+  for (const RunCell* run : runs) {
+    std::vector<const InterferenceEntry*> entries;
+    for (const auto& entry : run->interference) entries.push_back(&entry);
+    std::stable_sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->count > b->count; });
+    for (std::size_t i = 0; i < entries.size() && i < k_max_rows_per_run; ++i) {
+      const auto& e = *entries[i];
+      html += "<tr><td>" + markup_escape(run->label) + "</td><td>" + markup_escape(e.polluter) + "</td><td>" +
+              markup_escape(e.victim) + "</td><td>" + markup_escape(e.collision_kind) + "</td><td class=\"number\">" +
+              format_number(e.count) + "</td><td>" + markup_escape(e.example) + "</td></tr>\n";
+    }
+    if (entries.size() > k_max_rows_per_run) {
+      html += "<tr><td>" + markup_escape(run->label) + "</td><td colspan=\"5\">" +
+              std::to_string(entries.size() - k_max_rows_per_run) + " more rows in the JSON report</td></tr>\n";
+    }
+  }
+  return html + "</tbody>\n</table>";
+}
+
 }  // namespace
 
 std::string interference_chart(const std::vector<RunCell>& cells) {
@@ -153,14 +187,14 @@ std::string interference_chart(const std::vector<RunCell>& cells) {
   const Placement placement = place(matrices);
   SvgWriter svg(k_width, placement.height, "interference matrix");
   for (std::size_t i = 0; i < matrices.size(); ++i) {
-    draw_matrix(svg, placement.corners[i].first, placement.corners[i].second, *selection.cells[i], matrices[i], highest);
+    draw_matrix(svg, placement.corners[i].first, placement.corners[i].second, matrices[i], highest);
   }
   std::string caption = "Collisions (foreign, missing, torn, lock_overlap) counted by the kind of the build that caused "
                         "them (rows; \"unknown\" when the evidence names no writer) and the kind of the build that saw "
-                        "them (columns). Darker is more, on a log scale shared by all matrices; hover a cell for the "
-                        "breakdown by collision kind.";
+                        "them (columns). Darker is more, on a log scale shared by all matrices. The table gives the "
+                        "breakdown by collision kind and one example each, as the terminal summary does.";
   caption += left_out_note(selection.left_out);
-  return figure("chart-interference", "Interference: who polluted whom", svg.finish(), caption);
+  return figure("chart-interference", "Interference: who polluted whom", svg.finish() + evidence_table(selection.cells), caption);
 }
 
 }  // namespace cachestress::html

@@ -111,7 +111,10 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
   }
   if (!lockless.empty()) svg.text(area.left + 8, area.top + 14, "no lock taken: " + lockless, SvgWriter::Anchor::start, "note-small");
   if (single_concurrency) {
-    svg.text(area.left + area.width / 2, area.top + area.height / 2, "one concurrency only: needs a sweep over concurrency",
+    // Two short lines above the middle: wider than the panel it would run over the y tick
+    // labels, and the one point is drawn at the middle.
+    svg.text(area.left + area.width / 2, area.top + area.height / 4, "one concurrency only:", SvgWriter::Anchor::middle, "note");
+    svg.text(area.left + area.width / 2, area.top + area.height / 4 + 18, "needs a sweep over concurrency",
              SvgWriter::Anchor::middle, "note");
   }
 }

@@ -21,8 +21,10 @@ std::string interference_chart(const std::vector<RunCell>& cells);
 // #chart-intervals: builds/s, collisions and p99 lock wait per interval over time.
 std::string intervals_chart(const std::vector<RunCell>& cells);
 
-// The cells a per-run chart draws: the first `limit` that have data, and how many more
-// had data but were left out (the caption says so rather than drawing an unreadable tangle).
+// The cells a per-run chart draws: at most `limit` that have data, the runs with collisions
+// first (a left-out run must never be the one that showed the problem), then the others in
+// order; drawn in their original order. left_out counts the runs with data not drawn (the
+// caption says so rather than drawing an unreadable tangle).
 struct CellSelection {
   std::vector<const RunCell*> cells;
   std::size_t left_out = 0;
@@ -30,13 +32,22 @@ struct CellSelection {
 template <typename HasData>
 CellSelection select_cells(const std::vector<RunCell>& cells, std::size_t limit, HasData has_data) {
   CellSelection selection;
-  for (const auto& cell : cells) {
-    if (!has_data(cell)) continue;
-    if (selection.cells.size() < limit) {
-      selection.cells.push_back(&cell);
-    } else {
-      ++selection.left_out;
+  std::vector<bool> chosen(cells.size(), false);
+  std::size_t taken = 0;
+  for (bool collided_pass : {true, false}) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const bool collided = cells[i].collisions.value_or(0) > 0;
+      if (chosen[i] || collided != collided_pass || !has_data(cells[i])) continue;
+      if (taken < limit) {
+        chosen[i] = true;
+        ++taken;
+      } else {
+        ++selection.left_out;
+      }
     }
+  }
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (chosen[i]) selection.cells.push_back(&cells[i]);
   }
   return selection;
 }

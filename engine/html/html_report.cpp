@@ -41,6 +41,7 @@ svg .holder { stroke: #fff; stroke-width: 0.5; }
 svg .alternate { fill-opacity: 0.6; }
 svg .heat { stroke: #fff; stroke-width: 1; }
 svg .frame { stroke: #ccc; }
+table.evidence { margin-top: 10px; }
 .sources { color: #555; font-size: 12px; word-break: break-all; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }

@@ -105,7 +105,15 @@ std::vector<InterferenceEntry> read_interference(const json* interference) {
   for (const auto& row : *interference) {
     auto count = number_in(row, {"count"});
     if (!count || *count <= 0) continue;
-    entries.push_back({text_in(row, "polluter", "unknown"), text_in(row, "victim", "unknown"), text_in(row, "kind"), *count});
+    std::string example;
+    if (const json* e = find(row, "example"); e != nullptr && number_in(*e, {"victim_build"})) {
+      const auto step = number_in(*e, {"step"});
+      example = "build " + text_in(*e, "victim_build") + " step " + (step ? format_number(*step) : "?");
+      if (number_in(*e, {"polluter_build"})) example += " saw build " + text_in(*e, "polluter_build") + " in";
+      example += " " + text_in(*e, "file", "?");
+    }
+    entries.push_back({text_in(row, "polluter", "unknown"), text_in(row, "victim", "unknown"), text_in(row, "kind"), *count,
+                       std::move(example)});
   }
   return entries;
 }
@@ -174,13 +182,15 @@ void name_cells(std::vector<RunCell>& cells, const std::vector<const json*>& con
     }
     if (values.size() > 1) varying.push_back(key);
   }
-  // "shared, scenario remote-tmpdir, isolation per-build, c=8 #2"
+  // "shared, scenario remote-tmpdir, isolation per-build, c=8, rep 2": repetitions counted
+  // from 1, as the terminal's "rep" column counts them.
+  const bool repeated = std::any_of(cells.begin(), cells.end(), [](const RunCell& cell) { return cell.repeat > 0; });
   for (std::size_t i = 0; i < cells.size(); ++i) {
     RunCell& cell = cells[i];
     cell.series = cell.sharing;
     for (const char* key : varying) cell.series += std::string(", ") + key + " " + text_in(*configs[i], key, "?");
     cell.label = cell.series + ", c=" + (cell.concurrency ? format_number(*cell.concurrency) : "?");
-    if (cell.repeat > 0) cell.label += " #" + std::to_string(cell.repeat);
+    if (repeated) cell.label += ", rep " + std::to_string(cell.repeat + 1);
   }
   // Same settings twice (the same run given twice, say): tell them apart by file, then by
   // number.

@@ -51,6 +51,9 @@ struct InterferenceEntry {
   std::string victim;
   std::string collision_kind;
   double count = 0;
+  // The build-level evidence, worded as the terminal words it: "build 0 step 1 saw build 3
+  // in cache/f0" (or "build 0 step 1 cache/f0" when no writer is named); empty if absent.
+  std::string example;
 };
 
 // One run: a single-run report, or one cell of a sweep / repeated run.

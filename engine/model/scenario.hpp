@@ -100,7 +100,9 @@ struct RunConfig {
   double rate_per_s = 0;             // poisson: mean arrivals per second
   double ramp_s = 0;                 // ramp: first wave spread over this many seconds
   LockKind lock_kind = LockKind::ofd;
-  std::uint32_t interval_ms = 1000;  // per-interval sample period
+  // Per-interval sample period. 100 ms, not 1 s: most runs (every built-in but soak) end in
+  // a few seconds, and one sample is no series. soak.toml sets 1000 for its ten minutes.
+  std::uint32_t interval_ms = 100;
   std::uint32_t lock_timeout_ms = 0; // a lock wait longer than this fails the build (0: wait forever)
   EnvPolicy env_policy = EnvPolicy::propagate;  // process/command backends: does TMPDIR reach the build
   std::uint32_t build_timeout_ms = 0;  // TERM (then KILL) a build's process running longer (0: never; command: overrides [command] timeout)

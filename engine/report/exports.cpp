@@ -1,4 +1,5 @@
 #include "engine/report/exports.hpp"
+#include "engine/report/report_reader.hpp"
 
 #include <algorithm>
 #include <array>
@@ -94,6 +95,8 @@ std::string format_report(const nlohmann::json& document, std::string_view forma
     throw InputError("cannot format a report document as \"" + std::string(format) + "\" (expected one of " +
                      format_list() + " except text)");
   }
+  // Text formats are printed and pasted: their strings escaped (JSON formats escape by themselves).
+  if (format == "md" || format == "csv") return found->format(printable_strings(document));
   return found->format(document);
 }
 

@@ -4,9 +4,25 @@
 #include <sstream>
 
 #include "engine/core/error.hpp"
+#include "engine/core/printable.hpp"
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
+
+nlohmann::json printable_strings(const nlohmann::json& document) {
+  if (document.is_string()) return core::printable(document.get_ref<const std::string&>());
+  if (document.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : document) out.push_back(printable_strings(item));
+    return out;
+  }
+  if (document.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : document.items()) out[core::printable(key)] = printable_strings(value);
+    return out;
+  }
+  return document;
+}
 
 std::vector<nlohmann::json> report_cells(const nlohmann::json& document) {
   std::vector<nlohmann::json> cells;
@@ -41,7 +57,7 @@ nlohmann::json read_report_file(const std::string& path) {
     throw InputError(path + ": schema_version " + version.dump() + " report has no cells");
   }
   if (!document.contains("cells") && !document.contains("summary")) throw InputError(path + ": report has no summary");
-  return document;
+  return printable_strings(document);
 }
 
 }  // namespace cachestress::report

@@ -20,6 +20,11 @@ std::vector<nlohmann::json> report_cells(const nlohmann::json& document);
 
 // Reads and parses a report file. Throws InputError naming the file when it is missing,
 // not JSON, or not a cachestress report of a known schema_version.
+// Returned with printable_strings() applied.
 nlohmann::json read_report_file(const std::string& path);
+// Every string (keys included) of a document escaped by core::printable, so a report field
+// read back (an id from a scenario file, a failure reason) cannot drive the terminal: compare,
+// the HTML page and the md/csv exports print this.
+nlohmann::json printable_strings(const nlohmann::json& document);
 
 }  // namespace cachestress::report

@@ -4,10 +4,63 @@
 
 #include <algorithm>
 
+#include "engine/core/printable.hpp"
+#include "engine/metrics/spread.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
 namespace cachestress::report {
+namespace {
+
+// After the repetitions of --repeat K: per combination, the median, MAD and range of the key
+// figures (the same numbers as the report's "aggregates"), one line each.
+std::string repeat_aggregates_text(const std::vector<CellReport>& cells) {
+  std::vector<std::size_t> order;  // combinations, first appearance first
+  for (const auto& cell : cells) {
+    if (std::find(order.begin(), order.end(), cell.index) == order.end()) order.push_back(cell.index);
+  }
+  struct Figure {
+    const char* label;
+    const char* path;
+    bool duration;
+  };
+  static constexpr Figure k_figures[] = {{"builds/s", "builds_per_s", false},
+                                         {"wait p50", "lock_wait_us.p50", true},
+                                         {"wait p99", "lock_wait_us.p99", true},
+                                         {"collisions", "collisions.total", false}};
+  std::string out = "  over repetitions: median ±MAD [min..max]\n";
+  for (std::size_t index : order) {
+    std::string where;
+    std::size_t runs = 0;
+    bool locked = false;
+    for (const auto& cell : cells) {
+      if (cell.index != index) continue;
+      if (runs++ == 0) {
+        for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
+      }
+      locked = locked || metrics::summary_value(*cell.run.outcome->metrics, "lock_wait_us.count") > 0;
+    }
+    std::string line = fmt::format("  {}{}{} reps:", where, where.empty() ? "" : ", ", runs);
+    for (const auto& figure : k_figures) {
+      if (figure.duration && !locked) continue;  // no lock taken: no wait to summarise
+      std::vector<double> samples;
+      for (const auto& cell : cells) {
+        if (cell.index == index) samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, figure.path));
+      }
+      const metrics::Spread s = metrics::spread_of(samples);
+      auto text = [&](double v) { return figure.duration ? duration_text(v) : fmt::format("{:.1f}", v); };
+      if (std::string_view(figure.path) == "collisions.total") {
+        line += fmt::format("  {} {:.0f} ±{:.0f} [{:.0f}..{:.0f}]", figure.label, s.median, s.mad, s.min, s.max);
+      } else {
+        line += fmt::format("  {} {} ±{} [{}..{}]", figure.label, text(s.median), text(s.mad), text(s.min), text(s.max));
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
 std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo& sweep) {
   std::vector<std::string> header(sweep.keys.begin(), sweep.keys.end());
   if (sweep.repeat > 1) header.emplace_back("rep");
@@ -18,8 +71,8 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
     const auto& m = *cell.run.outcome->metrics;
     auto value = [&](const char* path) { return metrics::summary_value(m, path); };
     std::vector<std::string> row;
-    for (const auto& [key, v] : cell.values) row.push_back(v);
-    if (sweep.repeat > 1) row.push_back(std::to_string(cell.repeat + 1));
+    for (const auto& [key, v] : cell.values) row.push_back(core::printable(v));
+    if (sweep.repeat > 1) row.push_back(std::to_string(cell.repeat + 1));  // "rep 1", as the HTML page says
     row.push_back(fmt::format("{:.1f}", value("builds_per_s")));
     row.push_back(value("lock_wait_us.count") > 0 ? duration_text(value("lock_wait_us.p99")) : "-");
     row.push_back(fmt::format("{:.0f}", value("collisions.total")));
@@ -35,7 +88,7 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
     for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
   }
   std::string out = fmt::format("cachestress {} | scenario {} | sweep {} | {} of {} runs\n", CACHESTRESS_VERSION,
-                                cells.front().run.scenario->name, fmt::join(sweep.keys, " x "), cells.size(), sweep.cells_planned);
+                                core::printable(cells.front().run.scenario->name), fmt::join(sweep.keys, " x "), cells.size(), sweep.cells_planned);
   auto emit = [&](const std::vector<std::string>& row) {
     std::string line = " ";
     for (std::size_t c = 0; c < row.size(); ++c) line += fmt::format(" {:>{}}", row[c], width[c]);
@@ -43,6 +96,7 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
   };
   emit(header);
   for (const auto& row : rows) emit(row);
+  if (sweep.repeat > 1) out += repeat_aggregates_text(cells);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The terminal summary: what a build-host operator reads first.
 #include <fmt/format.h>
 
+#include "engine/core/printable.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/hosts_text.hpp"
 #include "engine/report/report.hpp"
@@ -12,7 +13,7 @@ namespace {
 
 std::string kind_name(const run::RunOutcome& outcome, int kind) {
   if (kind < 0 || static_cast<std::size_t>(kind) >= outcome.kind_names.size()) return "unknown";
-  return outcome.kind_names[static_cast<std::size_t>(kind)];
+  return core::printable(outcome.kind_names[static_cast<std::size_t>(kind)]);
 }
 
 }  // namespace
@@ -32,14 +33,14 @@ std::string to_text(const RunReport& report) {
   auto line = [&](const std::string& text) { out += text + "\n"; };
 
   line(fmt::format("cachestress {} | scenario {} | semantics {} | sharing {} | isolation {} | backend {} | seed {}",
-                   CACHESTRESS_VERSION, s.name, model::to_string(s.run.semantics), sharing_summary(s),
+                   CACHESTRESS_VERSION, core::printable(s.name), model::to_string(s.run.semantics), sharing_summary(s),
                    model::to_string(s.run.isolation), model::to_string(s.run.backend), s.run.seed));
   if (s.run.backend == model::Backend::process) {
     line(fmt::format("  process     env-policy {}, worker start p50 {}  p99 {} (per-build overhead)", model::to_string(s.run.env_policy),
                      duration_text(value("worker_start_us.p50")), duration_text(value("worker_start_us.p99"))));
   }
   if (outcome.interrupted && !outcome.stop_reason.empty()) {
-    line(fmt::format("STOPPED: {}: partial results", outcome.stop_reason));
+    line(fmt::format("STOPPED: {}: partial results", core::printable(outcome.stop_reason)));
   } else if (outcome.interrupted) {
     line(fmt::format("INTERRUPTED by signal {}: partial results", outcome.signal));
   }
@@ -73,9 +74,9 @@ std::string to_text(const RunReport& report) {
     line("  interference (polluter kind -> victim kind):");
     for (const auto& cell : m.interference) {
       std::string example = cell.polluter_kind == metrics::k_unknown_kind || cell.example.polluter_build == metrics::k_unknown_build
-                                ? fmt::format("build {} step {} {}", cell.example.victim_build, cell.example.step, cell.example.file)
+                                ? fmt::format("build {} step {} {}", cell.example.victim_build, cell.example.step, core::printable(cell.example.file))
                                 : fmt::format("build {} step {} saw build {} in {}", cell.example.victim_build,
-                                              cell.example.step, cell.example.polluter_build, cell.example.file);
+                                              cell.example.step, cell.example.polluter_build, core::printable(cell.example.file));
       line(fmt::format("    {:>12} -> {:<12} {:<12} {:>8}   e.g. {}", kind_name(outcome, cell.polluter_kind),
                        kind_name(outcome, cell.victim_kind), metrics::to_string(cell.kind), cell.count, example));
     }
@@ -104,14 +105,14 @@ std::string to_text(const RunReport& report) {
   if (!m.failures.empty()) {
     line("  failures:");
     for (const auto& f : m.failures) {
-      line(fmt::format("    {:>8} x {} (e.g. build {}, kind {})", f.count, f.reason, f.example_build, kind_name(outcome, f.example_kind)));
-      if (!f.example_log.empty()) line(fmt::format("             full output: {}", f.example_log));
-      for (const auto& first : f.example_lines) line(fmt::format("             | {}", first));
+      line(fmt::format("    {:>8} x {} (e.g. build {}, kind {})", f.count, core::printable(f.reason), f.example_build, kind_name(outcome, f.example_kind)));
+      if (!f.example_log.empty()) line(fmt::format("             full output: {}", core::printable(f.example_log)));
+      for (const auto& first : f.example_lines) line(fmt::format("             | {}", core::printable(first)));
     }
   }
   if (!m.signatures.empty()) {
     std::string counts;
-    for (const auto& [category, count] : m.signatures) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", category, count);
+    for (const auto& [category, count] : m.signatures) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", core::printable(category), count);
     line("  signatures  " + counts);
   }
   if (!m.holder_deaths.empty()) {
@@ -121,13 +122,13 @@ std::string to_text(const RunReport& report) {
                                                           kind_name(outcome, d.next_kind),
                                                           duration_text(static_cast<double>(d.next_wait_us)))
                                             : std::string("no later holder");
-      line(fmt::format("    build {} ({}) {} holding {}: {}", d.build, kind_name(outcome, d.kind), d.reason, d.lock, next));
+      line(fmt::format("    build {} ({}) {} holding {}: {}", d.build, kind_name(outcome, d.kind), core::printable(d.reason), core::printable(d.lock), next));
     }
   }
   if (!report.verdicts.empty()) {
     line("  expectations:");
     for (const auto& v : report.verdicts) {
-      line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", v.expectation.field,
+      line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", core::printable(v.expectation.field),
                        model::to_string(v.expectation.comparison), v.expectation.value, v.value));
     }
   }
@@ -138,13 +139,13 @@ std::string failed_expectations_text(const std::vector<CellReport>& cells) {
   std::string out;
   for (const auto& cell : cells) {
     std::string where;
-    for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + key + "=" + value;
+    for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
     if (cells.size() > 1 && std::any_of(cells.begin(), cells.end(), [](const CellReport& c) { return c.repeat > 0; })) {
       where += (where.empty() ? "" : " ") + fmt::format("rep {}", cell.repeat + 1);
     }
     for (const auto& v : cell.run.verdicts) {
       if (v.passed) continue;
-      out += fmt::format("FAIL {}{} {} {} (value {})\n", where.empty() ? "" : "[" + where + "] ", v.expectation.field,
+      out += fmt::format("FAIL {}{} {} {} (value {})\n", where.empty() ? "" : "[" + where + "] ", core::printable(v.expectation.field),
                          model::to_string(v.expectation.comparison), v.expectation.value, v.value);
     }
   }

@@ -256,6 +256,11 @@ void Runner::admit() {
 void Runner::start_build(Admitted& build) {
   build.started = true;
   build.admitted_us = core::now_us();
+  // -vv (trace): one line per build start and end. Checked before formatting: free otherwise.
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("build {} ({}) started, {} in flight", build.id, m_scenario.kinds.at(static_cast<std::size_t>(build.kind)).name,
+                  m_in_flight.size());
+  }
   m_backend->start_build({build.id, build.kind, build.root, build.seed});
 }
 
@@ -267,6 +272,11 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
   Admitted& build = it->second;
   if (result.end == backend::BuildEnd::failed && !result.failure_recorded) {
     m_collector.failure(result.failure, id, build.kind);
+  }
+  if (spdlog::should_log(spdlog::level::trace)) {
+    const char* how = result.end == backend::BuildEnd::completed ? "completed" : result.end == backend::BuildEnd::failed ? "failed" : "interrupted";
+    spdlog::trace("build {} {} after {:.1f} ms{}{}", id, how, static_cast<double>(core::now_us() - build.admitted_us) / 1000,
+                  result.failure.empty() ? "" : ": ", result.failure);
   }
   if (m_scenario.run.isolation.kind == model::IsolationKind::per_build && m_backend->writes_files() &&
       m_scenario.run.env_policy == model::EnvPolicy::propagate) {
@@ -312,6 +322,8 @@ void Runner::maybe_end_run() {
 void Runner::end_run() {
   m_ended = true;
   m_collector.set_duration(static_cast<double>(core::now_us() - m_start_us) / 1e6);
+  spdlog::debug("run ended after {:.2f} s: {} builds admitted{}", static_cast<double>(core::now_us() - m_start_us) / 1e6, m_next_build,
+                m_signal != 0 ? ", interrupted" : "");
   m_collector.close_interval(static_cast<double>(core::now_us() - m_start_us) / 1e6, 0);
   m_interval_timer->stop();
   if (m_duration_timer) m_duration_timer->stop();

@@ -6,10 +6,11 @@
 #include <cmath>
 #include <tuple>
 
+#include "engine/core/printable.hpp"
+
 namespace cachestress::scenario {
 
 std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
-  constexpr char k_hex[] = "0123456789abcdef";
   bool truncated = false;
   if (text.size() > max_bytes) {
     std::size_t cut = max_bytes;
@@ -19,19 +20,13 @@ std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
   }
   std::string out;
   if (quote) out += '"';
+  // Quotes and backslashes first (printable leaves them alone), then the one terminal escaper.
+  std::string body;
   for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += k_hex[c >> 4];
-      out += k_hex[c & 0xF];
-    } else if (quote && (ch == '"' || ch == '\\')) {
-      out += '\\';
-      out += ch;
-    } else {
-      out += ch;
-    }
+    if (quote && (ch == '"' || ch == '\\')) body += '\\';
+    body += ch;
   }
+  out += core::printable(body);
   if (truncated) out += "...";
   if (quote) out += '"';
   return out;

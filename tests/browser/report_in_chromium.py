@@ -2,14 +2,21 @@
 """The HTML report in a real browser: run a small sweep over sharing x concurrency, render
 `cachestress report` in headless Chromium, and check that the five charts are in the
 rendered DOM with drawn content, that the page logged nothing to the console (no script
-errors, no blocked loads), and that the screenshot is a real, non-blank image.
+errors, no blocked loads), and that the screenshot is a real, non-blank image. Then, for a
+single-run report, the sweep report and a report of several files, that no two text
+elements of a chart overlap: a copy of each page (the shipped page has no script and a CSP
+that forbids one) gets a script that measures every SVG <text> with getBoundingClientRect
+and writes the overlapping pairs into the DOM, which --dump-dom returns.
 
 Usage: report_in_chromium.py CACHESTRESS_BINARY [--keep DIR]
 Exit 77 (ctest SKIP_RETURN_CODE) when Chromium is not installed; never passes without it.
 Standard library only.
 """
+import html
 import html.parser
+import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -74,6 +81,52 @@ class ChartCounter(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "figure":
             self.figure = None
+
+
+# Measures every text of each chart and writes the pairs whose boxes overlap (by more than
+# half a pixel each way: neighbours that touch are fine) into <pre id="overlaps">.
+OVERLAP_SCRIPT = """<script>
+(function () {
+  const found = [];
+  for (const svg of document.querySelectorAll('svg')) {
+    const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim() !== '');
+    const boxes = texts.map(t => t.getBoundingClientRect());
+    for (let i = 0; i < texts.length; ++i) {
+      for (let j = i + 1; j < texts.length; ++j) {
+        const a = boxes[i], b = boxes[j];
+        const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (dx > 0.5 && dy > 0.5) {
+          const figure = svg.closest('figure');
+          found.push((figure ? figure.id : '?') + ': "' + texts[i].textContent + '" overlaps "' + texts[j].textContent + '"');
+        }
+      }
+    }
+  }
+  const out = document.createElement('pre');
+  out.id = 'overlaps';
+  out.textContent = JSON.stringify({texts: document.querySelectorAll('svg text').length, overlaps: found});
+  document.body.appendChild(out);
+})();
+</script>"""
+
+
+def overlapping_texts(browser, profile, page):
+    """(number of SVG texts, overlapping pairs) of a page, measured in Chromium on a copy."""
+    with open(page) as f:
+        markup = f.read()
+    markup = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", markup)
+    if "<script" in markup:
+        fail(f"{page} contains a script")
+    copy = page + ".measure.html"
+    with open(copy, "w") as f:
+        f.write(markup.replace("</body>", OVERLAP_SCRIPT + "</body>"))
+    dom = chromium(browser, profile, "file://" + copy, "--window-size=1000,3800", "--dump-dom").stdout
+    match = re.search(r'<pre id="overlaps">(.*?)</pre>', dom, re.S)
+    if not match:
+        fail(f"the measuring script did not run on {copy}")
+    result = json.loads(html.unescape(match.group(1)))
+    return result["texts"], result["overlaps"]
 
 
 def png_summary(path):
@@ -161,11 +214,42 @@ def main():
         # A blank white page has a handful of byte values; text and coloured lines, hundreds.
         if distinct < 64:
             fail(f"screenshot looks blank ({distinct} distinct byte values)")
+        # Layout: no two texts of a chart overlap, for the three shapes of report.
+        single = os.path.join(tmp, "single.json")
+        collided = os.path.join(tmp, "collided.json")
+        for name, args in ((single, ["--scenario", "locked", "--builds", "24"]),
+                           (collided, ["--scenario", "shared", "--builds", "24"])):
+            result = run([cachestress, *args, "--out", name, "-q"], env=env)
+            if result.returncode not in (0, 1) or not os.path.exists(name):
+                fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        pages = {"single-run": [single], "sweep": [os.path.join(tmp, "sweep.json")],
+                 "several files": [single, collided, os.path.join(tmp, "sweep.json"), collided]}
+        # The measurement can fail: two texts drawn at one place are caught.
+        overlapped = os.path.join(tmp, "overlapped.html")
+        with open(overlapped, "w") as f:
+            f.write("<!DOCTYPE html><html><body><figure id=\"t\"><svg width=\"300\" height=\"60\">"
+                    + "".join(f"<text x=\"{10 + i * 40}\" y=\"30\">label {i}</text>" for i in range(40))
+                    + "</svg></figure></body></html>")
+        if not overlapping_texts(browser, os.path.join(tmp, "profile"), overlapped)[1]:
+            fail("the overlap check found nothing on a page of texts drawn over each other")
+        measured = []
+        for shape, inputs in pages.items():
+            out = os.path.join(tmp, shape.replace(" ", "-") + ".html")
+            result = run([cachestress, "report", *inputs, "-o", out])
+            if result.returncode != 0:
+                fail(f"cachestress report ({shape}) exited {result.returncode}:\n{result.stderr}")
+            texts, overlaps = overlapping_texts(browser, os.path.join(tmp, "profile"), out)
+            if texts < 40:
+                fail(f"the {shape} report has only {texts} SVG texts: the measurement saw no charts")
+            if overlaps:
+                fail(f"the {shape} report has overlapping text:\n  " + "\n  ".join(overlaps[:20]))
+            measured.append(f"{shape} {texts}")
         if keep:
             os.makedirs(keep, exist_ok=True)
             for name in ("sweep.json", "report.html", "report.png"):
                 shutil.copy(os.path.join(tmp, name), keep)
-        print(f"ok: 5 charts rendered, no console messages, screenshot {width}x{height} ({distinct} byte values)")
+        print(f"ok: 5 charts rendered, no console messages, screenshot {width}x{height} ({distinct} byte values); "
+              f"no overlapping text among the SVG texts of: {', '.join(measured)}")
         return 0
 
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/html/charts.hpp"
 #include "engine/html/report_data.hpp"
 
 namespace cachestress::html {
@@ -184,6 +185,50 @@ TEST_CASE("malformed fields are skipped, not fatal, and the page is deterministi
   CHECK(render_html_report({{"odd.json", odd}}) == first);
   const json sweep_of_junk = {{"schema_version", 1}, {"tool", {{"name", "cachestress"}}}, {"cells", {1, "two", nullptr}}};
   REQUIRE_NOTHROW(render_html_report({{"junk.json", sweep_of_junk}}));
+}
+
+TEST_CASE("repetitions are labelled rep 1, rep 2, as the terminal counts them", "[unit][html]") {
+  auto first = run_document("locked", 2, 100, 1000), second = run_document("locked", 2, 110, 1000);
+  auto document = sweep_document({first, second});
+  document["cells"][0]["index"] = 0;
+  document["cells"][1]["index"] = 0;
+  document["cells"][1]["repeat"] = 1;
+  const auto cells = collect_cells({{"r.json", document}});
+  REQUIRE(cells.size() == 2);
+  CHECK(cells[0].label == "locked, c=2, rep 1");
+  CHECK(cells[1].label == "locked, c=2, rep 2");
+}
+
+TEST_CASE("a chart that cannot draw every run draws the runs with collisions first", "[unit][html]") {
+  std::vector<RunCell> cells(6);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    cells[i].label = "run " + std::to_string(i);
+    cells[i].collisions = i >= 4 ? 3.0 : 0.0;  // only the last two collided
+  }
+  const auto selection = select_cells(cells, 3, [](const RunCell&) { return true; });
+  REQUIRE(selection.cells.size() == 3);
+  CHECK(selection.left_out == 3);
+  // Drawn in their own order: the first clean run, then both collided ones.
+  CHECK(selection.cells[0]->label == "run 0");
+  CHECK(selection.cells[1]->label == "run 4");
+  CHECK(selection.cells[2]->label == "run 5");
+}
+
+TEST_CASE("the interference evidence is a table under the heat map, not only a tooltip", "[unit][html]") {
+  auto run = run_document("shared", 4, 100, 1000);
+  run["interference"] = {{{"polluter", "writer"}, {"victim", "reader"}, {"kind", "torn"}, {"count", 7},
+                          {"example", {{"victim_build", 0}, {"step", 1}, {"polluter_build", 3}, {"file", "cache/f0"}}}},
+                         {{"polluter", "unknown"}, {"victim", "reader"}, {"kind", "missing"}, {"count", 2},
+                          {"example", {{"victim_build", 5}, {"step", 0}, {"polluter_build", nullptr}, {"file", "cache/f1"}}}}};
+  const std::string html = render_html_report({{"run.json", run}});
+  const std::string chart = figure_of(html, "chart-interference");
+  const auto table = chart.find("<table class=\"evidence\">");
+  REQUIRE(table != std::string::npos);
+  const std::string rows = chart.substr(table);
+  CHECK(rows.find("<td>writer</td><td>reader</td><td>torn</td><td class=\"number\">7</td><td>build 0 step 1 saw build 3 in "
+                  "cache/f0</td>") != std::string::npos);
+  CHECK(rows.find("<td>unknown</td><td>reader</td><td>missing</td><td class=\"number\">2</td><td>build 5 step 0 cache/f1</td>") !=
+        std::string::npos);
 }
 
 }  // namespace cachestress::html
