@@ -10,6 +10,7 @@
 // intervals}, ... ] with no top-level summary.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cachestress::report {
@@ -21,5 +22,8 @@ std::vector<nlohmann::json> report_cells(const nlohmann::json& document);
 // Reads and parses a report file. Throws InputError naming the file when it is missing,
 // not JSON, or not a cachestress report of a known schema_version.
 nlohmann::json read_report_file(const std::string& path);
+// The same checks on a report's text; path only names it in errors. What compare and report
+// read from other machines goes through here (fuzz/report_reader_check.hpp).
+nlohmann::json read_report_text(std::string_view text, const std::string& path);
 
 }  // namespace cachestress::report
