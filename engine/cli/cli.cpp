@@ -1,5 +1,8 @@
 #include "engine/cli/cli.hpp"
-#include "engine/cli/commands.hpp"
+#include "engine/cli/command_line.hpp"
+#include "engine/cli/compare_command.hpp"
+#include "engine/cli/report_command.hpp"
+#include "engine/cli/worker_command.hpp"
 #include "engine/cli/progress.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -8,13 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
-#include <iostream>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -33,35 +34,6 @@ namespace {
 
 // The front end this process runs as (cachestress, or a rank of cachestress-mpi).
 const RunDriver* g_driver = nullptr;
-
-// Every flag of `run`; an unset optional keeps the scenario file's value.
-struct RunFlags {
-  std::string scenario;
-  // One per row of scenario::run_settings(), in table order: the flag's text as typed.
-  std::vector<std::optional<std::string>> settings;
-  std::vector<std::string> sweep;
-  std::optional<std::uint32_t> repeat;
-  std::uint32_t warmup = 0;
-  std::string junit;
-  std::string workdir;
-  bool keep = false;
-  std::string out;
-  std::vector<std::string> format;  // --format values; report::parse_formats splits the comma lists
-  unsigned lock_threads = 8;
-  int verbosity = 0;
-  bool quiet = false;
-};
-
-// Applies flags over the scenario's own values (each checked by its row of the settings
-// table), then the rules that join settings.
-void apply_flags(const RunFlags& f, model::Scenario& s) {
-  const auto table = scenario::run_settings();
-  for (std::size_t i = 0; i < f.settings.size() && i < table.size(); ++i) {
-    if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
-  }
-  scenario::check_joined_settings(s);
-  if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
-}
 
 // A word as /bin/sh reads it back unchanged: bare when it is plain, else in single quotes.
 std::string shell_word(const std::string& word) {
@@ -247,14 +219,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
   const std::uint32_t file_repeat = scenario.repeat;
-  apply_flags(flags, scenario);
-  for (const auto& text : flags.sweep) {
-    // A --sweep replaces the file's axis of the same name, else adds one.
-    auto axis = scenario::parse_sweep_flag(text, scenario);
-    std::erase_if(scenario.sweep, [&](const model::SweepAxis& a) { return a.key == axis.key; });
-    scenario.sweep.push_back(std::move(axis));
-  }
-  if (flags.repeat) scenario.repeat = *flags.repeat;
+  apply_run_flags(flags, scenario);
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
@@ -311,40 +276,6 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   return driver_status(sweep::exit_status(result.reports, result.info.signal));
 }
 
-void add_run_options(CLI::App& app, RunFlags& f) {
-  app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
-  const auto table = scenario::run_settings();
-  f.settings.assign(table.size(), std::nullopt);  // sized once: the options point into it
-  for (std::size_t i = 0; i < table.size(); ++i) {
-    const auto& setting = table[i];
-    const char* type = setting.type == scenario::SettingType::integer   ? "INT"
-                       : setting.type == scenario::SettingType::choice  ? "CHOICE"
-                       : setting.type == scenario::SettingType::duration ? "DURATION"
-                       : setting.unit == "s"                             ? "SECONDS"
-                                                                         : "NUMBER";
-    app.add_option(std::string(setting.flag), f.settings[i], scenario::flag_help(setting))->type_name(type);
-  }
-  app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
-  app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
-  app.add_flag("--keep", f.keep, "keep the workspace after the run");
-  app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
-  app.add_option("--format", f.format,
-                 "FORMAT[,FORMAT...] (repeatable): the first goes to stdout, file formats are also written beside "
-                 "the JSON report (REPORT.csv, .md, .bmf.json, .gbench.json):\n" + report::formats_help())
-      ->expected(1)
-      ->take_all();
-  app.add_option("--sweep", f.sweep, "KEY=V1,V2,...: run every combination (repeatable), e.g. concurrency=1,2,4,8")
-      ->take_all();
-  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved; the report and terminal give median, MAD, min, max");
-  app.add_option("--warmup", f.warmup, "run each sweep cell N times first and discard those runs (default 0)")
-      ->check(CLI::Range(0u, model::k_max_repeat));
-  app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
-  app.add_flag("-v,--verbose", f.verbosity,
-               "-v: debug (settings, workspace, command setup, each run's end); -vv: trace (also every build's start and "
-               "end, with its failure)");
-  app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -354,52 +285,28 @@ int main(int argc, char** argv) {
 
 int main(int argc, char** argv, const RunDriver& driver) {
   g_driver = &driver;
-  CLI::App app{driver.program + ": concurrency stress tester for shared build-cache mounts (Buildah, BuildKit)"};
-  app.set_version_flag("--version", driver.program + " " + CACHESTRESS_VERSION);
-  app.footer(
-      "Exit codes: 0 ok, 1 an expectation failed, 2 usage or input error, 3 environment error,\n"
-      "128+N interrupted by signal N (130 SIGINT, 143 SIGTERM).");
-  RunFlags flags;
-  add_run_options(app, flags);
-  auto* run_cmd = app.add_subcommand("run", "run a scenario (the default command)");
-  run_cmd->fallthrough();
-  auto* list_cmd = app.add_subcommand("list", "list the built-in scenarios");
-  std::string show_name;
-  auto* show_cmd = app.add_subcommand("show", "print a scenario, resolved, as TOML");
-  show_cmd->add_option("scenario", show_name, "built-in NAME or PATH.toml")->required();
-  const std::vector<Command> extra_commands = add_extra_commands(app);
-  app.require_subcommand(0, 1);
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    // `run` takes the top level's options (it is the default command): its help lists them.
-    std::cout << (run_cmd->parsed() ? app.get_formatter()->make_help(&app, "cachestress run", CLI::AppFormatMode::Normal)
-                                    : app.help());
-    return 0;
-  } catch (const CLI::CallForAllHelp&) {
-    std::cout << app.help("", CLI::AppFormatMode::All);
-    return 0;
-  } catch (const CLI::CallForVersion&) {
-    std::cout << driver.program << " " << CACHESTRESS_VERSION << "\n";
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: error: %s (see %s --help)\n", driver.program.c_str(), e.what(), driver.program.c_str());
-    return static_cast<int>(ExitCode::input_error);
+  const CommandLine line = parse_command_line(argc, argv, driver.program);
+  if (line.exit_code) {
+    std::fwrite(line.output.data(), 1, line.output.size(), stdout);
+    std::fwrite(line.error.data(), 1, line.error.size(), stderr);
+    return *line.exit_code;
   }
+  const RunFlags& flags = line.run;
   setup_logging(flags);
   try {
-    if (list_cmd->parsed()) {
-      for (const auto& entry : scenario::catalogue()) std::printf("%-18s %s\n", entry.name.c_str(), entry.description.c_str());
-      return 0;
-    }
-    if (show_cmd->parsed()) {
-      std::string text = scenario::to_toml(scenario::load_scenario(show_name));
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      return 0;
-    }
-    for (const auto& command : extra_commands) {
-      if (command.app->parsed()) return command.run();
+    switch (line.subcommand) {
+      case Subcommand::list:
+        for (const auto& entry : scenario::catalogue()) std::printf("%-18s %s\n", entry.name.c_str(), entry.description.c_str());
+        return 0;
+      case Subcommand::show: {
+        std::string text = scenario::to_toml(scenario::load_scenario(line.show_scenario));
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        return 0;
+      }
+      case Subcommand::report: return run_report_command(line.report);
+      case Subcommand::compare: return run_compare_command(line.compare);
+      case Subcommand::worker: return run_worker_command(line.worker_event_fd);
+      case Subcommand::run: break;
     }
     if (flags.scenario.empty()) throw InputError("--scenario is required (try: cachestress list)");
     return do_run(flags, flags.scenario);

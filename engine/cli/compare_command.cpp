@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
-#include <memory>
 
 #include "engine/compare/compare.hpp"
 #include "engine/compare/compare_format.hpp"
@@ -14,15 +13,6 @@
 
 namespace cachestress::cli {
 namespace {
-
-struct CompareFlags {
-  std::string base, fresh;
-  double alpha = 0.05;
-  std::string min_effect = "10";  // percent, "10" or "10%"
-  std::string inconclusive;       // "", "pass" or "fail"
-  std::string format = "text";
-  bool force = false;
-};
 
 // Exit 1 means "regression" here, as it means "expectation failed" for a run: CI fails.
 constexpr int k_exit_regression = 1;
@@ -46,7 +36,9 @@ double parse_percent(const char* flag, std::string text) {
   return percent / 100;
 }
 
-int run_compare(const CompareFlags& f) {
+}  // namespace
+
+int run_compare_command(const CompareFlags& f) {
   if (!(f.alpha > 0 && f.alpha < 1)) throw InputError("--alpha: must be between 0 and 1, exclusive");
   compare::Options options;
   options.alpha = f.alpha;
@@ -67,30 +59,6 @@ int run_compare(const CompareFlags& f) {
     return k_exit_inconclusive;
   }
   return static_cast<int>(ExitCode::ok);
-}
-
-}  // namespace
-
-Command add_compare_command(CLI::App& app) {
-  auto flags = std::make_shared<CompareFlags>();
-  auto* cmd = app.add_subcommand("compare", "compare two reports: per-metric verdicts; exit 1 on a regression, 4 inconclusive");
-  cmd->add_option("base", flags->base, "baseline report (JSON written by cachestress)")->required();
-  cmd->add_option("new", flags->fresh, "new report to judge against the baseline")->required();
-  cmd->add_option("--alpha", flags->alpha, "significance level after Holm correction; the effect interval is 1 - alpha (default 0.05)");
-  cmd->add_option("--min-effect,--threshold", flags->min_effect,
-                  "smallest shift that counts, in percent of the base median: 10 or 10% (default 10; --threshold is the old name)");
-  cmd->add_option("--inconclusive", flags->inconclusive, "pass|fail: exit 0 or 1 instead of 4 when a metric cannot be decided")
-      ->check(CLI::IsMember({"pass", "fail"}));
-  cmd->add_option("--format", flags->format, "output: text|md|json (default text)")->check(CLI::IsMember({"text", "md", "json"}));
-  cmd->add_flag("--force", flags->force, "compare reports of different scenarios");
-  cmd->footer(
-      "Runs are matched by sweep values; repetitions (--repeat) are tested with the smaller p of Mann-Whitney U\n"
-      "and Kolmogorov-Smirnov, Holm-corrected, and a Hodges-Lehmann shift with its interval. Each metric is a\n"
-      "regression, an improvement, no change, or inconclusive (too few repetitions or too much noise).\n"
-      "Exit codes: 0 no regression, 1 regression (or inconclusive with --inconclusive fail), 2 input error\n"
-      "(missing file, not a report of schema_version 1 or 2, different scenarios without --force, no run in\n"
-      "common), 4 inconclusive (no regression found, but not every metric could be decided).");
-  return {cmd, [flags] { return run_compare(*flags); }};
 }
 
 }  // namespace cachestress::cli

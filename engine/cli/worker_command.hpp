@@ -1,9 +1,8 @@
 #pragma once
-// The hidden `cachestress worker` subcommand (listed in engine/cli/commands.cpp).
-#include "engine/cli/commands.hpp"
 
 namespace cachestress::cli {
 
-Command add_worker_command(CLI::App& app);
+// The hidden `cachestress worker` subcommand: one build of --backend process.
+int run_worker_command(int event_fd);
 
 }  // namespace cachestress::cli

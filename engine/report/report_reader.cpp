@@ -42,7 +42,11 @@ nlohmann::json read_report_file(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open report");
   std::ostringstream text;
   text << in.rdbuf();
-  auto document = nlohmann::json::parse(text.str(), nullptr, false);
+  return read_report_text(text.str(), path);
+}
+
+nlohmann::json read_report_text(std::string_view text, const std::string& path) {
+  auto document = nlohmann::json::parse(text, nullptr, false);
   if (document.is_discarded()) throw InputError(path + ": not valid JSON");
   if (!document.is_object() || !document.contains("schema_version") || !document.contains("tool") ||
       document["tool"].value("name", "") != "cachestress") {

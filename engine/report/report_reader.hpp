@@ -10,6 +10,7 @@
 // intervals}, ... ] with no top-level summary.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cachestress::report {
@@ -26,5 +27,8 @@ nlohmann::json read_report_file(const std::string& path);
 // read back (an id from a scenario file, a failure reason) cannot drive the terminal: compare,
 // the HTML page and the md/csv exports print this.
 nlohmann::json printable_strings(const nlohmann::json& document);
+// The same checks on a report's text; path only names it in errors. What compare and report
+// read from other machines goes through here (fuzz/report_reader_check.hpp).
+nlohmann::json read_report_text(std::string_view text, const std::string& path);
 
 }  // namespace cachestress::report

@@ -123,6 +123,11 @@ def case_locked_4_ranks(binary, tmp):
 def case_workdir_not_shared(binary, tmp):
     if os.geteuid() != 0 or not shutil.which("unshare"):
         skip("needs root and unshare to hide the workdir from one rank")
+    # unshare -m makes / private in the new namespace, which fails where / is not a mount
+    # point (a chroot): the workdir cannot be hidden from one rank there.
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip("cannot make a private mount namespace here (unshare -m: " + probe.stderr.strip() + ")")
     workdir = os.path.join(tmp, "ws")
     os.makedirs(workdir)
     # Rank 1 sees its own empty tmpfs over the workdir's parent: not one filesystem.

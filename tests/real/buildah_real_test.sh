@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-Buildah tests (ctest label `real`): the command backend drives real `buildah build`
-# runs. Exits 77 (ctest SKIP_RETURN_CODE) when buildah, runc or busybox-static is missing or
-# we are not root, so a machine without them skips cleanly; any other problem fails.
+# runs. Exits 77 (ctest SKIP_RETURN_CODE) when buildah, runc or busybox-static is missing,
+# we are not root, or buildah cannot commit an image and run a step here (a probe before the
+# scenario; the reason is printed), so such a machine skips cleanly; any other problem fails.
 #   usage: buildah_real_test.sh CACHESTRESS_BINARY remote-tmpdir|locked-shared
 set -euo pipefail
 bin=$1
@@ -16,6 +17,34 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp
+
+# Can buildah commit an image and run a step here? The tool can be installed and still not
+# work (e.g. in a chroot, overlay storage cannot take a layer: "writing blob: adding layer").
+# The smallest version of what every scenario's setup and builds do, in storage of the same
+# kind under the same TMPDIR: commit a busybox image from scratch, then build one RUN on it.
+# If that fails, the environment cannot run these tests: skip with buildah's own words.
+probe_buildah() {
+  local w=$tmp/probe
+  local s=(--root "$w/storage" --runroot "$w/run" --storage-driver overlay)
+  mkdir -p "$w/rootfs/bin" "$w/ctx"
+  cp /bin/busybox "$w/rootfs/bin/busybox"
+  ln -s busybox "$w/rootfs/bin/sh"
+  ln -s busybox "$w/rootfs/bin/true"
+  printf 'FROM localhost/cachestress-probe\nRUN true\n' >"$w/ctx/Containerfile"
+  local c
+  c=$(buildah "${s[@]}" from scratch) &&
+    buildah "${s[@]}" copy "$c" "$w/rootfs" / >/dev/null &&
+    buildah "${s[@]}" config --env PATH=/bin "$c" &&
+    buildah "${s[@]}" commit -q "$c" localhost/cachestress-probe >/dev/null &&
+    buildah "${s[@]}" build --isolation chroot --layers=false -q -f "$w/ctx/Containerfile" "$w/ctx" >/dev/null
+}
+if ! probe_out=$(probe_buildah 2>&1); then
+  echo "SKIP: buildah is installed but cannot commit an image and run a step here:"
+  echo "$probe_out" | tail -5 | sed 's/^/  /'
+  buildah --root "$tmp/probe/storage" --runroot "$tmp/probe/run" --storage-driver overlay rm -a >/dev/null 2>&1 || true
+  exit 77
+fi
+buildah --root "$tmp/probe/storage" --runroot "$tmp/probe/run" --storage-driver overlay rm -a >/dev/null 2>&1 || true
 
 # field JSON-FILE DOTTED.PATH: prints one value of a report.
 field() { python3 -c 'import json,sys

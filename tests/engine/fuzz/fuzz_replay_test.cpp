@@ -12,6 +12,8 @@
 
 #include "engine/core/error.hpp"
 #include "engine/scenario/loader.hpp"
+#include "fuzz/command_line_check.hpp"
+#include "fuzz/report_reader_check.hpp"
 #include "fuzz/scenario_parser_check.hpp"
 #include "fuzz/worker_protocol_check.hpp"
 
@@ -35,10 +37,11 @@ std::string slurp(const stdfs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A seed corpus is never empty; a target's regressions/ exists once it has had a finding.
 template <class Check>
-void replay(const std::string& dir, Check check) {
+void replay(const std::string& dir, Check check, bool may_be_empty = false) {
   const auto files = inputs(dir);
-  REQUIRE_FALSE(files.empty());
+  if (!may_be_empty) REQUIRE_FALSE(files.empty());
   for (const auto& file : files) {
     INFO("input " << file.string());
     CHECK(check(slurp(file)) == "");
@@ -55,6 +58,49 @@ TEST_CASE("scenario parser fuzz corpus and regressions hold the fuzzer's propert
 TEST_CASE("worker protocol fuzz corpus and regressions hold the fuzzer's property", "[fuzz][worker]") {
   replay("corpus/worker_protocol", cachestress::fuzz::check_worker_protocol);
   replay("regressions/worker_protocol", cachestress::fuzz::check_worker_protocol);
+}
+
+TEST_CASE("command-line fuzz corpus and regressions hold the fuzzer's property", "[fuzz][cli]") {
+  replay("corpus/command_line", cachestress::fuzz::check_command_line);
+  replay("regressions/command_line", cachestress::fuzz::check_command_line, true);
+}
+
+TEST_CASE("report-reader fuzz corpus and regressions hold the fuzzer's property", "[fuzz][report]") {
+  replay("corpus/report_reader", cachestress::fuzz::check_report_reader);
+  replay("regressions/report_reader", cachestress::fuzz::check_report_reader, true);
+}
+
+TEST_CASE("the command-line check catches what it is for", "[fuzz][cli]") {
+  using cachestress::fuzz::check_command_line;
+  using namespace std::string_literals;
+  // Arguments split on NUL; a well-formed run, a usage error and --help all hold.
+  CHECK(cachestress::fuzz::fuzz_args("--scenario\0locked"s) ==
+        std::vector<std::string>{"--scenario", "locked"});
+  CHECK(check_command_line("--scenario\0locked\0--builds\0" "3"s) == "");
+  CHECK(check_command_line("--no-such-flag") == "");
+  CHECK(check_command_line("--help") == "");
+  // A parse that ends the process says so: a usage error is exit 2 with the program's prefix.
+  const auto line = cachestress::fuzz::detail::parse({"--builds"});
+  REQUIRE(line.exit_code);
+  CHECK(*line.exit_code == 2);
+  CHECK_THAT(line.error, Catch::StartsWith("cachestress: error: ") && Catch::EndsWith("(see cachestress --help)\n"));
+  // A bad flag value reaches apply_run_flags as an InputError, which the check accepts.
+  const auto bad = cachestress::fuzz::detail::parse({"--scenario", "locked", "--concurrency", "0"});
+  REQUIRE_FALSE(bad.exit_code);
+  auto scenario = cachestress::scenario::load_scenario("locked");
+  CHECK_THROWS_AS(cachestress::cli::apply_run_flags(bad.run, scenario), cachestress::InputError);
+}
+
+TEST_CASE("the report-reader check catches what it is for", "[fuzz][report]") {
+  using cachestress::fuzz::check_report_reader;
+  CHECK(check_report_reader("not json") == "");
+  CHECK(check_report_reader("{}") == "");
+  // An accepted report must hold a run, and comparing it with itself changes nothing.
+  const auto files = inputs("corpus/report_reader");
+  REQUIRE_FALSE(files.empty());
+  CHECK_NOTHROW(cachestress::report::read_report_text(slurp(files.front()), "seed.json"));
+  CHECK_THROWS_WITH(cachestress::report::read_report_text("{\"schema_version\": 2, \"tool\": {\"name\": \"cachestress\"}}", "x.json"),
+                    Catch::StartsWith("x.json: "));
 }
 
 TEST_CASE("non-ASCII text survives the toml++ workaround and bad input is an InputError", "[fuzz][scenario]") {
