@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "engine/core/loop.hpp"
+#include "engine/core/posix_launch.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/core/error.hpp"
@@ -91,6 +92,25 @@ ProcessBackend::ProcessBackend(Context& context)
 
 ProcessBackend::~ProcessBackend() = default;
 
+void ProcessBackend::prepare(std::function<void(std::string error)> ready) {
+  if (!core::pidfd_launch_supported()) {
+    spdlog::debug("no pidfds here: each --backend process build is spawned as `cachestress worker`");
+    ready({});
+    return;
+  }
+  m_server = std::make_unique<WorkerServer>(m_ctx.loop, m_worker_exe, m_ctx.workspace.fd());
+  m_server->start(std::move(ready));
+}
+
+void ProcessBackend::interrupt_prepare(int) {
+  if (m_server) m_server->stop();  // its ready wait ends; nothing is admitted
+}
+
+void ProcessBackend::run_ended() {
+  if (m_fault_timer) m_fault_timer->stop();
+  if (m_server) m_server->stop();  // every build has ended: the server exits
+}
+
 BuildRef ProcessBackend::ref(const Worker& build) const { return {build.id, build.kind, build.worker_root}; }
 
 void ProcessBackend::start_build(const BuildTicket& ticket) {
@@ -98,12 +118,23 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   Worker& build = *owned;
   m_builds.emplace(ticket.id, std::move(owned));
   ProcessBuild::Spec spec;
-  spec.exe = m_worker_exe;
-  spec.args = {"worker"};
   // The plan names the root isolation meant; the worker uses its TMPDIR, as Buildah does.
-  spec.plan = worker::encode_plan(worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id,
-                                                    build.rng.next(), m_ctx.workspace_path, m_ctx.host.isolation_root(build.id)));
-  spec.env = environment_with_tmpdir(m_ctx.workspace_path + "/" + build.root);
+  std::string plan = worker::encode_plan(worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id,
+                                                           build.rng.next(), m_ctx.workspace_path, m_ctx.host.isolation_root(build.id)));
+  std::string tmpdir = m_ctx.workspace_path + "/" + build.root;
+  if (m_server) {
+    // Forked by the server: the plan and TMPDIR travel in the request, the rest of the
+    // environment is the server's (ours).
+    spec.launch = [server = m_server.get(), plan = std::move(plan), tmpdir = std::move(tmpdir)](const core::LaunchPipes& pipes,
+                                                                                                core::Launched& out) {
+      return server->launch(tmpdir, plan, pipes, out);
+    };
+  } else {
+    spec.exe = m_worker_exe;
+    spec.args = {"worker"};
+    spec.plan = std::move(plan);
+    spec.env = environment_with_tmpdir(tmpdir);
+  }
   spec.timeout_ms = m_scenario.run.build_timeout_ms;
   build.process = std::make_unique<ProcessBuild>(
       m_ctx.loop.raw(), [this, &build](const ev::Event& event, std::uint64_t at_us) { on_event(build, event, at_us); },
@@ -111,8 +142,8 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
     // No callback will come: it ends here (the runner takes an end from inside start_build).
-    finish(build, BuildEnd::failed,
-           model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc)));
+    const std::string why = m_server && !m_server->broken().empty() ? m_server->broken() : uv_error_text(rc);
+    finish(build, BuildEnd::failed, model::failure_reason(model::FailureCategory::other, "cannot start worker: " + why));
   }
 }
 
@@ -421,6 +452,7 @@ void ProcessBackend::kill_all_now() noexcept {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
+  if (m_server) m_server->kill_now();
 }
 
 }  // namespace cachestress::backend

@@ -34,7 +34,18 @@ void no_leak_check_in_killed_workers(RunSpec& spec) {
 
 void become_subreaper() { REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
 
-// Worker processes (cmdline "<binary> worker") whose TMPDIR lies under `dir`.
+// The fork server of --backend process reads its requests on fd 0, a socket; a build it forked
+// has /dev/null there.
+bool is_fork_server(int pid) {
+  std::error_code ec;
+  const auto target = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/0", ec);
+  return !ec && target.string().starts_with("socket:");
+}
+
+// Build processes (cmdline "<binary> worker", or "<binary> worker --serve" forked by the fork
+// server, not the server itself) started with an environment whose TMPDIR is `dir` or beneath
+// it. A forked build sets its own TMPDIR with setenv, which /proc/<pid>/environ (the
+// environment it was exec'd with, the runner's) does not show.
 std::vector<int> workers_under(const std::string& dir) {
   std::vector<int> pids;
   std::error_code ec;
@@ -44,7 +55,13 @@ std::vector<int> workers_under(const std::string& dir) {
     const std::string cmdline = read_text(entry.path().string() + "/cmdline");
     if (cmdline.find(std::string("worker") + '\0') == std::string::npos) continue;
     const std::string environ = read_text(entry.path().string() + "/environ");
-    if (environ.find("TMPDIR=" + dir + "/") != std::string::npos) pids.push_back(std::stoi(name));
+    const std::string key = std::string(1, '\0') + "TMPDIR=" + dir;
+    const auto at = ('\0' + environ).find(key);
+    if (at == std::string::npos) continue;
+    const char after = at + key.size() < environ.size() + 1 ? ('\0' + environ)[at + key.size()] : '\0';
+    if (after != '/' && after != '\0') continue;
+    if (cmdline.find("--serve") != std::string::npos && is_fork_server(std::stoi(name))) continue;
+    pids.push_back(std::stoi(name));
   }
   return pids;
 }
