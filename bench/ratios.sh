@@ -19,12 +19,13 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE] [-q]
+usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE] [-q | -p]
   -b  build directory holding cachestress and bench/reference_* (default: build/dev)
   -r  rounds, each running every measurement once (default: 5)
   -n  builds per locked-handoff run (default: 10000; the raw handoff runs 10x as many)
   -w  directory under which the runs create their workspaces (default: /dev/shm if present)
   -q  quick: locked handoff and shared only (no process, spawn or memory figures)
+  -p  process: the process, spawn and memory figures only (needs only cachestress)
 USAGE
 }
 
@@ -34,13 +35,15 @@ reps=5
 locked_builds=10000
 work_base=""
 quick=0
-while getopts "b:r:n:w:qh" opt; do
+process_only=0
+while getopts "b:r:n:w:qph" opt; do
   case $opt in
     b) build_dir=$OPTARG ;;
     r) reps=$OPTARG ;;
     n) locked_builds=$OPTARG ;;
     w) work_base=$OPTARG ;;
     q) quick=1 ;;
+    p) process_only=1 ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -50,7 +53,9 @@ if [[ -z $work_base ]]; then
 fi
 [[ $build_dir = /* ]] || build_dir=$repo_root/$build_dir
 engine=$build_dir/cachestress
-for program in "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"; do
+programs=("$engine")
+((process_only)) || programs+=("$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared")
+for program in "${programs[@]}"; do
   [[ -x $program ]] || { echo "ratios: $program not built (cmake --build build/dev --target cachestress reference_locked reference_shared)" >&2; exit 2; }
 done
 command -v jq >/dev/null || { echo "ratios: needs jq (apt-get install jq)" >&2; exit 2; }
@@ -115,8 +120,10 @@ measure() {
 }
 
 names=()
-for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
-names+=(shared_engine shared_reference)
+if ((!process_only)); then
+  for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
+  names+=(shared_engine shared_reference)
+fi
 ((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -157,12 +164,14 @@ echo "load average $load_before before, $load_after after; medians of $reps inte
 echo
 echo "| ratio | target | engine /s | reference /s | achieved |"
 echo "|---|---|---:|---:|---:|"
-for c in 1 16 64; do
-  row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
-  row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
-  row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
-done
-row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+if ((!process_only)); then
+  for c in 1 16 64; do
+    row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
+    row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
+    row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
+  done
+  row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+fi
 if ((!quick)); then
   row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
   row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs

@@ -39,6 +39,14 @@ std::string duration_flag(std::uint32_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
 }
 
+// --lock-timeout gave up on a build (and killed it) as the kernel granted it the lock: it no
+// longer waits, and a report listing it as holding that lock must not say it waits for it.
+std::string lock_timeout_raced_text(std::uint32_t timeout_ms, std::string_view label, std::uint64_t wait_us) {
+  return model::failure_reason(model::FailureCategory::lock_timeout, "got " + std::string(label) + " after " +
+                                                                         std::to_string(wait_us / 1000) + " ms, as --lock-timeout (" +
+                                                                         std::to_string(timeout_ms) + " ms) killed it");
+}
+
 // The last non-empty line of a worker's stderr, for a failure reason.
 std::string last_line(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
@@ -119,8 +127,11 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   m_builds.emplace(ticket.id, std::move(owned));
   ProcessBuild::Spec spec;
   // The plan names the root isolation meant; the worker uses its TMPDIR, as Buildah does.
-  std::string plan = worker::encode_plan(worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id,
-                                                           build.rng.next(), m_ctx.workspace_path, m_ctx.host.isolation_root(build.id)));
+  const worker::Plan made = worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id, build.rng.next(),
+                                              m_ctx.workspace_path, m_ctx.host.isolation_root(build.id));
+  auto steps = m_plan_steps.find(build.kind);  // the kind's steps, encoded once per run
+  if (steps == m_plan_steps.end()) steps = m_plan_steps.emplace(build.kind, worker::plan_steps(made)).first;
+  std::string plan = worker::encode_plan(made, steps->second);
   std::string tmpdir = m_ctx.workspace_path + "/" + build.root;
   if (m_server) {
     // Forked by the server: the plan and TMPDIR travel in the request, the rest of the
@@ -268,6 +279,11 @@ void ProcessBackend::granted(Worker& build, const ev::Granted& g, std::uint64_t 
   const std::string dir = cache_dir(build, g.step, g.mount);
   if (!build.waiting) m_recorder.waiting(ref(build), dir, now - std::min(now, g.wait_us));
   end_wait(build);
+  if (!build.lock_failure.empty()) {
+    // --lock-timeout's SIGKILL is on its way, but the grant won the race: it dies holding the
+    // lock (a holder death), so its reason says it got it rather than that it still waited.
+    build.lock_failure = lock_timeout_raced_text(m_scenario.run.lock_timeout_ms, mount_label(build, g.step, g.mount), g.wait_us);
+  }
   m_recorder.granted(ref(build), dir, g.wait_us, g.waited, now);
   build.lock_step = g.step;
   std::string name = lock_name(build, g.step, g.mount);

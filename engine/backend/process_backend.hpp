@@ -68,6 +68,7 @@ class ProcessBackend final : public Backend {
   std::string m_worker_exe;  // our own binary, run as `cachestress worker` (--serve)
   std::unique_ptr<WorkerServer> m_server;  // null: each build spawned (no pidfds here)
   std::unordered_map<std::uint64_t, std::unique_ptr<Worker>> m_builds;
+  std::unordered_map<int, std::string> m_plan_steps;  // kind -> its plan's "steps" (worker::plan_steps)
   // The latest grant of each locked cache still held (lock name -> build, kind, wait), so a
   // holder's death can name the build that got the lock next.
   struct LastGrant {

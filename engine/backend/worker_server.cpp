@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -91,6 +92,11 @@ void WorkerServer::start(std::function<void(std::string error)> ready) {
   core::ChildProcess::Spec spec;
   spec.argv = {m_exe, "worker", "--serve"};
   spec.env = own_environment();
+  // Every symbol bound once in the server, not lazily again in each forked build.
+  if (std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.starts_with("LD_BIND_NOW="); })) {
+    spec.env.emplace_back("LD_BIND_NOW=1");
+    spec.env.push_back(std::string(worker::k_fork_server_added_env) + "=LD_BIND_NOW");
+  }
   spec.stdin_fd = theirs;
   spec.err = {core::Capture::Keep::tail, k_server_stderr_tail};
   m_server = std::make_unique<core::ChildProcess>(m_loop.raw());

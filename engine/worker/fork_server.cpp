@@ -3,18 +3,23 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "engine/semantics/profile.hpp"
 #include "engine/worker/plan.hpp"
 #include "engine/worker/worker.hpp"
 
@@ -51,7 +56,7 @@ void close_from(int first) noexcept {
 
 // In the forked build process: become what `cachestress worker` would be, then run it.
 [[noreturn]] void run_forked_build(pid_t runner, const std::vector<int>& fds, const std::string& tmpdir,
-                                   std::string_view plan) noexcept {
+                                   std::string_view plan, KindCache& kinds) noexcept {
   // Die with the runner (our parent, thanks to CLONE_PARENT); it may have died just now.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != runner) ::_exit(exit_protocol);
@@ -68,7 +73,7 @@ void close_from(int first) noexcept {
   }
   close_from(k_workspace_fd + 1);
   ::setenv("TMPDIR", tmpdir.c_str(), 1);
-  ::_exit(run_worker(plan, tmpdir.c_str(), k_event_fd, k_workspace_fd));
+  ::_exit(run_worker(plan, tmpdir.c_str(), k_event_fd, k_workspace_fd, &kinds));
 }
 
 }  // namespace
@@ -111,12 +116,40 @@ int read_fork_reply(int socket_fd, pid_t& pid) noexcept {
   }
 }
 
+// What every build would otherwise do again in its own copy: OpenSSL's one-time setup (the
+// first SHA256 of a Buildah cache key loads its configuration and tables), and the dynamic
+// linker's lazy symbol binding (the runner starts us with LD_BIND_NOW set, so every symbol
+// is bound before the first fork; the variables it added are removed so builds do not see them).
+void warm_up() {
+  if (const char* added = std::getenv(k_fork_server_added_env)) {
+    std::string names = added;
+    ::unsetenv(k_fork_server_added_env);
+    for (std::size_t at = 0; at < names.size();) {
+      const std::size_t comma = std::min(names.find(',', at), names.size());
+      ::unsetenv(names.substr(at, comma - at).c_str());
+      at = comma + 1;
+    }
+  }
+  model::Mount mount;
+  mount.target = "/warm-up";
+  (void)semantics::buildah_cache_key(mount);
+}
+
 int serve_forks(int socket_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const pid_t runner = ::getppid();
   if (runner == 1) return exit_protocol;  // the runner is already gone
+  warm_up();
   if (send_reply(socket_fd, ::getpid()) != 0) return exit_protocol;  // ready
-  std::vector<char> buffer(sizeof(Header) + k_max_tmpdir_bytes + k_max_plan_bytes);
+  // The receive buffer is not inherited by builds (MADV_DONTFORK): every fork write-protects
+  // the pages a build shares with us, and each of our later writes to one is a copy-on-write
+  // fault; a build gets its request as the strings below instead.
+  const std::size_t buffer_bytes = sizeof(Header) + k_max_tmpdir_bytes + k_max_plan_bytes;
+  void* mapped = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return exit_protocol;
+  ::madvise(mapped, buffer_bytes, MADV_DONTFORK);
+  const std::span<char> buffer(static_cast<char*>(mapped), buffer_bytes);
+  KindCache kinds;  // each kind's steps parsed once here, inherited by every build of it
   for (;;) {
     iovec iov{buffer.data(), buffer.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_request_fds)];
@@ -150,11 +183,15 @@ int serve_forks(int socket_fd) {
       continue;
     }
     const std::string tmpdir(buffer.data() + sizeof header, header.tmpdir_bytes);
-    const std::string_view plan(buffer.data() + sizeof header + header.tmpdir_bytes, header.plan_bytes);
+    const std::string plan(buffer.data() + sizeof header + header.tmpdir_bytes, header.plan_bytes);
+    try {
+      (void)decode_plan(plan, &kinds);  // a plan it rejects is rejected again in the build, which reports why
+    } catch (const std::exception&) {
+    }
     // Raw clone, not fork(): CLONE_PARENT makes the build the runner's child. This process
     // has one thread, so skipping glibc's fork handlers leaves nothing locked in the child.
     const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-    if (pid == 0) run_forked_build(runner, fds, tmpdir, plan);
+    if (pid == 0) run_forked_build(runner, fds, tmpdir, plan, kinds);
     const int clone_error = errno;
     close_fds(fds);
     if (send_reply(socket_fd, pid > 0 ? static_cast<pid_t>(pid) : -clone_error) != 0) return exit_protocol;

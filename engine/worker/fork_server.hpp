@@ -20,6 +20,7 @@
 // `cachestress worker` build (run_worker) and _exit with its status.
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -27,6 +28,9 @@ namespace cachestress::worker {
 
 inline constexpr std::uint32_t k_fork_request_magic = 0x4b524f46;  // "FORK"
 inline constexpr std::size_t k_max_tmpdir_bytes = 4096;
+// Set by the runner in the server's environment: the variables it added for the server alone
+// (LD_BIND_NOW), comma-separated, which the server removes before its first build.
+inline constexpr const char* k_fork_server_added_env = "CACHESTRESS_FORK_SERVER_ADDED";
 
 // The runner's side. 0 or -errno (EMSGSIZE: larger than the socket takes).
 int send_fork_request(int socket_fd, std::string_view tmpdir, std::string_view plan, int workspace_fd, int stderr_fd,

@@ -236,14 +236,14 @@ class WorkerBuild {
 
 }  // namespace
 
-int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int workspace_fd) noexcept {
+int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int workspace_fd, KindCache* kinds) noexcept {
   EventSink sink(event_fd);
   std::optional<fs::Root> workspace;
   try {
     Plan plan;
     std::string root;
     try {
-      plan = decode_plan(plan_text);
+      plan = decode_plan(plan_text, kinds);
       try {
         if (workspace_fd >= 0) {
           workspace.emplace(fs::Root::adopt(std::exchange(workspace_fd, -1), plan.workspace));
