@@ -3,11 +3,14 @@
 # shared mount, one write and one read, a cache root per build) with --backend inproc and
 # --backend process, alternately, REPS times each, and prints the median builds/s of both,
 # their ratio, the cost per build in microseconds, and the process backend's own measure of
-# a worker's start (spawn to hello: fork, exec, plan), worker_start_us p50.
+# a worker's start, worker_start_us p50 (from the request to the fork server to the build's
+# hello: the fork and the plan; with a spawned worker, where pidfds are missing: fork, exec,
+# loading, plan).
 #
 # Workspaces go under /dev/shm by default, so the figure is the backend's cost (fork, exec,
-# pipes, plan and event encoding) rather than the disk's. Builds nothing: build first with
-# `cmake --build build/dev`.
+# pipes, plan and event encoding) rather than the disk's. To compare two builds, run it with
+# -b for each in turn (interleaved), e.g. the fork server's before/after row in the README.
+# Builds nothing: build first with `cmake --build build/dev`.
 set -euo pipefail
 
 usage() {

@@ -19,12 +19,13 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE] [-q]
+usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE] [-q | -p]
   -b  build directory holding cachestress and bench/reference_* (default: build/dev)
   -r  rounds, each running every measurement once (default: 5)
   -n  builds per locked-handoff run (default: 10000; the raw handoff runs 10x as many)
   -w  directory under which the runs create their workspaces (default: /dev/shm if present)
   -q  quick: locked handoff and shared only (no process, spawn or memory figures)
+  -p  process: the process, spawn and memory figures only (needs only cachestress)
 USAGE
 }
 
@@ -34,16 +35,22 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 reps=5
 locked_builds=10000
 quick=0
-while getopts "b:r:n:w:qh" opt; do
+process_only=0
+while getopts "b:r:n:w:qph" opt; do
   case $opt in
     r) reps=$OPTARG ;;
     n) locked_builds=$OPTARG ;;
     q) quick=1 ;;
+    p) process_only=1 ;;
     *) bench_option "$opt" "${OPTARG-}" ;;
   esac
 done
 bench_resolve
-bench_need_programs "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"
+if ((process_only)); then
+  bench_need_programs "$engine"
+else
+  bench_need_programs "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"
+fi
 bench_need_tools jq time
 
 # Outside the checkout, so cachestress writes no report into results/.
@@ -105,8 +112,10 @@ measure() {
 }
 
 names=()
-for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
-names+=(shared_engine shared_reference)
+if ((!process_only)); then
+  for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
+  names+=(shared_engine shared_reference)
+fi
 ((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -147,12 +156,14 @@ echo "load average $load_before before, $load_after after; medians of $reps inte
 echo
 echo "| ratio | target | engine /s | reference /s | achieved |"
 echo "|---|---|---:|---:|---:|"
-for c in 1 16 64; do
-  row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
-  row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
-  row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
-done
-row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+if ((!process_only)); then
+  for c in 1 16 64; do
+    row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
+    row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
+    row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
+  done
+  row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+fi
 if ((!quick)); then
   row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
   row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "engine/core/loop.hpp"
+#include "engine/core/posix_launch.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/backend/wait_graph.hpp"
 #include "engine/core/error.hpp"
@@ -36,6 +37,14 @@ std::string signal_text(int signum) {
 
 std::string duration_flag(std::uint32_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// --lock-timeout gave up on a build (and killed it) as the kernel granted it the lock: it no
+// longer waits, and a report listing it as holding that lock must not say it waits for it.
+std::string lock_timeout_raced_text(std::uint32_t timeout_ms, std::string_view label, std::uint64_t wait_us) {
+  return model::failure_reason(model::FailureCategory::lock_timeout, "got " + std::string(label) + " after " +
+                                                                         std::to_string(wait_us / 1000) + " ms, as --lock-timeout (" +
+                                                                         std::to_string(timeout_ms) + " ms) killed it");
 }
 
 // The last non-empty line of a worker's stderr, for a failure reason.
@@ -91,6 +100,25 @@ ProcessBackend::ProcessBackend(Context& context)
 
 ProcessBackend::~ProcessBackend() = default;
 
+void ProcessBackend::prepare(std::function<void(std::string error)> ready) {
+  if (!core::pidfd_launch_supported()) {
+    spdlog::debug("no pidfds here: each --backend process build is spawned as `cachestress worker`");
+    ready({});
+    return;
+  }
+  m_server = std::make_unique<WorkerServer>(m_ctx.loop, m_worker_exe, m_ctx.workspace.fd());
+  m_server->start(std::move(ready));
+}
+
+void ProcessBackend::interrupt_prepare(int) {
+  if (m_server) m_server->stop();  // its ready wait ends; nothing is admitted
+}
+
+void ProcessBackend::run_ended() {
+  if (m_fault_timer) m_fault_timer->stop();
+  if (m_server) m_server->stop();  // every build has ended: the server exits
+}
+
 BuildRef ProcessBackend::ref(const Worker& build) const { return {build.id, build.kind, build.worker_root}; }
 
 void ProcessBackend::start_build(const BuildTicket& ticket) {
@@ -98,12 +126,26 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   Worker& build = *owned;
   m_builds.emplace(ticket.id, std::move(owned));
   ProcessBuild::Spec spec;
-  spec.exe = m_worker_exe;
-  spec.args = {"worker"};
   // The plan names the root isolation meant; the worker uses its TMPDIR, as Buildah does.
-  spec.plan = worker::encode_plan(worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id,
-                                                    build.rng.next(), m_ctx.workspace_path, m_ctx.host.isolation_root(build.id)));
-  spec.env = environment_with_tmpdir(m_ctx.workspace_path + "/" + build.root);
+  const worker::Plan made = worker::make_plan(m_scenario, static_cast<std::uint32_t>(build.kind), build.id, build.rng.next(),
+                                              m_ctx.workspace_path, m_ctx.host.isolation_root(build.id));
+  auto steps = m_plan_steps.find(build.kind);  // the kind's steps, encoded once per run
+  if (steps == m_plan_steps.end()) steps = m_plan_steps.emplace(build.kind, worker::plan_steps(made)).first;
+  std::string plan = worker::encode_plan(made, steps->second);
+  std::string tmpdir = m_ctx.workspace_path + "/" + build.root;
+  if (m_server) {
+    // Forked by the server: the plan and TMPDIR travel in the request, the rest of the
+    // environment is the server's (ours).
+    spec.launch = [server = m_server.get(), plan = std::move(plan), tmpdir = std::move(tmpdir)](const core::LaunchPipes& pipes,
+                                                                                                core::Launched& out) {
+      return server->launch(tmpdir, plan, pipes, out);
+    };
+  } else {
+    spec.exe = m_worker_exe;
+    spec.args = {"worker"};
+    spec.plan = std::move(plan);
+    spec.env = environment_with_tmpdir(tmpdir);
+  }
   spec.timeout_ms = m_scenario.run.build_timeout_ms;
   build.process = std::make_unique<ProcessBuild>(
       m_ctx.loop.raw(), [this, &build](const ev::Event& event, std::uint64_t at_us) { on_event(build, event, at_us); },
@@ -111,8 +153,8 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
     // No callback will come: it ends here (the runner takes an end from inside start_build).
-    finish(build, BuildEnd::failed,
-           model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc)));
+    const std::string why = m_server && !m_server->broken().empty() ? m_server->broken() : uv_error_text(rc);
+    finish(build, BuildEnd::failed, model::failure_reason(model::FailureCategory::other, "cannot start worker: " + why));
   }
 }
 
@@ -237,6 +279,11 @@ void ProcessBackend::granted(Worker& build, const ev::Granted& g, std::uint64_t 
   const std::string dir = cache_dir(build, g.step, g.mount);
   if (!build.waiting) m_recorder.waiting(ref(build), dir, now - std::min(now, g.wait_us));
   end_wait(build);
+  if (!build.lock_failure.empty()) {
+    // --lock-timeout's SIGKILL is on its way, but the grant won the race: it dies holding the
+    // lock (a holder death), so its reason says it got it rather than that it still waited.
+    build.lock_failure = lock_timeout_raced_text(m_scenario.run.lock_timeout_ms, mount_label(build, g.step, g.mount), g.wait_us);
+  }
   m_recorder.granted(ref(build), dir, g.wait_us, g.waited, now);
   build.lock_step = g.step;
   std::string name = lock_name(build, g.step, g.mount);
@@ -421,6 +468,7 @@ void ProcessBackend::kill_all_now() noexcept {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
+  if (m_server) m_server->kill_now();
 }
 
 }  // namespace cachestress::backend

@@ -1,9 +1,12 @@
 #pragma once
-// --backend process: each build is a child process, our own binary run as `cachestress
-// worker` (engine/worker/). The backend spawns it, and turns its event lines into the same
-// Recorder calls the in-process state machine makes; the child takes the locks, so they
-// contend across real processes. The cache root travels as the child's TMPDIR: under
-// --env-policy drop every child gets the "server's" one root.
+// --backend process: each build is a child process running our own `cachestress worker`
+// build (engine/worker/). A fork server started once per run (worker_server.hpp) forks it
+// and hands it the workspace as an inherited directory fd; where pidfds are missing (Linux
+// < 5.4) each build is spawned as `cachestress worker` instead and opens the workspace by
+// path. The backend turns the child's event lines into the same Recorder calls the
+// in-process state machine makes; the child takes the locks, so they contend across real
+// processes. The cache root travels as the child's TMPDIR: under --env-policy drop every
+// child gets the "server's" one root.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +20,7 @@
 #include "engine/backend/process_build.hpp"
 #include "engine/backend/recorder.hpp"
 #include "engine/backend/wait_graph.hpp"
+#include "engine/backend/worker_server.hpp"
 #include "engine/ops/rng.hpp"
 #include "engine/worker/protocol.hpp"
 
@@ -27,12 +31,12 @@ class ProcessBackend final : public Backend {
   explicit ProcessBackend(Context& context);
   ~ProcessBackend() override;
 
+  void prepare(std::function<void(std::string error)> ready) override;
+  void interrupt_prepare(int signum) override;
   void start_build(const BuildTicket& ticket) override;
   void interrupt(std::uint64_t build, int signum) override;
   void kill_all_now() noexcept override;
-  void run_ended() override {
-    if (m_fault_timer) m_fault_timer->stop();
-  }
+  void run_ended() override;
 
  private:
   struct Worker;  // one build's child and what it said so far
@@ -61,8 +65,10 @@ class ProcessBackend final : public Backend {
   const model::Scenario& m_scenario;
   Recorder& m_recorder;
   LockOrder m_lock_order;
-  std::string m_worker_exe;  // our own binary, run as `cachestress worker`
+  std::string m_worker_exe;  // our own binary, run as `cachestress worker` (--serve)
+  std::unique_ptr<WorkerServer> m_server;  // null: each build spawned (no pidfds here)
   std::unordered_map<std::uint64_t, std::unique_ptr<Worker>> m_builds;
+  std::unordered_map<int, std::string> m_plan_steps;  // kind -> its plan's "steps" (worker::plan_steps)
   // The latest grant of each locked cache still held (lock name -> build, kind, wait), so a
   // holder's death can name the build that got the lock next.
   struct LastGrant {

@@ -81,7 +81,11 @@ int ProcessBuild::start(Spec spec) {
   launch.argv.push_back(std::move(spec.exe));
   for (auto& a : spec.args) launch.argv.push_back(std::move(a));
   launch.env = std::move(spec.env);
-  launch.stdin_payload = std::move(spec.plan);
+  if (spec.launch) {
+    launch.launch = std::move(spec.launch);
+  } else {
+    launch.stdin_payload = std::move(spec.plan);
+  }
   launch.err = {core::Capture::Keep::tail, k_stderr_tail};
   static_assert(worker::k_event_fd == 3, "the event pipe is the launcher's fd 3");
   launch.fd3 = [decoder = m_decoder](std::string_view chunk) { decoder->feed(chunk); };

@@ -45,6 +45,9 @@ class ProcessBuild {
     std::uint64_t timeout_ms = 0;   // --build-timeout: SIGTERM after this long (0: never)
     std::uint64_t kill_grace_ms = k_default_kill_grace_ms;
     core::ChildProcess::Launcher launcher = core::ChildProcess::Launcher::automatic;
+    // Set: starts the child instead (the fork server, which gets the plan itself): exe, args,
+    // plan and env are not used, and the child's stdin is /dev/null.
+    core::ChildProcess::LaunchFn launch;
   };
 
   // at_us: the worker's own timestamp of the event (core::now_us clock).

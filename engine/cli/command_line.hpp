@@ -60,6 +60,7 @@ struct CommandLine {
   CompareFlags compare;
   ReportFlags report;
   int worker_event_fd = worker::k_event_fd;
+  bool worker_serve = false;  // `worker --serve`: the run's fork server (--backend process)
 };
 
 // Applies run's flags over a loaded scenario: each setting checked by its row of the settings

@@ -1,12 +1,16 @@
-// `cachestress worker [--event-fd N]`: one build of --backend process (engine/worker/worker.hpp).
+// `cachestress worker [--event-fd N] [--serve]`: one build of --backend process
+// (engine/worker/worker.hpp), or with --serve the run's fork server (engine/worker/fork_server.hpp).
 // Hidden from --help: the parent runs it, a user never needs to. By hand, for debugging:
 //   cachestress worker --event-fd 1 < plan.json     (events on stdout)
 #include "engine/cli/worker_command.hpp"
 
+#include "engine/worker/fork_server.hpp"
 #include "engine/worker/worker.hpp"
 
 namespace cachestress::cli {
 
-int run_worker_command(int event_fd) { return worker::worker_main(event_fd); }
+int run_worker_command(int event_fd, bool serve) {
+  return serve ? worker::serve_forks(0) : worker::worker_main(event_fd);
+}
 
 }  // namespace cachestress::cli

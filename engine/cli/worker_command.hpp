@@ -3,6 +3,7 @@
 namespace cachestress::cli {
 
 // The hidden `cachestress worker` subcommand: one build of --backend process.
-int run_worker_command(int event_fd);
+// serve: be the run's fork server on fd 0 instead (engine/worker/fork_server).
+int run_worker_command(int event_fd, bool serve);
 
 }  // namespace cachestress::cli

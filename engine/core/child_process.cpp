@@ -351,8 +351,10 @@ int ChildProcess::State::launch_posix(Spec& spec) {
   pipes.out = readers[k_out].used;
   pipes.err = readers[k_err].used;
   pipes.fd3 = readers[k_fd3].used;
+  if (!in_used) pipes.in_from = spec.stdin_fd;
   Launched launched;
-  if (int rc = posix_launch(spec.argv, spec.env, spec.cwd, pipes, launched); rc != 0) return rc;
+  const int launch_rc = spec.launch ? spec.launch(pipes, launched) : posix_launch(spec.argv, spec.env, spec.cwd, pipes, launched);
+  if (launch_rc != 0) return launch_rc;
   // Each fd goes to its handle; one that cannot take it leaves a child nobody would watch:
   // kill and reap it now, and close the fds no handle owns (an opened pipe closes with its
   // handle).
@@ -400,8 +402,13 @@ int ChildProcess::State::launch_uv(Spec& spec) {
     if (used) c.data.stream = stream(&p);
     return c;
   };
+  uv_stdio_container_t stdin_container = pipe_to(in, in_used, UV_READABLE_PIPE);  // the child's view: it reads fd 0
+  if (!in_used && spec.stdin_fd >= 0) {
+    stdin_container.flags = UV_INHERIT_FD;
+    stdin_container.data.fd = spec.stdin_fd;
+  }
   std::array<uv_stdio_container_t, 4> stdio{
-      pipe_to(in, in_used, UV_READABLE_PIPE),  // the child's view: it reads fd 0
+      stdin_container,
       pipe_to(readers[k_out].pipe, readers[k_out].used, UV_WRITABLE_PIPE),
       pipe_to(readers[k_err].pipe, readers[k_err].used, UV_WRITABLE_PIPE),
       pipe_to(readers[k_fd3].pipe, readers[k_fd3].used, UV_WRITABLE_PIPE),
@@ -482,7 +489,7 @@ int ChildProcess::start(Spec spec, ExitFn on_exit) {
   s.kill_grace_ms = spec.kill_grace_ms;
 
   int rc = UV_EINVAL;  // an empty argv never reaches a launcher
-  if (!spec.argv.empty()) rc = use_pidfd(spec.launcher) ? s.launch_posix(spec) : s.launch_uv(spec);
+  if (spec.launch || !spec.argv.empty()) rc = spec.launch || use_pidfd(spec.launcher) ? s.launch_posix(spec) : s.launch_uv(spec);
   if (rc != 0) {
     s.result.spawn_error = rc;
     s.exited = true;

@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/core/posix_launch.hpp"
+
 namespace cachestress::core {
 
 // What becomes of the child's stdout or stderr.
@@ -67,18 +69,25 @@ class ChildProcess {
   enum class SpawnErrors { returned, reported };
 
   using DataFn = std::function<void(std::string_view chunk)>;
+  // Starts the child some other way than posix_spawn (a fork server, engine/backend/
+  // worker_server.hpp): makes the pipes asked for (make_launch_pipes), has the child started as
+  // OUR child (so its pidfd can be waited on) leading its own session, and fills Launched with
+  // its pid, a pidfd and our ends. 0 or a libuv error, with nothing left open or running.
+  using LaunchFn = std::function<int(const LaunchPipes& pipes, Launched& out)>;
   using ExitFn = std::function<void(const ChildExit& exit)>;
 
   struct Spec {
     std::vector<std::string> argv;   // argv[0] is looked up in env's PATH unless it has a '/'
     std::vector<std::string> env;    // the whole environment, "KEY=VALUE"
     std::string cwd;                 // empty: ours
-    std::optional<std::string> stdin_payload;  // none: /dev/null; else written, then EOF
+    std::optional<std::string> stdin_payload;  // none: /dev/null (or stdin_fd); else written, then EOF
+    int stdin_fd = -1;               // >= 0 and no payload: the child's fd 0 is a copy of this fd
     Capture out, err;
     DataFn fd3;                      // set: fd 3 is a pipe whose bytes come here
     std::uint64_t timeout_ms = 0;    // 0: none; else SIGTERM to the group after this long
     std::uint64_t kill_grace_ms = k_default_kill_grace_ms;  // then SIGKILL this much later
     Launcher launcher = Launcher::automatic;
+    LaunchFn launch;                 // set: starts the child (pidfd watch; `launcher` ignored)
     SpawnErrors spawn_errors = SpawnErrors::returned;
   };
 

@@ -76,10 +76,6 @@ struct Attributes {
   Attributes& operator=(const Attributes&) = delete;
 };
 
-// glibc 2.36's <sys/pidfd.h> lacks extern "C" (fixed in 2.37), so C++ cannot link its
-// wrappers: call the system calls directly.
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
 std::vector<char*> pointers(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -96,6 +92,29 @@ std::string_view path_variable(const std::vector<std::string>& env) {
 }
 
 }  // namespace
+
+// glibc 2.36's <sys/pidfd.h> lacks extern "C" (fixed in 2.37), so C++ cannot link its
+// wrappers: call the system calls directly.
+int open_pidfd(pid_t pid) noexcept {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  return fd >= 0 ? fd : -errno;
+}
+
+int make_launch_pipes(const LaunchPipes& pipes, int (&ours_out)[4], int (&theirs_out)[4]) {
+  const bool wanted[4] = {pipes.in, pipes.out, pipes.err, pipes.fd3};
+  Fd ours[4], theirs[4];
+  for (int fd = 0; fd < 4; ++fd) {
+    if (!wanted[fd]) continue;
+    // fd 0: the child reads, we write; the others: the child writes, we read.
+    const int rc = fd == 0 ? make_pipe(theirs[fd], ours[fd]) : make_pipe(ours[fd], theirs[fd]);
+    if (rc != 0) return rc;
+  }
+  for (int fd = 0; fd < 4; ++fd) {
+    ours_out[fd] = ours[fd].release();
+    theirs_out[fd] = theirs[fd].release();
+  }
+  return 0;
+}
 
 bool pidfd_launch_supported() noexcept {
   static const bool supported = [] {
@@ -172,6 +191,8 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   for (int fd = 0; fd < 4; ++fd) {
     if (wanted[fd]) {
       posix_spawn_file_actions_adddup2(&actions.raw, theirs[fd].get(), fd);
+    } else if (fd == 0 && pipes.in_from >= 0) {
+      posix_spawn_file_actions_adddup2(&actions.raw, pipes.in_from, 0);
     } else if (fd < 3) {
       posix_spawn_file_actions_addopen(&actions.raw, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
     }
@@ -205,10 +226,9 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   // uv_spawn'd pids are reaped by libuv's SIGCHLD handler, and ChildProcess::start makes sure
   // an inherited SIG_IGN for SIGCHLD does not let the kernel reap ours.
   const int pidfd = open_pidfd(pid);
-  if (pidfd < 0) {
-    const int open_error = errno;  // EMFILE, ENFILE, ENOMEM
+  if (pidfd < 0) {  // EMFILE, ENFILE, ENOMEM
     abandon_child(pid);
-    return -open_error;
+    return pidfd;
   }
   out.pid = pid;
   out.pidfd = pidfd;

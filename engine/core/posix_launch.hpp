@@ -27,6 +27,7 @@ struct LaunchPipes {
   bool out = false;  // fd 1: we hold the read end
   bool err = false;  // fd 2: we hold the read end
   bool fd3 = false;  // fd 3: we hold the read end
+  int in_from = -1;  // >= 0 (and `in` false): the child's fd 0 is a copy of this fd of ours
 };
 
 struct Launched {
@@ -47,6 +48,14 @@ bool pidfd_launch_supported() noexcept;
 // left open or running.
 int posix_launch(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
                  const LaunchPipes& pipes, Launched& out);
+
+// The pipes of `pipes`, made as posix_launch makes them (close-on-exec, both ends above fd 3):
+// ours[fd] is the end we keep, theirs[fd] the end the child gets as fd; -1 where not wanted.
+// 0, or a libuv error with nothing left open. For a launcher of our own (a fork server).
+int make_launch_pipes(const LaunchPipes& pipes, int (&ours)[4], int (&theirs)[4]);
+
+// pidfd_open(pid): an fd, or -errno.
+int open_pidfd(pid_t pid) noexcept;
 
 // For a launched child that cannot be watched after all (a handle failed to initialise):
 // SIGKILLs its group and reaps it. The caller closes the fds.

@@ -30,6 +30,9 @@ class Root {
   // Opens an existing directory that is not itself a symlink (trailing "/" is stripped first,
   // as it would make the kernel follow a final symlink). Throws EnvironmentError on failure.
   static Root open(const std::string& absolute_dir);
+  // Takes ownership of a directory fd handed to us (a fork server's child inherits the
+  // runner's workspace this way: no path to follow). `path` is only what messages call it.
+  static Root adopt(int fd, std::string path) noexcept { return Root(fd, std::move(path)); }
 
   Root(Root&& other) noexcept;
   Root& operator=(Root&& other) noexcept;

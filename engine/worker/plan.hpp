@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "engine/model/scenario.hpp"
 #include "engine/scenario/loader.hpp"
@@ -36,8 +37,17 @@ Plan make_plan(const model::Scenario& scenario, std::uint32_t kind_index, std::u
                std::string workspace, std::string root);
 
 std::string encode_plan(const Plan& plan);
+// The plan's "steps" field (the kind, semantics and lock kind as scenario TOML): the same for
+// every build of a kind, so a runner may encode it once and pass it to encode_plan.
+std::string plan_steps(const Plan& plan);
+std::string encode_plan(const Plan& plan, std::string_view steps);
+
+// Kinds already parsed from their "steps" text (a long-lived fork server parses each once;
+// the builds it forks find theirs here).
+using KindCache = std::unordered_map<std::string, model::BuildKind>;
 
 // Throws protocol::ProtocolError ("plan: ...") on anything but a complete, valid plan.
-Plan decode_plan(std::string_view text);
+// kinds: consulted and filled when given (the same checks run on a first sight).
+Plan decode_plan(std::string_view text, KindCache* kinds = nullptr);
 
 }  // namespace cachestress::worker

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <exception>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/core/loop.hpp"
@@ -235,27 +236,33 @@ class WorkerBuild {
 
 }  // namespace
 
-int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd) noexcept {
+int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int workspace_fd, KindCache* kinds) noexcept {
   EventSink sink(event_fd);
+  std::optional<fs::Root> workspace;
   try {
     Plan plan;
-    std::optional<fs::Root> workspace;
     std::string root;
     try {
-      plan = decode_plan(plan_text);
+      plan = decode_plan(plan_text, kinds);
       try {
-        workspace.emplace(fs::Root::open(plan.workspace));
+        if (workspace_fd >= 0) {
+          workspace.emplace(fs::Root::adopt(std::exchange(workspace_fd, -1), plan.workspace));
+        } else {
+          workspace.emplace(fs::Root::open(plan.workspace));
+        }
       } catch (const EnvironmentError& e) {
         throw ev::ProtocolError(std::string("workspace: ") + e.what());
       }
       root = cache_root_from(*workspace, tmpdir);
     } catch (const ev::ProtocolError& e) {
+      if (workspace_fd >= 0) ::close(workspace_fd);  // not taken over yet
       sink.send(ev::Failed{model::failure_reason(model::FailureCategory::protocol, e.what()), false});
       return exit_protocol;
     }
     sink.send(ev::Hello{::getpid(), root});
     return WorkerBuild(plan, *workspace, root, sink).run();
   } catch (const std::exception& e) {
+    if (workspace_fd >= 0) ::close(workspace_fd);
     sink.send(ev::Failed{model::failure_reason(model::FailureCategory::other, std::string("worker: ") + e.what()), false});
     return exit_failed;
   }

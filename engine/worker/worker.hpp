@@ -10,6 +10,8 @@
 // every lock the process held.
 #include <string_view>
 
+#include "engine/worker/plan.hpp"
+
 namespace cachestress::worker {
 
 inline constexpr int k_event_fd = 3;
@@ -17,8 +19,12 @@ inline constexpr int k_event_fd = 3;
 enum WorkerExit : int { exit_done = 0, exit_failed = 1, exit_protocol = 2 };
 
 // Runs one build. plan_text: the plan JSON; tmpdir: the TMPDIR value (nullptr when unset);
-// events are written to event_fd. Never throws; safe to call from a test, on any thread.
-int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd) noexcept;
+// events are written to event_fd. workspace_fd >= 0: the workspace is this directory (taken
+// over, closed at the end) and the plan's path only names it; else the plan's path is opened.
+// Never throws; safe to call from a test, on any thread.
+// kinds: kinds already parsed (decode_plan's cache), or nullptr.
+int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int workspace_fd = -1,
+               KindCache* kinds = nullptr) noexcept;
 
 // The subcommand's body: reads the plan from stdin (bounded), TMPDIR from the environment,
 // and arranges to die with the parent (PR_SET_PDEATHSIG) so no worker outlives the run.

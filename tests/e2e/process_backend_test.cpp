@@ -34,7 +34,18 @@ void no_leak_check_in_killed_workers(RunSpec& spec) {
 
 void become_subreaper() { REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
 
-// Worker processes (cmdline "<binary> worker") whose TMPDIR lies under `dir`.
+// The fork server of --backend process reads its requests on fd 0, a socket; a build it forked
+// has /dev/null there.
+bool is_fork_server(int pid) {
+  std::error_code ec;
+  const auto target = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/0", ec);
+  return !ec && target.string().starts_with("socket:");
+}
+
+// Build processes (cmdline "<binary> worker", or "<binary> worker --serve" forked by the fork
+// server, not the server itself) started with an environment whose TMPDIR is `dir` or beneath
+// it. A forked build sets its own TMPDIR with setenv, which /proc/<pid>/environ (the
+// environment it was exec'd with, the runner's) does not show.
 std::vector<int> workers_under(const std::string& dir) {
   std::vector<int> pids;
   std::error_code ec;
@@ -44,7 +55,13 @@ std::vector<int> workers_under(const std::string& dir) {
     const std::string cmdline = read_text(entry.path().string() + "/cmdline");
     if (cmdline.find(std::string("worker") + '\0') == std::string::npos) continue;
     const std::string environ = read_text(entry.path().string() + "/environ");
-    if (environ.find("TMPDIR=" + dir + "/") != std::string::npos) pids.push_back(std::stoi(name));
+    const std::string key = std::string(1, '\0') + "TMPDIR=" + dir;
+    const auto at = ('\0' + environ).find(key);
+    if (at == std::string::npos) continue;
+    const char after = at + key.size() < environ.size() + 1 ? ('\0' + environ)[at + key.size()] : '\0';
+    if (after != '/' && after != '\0') continue;
+    if (cmdline.find("--serve") != std::string::npos && is_fork_server(std::stoi(name))) continue;
+    pids.push_back(std::stoi(name));
   }
   return pids;
 }
@@ -265,6 +282,67 @@ TEST_CASE("process backend: --lock-timeout gives up on a worker blocked in the k
     CHECK(e["granted_s"].get<double>() <= e["released_s"].get<double>());
   }
   CHECK(granted == 1);
+  CHECK(list_dir(root).empty());
+  CHECK(live_children_of(::getpid()) == 0);
+}
+
+// Our child running cachestress with `scenario` on its command line (run_binary's child), or 0.
+int runner_of(const std::string& scenario) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = read_text(entry.path().string() + "/stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string state;
+    int ppid = 0;
+    fields >> state >> ppid;
+    if (ppid != ::getpid()) continue;
+    if (read_text(entry.path().string() + "/cmdline").find(scenario) != std::string::npos) return std::stoi(name);
+  }
+  return 0;
+}
+
+// The race of issue 16: --lock-timeout gives up on a waiter (SIGKILL) just as the kernel grants
+// it the lock. Built deterministically by stopping the runner while the holder lets go: when it
+// resumes, the expired timer runs before the loop reads the waiter's "granted" line (libuv runs
+// timers before it polls), so the kill is decided first and the grant read after it.
+TEST_CASE("process backend: a waiter granted its lock as --lock-timeout kills it is not said to wait for the lock it holds", "[e2e][process]") {
+  become_subreaper();
+  TempDir tmp;
+  const std::string scenario = hold_scenario(tmp.path(), 3000, 2);  // one holds 3 s, the other waits
+  const std::string root = tmp / "run";
+  RunSpec spec = killing_run(root, scenario, {"--lock-timeout", "2"}, std::chrono::seconds(60));
+  auto run = std::async(std::launch::async, [&] { return run_binary(spec); });
+  int runner = 0;
+  for (auto until = std::chrono::steady_clock::now() + 10s; runner == 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(20ms);
+    runner = runner_of(scenario);
+  }
+  REQUIRE(runner > 0);
+  // Both builds are under way within a second (one holding, one blocked); the runner then
+  // sleeps through the waiter's 2 s timeout and the holder's release at 3 s.
+  std::this_thread::sleep_for(1000ms);
+  REQUIRE(::kill(runner, SIGSTOP) == 0);
+  std::this_thread::sleep_for(3000ms);
+  REQUIRE(::kill(runner, SIGCONT) == 0);
+  auto result = run.get();
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto doc = parse_json(result.out);
+  CHECK(doc["cells"][0]["summary"]["builds"]["completed"] == 1);
+  CHECK(doc["cells"][0]["summary"]["failures"]["lock_timeout"] == 1);
+  REQUIRE(doc["cells"][0]["holder_deaths"].size() == 1);  // it died holding the lock it was granted
+  const auto& death = doc["cells"][0]["holder_deaths"][0];
+  const std::string reason = death["reason"];
+  CHECK(death["lock"].get<std::string>().ends_with("/cache"));
+  CHECK(reason.find("waited more than") == std::string::npos);  // it does not wait for what it holds
+  CHECK(reason.starts_with("lock-timeout: got /cache after "));
+  CHECK(reason.ends_with(" ms, as --lock-timeout (2000 ms) killed it"));
+  REQUIRE(doc["cells"][0]["failures"].size() == 1);
+  CHECK(doc["cells"][0]["failures"][0]["reason"] == reason);
   CHECK(list_dir(root).empty());
   CHECK(live_children_of(::getpid()) == 0);
 }

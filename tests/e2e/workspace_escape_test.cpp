@@ -74,12 +74,10 @@ TEST_CASE("a parent of --workdir replaced by a symlink mid-run: command children
   check_parent_swap_is_harmless("command");
 }
 
-// Process-backend workers still reopen the workspace by path: with a symlinked parent they
-// write into outside/ws. Hidden ([.]) so the default suite stays green until workers get the
-// workspace as an inherited directory fd (the fork-server change); then drop the "[.]".
-// Run it: cachestress_e2e_tests "[process-escape]"
+// Process-backend builds get the workspace as a directory fd the fork server inherited
+// (engine/worker/fork_server.hpp), never its path: a symlinked parent cannot redirect them.
 TEST_CASE("a parent of --workdir replaced by a symlink mid-run: process workers write nothing outside",
-          "[.][e2e][workspace][process-escape]") {
+          "[e2e][workspace][process-escape]") {
   check_parent_swap_is_harmless("process");
 }
 
