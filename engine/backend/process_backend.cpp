@@ -41,9 +41,9 @@ std::string duration_flag(std::uint32_t ms) {
 
 // --lock-timeout gave up on a build (and killed it) as the kernel granted it the lock: it no
 // longer waits, and a report listing it as holding that lock must not say it waits for it.
-std::string lock_timeout_raced_text(std::uint32_t timeout_ms, std::string_view label, std::uint64_t wait_us) {
-  return model::failure_reason(model::FailureCategory::lock_timeout, "got " + std::string(label) + " after " +
-                                                                         std::to_string(wait_us / 1000) + " ms, as --lock-timeout (" +
+// No wait time in the text: reasons group by their text, and this one must read alike each time.
+std::string lock_timeout_raced_text(std::uint32_t timeout_ms, std::string_view label) {
+  return model::failure_reason(model::FailureCategory::lock_timeout, "got " + std::string(label) + " just as --lock-timeout (" +
                                                                          std::to_string(timeout_ms) + " ms) killed it");
 }
 
@@ -282,7 +282,7 @@ void ProcessBackend::granted(Worker& build, const ev::Granted& g, std::uint64_t 
   if (!build.lock_failure.empty()) {
     // --lock-timeout's SIGKILL is on its way, but the grant won the race: it dies holding the
     // lock (a holder death), so its reason says it got it rather than that it still waited.
-    build.lock_failure = lock_timeout_raced_text(m_scenario.run.lock_timeout_ms, mount_label(build, g.step, g.mount), g.wait_us);
+    build.lock_failure = lock_timeout_raced_text(m_scenario.run.lock_timeout_ms, mount_label(build, g.step, g.mount));
   }
   m_recorder.granted(ref(build), dir, g.wait_us, g.waited, now);
   build.lock_step = g.step;

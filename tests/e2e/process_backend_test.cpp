@@ -339,8 +339,8 @@ TEST_CASE("process backend: a waiter granted its lock as --lock-timeout kills it
   const std::string reason = death["reason"];
   CHECK(death["lock"].get<std::string>().ends_with("/cache"));
   CHECK(reason.find("waited more than") == std::string::npos);  // it does not wait for what it holds
-  CHECK(reason.starts_with("lock-timeout: got /cache after "));
-  CHECK(reason.ends_with(" ms, as --lock-timeout (2000 ms) killed it"));
+  CHECK(reason.starts_with("lock-timeout: got "));
+  CHECK(reason.ends_with("/cache just as --lock-timeout (2000 ms) killed it"));
   REQUIRE(doc["cells"][0]["failures"].size() == 1);
   CHECK(doc["cells"][0]["failures"][0]["reason"] == reason);
   CHECK(list_dir(root).empty());
@@ -406,12 +406,15 @@ TEST_CASE("process backend: ABBA deadlocks between workers are named - OFD by th
     const auto& builds = doc["cells"][0]["summary"]["builds"];
     CHECK(builds["completed"].get<int>() + builds["failed"].get<int>() == 16);
     CHECK(doc["cells"][0]["summary"]["failures"]["deadlock"].get<int>() > 0);
-    // A waiter behind the cycle (not in it) times out; nothing else fails.
+    // A waiter behind the cycle (not in it) times out, or is granted its lock just as its
+    // timeout kills it (a loaded machine); nothing else fails.
     for (const auto& failure : doc["cells"][0]["failures"]) {
       const std::string reason = failure["reason"];
       INFO(reason);
       CHECK((reason == deadlock || reason == "lock-timeout: waited more than 1000 ms for id=cache-a" ||
-             reason == "lock-timeout: waited more than 1000 ms for id=cache-b"));
+             reason == "lock-timeout: waited more than 1000 ms for id=cache-b" ||
+             reason == "lock-timeout: got id=cache-a just as --lock-timeout (1000 ms) killed it" ||
+             reason == "lock-timeout: got id=cache-b just as --lock-timeout (1000 ms) killed it"));
     }
     // The kernel refuses a wait that closes a cycle of fcntl locks (EDEADLK): nobody waits out the timeout.
     if (lock_kind == "fcntl") CHECK(doc["cells"][0]["summary"]["failures"]["lock_timeout"] == 0);
