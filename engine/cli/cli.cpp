@@ -45,6 +45,7 @@ struct RunFlags {
   std::string junit;
   std::string workdir;
   bool keep = false;
+  bool allow_failed_builds = false;
   std::string out;
   std::vector<std::string> format;  // --format values; report::parse_formats splits the comma lists
   unsigned lock_threads = 8;
@@ -250,6 +251,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     scenario.sweep.push_back(std::move(axis));
   }
   if (flags.repeat) scenario.repeat = *flags.repeat;
+  scenario.allow_failed_builds = flags.allow_failed_builds;
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
@@ -322,6 +324,8 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
+  app.add_flag("--allow-failed-builds", f.allow_failed_builds,
+               "failed builds do not fail a scenario whose [expect] says nothing about failures (default: exit 1)");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
   app.add_option("--format", f.format,
                  "FORMAT[,FORMAT...] (repeatable): the first goes to stdout, file formats are also written beside "
