@@ -18,13 +18,19 @@ std::unique_ptr<Backend> make(Context& context) {
 struct Entry {
   model::Backend backend;
   Factory factory;
+  std::vector<std::string> not_measured;
 };
 
+// The process backend's workers report grants, not the mount table's overlap, and no
+// rename race; the command backend sees only exit codes, output checks and timings.
 const Entry k_backends[] = {
-    {model::Backend::inproc, make<InprocBackend>},
-    {model::Backend::fake, make<FakeBackend>},
-    {model::Backend::process, make<ProcessBackend>},
-    {model::Backend::command, make<CommandBackend>},
+    {model::Backend::inproc, make<InprocBackend>, {"worker_start_us"}},
+    {model::Backend::fake, make<FakeBackend>, {"worker_start_us"}},
+    {model::Backend::process, make<ProcessBackend>, {"cache.mounts_overlapped", "races.rename"}},
+    {model::Backend::command, make<CommandBackend>,
+     {"ops.completed", "bytes.written", "bytes.read", "bytes_per_s", "locks.acquired", "locks.waited", "collisions.missing",
+      "collisions.torn", "collisions.lock_overlap", "cache.instances_created", "cache.mounts_overlapped", "errors.io",
+      "races.rename", "locks.holder_deaths", "lock_wait_us", "lock_hold_us", "worker_start_us", "lock_fairness"}},
 };
 
 }  // namespace
@@ -34,6 +40,14 @@ Factory factory_for(model::Backend backend) {
     if (entry.backend == backend) return entry.factory;
   }
   throw InputError(std::string("backend ") + model::to_string(backend) + " is not available");
+}
+
+const std::vector<std::string>& not_measured(model::Backend backend) {
+  for (const auto& entry : k_backends) {
+    if (entry.backend == backend) return entry.not_measured;
+  }
+  static const std::vector<std::string> k_none;
+  return k_none;
 }
 
 // A [command] step may have no operations and a kind no steps: only the command backend

@@ -1,6 +1,8 @@
 #pragma once
 // Which Backend runs a scenario: one table, one line per backend (registry.cpp).
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "engine/backend/backend.hpp"
 
@@ -12,5 +14,10 @@ Factory factory_for(model::Backend backend);
 // Checks, before anything is created, that the scenario can run on its backend (a [command]
 // section for command; operations in every step for the others). Throws InputError.
 void validate(const model::Scenario& scenario);
+
+// Summary fields (a full path, or a group such as "lock_wait_us" for all its statistics)
+// this backend never measures: reports say "not measured" and expectations on them are
+// skipped, never judged as 0 (results/README.md "Not measured").
+const std::vector<std::string>& not_measured(model::Backend backend);
 
 }  // namespace cachestress::backend

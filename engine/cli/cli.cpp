@@ -220,6 +220,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
   const std::uint32_t file_repeat = scenario.repeat;
   apply_run_flags(flags, scenario);
+  scenario.allow_failed_builds = flags.allow_failed_builds;
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;

@@ -26,6 +26,8 @@ void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
+  app.add_flag("--allow-failed-builds", f.allow_failed_builds,
+               "failed builds do not fail a scenario whose [expect] says nothing about failures (default: exit 1)");
   app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
   app.add_option("--format", f.format,
                  "FORMAT[,FORMAT...] (repeatable): the first goes to stdout, file formats are also written beside "

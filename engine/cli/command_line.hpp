@@ -23,6 +23,7 @@ struct RunFlags {
   std::string junit;
   std::string workdir;
   bool keep = false;
+  bool allow_failed_builds = false;
   std::string out;
   std::vector<std::string> format;  // --format values; report::parse_formats splits the comma lists
   unsigned lock_threads = 8;

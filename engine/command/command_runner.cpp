@@ -208,21 +208,23 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   auto child = std::make_unique<Child>(m_loop.raw());
   Child* raw = child.get();
   m_children[build] = std::move(child);
-  raw->start(std::move(spec), [this, build, kind, step, token = values.token, argv = std::move(argv),
+  raw->start(std::move(spec), [this, build, kind, step, values, argv = std::move(argv),
                                done = std::move(done)](ChildResult& result) {
     // Keep the child alive until this callback returns; the next step may start a new one.
     auto self = std::move(m_children[build]);
     m_children.erase(build);
-    done(judge(build, kind, step, token, result, argv));
+    done(judge(build, kind, step, values, result, argv));
   });
 }
 
-StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t step, const std::string& token,
+StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t step, const Values& values,
                                  ChildResult& r, const std::vector<std::string>& argv) {
+  const std::string& token = values.token;
   StepVerdict v;
   const auto& kind_name = m_scenario.kinds[static_cast<std::size_t>(kind)].name;
   if (r.spawn_error != 0) {
-    v.failure = model::failure_reason(model::FailureCategory::spawn, argv.front() + ": " + uv_error_text(r.spawn_error));
+    // Grouped by reason: this build's own values read as placeholders (template.hpp unexpand).
+    v.failure = model::failure_reason(model::FailureCategory::spawn, unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error));
   } else if (r.timed_out) {
     const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
     v.failure = model::failure_reason(model::FailureCategory::timeout, "killed after " + std::to_string(ms) + " ms");
@@ -231,9 +233,9 @@ StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t st
   } else if (r.exit_status != 0) {
     v.failure = model::failure_reason(model::FailureCategory::exit, "status " + std::to_string(r.exit_status));
   } else {
-    const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err});
+    const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err, &values});
     if (checked.passed) return v;
-    v.failure = model::failure_reason(model::FailureCategory::check, checked.failed);
+    v.failure = model::failure_reason(model::FailureCategory::check, unexpand(checked.failed, values));
     v.polluter = checked.polluter;
   }
   v.ok = false;

@@ -68,7 +68,7 @@ class CommandRunner {
  private:
   void spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
              std::function<void(StepVerdict)> done);
-  StepVerdict judge(std::uint64_t build, int kind, std::uint32_t step, const std::string& token, ChildResult& result,
+  StepVerdict judge(std::uint64_t build, int kind, std::uint32_t step, const Values& values, ChildResult& result,
                     const std::vector<std::string>& argv);
   void keep_log(std::uint64_t build, std::string text, StepVerdict& verdict);
   std::string tmpdir_for(const std::string& root) const;

@@ -41,8 +41,12 @@ std::string shown(std::string_view text) {
 }  // namespace
 
 std::optional<std::string> regex_problem(const std::string& pattern) {
+  if (has_placeholders(pattern)) {
+    if (auto problem = placeholder_problem(pattern)) return problem;
+  }
   try {
-    std::regex compiled(pattern, std::regex::ECMAScript);
+    // With placeholders: valid whatever a build's values are (they are escaped).
+    std::regex compiled(has_placeholders(pattern) ? expand_regex(pattern, Values{}) : pattern, std::regex::ECMAScript);
     (void)compiled;
   } catch (const std::regex_error& e) {
     return std::string("invalid regex: ") + e.what();
@@ -53,12 +57,13 @@ std::optional<std::string> regex_problem(const std::string& pattern) {
 std::vector<CompiledCheck> compile_checks(const std::vector<model::OutputCheck>& checks) {
   std::vector<CompiledCheck> out;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    CompiledCheck c{checks[i], std::nullopt};
+    CompiledCheck c{checks[i], std::nullopt, has_placeholders(checks[i].regex) || has_placeholders(checks[i].substring)};
     if (!checks[i].regex.empty()) {
       if (auto problem = regex_problem(checks[i].regex)) {
         throw InputError("command.check[" + std::to_string(i) + "].regex: " + *problem);
       }
-      c.regex.emplace(checks[i].regex, std::regex::ECMAScript | std::regex::optimize);
+      c.regex.emplace(c.templated ? expand_regex(checks[i].regex, Values{}) : checks[i].regex,
+                      std::regex::ECMAScript | std::regex::optimize);
     }
     out.push_back(std::move(c));
   }
@@ -110,14 +115,19 @@ CheckResult evaluate(const std::vector<CompiledCheck>& checks, const StepOutput&
     const std::string_view text = stream_text(check.stream, output, both);
     bool ok = false;
     std::string failed;
+    // The message shows the check as written ({build}, not 17): one group for every build.
     if (check.own_token) {
       ok = text.find(output.own_token) != std::string_view::npos;
-      failed = std::string(stream_name(check.stream)) + " does not contain this build's token " + shown(output.own_token);
+      failed = std::string(stream_name(check.stream)) + " does not contain this build's token {token}";
+    } else if (compiled.regex && compiled.templated && output.values != nullptr) {
+      ok = any_line_matches(std::regex(expand_regex(check.regex, *output.values), std::regex::ECMAScript), text);
+      failed = std::string(stream_name(check.stream)) + " has no line matching /" + check.regex + "/";
     } else if (compiled.regex) {
       ok = any_line_matches(*compiled.regex, text);
       failed = std::string(stream_name(check.stream)) + " has no line matching /" + check.regex + "/";
     } else {
-      ok = text.find(check.substring) != std::string_view::npos;
+      const std::string wanted = compiled.templated && output.values != nullptr ? expand(check.substring, *output.values) : check.substring;
+      ok = text.find(wanted) != std::string_view::npos;
       failed = std::string(stream_name(check.stream)) + " does not contain " + shown(check.substring);
     }
     if (ok) continue;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/command/template.hpp"
 #include "engine/model/command.hpp"
 
 namespace cachestress::command {
@@ -17,6 +18,7 @@ namespace cachestress::command {
 struct CompiledCheck {
   model::OutputCheck check;
   std::optional<std::regex> regex;
+  bool templated = false;  // substring or regex has placeholders: expanded per step
 };
 
 // Compiles every check; the first invalid regex throws InputError naming its index.
@@ -46,6 +48,9 @@ struct StepOutput {
   std::string_view own_token;
   std::string_view out;
   std::string_view err;
+  // This step's placeholder values: a check's substring or regex may use them ({build},
+  // {token}, {step}, ...; template.hpp), so step 1 can look for what step 0 wrote.
+  const Values* values = nullptr;
 };
 
 // Judges every check that applies to this kind and step; the first failure decides.

@@ -82,13 +82,22 @@ std::string token_for(std::uint64_t build, std::string_view kind, std::uint32_t 
   return "cst:" + std::to_string(build) + ":" + std::string(kind) + ":" + std::to_string(step);
 }
 
-std::string expand(std::string_view word, const Values& v) {
+static std::string regex_escaped(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+static std::string expand_with(std::string_view word, const Values& v, bool for_regex) {
   std::string out;
   out.reserve(word.size() + 16);
   for (std::size_t i = 0; i < word.size(); ++i) {
     const char c = word[i];
     if ((c == '{' || c == '}') && i + 1 < word.size() && word[i + 1] == c) {
-      out += c;
+      out += for_regex ? std::string("\\") + c : std::string(1, c);
       ++i;
       continue;
     }
@@ -98,14 +107,53 @@ std::string expand(std::string_view word, const Values& v) {
       continue;
     }
     const auto name = word.substr(i + 1, length);
-    if (name == "build") out += std::to_string(v.build);
-    else if (name == "kind") out += v.kind;
-    else if (name == "step") out += std::to_string(v.step);
-    else if (name == "token") out += v.token;
-    else if (name == "tmpdir") out += v.tmpdir;
-    else if (name == "workdir") out += v.workdir;
-    else if (name == "realworkdir") out += v.realworkdir;
+    std::string value;
+    if (name == "build") value = std::to_string(v.build);
+    else if (name == "kind") value = v.kind;
+    else if (name == "step") value = std::to_string(v.step);
+    else if (name == "token") value = v.token;
+    else if (name == "tmpdir") value = v.tmpdir;
+    else if (name == "workdir") value = v.workdir;
+    else if (name == "realworkdir") value = v.realworkdir;
+    out += for_regex ? regex_escaped(value) : value;
     i += length + 1;
+  }
+  return out;
+}
+
+std::string expand(std::string_view word, const Values& v) { return expand_with(word, v, false); }
+
+std::string expand_regex(std::string_view pattern, const Values& v) { return expand_with(pattern, v, true); }
+
+bool has_placeholders(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '{' && i + 1 < text.size() && text[i + 1] == '{') {
+      ++i;
+      continue;
+    }
+    if (text[i] == '{' && placeholder_at(text, i) > 0) return true;
+  }
+  return false;
+}
+
+std::string unexpand(std::string_view text, const Values& v) {
+  std::string out(text);
+  auto replace_all = [&out](const std::string& value, std::string_view placeholder) {
+    if (value.empty()) return;
+    for (std::size_t at = out.find(value); at != std::string::npos; at = out.find(value, at + placeholder.size())) {
+      out.replace(at, value.size(), placeholder);
+    }
+  };
+  // Longest first: the TMPDIR lies under the workspace, a token holds the build's number.
+  replace_all(v.token, "{token}");
+  replace_all(v.tmpdir, "{tmpdir}");
+  replace_all(v.realworkdir, "{realworkdir}");
+  replace_all(v.workdir, "{workdir}");
+  const std::string build = std::to_string(v.build);
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t at = out.find(build); at != std::string::npos; at = out.find(build, at + 1)) {
+    const bool whole = (at == 0 || !is_digit(out[at - 1])) && (at + build.size() >= out.size() || !is_digit(out[at + build.size()]));
+    if (whole) out.replace(at, build.size(), "{build}");
   }
   return out;
 }

@@ -47,6 +47,14 @@ std::string token_for(std::uint64_t build, std::string_view kind, std::uint32_t 
 // One word with its placeholders replaced (the word must have passed placeholder_problem).
 std::string expand(std::string_view word, const Values& values);
 std::vector<std::string> expand_all(const std::vector<std::string>& words, const Values& values);
+// The same for a regex: every value is escaped, so it matches only itself.
+std::string expand_regex(std::string_view pattern, const Values& values);
+// Whether `text` has a known placeholder (an output check's text is then expanded per step).
+bool has_placeholders(std::string_view text);
+// The reverse, for grouping failures: each of this build's values in `text` (its token,
+// TMPDIR, workspace paths, and its number as a whole word) becomes its placeholder, so
+// the same failure of 39 builds reads the same ("...token {token}").
+std::string unexpand(std::string_view text, const Values& values);
 
 // argv written back as one string that split_words() turns into the same words.
 std::string join_words(const std::vector<std::string>& words);

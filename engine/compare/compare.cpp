@@ -55,6 +55,22 @@ std::vector<double> metric_values(const Group& group, const MetricSpec& spec, co
   return values;
 }
 
+// False when the run's backend does not measure `path` (the report's "not_measured": full
+// paths or groups such as "lock_wait_us"); reports before it measured everything they wrote.
+bool measures(const nlohmann::json& cell, const std::string& path) {
+  if (!cell.contains("not_measured") || !cell["not_measured"].is_array()) return true;
+  for (const auto& entry : cell["not_measured"]) {
+    if (!entry.is_string()) continue;
+    const auto name = entry.get<std::string>();
+    if (path == name || (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.')) return false;
+  }
+  return true;
+}
+
+bool group_measures(const Group& group, const std::string& path) {
+  return std::all_of(group.cells.begin(), group.cells.end(), [&](const nlohmann::json& cell) { return measures(cell, path); });
+}
+
 // "prefix.key: a -> b" for every key whose value differs (or exists on one side only).
 void diff_objects(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
                   std::vector<std::string>& out) {
@@ -276,6 +292,11 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
     cell.base_runs = b.cells.size();
     cell.new_runs = n->cells.size();
     for (const MetricSpec& spec : compared_metrics()) {
+      if (!group_measures(b, spec.path) || !group_measures(*n, spec.path)) {
+        std::string note = std::string(spec.path) + ": not measured by the backend of one side, not compared";
+        if (std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) c.notes.push_back(std::move(note));
+        continue;
+      }
       cell.metrics.push_back(judge_metric(spec, metric_values(b, spec, c.base_label), metric_values(*n, spec, c.new_label), options));
     }
     for (std::size_t i = 0; i < std::min(b.cells.size(), n->cells.size()); ++i) {

@@ -1,5 +1,7 @@
 #include "engine/metrics/collector.hpp"
 
+#include <algorithm>
+
 #include "engine/model/failure.hpp"
 
 #include <fcntl.h>
@@ -52,6 +54,14 @@ void Collector::record(Hist h, std::uint64_t value_us) noexcept {
   m_metrics->histograms[static_cast<std::size_t>(h)].record(value_us);
 }
 
+bool RunMetrics::measured(std::string_view path) const {
+  constexpr std::string_view k_prefix = "summary.";
+  if (path.starts_with(k_prefix)) path.remove_prefix(k_prefix.size());
+  return std::none_of(not_measured.begin(), not_measured.end(), [&](const std::string& name) {
+    return path == name || (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.');
+  });
+}
+
 double RunMetrics::jain_index() const noexcept {
   const auto n = static_cast<double>(counters[static_cast<std::size_t>(Counter::lock_acquisitions)]);
   if (n == 0 || wait_sum_squares == 0) return 1.0;  // nobody waited: perfectly fair
@@ -60,10 +70,12 @@ double RunMetrics::jain_index() const noexcept {
 
 void Collector::record_lock_wait(std::uint64_t wait_us, bool waited, std::uint64_t build, int kind) noexcept {
   record(Hist::lock_wait_us, wait_us);
-  const auto x = static_cast<double>(wait_us);
+  // Fairness is about waiting for another holder: an acquisition that found the lock free
+  // waited 0 however long taking it took, so nobody waiting reads as index 1, longest 0.
+  const double x = waited ? static_cast<double>(wait_us) : 0.0;
   m_metrics->wait_sum_us += x;
   m_metrics->wait_sum_squares += x * x;
-  if (m_metrics->longest_wait_kind < 0 || wait_us > m_metrics->longest_wait_us) {
+  if (waited && (m_metrics->longest_wait_kind < 0 || wait_us > m_metrics->longest_wait_us)) {
     m_metrics->longest_wait_us = wait_us;
     m_metrics->longest_wait_build = build;
     m_metrics->longest_wait_kind = kind;

@@ -122,6 +122,10 @@ struct RunMetrics {
   std::uint64_t cross_host_lock_overlaps = 0;  // of which lock_overlap
   std::vector<Collision> cross_host_examples;
   double duration_s = 0;
+  // Summary fields the backend never measures (full paths or groups, e.g. "lock_wait_us"):
+  // their 0 means nothing, so reports say "not measured" and expectations skip them.
+  std::vector<std::string> not_measured;
+  bool measured(std::string_view path) const;
 
   std::uint64_t counter(Counter c) const { return counters[static_cast<std::size_t>(c)]; }
   const Histogram& histogram(Hist h) const { return histograms[static_cast<std::size_t>(h)]; }

@@ -22,17 +22,23 @@ bool holds(model::Comparison comparison, double value, double bound) {
 
 }  // namespace
 
-std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, const RunMetrics& metrics) {
+std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, const RunMetrics& metrics,
+                           const std::string& backend) {
   std::vector<Verdict> verdicts;
   for (const auto& expectation : expectations) {
-    double value = summary_value(metrics, canonical_summary_field(expectation.field));
-    verdicts.push_back({expectation, value, holds(expectation.comparison, value, expectation.value)});
+    const std::string field = canonical_summary_field(expectation.field);
+    if (!metrics.measured(field)) {
+      verdicts.push_back({expectation, 0, false, backend.empty() ? "not measured" : "not measured by the " + backend + " backend", false});
+      continue;
+    }
+    double value = summary_value(metrics, field);
+    verdicts.push_back({expectation, value, holds(expectation.comparison, value, expectation.value), {}, false});
   }
   return verdicts;
 }
 
 bool all_passed(const std::vector<Verdict>& verdicts) {
-  return std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.passed; });
+  return std::none_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.failed(); });
 }
 
 }  // namespace cachestress::metrics

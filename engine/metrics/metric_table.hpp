@@ -93,21 +93,30 @@ enum class Rate : std::size_t { duration_s, builds_per_s, steps_per_s, bytes_per
 
 inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Rate::count_)> k_rates{{
     {"duration_s", "s", Merge::max, "wall time from the first admission to the last build's end"},
-    {"builds_per_s", "builds/s", Merge::recompute, "builds.completed / duration_s"},
+    {"builds_per_s", "builds/s", Merge::recompute, "completed builds only: builds.completed / duration_s"},
     {"steps_per_s", "steps/s", Merge::recompute, "steps.completed / duration_s"},
     {"bytes_per_s", "bytes/s", Merge::recompute, "(bytes.written + bytes.read) / duration_s"},
 }};
 
 // Latency distributions: log-linear histograms (engine/metrics/histogram.hpp), merged by
 // adding bucket counts; percentiles are within 1% of exact.
-enum class Hist : std::size_t { lock_wait_us, lock_hold_us, step_latency_us, build_latency_us, worker_start_us, count_ };
+enum class Hist : std::size_t {
+  lock_wait_us,
+  lock_hold_us,
+  step_latency_us,
+  build_latency_us,
+  worker_start_us,
+  failed_build_latency_us,
+  count_
+};
 
 inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Hist::count_)> k_histograms{{
     {"lock_wait_us", "us", Merge::buckets, "time from asking for a locked mount to holding it"},
     {"lock_hold_us", "us", Merge::buckets, "time a locked mount was held"},
     {"step_latency_us", "us", Merge::buckets, "time from a step's start (before mounting) to its release"},
-    {"build_latency_us", "us", Merge::buckets, "time from a build's admission to its end"},
+    {"build_latency_us", "us", Merge::buckets, "completed builds only: time from a build's admission to its end"},
     {"worker_start_us", "us", Merge::buckets, "process backend: from spawning a build's worker to its hello (fork, exec, plan): per-build overhead"},
+    {"failed_build_latency_us", "us", Merge::buckets, "failed builds only: time from a build's admission to its failure"},
 }};
 
 // Statistics reported for every histogram. "waited" (acquisitions with a nonzero wait) is

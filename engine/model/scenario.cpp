@@ -116,22 +116,25 @@ std::optional<std::string> condition_value(std::string_view key, const Scenario&
   return std::nullopt;
 }
 
-bool applies(const Expectation& expectation, const Scenario& scenario) {
+bool applies(const Condition& condition, const Scenario& scenario) {
   const RunConfig& run = scenario.run;
-  if (expectation.when_key.empty()) return true;
-  auto actual = condition_value(expectation.when_key, scenario);
+  auto actual = condition_value(condition.key, scenario);
   if (!actual) return false;
   // "per-group" covers every per-group:K.
-  const bool equal = *actual == expectation.when_value ||
-                     (expectation.when_key == "isolation" && expectation.when_value == "per-group" &&
-                      run.isolation.kind == IsolationKind::per_group);
-  return expectation.when_comparison == Comparison::ne ? !equal : equal;
+  const bool equal = *actual == condition.value ||
+                     (condition.key == "isolation" && condition.value == "per-group" && run.isolation.kind == IsolationKind::per_group);
+  return condition.comparison == Comparison::ne ? !equal : equal;
+}
+
+std::string condition_text(const Condition& condition) {
+  const std::string op = condition.comparison == Comparison::eq ? "=" : to_string(condition.comparison);
+  return condition.key + op + condition.value;
 }
 
 std::string condition_text(const Expectation& expectation) {
-  if (expectation.when_key.empty()) return "";
-  const std::string op = expectation.when_comparison == Comparison::eq ? "=" : to_string(expectation.when_comparison);
-  return expectation.when_key + op + expectation.when_value;
+  std::string text;
+  for (const auto& condition : expectation.when) text += (text.empty() ? "" : " && ") + condition_text(condition);
+  return text;
 }
 
 const char* to_string(Comparison v) {

@@ -76,16 +76,24 @@ struct BuildKind {
 };
 
 // One `[expect]` entry: `"collisions.total" = 0` or `"lock_wait_us.p99" = "<50000"`.
+// One condition on the resolved run: a choice setting = or != a value ("isolation=per-build"),
+// or a numeric setting compared with a number ("concurrency>=2").
+struct Condition {
+  std::string key;
+  std::string value;
+  Comparison comparison = Comparison::eq;  // choices: == or !=; numeric settings: any
+  bool operator==(const Condition&) const = default;
+};
+
 struct Expectation {
   std::string field;       // summary field path, e.g. collisions.foreign
   Comparison comparison = Comparison::eq;
   double value = 0;
   std::string text;        // as written, for reports
-  // Optional condition on the resolved run ("isolation" = "per-build"): the expectation is
-  // judged only when it holds, so one file states the documented outcome of each variant.
-  std::string when_key;    // empty: always applies
-  std::string when_value;
-  Comparison when_comparison = Comparison::eq;  // choices: == or !=; numeric settings: any
+  // Optional conditions on the resolved run, all of which must hold ("concurrency>=2 &&
+  // sharing=locked"): the expectation is judged only then, so one file states the
+  // documented outcome of each variant. Empty: always applies.
+  std::vector<Condition> when;
 };
 
 struct RunConfig {
@@ -147,6 +155,9 @@ struct Scenario {
   std::vector<SweepAxis> sweep;  // [sweep]: empty for a single run
   std::uint32_t repeat = 1;      // [sweep] repeat: runs per cell, interleaved
   std::optional<CommandSpec> command;  // [command]: what backend = "command" runs
+  // --allow-failed-builds: without it, a scenario whose [expect] says nothing about failures
+  // (builds.failed, builds.completed, failures.*) fails when a build fails.
+  bool allow_failed_builds = false;
 };
 
 // Text forms used by the CLI, TOML files and reports (one place for each spelling).
@@ -178,8 +189,10 @@ bool is_condition_key(std::string_view key);
 std::optional<std::string> condition_value(std::string_view key, const Scenario& scenario);
 // Conditions on a choice (sharing, isolation, ...); numeric settings are judged by
 // scenario::condition_holds, which knows the settings table.
-bool applies(const Expectation& expectation, const Scenario& scenario);
-// "concurrency>=2", "isolation=shared", "" without a condition: as reports and `show` print it.
+bool applies(const Condition& condition, const Scenario& scenario);
+// "concurrency>=2", "isolation=shared", "concurrency>=2 && sharing=locked", "" without a
+// condition: as reports and `show` print it.
+std::string condition_text(const Condition& condition);
 std::string condition_text(const Expectation& expectation);
 // Every mount's sharing mode when they agree, else "mixed" ("none" without mounts).
 std::string common_sharing(const Scenario& scenario);

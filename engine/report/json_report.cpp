@@ -138,9 +138,13 @@ json aggregates_json(const std::vector<CellReport>& cells, const SweepInfo&) {
     json figures = json::object();
     for (const auto& path : aggregated_paths()) {
       std::vector<double> samples;
+      bool measured = true;
       for (const auto& cell : cells) {
-        if (cell.index == index) samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, path));
+        if (cell.index != index) continue;
+        measured = measured && cell.run.outcome->metrics->measured(path);
+        samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, path));
       }
+      if (!measured) continue;  // no median of placeholders
       const metrics::Spread s = metrics::spread_of(samples);
       figures[path] = {{"median", s.median}, {"mad", s.mad}, {"min", s.min}, {"max", s.max}};
     }
@@ -169,6 +173,8 @@ nlohmann::json run_json(const RunReport& report) {
   summary["failures"]["signatures"] = json::object();
   for (const auto& [category, count] : m.signatures) summary["failures"]["signatures"][category] = count;
   doc["summary"] = summary;
+  // Fields the backend never measures: their summary 0 is a placeholder (results/README.md).
+  doc["not_measured"] = m.not_measured;
 
   json interference = json::array();
   for (const auto& cell : m.interference) {
@@ -229,17 +235,25 @@ nlohmann::json run_json(const RunReport& report) {
   doc["holder_deaths"] = deaths;
 
   json expectations = json::array();
+  json skipped = json::array();  // not judged: kept apart so every "expectations" entry has a value and a verdict
   for (const auto& v : report.verdicts) {
-    json condition = v.expectation.when_key.empty() ? json(nullptr) : json(model::condition_text(v.expectation));
-    expectations.push_back({{"field", v.expectation.field},
-                            {"when", condition},
-                            {"expect", std::string(model::to_string(v.expectation.comparison)) + " " +
-                                           nlohmann::json(v.expectation.value).dump()},
-                            {"written", v.expectation.text},
-                            {"value", v.value},
-                            {"passed", v.passed}});
+    json condition = v.expectation.when.empty() ? json(nullptr) : json(model::condition_text(v.expectation));
+    json entry = {{"field", v.expectation.field},
+                  {"when", condition},
+                  {"expect", std::string(model::to_string(v.expectation.comparison)) + " " + nlohmann::json(v.expectation.value).dump()},
+                  {"written", v.expectation.text}};
+    if (!v.skipped.empty()) {
+      entry["reason"] = v.skipped;
+      skipped.push_back(std::move(entry));
+      continue;
+    }
+    entry["value"] = v.value;
+    entry["passed"] = v.passed;
+    if (v.implicit) entry["implicit"] = metrics::k_implicit_reason;
+    expectations.push_back(std::move(entry));
   }
   doc["expectations"] = expectations;
+  doc["expectations_skipped"] = skipped;
 
   json intervals = json::array();
   for (const auto& i : m.intervals) {

@@ -25,10 +25,14 @@ std::string to_junit(const std::vector<CellReport>& cells) {
     for (const auto& v : cell.run.verdicts) {
       const auto& e = v.expectation;
       std::string name = e.field + " " + model::to_string(e.comparison) + " " + number(e.value);
-      if (!e.when_key.empty()) name += " [" + model::condition_text(e) + "]";
+      if (!e.when.empty()) name += " [" + model::condition_text(e) + "]";
       cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", markup_escape(suite_name), markup_escape(name));
-      cases += fmt::format("      <system-out>value {}</system-out>\n", number(v.value));
-      if (!v.passed) {
+      if (!v.skipped.empty()) {
+        cases += fmt::format("      <skipped message=\"{}\"/>\n", markup_escape(v.skipped));
+      } else {
+        cases += fmt::format("      <system-out>value {}</system-out>\n", number(v.value));
+      }
+      if (v.failed()) {
         ++suite_failures;
         cases += fmt::format("      <failure message=\"{}\" type=\"expectation\">expected {} {} {}, got {}</failure>\n",
                              markup_escape(e.field + " = " + number(v.value)), markup_escape(e.field),

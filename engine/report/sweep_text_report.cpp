@@ -77,7 +77,7 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
     row.push_back(value("lock_wait_us.count") > 0 ? duration_text(value("lock_wait_us.p99")) : "-");
     row.push_back(fmt::format("{:.0f}", value("collisions.total")));
     row.push_back(fmt::format("{:.0f}", value("builds.failed")));
-    const bool passed = std::all_of(cell.run.verdicts.begin(), cell.run.verdicts.end(), [](const auto& v) { return v.passed; });
+    const bool passed = std::all_of(cell.run.verdicts.begin(), cell.run.verdicts.end(), [](const auto& v) { return !v.failed(); });
     row.push_back(cell.run.outcome->interrupted ? "interrupted" : passed ? "pass" : "FAIL");
     rows.push_back(std::move(row));
   }

@@ -48,15 +48,28 @@ std::string to_text(const RunReport& report) {
                    value("builds.started"), value("builds.completed"), value("builds.failed"),
                    value("builds.interrupted"), s.run.concurrency));
   if (outcome.multi_host) out += hosts_text(*outcome.multi_host, m);
-  line(fmt::format("  throughput  {:.1f} builds/s, {:.1f} steps/s over {:.2f} s", value("builds_per_s"),
-                   value("steps_per_s"), value("duration_s")));
-  for (const char* name : {"lock_wait_us", "lock_hold_us", "build_latency_us"}) {
+  // Rates and build times count completed builds only; a handful is not a distribution.
+  constexpr double k_few = 5;
+  const double completed = value("builds.completed");
+  line(fmt::format("  throughput  {:.1f} completed builds/s, {:.1f} steps/s over {:.2f} s{}", value("builds_per_s"),
+                   value("steps_per_s"), value("duration_s"),
+                   completed < k_few ? fmt::format(" (from {:.0f} completed build{}: too few for a rate)", completed, completed == 1 ? "" : "s") : ""));
+  for (const char* name : {"lock_wait_us", "lock_hold_us", "build_latency_us", "failed_build_latency_us"}) {
     std::string n = name;
-    if (value((n + ".count").c_str()) == 0) continue;
-    std::string label = n == "lock_wait_us" ? "lock wait" : n == "lock_hold_us" ? "lock hold" : "build time";
+    const double count = value((n + ".count").c_str());
+    if (count == 0 || !m.measured(n)) continue;
+    std::string label = n == "lock_wait_us"       ? "lock wait"
+                        : n == "lock_hold_us"     ? "lock hold"
+                        : n == "build_latency_us" ? "build time"
+                                                  : "failed time";
     std::string extra;
     if (n == "lock_wait_us") {
-      extra = fmt::format("  ({:.0f} of {:.0f} acquisitions waited)", value("lock_wait_us.waited"), value("lock_wait_us.count"));
+      const double waited = value("lock_wait_us.waited");
+      extra = fmt::format("  ({:.0f} of {:.0f} acquisitions waited{})", waited, count,
+                          waited == 0 ? ": the times are the cost of taking a free lock" : "");
+    } else if (n == "build_latency_us" || n == "failed_build_latency_us") {
+      extra = fmt::format("  ({} builds only{})", n == "build_latency_us" ? "completed" : "failed",
+                          count < k_few ? fmt::format(", {:.0f}: too few for percentiles", count) : "");
     }
     line(fmt::format("  {:<11} p50 {}  p99 {}  max {}{}", label, duration_text(value((n + ".p50").c_str())),
                      duration_text(value((n + ".p99").c_str())), duration_text(value((n + ".max").c_str())), extra));
@@ -67,9 +80,16 @@ std::string to_text(const RunReport& report) {
                      m.longest_wait_build, kind_name(outcome, m.longest_wait_kind)));
   }
   if (value("races.rename") > 0) line(fmt::format("  races       {:.0f} renames found the destination already there", value("races.rename")));
-  line(fmt::format("  collisions  {:.0f} total: foreign {:.0f}, missing {:.0f}, torn {:.0f}, lock_overlap {:.0f}",
-                   value("collisions.total"), value("collisions.foreign"), value("collisions.missing"),
-                   value("collisions.torn"), value("collisions.lock_overlap")));
+  auto counted = [&](const char* path) { return m.measured(path) ? fmt::format("{:.0f}", value(path)) : std::string("not measured"); };
+  line(fmt::format("  collisions  {} total: foreign {}, missing {}, torn {}, lock_overlap {}", counted("collisions.total"),
+                   counted("collisions.foreign"), counted("collisions.missing"), counted("collisions.torn"),
+                   counted("collisions.lock_overlap")));
+  // inproc lacks only worker_start_us, which nobody expects of it: no line for that.
+  if (!m.not_measured.empty() && s.run.backend != model::Backend::inproc && s.run.backend != model::Backend::fake) {
+    std::string names;
+    for (const auto& name : m.not_measured) names += (names.empty() ? "" : ", ") + name;
+    line(fmt::format("  not measured by the {} backend: {}", model::to_string(s.run.backend), names));
+  }
   if (!m.interference.empty()) {
     line("  interference (polluter kind -> victim kind):");
     for (const auto& cell : m.interference) {
@@ -103,12 +123,19 @@ std::string to_text(const RunReport& report) {
                      value("failures.enospc")));
   }
   if (!m.failures.empty()) {
-    line("  failures:");
-    for (const auto& f : m.failures) {
+    // The biggest groups; the JSON report has every group, each with one example.
+    constexpr std::size_t k_groups_shown = 5;
+    std::vector<const metrics::FailureReason*> biggest;
+    for (const auto& f : m.failures) biggest.push_back(&f);
+    std::stable_sort(biggest.begin(), biggest.end(), [](const auto* a, const auto* b) { return a->count > b->count; });
+    line(biggest.size() > k_groups_shown ? fmt::format("  failures ({} groups):", biggest.size()) : std::string("  failures:"));
+    for (std::size_t i = 0; i < biggest.size() && i < k_groups_shown; ++i) {
+      const auto& f = *biggest[i];
       line(fmt::format("    {:>8} x {} (e.g. build {}, kind {})", f.count, core::printable(f.reason), f.example_build, kind_name(outcome, f.example_kind)));
       if (!f.example_log.empty()) line(fmt::format("             full output: {}", core::printable(f.example_log)));
       for (const auto& first : f.example_lines) line(fmt::format("             | {}", core::printable(first)));
     }
+    if (biggest.size() > k_groups_shown) line(fmt::format("    {} more groups in the report", biggest.size() - k_groups_shown));
   }
   if (!m.signatures.empty()) {
     std::string counts;
@@ -128,8 +155,11 @@ std::string to_text(const RunReport& report) {
   if (!report.verdicts.empty()) {
     line("  expectations:");
     for (const auto& v : report.verdicts) {
-      line(fmt::format("    {} {} {} {} (value {})", v.passed ? "PASS" : "FAIL", core::printable(v.expectation.field),
-                       model::to_string(v.expectation.comparison), v.expectation.value, v.value));
+      const std::string shown = !v.skipped.empty() ? v.skipped
+                                : v.implicit      ? fmt::format("value {}; {}", v.value, metrics::k_implicit_reason)
+                                                  : fmt::format("value {}", v.value);
+      line(fmt::format("    {} {} {} {} ({})", !v.skipped.empty() ? "SKIP" : v.passed ? "PASS" : "FAIL", core::printable(v.expectation.field),
+                       model::to_string(v.expectation.comparison), v.expectation.value, shown));
     }
   }
   return out;
@@ -144,9 +174,10 @@ std::string failed_expectations_text(const std::vector<CellReport>& cells) {
       where += (where.empty() ? "" : " ") + fmt::format("rep {}", cell.repeat + 1);
     }
     for (const auto& v : cell.run.verdicts) {
-      if (v.passed) continue;
-      out += fmt::format("FAIL {}{} {} {} (value {})\n", where.empty() ? "" : "[" + where + "] ", core::printable(v.expectation.field),
-                         model::to_string(v.expectation.comparison), v.expectation.value, v.value);
+      if (!v.failed()) continue;
+      out += fmt::format("FAIL {}{} {} {} (value {}{})\n", where.empty() ? "" : "[" + where + "] ", core::printable(v.expectation.field),
+                         model::to_string(v.expectation.comparison), v.expectation.value, v.value,
+                         v.implicit ? std::string("; ") + metrics::k_implicit_reason : "");
     }
   }
   return out;

@@ -160,6 +160,7 @@ RunOutcome Runner::run() {
     outcome.enospc_tmpfs_kb = m_workspace->tmpfs_kb();
     for (const auto& kind : m_scenario.kinds) outcome.kind_names.push_back(kind.name);
     outcome.metrics = std::make_unique<metrics::RunMetrics>(m_collector.metrics());
+    outcome.metrics->not_measured = backend::not_measured(m_scenario.run.backend);
   }
 
   // Tear down in order: builds are gone; the backend stops its threads and children, then
@@ -301,7 +302,10 @@ void Runner::retire(std::uint64_t id, backend::BuildEnd end) {
       m_collector.add(metrics::Counter::builds_completed);
       m_collector.record(metrics::Hist::build_latency_us, core::now_us() - it->second.admitted_us);
       break;
-    case backend::BuildEnd::failed: m_collector.add(metrics::Counter::builds_failed); break;
+    case backend::BuildEnd::failed:
+      m_collector.add(metrics::Counter::builds_failed);
+      m_collector.record(metrics::Hist::failed_build_latency_us, core::now_us() - it->second.admitted_us);
+      break;
     case backend::BuildEnd::interrupted: m_collector.add(metrics::Counter::builds_interrupted); break;
   }
   m_in_flight.erase(it);

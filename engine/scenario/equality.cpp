@@ -57,7 +57,7 @@ bool same_scenario(const model::Scenario& a, const model::Scenario& b) {
   const auto eb = sorted_by_field(b.expectations);
   return std::equal(ea.begin(), ea.end(), eb.begin(), eb.end(), [](const auto& x, const auto& y) {
     return x.field == y.field && x.comparison == y.comparison && x.value == y.value && x.text == y.text &&
-           x.when_key == y.when_key && x.when_comparison == y.when_comparison && x.when_value == y.when_value;
+           x.when == y.when;
   });
 }
 

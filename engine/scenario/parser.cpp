@@ -871,6 +871,7 @@ class Parser {
     if (const auto* n = entry.get("substring")) {
       check.substring = string(*n, path + ".substring");
       if (check.substring.empty()) fail(at(*n), path + ".substring", "expected a non-empty string");
+      if (auto problem = command::placeholder_problem(check.substring)) fail(at(*n), path + ".substring", *problem);
       ++given;
     }
     if (const auto* n = entry.get("regex")) {
@@ -918,36 +919,53 @@ class Parser {
 
   // A condition table's key: a choice and one of its values ("isolation=per-build",
   // "backend!=process"), or a numeric run setting compared with a number ("concurrency>=2").
-  void read_condition(std::string_view key, const toml::node& node, const std::string& path, model::Expectation& e) const {
-    const auto op_at = key.find_first_of("<>!=");
-    e.when_key = std::string(key.substr(0, op_at));
-    const std::string_view rest = key.substr(op_at);
-    const RunSetting* setting = find_setting(e.when_key);
-    if (!model::is_condition_key(e.when_key) && setting != nullptr && setting->type != SettingType::choice) {
-      const auto parsed = parse_comparison(rest);
-      if (!parsed) fail(at(node), path, "expected run." + e.when_key + " compared with a number, such as \"" + e.when_key + ">=2\"");
-      e.when_comparison = parsed->first;
-      e.when_value = format_double(parsed->second);
-      return;
+  // Several joined by "&&" must all hold ("concurrency>=2 && sharing=locked").
+  void read_conditions(std::string_view key, const toml::node& node, const std::string& path, model::Expectation& e) const {
+    for (std::size_t from = 0;;) {
+      const auto and_at = key.find("&&", from);
+      const std::string_view part = trim(key.substr(from, and_at == std::string_view::npos ? std::string_view::npos : and_at - from));
+      if (part.empty() || part.find_first_of("<>!=") == std::string_view::npos) {
+        fail(at(node), path, "expected conditions joined by &&, each a setting compared with a value, such as "
+                             "\"concurrency>=2 && sharing=locked\" (got " + quoted(std::string(key)) + ")");
+      }
+      e.when.push_back(read_condition(part, node, path));
+      if (and_at == std::string_view::npos) return;
+      from = and_at + 2;
     }
-    if (!model::is_condition_key(e.when_key)) {
+  }
+
+  model::Condition read_condition(std::string_view key, const toml::node& node, const std::string& path) const {
+    model::Condition c;
+    const auto op_at = key.find_first_of("<>!=");
+    c.key = std::string(trim(key.substr(0, op_at)));
+    const std::string_view rest = trim(key.substr(op_at));
+    const RunSetting* setting = find_setting(c.key);
+    if (!model::is_condition_key(c.key) && setting != nullptr && setting->type != SettingType::choice) {
+      const auto parsed = parse_comparison(rest);
+      if (!parsed) fail(at(node), path, "expected run." + c.key + " compared with a number, such as \"" + c.key + ">=2\"");
+      c.comparison = parsed->first;
+      c.value = format_double(parsed->second);
+      return c;
+    }
+    if (!model::is_condition_key(c.key)) {
       fail(at(node), path, "expected a condition on one of " + std::string(model::k_condition_keys) +
                                " (= or !=), such as \"isolation=per-build\", or a numeric run setting compared with a "
                                "number, such as \"concurrency>=2\"");
     }
     const bool ne = rest.starts_with("!=");
-    if (!ne && !rest.starts_with("=")) fail(at(node), path, "a condition on run." + e.when_key + " takes = or != (got " + quoted(std::string(rest)) + ")");
-    e.when_comparison = ne ? model::Comparison::ne : model::Comparison::eq;
-    e.when_value = std::string(rest.substr(ne ? 2 : rest.starts_with("==") ? 2 : 1));
+    if (!ne && !rest.starts_with("=")) fail(at(node), path, "a condition on run." + c.key + " takes = or != (got " + quoted(std::string(rest)) + ")");
+    c.comparison = ne ? model::Comparison::ne : model::Comparison::eq;
+    c.value = std::string(trim(rest.substr(ne ? 2 : rest.starts_with("==") ? 2 : 1)));
     bool valid = false;
-    if (e.when_key == "sharing") valid = e.when_value == "mixed" || model::parse_sharing(e.when_value).has_value();
-    if (e.when_key == "isolation") valid = e.when_value == "per-group" || model::parse_isolation(e.when_value).has_value();
-    if (e.when_key == "semantics") valid = model::parse_semantics(e.when_value).has_value();
-    if (e.when_key == "backend") valid = model::parse_backend(e.when_value).has_value();
-    if (e.when_key == "arrival") valid = model::parse_arrival(e.when_value).has_value();
-    if (e.when_key == "lock_kind") valid = model::parse_lock_kind(e.when_value).has_value();
-    if (e.when_key == "env_policy") valid = model::parse_env_policy(e.when_value).has_value();
-    if (!valid) fail(at(node), path, "unknown value " + quoted(e.when_value) + " for run." + e.when_key);
+    if (c.key == "sharing") valid = c.value == "mixed" || model::parse_sharing(c.value).has_value();
+    if (c.key == "isolation") valid = c.value == "per-group" || model::parse_isolation(c.value).has_value();
+    if (c.key == "semantics") valid = model::parse_semantics(c.value).has_value();
+    if (c.key == "backend") valid = model::parse_backend(c.value).has_value();
+    if (c.key == "arrival") valid = model::parse_arrival(c.value).has_value();
+    if (c.key == "lock_kind") valid = model::parse_lock_kind(c.value).has_value();
+    if (c.key == "env_policy") valid = model::parse_env_policy(c.value).has_value();
+    if (!valid) fail(at(node), path, "unknown value " + quoted(c.value) + " for run." + c.key);
+    return c;
   }
 
   std::vector<model::Expectation> read_expectations(const toml::table& expect) const {
@@ -976,9 +994,9 @@ class Parser {
                                 std::vector<ExpectEntry>& entries) const {
     for (const auto& [key, node] : expect) {
       const std::string path = child(table_path, key.str());
-      if (base.when_key.empty() && key.str().find_first_of("<>!=") != std::string_view::npos) {
+      if (base.when.empty() && key.str().find_first_of("<>!=&") != std::string_view::npos) {
         model::Expectation conditional;
-        read_condition(key.str(), node, path, conditional);
+        read_conditions(key.str(), node, path, conditional);
         read_expectation_entries(table(node, path), path, conditional, entries);
         continue;
       }

@@ -415,17 +415,19 @@ model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenari
   return axis;
 }
 
-bool condition_holds(const model::Expectation& expectation, const model::Scenario& scenario) {
-  if (expectation.when_key.empty() || model::is_condition_key(expectation.when_key)) return model::applies(expectation, scenario);
-  const RunSetting* setting = find_setting(expectation.when_key);
+namespace {
+
+bool condition_holds(const model::Condition& condition, const model::Scenario& scenario) {
+  if (model::is_condition_key(condition.key)) return model::applies(condition, scenario);
+  const RunSetting* setting = find_setting(condition.key);
   if (setting == nullptr || setting->get == nullptr || setting->type == SettingType::choice) return false;
   const auto value = setting->get(scenario);
   if (!value) return false;
   const double actual = setting->type == SettingType::integer ? static_cast<double>(value->integer) : value->number;
   double bound = 0;
-  const auto& text = expectation.when_value;
+  const auto& text = condition.value;
   if (std::from_chars(text.data(), text.data() + text.size(), bound).ec != std::errc{}) return false;
-  switch (expectation.when_comparison) {
+  switch (condition.comparison) {
     case model::Comparison::eq: return actual == bound;
     case model::Comparison::ne: return actual != bound;
     case model::Comparison::lt: return actual < bound;
@@ -434,6 +436,13 @@ bool condition_holds(const model::Expectation& expectation, const model::Scenari
     case model::Comparison::ge: return actual >= bound;
   }
   return false;
+}
+
+}  // namespace
+
+bool condition_holds(const model::Expectation& expectation, const model::Scenario& scenario) {
+  return std::all_of(expectation.when.begin(), expectation.when.end(),
+                     [&](const model::Condition& condition) { return condition_holds(condition, scenario); });
 }
 
 }  // namespace cachestress::scenario

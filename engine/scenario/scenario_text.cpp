@@ -33,17 +33,18 @@ std::string escape(std::string_view text, bool quote, std::size_t max_bytes) {
 }
 std::string quoted(std::string_view text) { return escape(text, true, 80); }
 
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text) {
   constexpr std::array<std::pair<std::string_view, model::Comparison>, 7> k_operators{{
       {"==", model::Comparison::eq}, {"!=", model::Comparison::ne}, {"<=", model::Comparison::le},
       {">=", model::Comparison::ge}, {"=", model::Comparison::eq},  {"<", model::Comparison::lt},
       {">", model::Comparison::gt},
   }};
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
   text = trim(text);
   auto comparison = model::Comparison::eq;
   for (const auto& [spelling, op] : k_operators) {  // two-character operators are listed first
@@ -62,7 +63,8 @@ std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string
 }
 
 bool expectation_order(const model::Expectation& a, const model::Expectation& b) {
-  return std::tie(a.when_key, a.when_comparison, a.when_value, a.field) < std::tie(b.when_key, b.when_comparison, b.when_value, b.field);
+  const std::string a_when = model::condition_text(a), b_when = model::condition_text(b);
+  return std::tie(a_when, a.field) < std::tie(b_when, b.field);
 }
 
 std::vector<model::Expectation> sorted_by_field(std::vector<model::Expectation> expectations) {

@@ -17,6 +17,9 @@ std::string escape(std::string_view text, bool quote, std::size_t max_bytes);
 // A value in a message: quoted, escaped, at most 80 bytes.
 std::string quoted(std::string_view text);
 
+// Without leading and trailing spaces and tabs.
+std::string_view trim(std::string_view text);
+
 // "<= 5", ">0", "3": the operator (== when none) and the number; nothing when malformed.
 std::optional<std::pair<model::Comparison, double>> parse_comparison(std::string_view text);
 

@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
 #include "engine/core/error.hpp"
+#include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/run_settings.hpp"
 
 namespace cachestress::sweep {
@@ -62,6 +64,12 @@ std::vector<Cell> plan_cells(const model::Scenario& scenario) {
   return cells;
 }
 
+bool says_what_failures_to_expect(const model::Scenario& scenario) {
+  return std::any_of(scenario.expectations.begin(), scenario.expectations.end(), [](const model::Expectation& e) {
+    return e.field == "builds.failed" || e.field == "builds.completed" || e.field.starts_with("failures.");
+  });
+}
+
 std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   auto done = std::make_unique<FinishedRun>();
   done->scenario = options.scenario;
@@ -71,7 +79,15 @@ std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   for (const auto& e : done->scenario.expectations) {
     if (scenario::condition_holds(e, done->scenario)) applicable.push_back(e);
   }
-  done->verdicts = metrics::judge(applicable, *done->outcome.metrics);
+  done->verdicts = metrics::judge(applicable, *done->outcome.metrics, model::to_string(done->scenario.run.backend));
+  if (!done->scenario.allow_failed_builds && !says_what_failures_to_expect(done->scenario)) {
+    // Silence about failures means none: a run whose every build failed must not pass.
+    model::Expectation none_failed;
+    none_failed.field = "builds.failed";
+    none_failed.text = "0";
+    const double failed = metrics::summary_value(*done->outcome.metrics, "builds.failed");
+    done->verdicts.push_back({none_failed, failed, failed == 0, {}, true});
+  }
   if (done->outcome.workdir_kept) spdlog::info("workspace kept at {}", done->outcome.workdir);
   return done;
 }
@@ -158,13 +174,14 @@ int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal) 
   bool failed = false;
   for (const auto& cell : cells) {
     for (const auto& v : cell.run.verdicts) {
-      if (v.passed) continue;
+      if (!v.failed()) continue;
       failed = true;
       std::string where;
       for (const auto& [key, value] : cell.values) where += (where.empty() ? " [" : ", ") + key + "=" + value;
       if (!where.empty()) where += "]";
-      spdlog::error("expectation failed{}: {} {} {} (value {})", where, v.expectation.field,
-                    model::to_string(v.expectation.comparison), v.expectation.value, v.value);
+      spdlog::error("expectation failed{}: {} {} {} (value {}){}", where, v.expectation.field,
+                    model::to_string(v.expectation.comparison), v.expectation.value, v.value,
+                    v.implicit ? std::string("; ") + metrics::k_implicit_reason : "");
     }
   }
   return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);

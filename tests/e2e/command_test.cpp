@@ -12,7 +12,8 @@ namespace {
 RunResult run_scenario(const TempDir& tmp, const std::string& toml, std::vector<std::string> extra = {}) {
   write_text(tmp / "s.toml", toml);
   RunSpec spec;
-  spec.args = {"--scenario", tmp / "s.toml", "--out", tmp / "report.json", "-q"};
+  // These tests are about what failed builds leave, not the verdict (verdicts_test.cpp).
+  spec.args = {"--scenario", tmp / "s.toml", "--out", tmp / "report.json", "-q", "--allow-failed-builds"};
   for (auto& e : extra) spec.args.push_back(std::move(e));
   spec.env["TMPDIR"] = tmp.path();
   spec.cwd = tmp.path();

@@ -44,8 +44,13 @@ TEST_CASE("a sweep runs the cartesian product, interleaves repeats, and holds ev
 TEST_CASE("a failing expectation exits 1 and the JUnit file marks that case failed", "[e2e][sweep]") {
   TempDir tmp;
   RunSpec spec;
-  // convoy's own expectations include locks.waited > 0 (sharing=locked): with one build in flight nobody waits.
-  spec.args = {"--scenario", "convoy", "--builds", "4", "--concurrency", "1", "--junit", tmp / "junit.xml", "-q"};
+  // Expecting waits under sharing=locked without the concurrency>=2 that convoy says: with one
+  // build in flight nobody waits.
+  write_text(tmp / "waits.toml", "description = \"waits at any concurrency\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
+                                 "[[build]]\nname = \"b\"\n[[build.step]]\nmount = { target = \"/c\", sharing = \"locked\" }\n"
+                                 "ops = [{ op = \"hold\", ms = 1 }]\n[expect]\n\"collisions.lock_overlap\" = 0\n\"builds.failed\" = 0\n"
+                                 "[expect.\"sharing=locked\"]\n\"locks.waited\" = \">0\"\n");
+  spec.args = {"--scenario", tmp / "waits.toml", "--builds", "4", "--concurrency", "1", "--junit", tmp / "junit.xml", "-q"};
   spec.env["TMPDIR"] = tmp.path();
   auto result = run_binary(spec);
   CHECK(result.exit_code == 1);

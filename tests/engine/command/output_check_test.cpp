@@ -93,3 +93,25 @@ TEST_CASE("failure signatures name the first matching category, stderr first", "
 }
 
 }  // namespace cachestress::command
+
+namespace cachestress::command {
+
+TEST_CASE("a check with {build} looks for this build's value and its message keeps the placeholder", "[unit][command]") {
+  model::OutputCheck sub;
+  sub.substring = "built-{build}";
+  sub.step = 1;
+  model::OutputCheck re;
+  re.regex = "^read [0-9]+ from {token}$";
+  re.step = 1;
+  const auto checks = compile_checks({sub, re});
+  Values v7{7, "k", 1, "cst:7:k:1", "", "", ""};
+  CHECK(evaluate(checks, {"k", 1, "cst:7:k:1", "built-7\nread 3 from cst:7:k:1\n", "", &v7}).passed);
+  const auto other = evaluate(checks, {"k", 1, "cst:7:k:1", "built-8\nread 3 from cst:7:k:1\n", "", &v7});
+  CHECK_FALSE(other.passed);
+  CHECK(other.failed == "stdout does not contain \"built-{build}\"");
+  const auto wrong_token = evaluate(checks, {"k", 1, "cst:7:k:1", "built-7\nread 3 from cst:8:k:1\n", "", &v7});
+  CHECK_FALSE(wrong_token.passed);
+  CHECK(wrong_token.failed == "stdout has no line matching /^read [0-9]+ from {token}$/");
+}
+
+}  // namespace cachestress::command

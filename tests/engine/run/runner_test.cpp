@@ -1,4 +1,5 @@
 #include "engine/run/runner.hpp"
+#include "engine/scenario/run_settings.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <sys/stat.h>
@@ -300,7 +301,7 @@ TEST_CASE("runner: remote-tmpdir with a cache root per build never collides", "[
   // The built-in's own expectations for this variant hold.
   std::vector<model::Expectation> applicable;
   for (const auto& e : scenario.expectations) {
-    if (model::applies(e, scenario)) applicable.push_back(e);
+    if (scenario::condition_holds(e, scenario)) applicable.push_back(e);
   }
   for (const auto& v : metrics::judge(applicable, *outcome.metrics)) {
     CAPTURE(v.expectation.field, v.expectation.text, v.value);

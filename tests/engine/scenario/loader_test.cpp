@@ -551,8 +551,8 @@ TEST_CASE("to_toml escapes strings and keeps programmatic scenarios loadable", "
   step.ops.push_back(op);
   kind.steps.push_back(step);
   s.kinds.push_back(kind);
-  s.expectations.push_back({"lock_wait_us.p99", model::Comparison::le, 5, "<= 5", "", ""});
-  s.expectations.push_back({"collisions.total", model::Comparison::gt, 0.5, "", "", ""});  // text not set: written from the value
+  s.expectations.push_back({"lock_wait_us.p99", model::Comparison::le, 5, "<= 5", {}});
+  s.expectations.push_back({"collisions.total", model::Comparison::gt, 0.5, "", {}});  // text not set: written from the value
   const auto text = to_toml(s);
   INFO(text);
   const auto back = parse_scenario(text, "back.toml", "back");
@@ -650,8 +650,9 @@ ops = [{ op = "write", file = "f" }]
   REQUIRE(s.expectations.size() == 2);
   const auto waited = *std::find_if(s.expectations.begin(), s.expectations.end(),
                                     [](const model::Expectation& e) { return e.field == "locks.waited"; });
-  CHECK(waited.when_key == "concurrency");
-  CHECK(waited.when_comparison == model::Comparison::ge);
+  REQUIRE(waited.when.size() == 1);
+  CHECK(waited.when[0].key == "concurrency");
+  CHECK(waited.when[0].comparison == model::Comparison::ge);
   CHECK(model::condition_text(waited) == "concurrency>=2");
   s.run.concurrency = 1;
   CHECK_FALSE(condition_holds(waited, s));
@@ -673,6 +674,43 @@ TEST_CASE("expectation conditions: bad ones name the file position and what is a
              Contains("t.toml:6") && Contains("concurrency>=2"));
   CHECK_THAT(error_of(head + "[expect.\"isolation>shared\"]\n\"builds.failed\" = 0\n"), Contains("= or !="));
   CHECK_THAT(error_of(head + "[expect.\"colour=red\"]\n\"builds.failed\" = 0\n"), Contains("concurrency>=2"));
+}
+
+}  // namespace cachestress::scenario
+
+namespace cachestress::scenario {
+
+TEST_CASE("expectation conditions joined by && must all hold, and show writes them back", "[scenario][loader]") {
+  const std::string text = R"(description = "c"
+[[build]]
+name = "b"
+[[build.step]]
+mount = [{ target = "/c", id = "c", sharing = "locked" }]
+ops = [{ op = "write", file = "f" }]
+[expect."concurrency>=2 && lock_kind=fcntl"]
+"locks.waited" = ">0"
+)";
+  auto s = parse_scenario(text, "c.toml", "c");
+  REQUIRE(s.expectations.size() == 1);
+  const auto& e = s.expectations[0];
+  REQUIRE(e.when.size() == 2);
+  CHECK(model::condition_text(e) == "concurrency>=2 && lock_kind=fcntl");
+  s.run.concurrency = 4;
+  s.run.lock_kind = model::LockKind::fcntl;
+  CHECK(condition_holds(e, s));
+  s.run.lock_kind = model::LockKind::flock;
+  CHECK_FALSE(condition_holds(e, s));
+  s.run.lock_kind = model::LockKind::fcntl;
+  s.run.concurrency = 1;
+  CHECK_FALSE(condition_holds(e, s));
+  // The round trip through `show` keeps both conditions.
+  const auto again = parse_scenario(to_toml(s), "again.toml", "c");
+  REQUIRE(again.expectations.size() == 1);
+  CHECK(again.expectations[0].when == e.when);
+
+  const std::string head = "description = \"c\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"hold\", ms = 1 }]\n";
+  CHECK_THAT(error_of(head + "[expect.\"concurrency>=2 && \"]\n\"builds.failed\" = 0\n"), Contains("joined by &&"));
+  CHECK_THAT(error_of(head + "[expect.\"concurrency>=2 && colour=red\"]\n\"builds.failed\" = 0\n"), Contains("concurrency>=2"));
 }
 
 }  // namespace cachestress::scenario
