@@ -60,6 +60,18 @@ int make_pipe(Fd& read_end, Fd& write_end) {
   return 0;
 }
 
+// The pipes asked for: ours[fd] is the end we keep, theirs[fd] the end the child gets as fd.
+int make_wanted_pipes(const LaunchPipes& pipes, Fd (&ours)[4], Fd (&theirs)[4]) {
+  const bool wanted[4] = {pipes.in, pipes.out, pipes.err, pipes.fd3};
+  for (int fd = 0; fd < 4; ++fd) {
+    if (!wanted[fd]) continue;
+    // fd 0: the child reads, we write; the others: the child writes, we read.
+    const int rc = fd == 0 ? make_pipe(theirs[fd], ours[fd]) : make_pipe(ours[fd], theirs[fd]);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
 struct FileActions {
   posix_spawn_file_actions_t raw;
   FileActions() { posix_spawn_file_actions_init(&raw); }
@@ -101,14 +113,8 @@ int open_pidfd(pid_t pid) noexcept {
 }
 
 int make_launch_pipes(const LaunchPipes& pipes, int (&ours_out)[4], int (&theirs_out)[4]) {
-  const bool wanted[4] = {pipes.in, pipes.out, pipes.err, pipes.fd3};
   Fd ours[4], theirs[4];
-  for (int fd = 0; fd < 4; ++fd) {
-    if (!wanted[fd]) continue;
-    // fd 0: the child reads, we write; the others: the child writes, we read.
-    const int rc = fd == 0 ? make_pipe(theirs[fd], ours[fd]) : make_pipe(ours[fd], theirs[fd]);
-    if (rc != 0) return rc;
-  }
+  if (int rc = make_wanted_pipes(pipes, ours, theirs); rc != 0) return rc;
   for (int fd = 0; fd < 4; ++fd) {
     ours_out[fd] = ours[fd].release();
     theirs_out[fd] = theirs[fd].release();
@@ -180,12 +186,7 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
   // the spawn: the child has its copy).
   const bool wanted[4] = {pipes.in, pipes.out, pipes.err, pipes.fd3};
   Fd ours[4], theirs[4];
-  for (int fd = 0; fd < 4; ++fd) {
-    if (!wanted[fd]) continue;
-    // fd 0: the child reads, we write; the others: the child writes, we read.
-    const int rc = fd == 0 ? make_pipe(theirs[fd], ours[fd]) : make_pipe(ours[fd], theirs[fd]);
-    if (rc != 0) return rc;
-  }
+  if (int rc = make_wanted_pipes(pipes, ours, theirs); rc != 0) return rc;
 
   FileActions actions;
   for (int fd = 0; fd < 4; ++fd) {
