@@ -14,15 +14,6 @@ std::size_t line_count(const std::string& text) {
   return lines;
 }
 
-// Runs with TMPDIR pointed at a private directory so "nothing left behind" is checkable.
-RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
-  RunSpec spec;
-  spec.args = std::move(args);
-  spec.env["TMPDIR"] = tmp.path();
-  spec.cwd = tmp.path();
-  return run_binary(spec);
-}
-
 }  // namespace
 
 TEST_CASE("version and help flags exit 0 and say what the tool is", "[e2e][cli]") {

@@ -24,7 +24,7 @@ struct Run {
 };
 
 // Runs with TMPDIR and cwd in a fresh directory, the JSON report written beside it.
-Run run_in(const TempDir& tmp, std::vector<std::string> args) {
+Run run_with_report(const TempDir& tmp, std::vector<std::string> args) {
   RunSpec spec;
   spec.args = std::move(args);
   spec.args.insert(spec.args.end(), {"--out", tmp / "report.json", "-q"});
@@ -53,7 +53,7 @@ TEST_CASE("stale-lock: a dead holder's lock files never block the builds", "[e2e
   for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
     INFO("lock kind " << lock_kind);
     TempDir tmp;
-    auto run = run_in(tmp, {"--scenario", "stale-lock", "--lock-kind", lock_kind, "--workdir", tmp / "ws", "--keep"});
+    auto run = run_with_report(tmp, {"--scenario", "stale-lock", "--lock-kind", lock_kind, "--workdir", tmp / "ws", "--keep"});
     REQUIRE(run.result.exit_code == 0);
     const auto& stale = run.doc["cells"][0]["faults"]["stale_lock"];
     REQUIRE(stale.is_object());
@@ -80,7 +80,7 @@ TEST_CASE("stale-lock: a dead holder's lock files never block the builds", "[e2e
 
 TEST_CASE("stale-lock under buildkit semantics leaves nothing: it keeps no lock files", "[e2e][faults]") {
   TempDir tmp;
-  auto run = run_in(tmp, {"--scenario", "stale-lock", "--semantics", "buildkit"});
+  auto run = run_with_report(tmp, {"--scenario", "stale-lock", "--semantics", "buildkit"});
   REQUIRE(run.result.exit_code == 0);
   CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["files"] == 0);
   CHECK(summary(run.doc, "builds", "completed") == 60);
@@ -88,7 +88,7 @@ TEST_CASE("stale-lock under buildkit semantics leaves nothing: it keeps no lock 
 
 TEST_CASE("stale-lock under buildah-1.28 leaves the lock file inside each cache directory", "[e2e][faults]") {
   TempDir tmp;
-  auto run = run_in(tmp, {"--scenario", "stale-lock", "--semantics", "buildah-1.28"});
+  auto run = run_with_report(tmp, {"--scenario", "stale-lock", "--semantics", "buildah-1.28"});
   REQUIRE(run.result.exit_code == 0);
   CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["files"] == 2);
   CHECK(run.doc["cells"][0]["faults"]["stale_lock"]["example"] == "roots/shared/buildah-cache/deps/buildah-cache-lockfile");
@@ -98,7 +98,7 @@ TEST_CASE("stale-lock under buildah-1.28 leaves the lock file inside each cache 
 
 TEST_CASE("enospc: a full tmpfs fails builds as enospc and the run and report complete", "[e2e][faults]") {
   TempDir tmp;
-  auto run = run_in(tmp, {"--scenario", "enospc"});
+  auto run = run_with_report(tmp, {"--scenario", "enospc"});
   // The tool probes the capability itself: exit 3 naming the fault means "cannot mount here"
   // (no root, a container without mount rights), never a wrong result.
   if (run.result.exit_code == 3 && run.result.err.find("faults.enospc_tmpfs_kb") != std::string::npos) {
@@ -152,7 +152,7 @@ TEST_CASE("enospc without root stops with exit 3 before it starts and leaves not
 
 TEST_CASE("prune-race: the report names the double holders pair by pair", "[e2e][faults]") {
   TempDir tmp;
-  auto run = run_in(tmp, {"--scenario", "prune-race"});
+  auto run = run_with_report(tmp, {"--scenario", "prune-race"});
   REQUIRE(run.result.exit_code == 0);
   const double overlaps = summary(run.doc, "collisions", "lock_overlap");
   REQUIRE(overlaps > 0);
@@ -175,7 +175,7 @@ TEST_CASE("prune-race: the report names the double holders pair by pair", "[e2e]
   CHECK(example_listed);
   // A run without overlaps lists none.
   TempDir other;
-  auto locked = run_in(other, {"--scenario", "locked"});
+  auto locked = run_with_report(other, {"--scenario", "locked"});
   REQUIRE(locked.result.exit_code == 0);
   CHECK(locked.doc["cells"][0]["double_holders"].empty());
 }

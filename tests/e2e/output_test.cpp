@@ -17,14 +17,6 @@
 namespace cachestress::e2e {
 namespace {
 
-RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
-  RunSpec spec;
-  spec.args = std::move(args);
-  spec.env["TMPDIR"] = tmp.path();
-  spec.cwd = tmp.path();
-  return run_binary(spec);
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);

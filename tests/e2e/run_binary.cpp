@@ -153,6 +153,14 @@ RunResult run_binary(std::vector<std::string> args) {
   return run_binary(spec);
 }
 
+RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
+  RunSpec spec;
+  spec.args = std::move(args);
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  return run_binary(spec);
+}
+
 nlohmann::json parse_json(const std::string& text) {
   INFO("JSON text: " << text.substr(0, 2000));
   auto doc = nlohmann::json::parse(text, nullptr, false);

@@ -45,6 +45,10 @@ nlohmann::json read_json_file(const std::string& path);
 
 using TempDir = test_support::TempDir;
 
+// Runs in tmp (cwd, and TMPDIR pointed at it) so "nothing left behind" is checkable and no
+// report lands in a checkout's results/.
+RunResult run_in(const TempDir& tmp, std::vector<std::string> args);
+
 // Every entry under a directory (not following symlinks) with type, size, mtime and the
 // content of regular files: equal snapshots mean nothing was written, removed or touched.
 std::map<std::string, std::string> snapshot(const std::string& dir);
