@@ -413,11 +413,23 @@ int Root::make_dirs(std::string_view rel, mode_t mode) const noexcept {
     }
     if (fd != -ENOENT) return fd;
   }
+  // A concurrent prune or reset can remove a directory between our mkdirat and open (or the
+  // parent we hold): like `mkdir -p` racing `rm -rf`, walk again from the root (bounded)
+  // rather than fail a mount on the emulation's own interleaving.
+  constexpr int k_attempts = 32;
+  int rc = -ENOENT;
+  for (int attempt = 0; attempt < k_attempts && rc == -ENOENT; ++attempt) {
+    RelPath fresh(rel);
+    rc = make_dirs_walk(fresh.data(), mode);
+  }
+  return rc;
+}
+
+int Root::make_dirs_walk(char* component, mode_t mode) const noexcept {
   // Walk one component at a time; each step opens what mkdirat made (or found) beneath the
   // previous fd, so a symlink swapped in anywhere fails with ELOOP instead of being followed.
   Fd current;
   int dirfd = m_fd;
-  char* component = path.data();
   for (;;) {
     char* slash = std::strchr(component, '/');
     if (slash != nullptr) *slash = '\0';

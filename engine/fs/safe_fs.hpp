@@ -50,7 +50,8 @@ class Root {
   std::string current_path() const;
 
   // mkdir -p beneath the root; an existing directory is fine. A symlink anywhere on the way
-  // (final component included) fails with -ELOOP; a non-directory with -ENOTDIR.
+  // (final component included) fails with -ELOOP; a non-directory with -ENOTDIR. A directory
+  // removed under the walk by a concurrent remove_tree is made again (up to 32 attempts).
   [[nodiscard]] int make_dirs(std::string_view rel, mode_t mode = 0755) const noexcept;
 
   // Returns an fd or -errno. O_CLOEXEC|O_NOFOLLOW are always added. O_PATH is refused (-EINVAL).
@@ -78,6 +79,7 @@ class Root {
 
  private:
   Root(int fd, std::string path) noexcept;
+  int make_dirs_walk(char* components, mode_t mode) const noexcept;  // one attempt of make_dirs
 
   int m_fd = -1;
   std::string m_path;

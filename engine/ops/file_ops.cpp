@@ -141,6 +141,28 @@ void do_extract(const fs::Root& root, const OpItem& item, OpOutcome& out, const 
   (void)root.remove_tree(partial);
 }
 
+// A --no-cache build gives the cache a fresh, empty instance. The empty directory is made
+// beside it and swapped in with one renameat2(RENAME_EXCHANGE): builds in flight lose their
+// files (missing), but the mount path never disappears, so their writes do not fail on
+// a window between removing and recreating it. The old instance is removed afterwards.
+void do_reset(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out) {
+  char suffix[40];
+  std::snprintf(suffix, sizeof suffix, ".reset-%llu", static_cast<unsigned long long>(self));
+  const std::string fresh = item.path + suffix;
+  if (int rc = root.make_dirs(fresh); rc < 0) {
+    out.error = rc;
+    return;
+  }
+  int rc = -ENOENT;
+  for (int attempt = 0; attempt < 4 && (rc == -ENOENT || rc == -EEXIST); ++attempt) {
+    rc = root.rename(fresh, item.path, RENAME_EXCHANGE);
+    if (rc == -ENOENT) rc = root.rename(fresh, item.path, RENAME_NOREPLACE);  // nothing to reset yet
+  }
+  if (rc < 0) out.error = rc;
+  rc = root.remove_tree(fresh);  // after the exchange: the old instance
+  if (rc < 0 && rc != -ENOENT && rc != -ENOTEMPTY && out.error == 0) out.error = rc;
+}
+
 void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOutcome& out,
               const std::atomic<bool>* cancel) {
   switch (item.op->kind) {
@@ -166,12 +188,7 @@ void run_item(const fs::Root& root, const OpItem& item, std::uint64_t self, OpOu
       if (rc < 0 && rc != -ENOENT && rc != -ENOTEMPTY) out.error = rc;
       break;
     }
-    case model::OpKind::reset: {
-      int rc = root.remove_tree(item.path);
-      if (rc < 0 && rc != -ENOENT && rc != -ENOTEMPTY) out.error = rc;
-      if (rc = root.make_dirs(item.path); rc < 0 && out.error == 0) out.error = rc;
-      break;
-    }
+    case model::OpKind::reset: do_reset(root, item, self, out); break;
     case model::OpKind::trylock: do_trylock(root, item, out); break;
     case model::OpKind::extract: do_extract(root, item, out, cancel); break;
   }

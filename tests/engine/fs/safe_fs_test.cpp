@@ -327,6 +327,27 @@ TEST_CASE("Root basic operations", "[fs]") {
   box.canary_intact();
 }
 
+TEST_CASE("make_dirs racing remove_tree of the same tree makes it, never fails ENOENT", "[fs]") {
+  // A no-cache build's reset (remove_tree then make_dirs) beside another reset or a mount:
+  // BuildKit never fails a mount because a sibling reset the cache, so neither may we.
+  Sandbox box;
+  const Root root = Root::open(box.root_path);
+  std::atomic<bool> stop{false};
+  std::thread remover([&] {
+    while (!stop.load()) (void)root.remove_tree("index");
+  });
+  int enoent = 0, other = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const int rc = root.make_dirs("index/a/b");
+    if (rc == -ENOENT) ++enoent;
+    else if (rc != 0) ++other;
+  }
+  stop = true;
+  remover.join();
+  CHECK(enoent == 0);
+  CHECK(other == 0);
+}
+
 TEST_CASE("open_file refuses FIFOs without blocking", "[fs]") {
   Sandbox box;
   const Root root = Root::open(box.root_path);
