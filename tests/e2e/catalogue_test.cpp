@@ -9,26 +9,6 @@
 namespace cachestress::e2e {
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  nlohmann::json doc;
-  std::string err;
-};
-
-Outcome run_scenario(std::vector<std::string> args) {
-  TempDir tmp;
-  RunSpec spec;
-  spec.args = std::move(args);
-  spec.args.insert(spec.args.end(), {"--format", "json", "-q"});
-  spec.env["TMPDIR"] = tmp.path();
-  spec.cwd = tmp.path();
-  auto result = run_binary(spec);
-  INFO("args " << spec.args[1] << " stderr: " << result.err);
-  REQUIRE((result.exit_code == 0 || result.exit_code == 1));
-  CHECK(list_dir(tmp.path()).empty());
-  return {result.exit_code, parse_json(result.out), result.err};
-}
-
 std::vector<std::string> catalogue_names() {
   auto list = run_binary({"list"});
   REQUIRE(list.exit_code == 0);
@@ -63,7 +43,7 @@ TEST_CASE("every catalogue scenario meets its own expectations", "[e2e][catalogu
     if (name == "enospc") continue;  // needs root: tests/e2e/faults_test.cpp runs (or skips) it
     std::vector<std::string> args{"--scenario", name};
     if (name == "soak") args.insert(args.end(), {"--duration", "3"});  // the full soak is label soak
-    auto r = run_scenario(args);
+    auto r = run_json(args);
     CHECK(r.exit_code == 0);
     CHECK_FALSE(r.doc["cells"][0]["expectations"].empty());
     for (const auto& e : r.doc["cells"][0]["expectations"]) {
@@ -74,42 +54,42 @@ TEST_CASE("every catalogue scenario meets its own expectations", "[e2e][catalogu
 }
 
 TEST_CASE("apt-like: a shared cache makes dpkg's lock busy, locked never", "[e2e][catalogue]") {
-  auto shared = run_scenario({"--scenario", "apt-like", "--sharing", "shared"});
+  auto shared = run_json({"--scenario", "apt-like", "--sharing", "shared"});
   CHECK(shared.exit_code == 0);  // the sharing=shared expectations hold
   CHECK(field(shared.doc, "failures.lock_busy") > 0);
   bool named = false;
   for (const auto& f : shared.doc["cells"][0]["failures"]) named = named || (f["category"] == "lock_busy");
   CHECK(named);
-  auto locked = run_scenario({"--scenario", "apt-like"});
+  auto locked = run_json({"--scenario", "apt-like"});
   CHECK(field(locked.doc, "failures.lock_busy") == 0);
 }
 
 TEST_CASE("cargo-like: shared extract-then-rename races, locked never", "[e2e][catalogue]") {
-  auto shared = run_scenario({"--scenario", "cargo-like", "--sharing", "shared"});
+  auto shared = run_json({"--scenario", "cargo-like", "--sharing", "shared"});
   CHECK(shared.exit_code == 0);
   CHECK(field(shared.doc, "races.rename") > 0);
-  auto locked = run_scenario({"--scenario", "cargo-like"});
+  auto locked = run_json({"--scenario", "cargo-like"});
   CHECK(field(locked.doc, "races.rename") == 0);
 }
 
 TEST_CASE("prune-race: pruning under a lock holder gives double holders and missing files", "[e2e][catalogue]") {
-  auto r = run_scenario({"--scenario", "prune-race"});
+  auto r = run_json({"--scenario", "prune-race"});
   CHECK(field(r.doc, "collisions.lock_overlap") > 0);
   CHECK(field(r.doc, "collisions.missing") > 0);
 }
 
 TEST_CASE("mixed-modes: buildkit forks a shared instance, buildah overlaps the holder", "[e2e][catalogue]") {
-  auto buildkit = run_scenario({"--scenario", "mixed-modes"});
+  auto buildkit = run_json({"--scenario", "mixed-modes"});
   CHECK(field(buildkit.doc, "cache.instances_created") > 1);
-  auto buildah = run_scenario({"--scenario", "mixed-modes", "--semantics", "buildah"});
+  auto buildah = run_json({"--scenario", "mixed-modes", "--semantics", "buildah"});
   CHECK(buildah.exit_code == 0);
   CHECK(field(buildah.doc, "cache.mounts_overlapped") > 0);
   CHECK(field(buildah.doc, "collisions.lock_overlap") == 0);
 }
 
 TEST_CASE("convoy: lock wait grows with concurrency and fairness is reported", "[e2e][catalogue]") {
-  auto low = run_scenario({"--scenario", "convoy", "--concurrency", "2", "--builds", "24"});
-  auto high = run_scenario({"--scenario", "convoy", "--concurrency", "12", "--builds", "24"});
+  auto low = run_json({"--scenario", "convoy", "--concurrency", "2", "--builds", "24"});
+  auto high = run_json({"--scenario", "convoy", "--concurrency", "12", "--builds", "24"});
   CHECK(field(high.doc, "lock_wait_us.p50") > 3 * field(low.doc, "lock_wait_us.p50"));
   const double jain = field(high.doc, "lock_fairness.jain_index");
   CHECK(jain > 0);
@@ -119,7 +99,7 @@ TEST_CASE("convoy: lock wait grows with concurrency and fairness is reported", "
 
 TEST_CASE("abba with a lock timeout ends in bounded time and names the deadlock", "[e2e][catalogue]") {
   const auto started = std::chrono::steady_clock::now();
-  auto r = run_scenario({"--scenario", "abba", "--lock-timeout", "1"});
+  auto r = run_json({"--scenario", "abba", "--lock-timeout", "1"});
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
   CHECK(field(r.doc, "failures.deadlock") > 0);
   bool names_both = false;

@@ -161,6 +161,21 @@ RunResult run_in(const TempDir& tmp, std::vector<std::string> args) {
   return run_binary(spec);
 }
 
+JsonRun run_json(std::vector<std::string> args, std::chrono::seconds timeout) {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = std::move(args);
+  spec.args.insert(spec.args.end(), {"--format", "json", "-q"});
+  spec.env["TMPDIR"] = tmp.path();
+  spec.cwd = tmp.path();
+  spec.timeout = timeout;
+  auto result = run_binary(spec);
+  INFO("args " << (spec.args.size() > 1 ? spec.args[1] : std::string()) << " stderr: " << result.err);
+  REQUIRE((result.exit_code == 0 || result.exit_code == 1));
+  CHECK(list_dir(tmp.path()).empty());
+  return {result.exit_code, parse_json(result.out), result.err};
+}
+
 nlohmann::json parse_json(const std::string& text) {
   INFO("JSON text: " << text.substr(0, 2000));
   auto doc = nlohmann::json::parse(text, nullptr, false);

@@ -49,6 +49,16 @@ using TempDir = test_support::TempDir;
 // report lands in a checkout's results/.
 RunResult run_in(const TempDir& tmp, std::vector<std::string> args);
 
+// A run with `--format json -q` in a fresh temp dir (as run_in): it must end with exit 0
+// or 1 (a verdict, not an error), leave that dir empty (workspace removed, no report
+// written behind our back), and print a JSON report, returned parsed.
+struct JsonRun {
+  int exit_code = -1;
+  nlohmann::json doc;
+  std::string err;
+};
+JsonRun run_json(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120));
+
 // Every entry under a directory (not following symlinks) with type, size, mtime and the
 // content of regular files: equal snapshots mean nothing was written, removed or touched.
 std::map<std::string, std::string> snapshot(const std::string& dir);

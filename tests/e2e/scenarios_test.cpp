@@ -6,26 +6,6 @@
 namespace cachestress::e2e {
 namespace {
 
-struct Report {
-  int exit_code = -1;
-  nlohmann::json doc;
-  std::string err;
-};
-
-Report run_json(std::vector<std::string> args) {
-  TempDir tmp;
-  RunSpec spec;
-  spec.args = std::move(args);
-  spec.args.insert(spec.args.end(), {"--format", "json", "-q"});
-  spec.env["TMPDIR"] = tmp.path();
-  spec.cwd = tmp.path();
-  auto result = run_binary(spec);
-  INFO("stderr: " << result.err);
-  REQUIRE((result.exit_code == 0 || result.exit_code == 1));
-  CHECK(list_dir(tmp.path()).empty());  // workspace gone
-  return {result.exit_code, parse_json(result.out), result.err};
-}
-
 std::uint64_t count_cells(const nlohmann::json& doc, const std::string& polluter, const std::string& victim,
                           const std::string& kind) {
   std::uint64_t total = 0;

@@ -9,26 +9,6 @@
 namespace cachestress::e2e {
 namespace {
 
-struct Ran {
-  int exit_code = -1;
-  nlohmann::json doc;
-  std::string err;
-};
-
-Ran run_json(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  TempDir tmp;
-  RunSpec spec;
-  spec.args = std::move(args);
-  spec.args.insert(spec.args.end(), {"--format", "json", "-q"});
-  spec.env["TMPDIR"] = tmp.path();
-  spec.cwd = tmp.path();
-  spec.timeout = timeout;
-  auto result = run_binary(spec);
-  INFO("stderr: " << result.err);
-  REQUIRE((result.exit_code == 0 || result.exit_code == 1));
-  return {result.exit_code, parse_json(result.out), result.err};
-}
-
 std::string command_scenario(const std::string& check, const std::string& expect) {
   return "description = \"step 1 reads what step 0 of the same build wrote\"\n"
          "[run]\nbuilds = 8\nconcurrency = 4\nisolation = \"per-build\"\nbackend = \"command\"\n"
