@@ -145,6 +145,10 @@ int WorkerServer::launch(const std::string& tmpdir, const std::string& plan, con
   int rc = worker::send_fork_request(m_link->fd, tmpdir, plan, m_workspace_fd, theirs[2], theirs[3]);
   ::close(theirs[2]);
   ::close(theirs[3]);
+  // The reply (the clone's pid) is read here, on the loop thread, as uv_spawn itself reads
+  // its exec-status pipe before returning: the server answers right after clone(), so
+  // this wait is one fork, the same as a spawn's. A server that hangs is bounded by
+  // SO_RCVTIMEO and then fails the run's remaining builds, never the loop.
   pid_t pid = 0;
   if (rc == 0) rc = worker::read_fork_reply(m_link->fd, pid);
   if (rc == -EAGAIN) {
