@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <thread>
 #include <exception>
+#include <string_view>
 
 #include "engine/cli/cli.hpp"
 #include "engine/core/error.hpp"
@@ -15,6 +16,9 @@
 
 int main(int argc, char** argv) {
   using namespace cachestress;
+  // --backend process runs this same binary as `worker` (the fork server and each build).
+  // A worker is not a rank: it must not join the MPI job its parent rank belongs to.
+  if (argc > 1 && std::string_view(argv[1]) == "worker") return cli::main(argc, argv);
   int provided = 0;
   // Only the main (loop) thread calls MPI; libuv's threadpool never does.
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {

@@ -2,7 +2,7 @@
 """cachestress-mpi end to end (label mpi): real mpirun, real ranks, real files and locks.
 
 usage: mpi_e2e_test.py CACHESTRESS_MPI CASE
-Cases: locked-4-ranks, two-hosts, lost-rank-killed, lost-rank-hung, workdir-not-shared.
+Cases: locked-4-ranks, process-backend, two-hosts, lost-rank-killed, lost-rank-hung, workdir-not-shared.
 Exits 77 (skipped, with the reason) where mpirun is missing or a case needs root it lacks.
 """
 import json
@@ -120,6 +120,32 @@ def case_locked_4_ranks(binary, tmp):
     print("PASS: 4 ranks, 80 builds, no overlap, hosts lists every rank; compare and report read it")
 
 
+def case_process_backend(binary, tmp):
+    """--backend process under mpirun: each rank's fork server and workers are this same binary
+    run as `worker`, which must not try to join the MPI job (it used to fail in MPI_Init)."""
+    out = os.path.join(tmp, "p.json")
+    workdir = os.path.join(tmp, "shared")
+    p = run(MPIRUN + ["-n", "2", binary, "--scenario", "locked", "--backend", "process", "--builds", "24",
+                      "--concurrency", "3", "--workdir", workdir, "--out", out, "-q"])
+    if p.returncode != 0:
+        fail(f"exit {p.returncode}")
+    cell = load(out)["cells"][0]
+    s = cell["summary"]
+    if s["builds"]["completed"] != 24 or s["builds"]["failed"] != 0:
+        fail(f"builds {s['builds']}, expected 24 completed over 2 ranks")
+    if s["collisions"]["lock_overlap"] != 0:
+        fail("lock_overlap under sharing=locked across ranks' worker processes")
+    if s["worker_start_us"]["count"] != 24:
+        fail(f"worker_start_us.count {s['worker_start_us']['count']}: not one worker process per build")
+    if not isinstance(cell["mpi"]["cross_host_lock_overlap"], int):
+        fail(f"cross_host_lock_overlap {cell['mpi']['cross_host_lock_overlap']!r}: the process backend measures it")
+    if "cache.mounts_overlapped" not in cell.get("not_measured", []):
+        fail(f"not_measured {cell.get('not_measured')} does not list what the process backend never measures")
+    if os.path.exists(workdir) and os.listdir(workdir):
+        fail(f"workspace left behind: {os.listdir(workdir)}")
+    print("PASS: 2 ranks of worker processes, 24 builds, no overlap, not_measured carried to the merged report")
+
+
 def case_workdir_not_shared(binary, tmp):
     if os.geteuid() != 0 or not shutil.which("unshare"):
         skip("needs root and unshare to hide the workdir from one rank")
@@ -207,6 +233,8 @@ def main():
     try:
         if case == "locked-4-ranks":
             case_locked_4_ranks(binary, tmp)
+        elif case == "process-backend":
+            case_process_backend(binary, tmp)
         elif case == "workdir-not-shared":
             case_workdir_not_shared(binary, tmp)
         elif case == "lost-rank-killed":
