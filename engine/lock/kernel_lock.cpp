@@ -22,7 +22,7 @@ int result(int rc) { return rc == 0 ? 0 : -errno; }
 
 int lock_call(int fd, model::LockKind kind, bool wait, short type) {
   if (kind == model::LockKind::flock) {
-    int op = type == F_UNLCK ? LOCK_UN : LOCK_EX | (wait ? 0 : LOCK_NB);
+    int op = type == F_UNLCK ? LOCK_UN : (type == F_RDLCK ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
     int rc = result(::flock(fd, op));
     return rc == -EWOULDBLOCK ? -EAGAIN : rc;
   }
@@ -36,6 +36,7 @@ int lock_call(int fd, model::LockKind kind, bool wait, short type) {
 
 int acquire_blocking(int fd, model::LockKind kind) noexcept { return lock_call(fd, kind, true, F_WRLCK); }
 int try_acquire(int fd, model::LockKind kind) noexcept { return lock_call(fd, kind, false, F_WRLCK); }
+int try_acquire_shared(int fd, model::LockKind kind) noexcept { return lock_call(fd, kind, false, F_RDLCK); }
 int release(int fd, model::LockKind kind) noexcept { return lock_call(fd, kind, false, F_UNLCK); }
 
 }  // namespace cachestress::lock

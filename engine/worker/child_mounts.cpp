@@ -53,19 +53,21 @@ int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out,
   return 0;
 }
 
-int ChildMounts::take_private_instance(const std::string& cache_dir, ChildMount& out) {
+int ChildMounts::take_instance(const std::string& cache_dir, bool shared, ChildMount& out) {
   if (int rc = m_workspace.make_dirs(cache_dir); rc < 0) return rc;
   for (std::uint32_t i = 0; i < k_max_instances; ++i) {
     const int fd = m_workspace.open_file(cache_dir + "/" + std::to_string(i) + ".lock", O_RDWR | O_CREAT);
     if (fd < 0) return fd;
-    const int rc = lock::try_acquire(fd, m_lock_kind);
+    const int rc = shared ? lock::try_acquire_shared(fd, m_lock_kind) : lock::try_acquire(fd, m_lock_kind);
     if (rc == 0) {
       out.instance = i;
       out.lock_fd = fd;
       return 0;
     }
     ::close(fd);
-    if (rc != -EAGAIN) return rc;  // busy: BuildKit reuses a *free* instance, else makes one
+    // Held: BuildKit reuses a free instance (private) or one not held exclusively (shared),
+    // else makes a new one.
+    if (rc != -EAGAIN) return rc;
   }
   return -EMFILE;
 }
@@ -79,8 +81,8 @@ int ChildMounts::acquire(const model::Mount& mount, ChildMount& out, const std::
   std::string lock_path;
   int rc = 0;
   if (pool) {
-    if (mount.sharing == model::Sharing::private_) {
-      rc = take_private_instance(cache_dir, out);
+    if (mount.sharing != model::Sharing::locked) {
+      rc = take_instance(cache_dir, mount.sharing == model::Sharing::shared, out);
     } else if (mount.sharing == model::Sharing::locked) {
       lock_path = cache_dir + "/0.lock";
       rc = lock_blocking(lock_path, out, before_blocking);

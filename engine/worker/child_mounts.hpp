@@ -5,11 +5,14 @@
 //
 //   semantics      shared                  locked                                private
 //   buildah*       <cache dir>             kernel lock on the profile's lock file rejected
-//   buildkit       <cache dir>/0           kernel lock on <cache dir>/0.lock     first <cache dir>/N whose
-//                                                                                N.lock try-locks
+//   buildkit       first <cache dir>/N     exclusive kernel lock on              first <cache dir>/N whose
+//                  whose N.lock takes a    <cache dir>/0.lock (waits for         N.lock try-locks
+//                  shared lock             shared holders too)
 // BuildKit coordinates in buildkitd's memory, which separate processes cannot share, so under
-// the process backend its locked mode waits on a kernel lock (FIFO-ish, no 100 ms polling) and
-// a shared user never forks a fresh instance; see engine/worker/README.md.
+// the process backend the instance table is the N.lock files: a shared user holds a shared
+// lock, so it skips (forks past) an instance a locked or private user holds and a locked user
+// waits while shared users are in. Locked waits in the kernel (no 100 ms polling); see
+// engine/worker/README.md.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -53,7 +56,8 @@ class ChildMounts {
 
  private:
   int lock_blocking(const std::string& lock_path, ChildMount& out, const std::function<void()>& before_blocking);
-  int take_private_instance(const std::string& cache_dir, ChildMount& out);
+  // BuildKit instances: the first N whose N.lock this lock (exclusive, or shared) try-locks.
+  int take_instance(const std::string& cache_dir, bool shared, ChildMount& out);
   bool exists(const std::string& dir) const;
 
   const fs::Root& m_workspace;

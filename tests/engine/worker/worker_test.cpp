@@ -140,6 +140,35 @@ Plan plan_for(const model::Scenario& s, std::uint32_t kind, std::uint64_t build,
   return make_plan(s, kind, build, build, ws.path(), root);
 }
 
+// Runs `first` in a child until it holds its mount ("granted"), then `second` here, and
+// returns the second's events: ordering by what the holder says, never by a sleep.
+Result while_held(const model::Scenario& first, const model::Scenario& second, const Workspace& ws) {
+  const std::string root = ws / "roots/shared";
+  int events[2];
+  REQUIRE(::pipe2(events, O_CLOEXEC) == 0);
+  const std::string plan = encode_plan(plan_for(first, 0, 1, ws, "roots/b1"));
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(events[0]);
+    ::_exit(run_worker(plan, root.c_str(), events[1]));
+  }
+  ::close(events[1]);
+  std::string seen;
+  char buffer[4096];
+  while (seen.find("\"granted\"") == std::string::npos) {
+    const ssize_t n = ::read(events[0], buffer, sizeof buffer);
+    REQUIRE(n > 0);
+    seen.append(buffer, static_cast<std::size_t>(n));
+  }
+  auto result = run(plan_for(second, 0, 2, ws, "roots/b2"), root.c_str());
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  ::close(events[0]);
+  CHECK(WIFEXITED(status));
+  return result;
+}
+
 const char* k_leak = R"(
 description = "writer then reader on one key"
 [run]
@@ -398,25 +427,48 @@ TEST_CASE("worker: buildkit private mounts take distinct instances while held", 
       "description = \"pool\"\n[run]\nsemantics = \"buildkit\"\n[[build]]\nname = \"p\"\n[[build.step]]\n"
       "mount = { target = \"/test\", sharing = \"private\" }\n"
       "ops = [ { op = \"write\", file = \"f\", value = \"v\" }, { op = \"hold\", ms = 400 } ]\n");
-  const std::string root = ws / "roots/shared";
-  auto first = std::async(std::launch::async, [&] { return run_raw(plan_for(s, 0, 1, ws, "roots/b1"), root.c_str()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  auto second = run(plan_for(s, 0, 2, ws, "roots/b2"), root.c_str());
-  auto one = decoded(first.get());
-  REQUIRE(one.exit == exit_done);
+  auto second = while_held(s, s, ws);  // the first holds instance 0 (created) meanwhile
   REQUIRE(second.exit == exit_done);
-  const auto a = one.all<Granted>(), b = second.all<Granted>();
-  REQUIRE(a.size() == 1);
+  const auto b = second.all<Granted>();
   REQUIRE(b.size() == 1);
-  CHECK(a[0].instance == 0);
   CHECK(b[0].instance == 1);
-  CHECK(a[0].created);
   CHECK(b[0].created);
   // Released instances are reused: a third build, after both, gets instance 0 again.
+  const std::string root = ws / "roots/shared";
   auto third = run(plan_for(s, 0, 3, ws, "roots/b3"), root.c_str());
   REQUIRE(third.count<Granted>() == 1);
   CHECK(third.all<Granted>()[0].instance == 0);
   CHECK_FALSE(third.all<Granted>()[0].created);
+}
+
+// BuildKit's instance table across processes: a shared user that finds the only instance
+// held by a locked user forks a fresh one; a locked user waits while a shared user is in.
+TEST_CASE("worker: buildkit shared and locked users of one key, in separate processes", "[worker][buildkit]") {
+  auto one_step = [](const char* lock_kind, const char* sharing, int hold_ms) {
+    return scenario_of(std::string("description = \"mixed\"\n[run]\nsemantics = \"buildkit\"\nlock_kind = \"") +
+                       lock_kind + "\"\n[[build]]\nname = \"u\"\n[[build.step]]\n"
+                       "mount = { target = \"/test\", id = \"deps\", sharing = \"" + sharing + "\" }\n"
+                       "ops = [ { op = \"hold\", ms = " + std::to_string(hold_ms) + " } ]\n");
+  };
+  for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
+    INFO("lock kind " << lock_kind);
+    {
+      Workspace ws;
+      auto shared = while_held(one_step(lock_kind, "locked", 2'000), one_step(lock_kind, "shared", 0), ws);
+      REQUIRE(shared.exit == exit_done);
+      REQUIRE(shared.count<Granted>() == 1);
+      CHECK(shared.all<Granted>()[0].instance == 1);  // not inside the locked holder's instance 0
+      CHECK(shared.all<Granted>()[0].created);
+    }
+    {
+      Workspace ws;
+      auto locked = while_held(one_step(lock_kind, "shared", 300), one_step(lock_kind, "locked", 0), ws);
+      REQUIRE(locked.exit == exit_done);
+      REQUIRE(locked.count<Granted>() == 1);
+      CHECK(locked.all<Granted>()[0].instance == 0);
+      CHECK(locked.all<Granted>()[0].waited);  // a shared user was in: locked waits for it
+    }
+  }
 }
 
 }  // namespace cachestress::worker
