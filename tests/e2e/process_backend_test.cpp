@@ -417,8 +417,9 @@ TEST_CASE("process backend: ABBA deadlocks between workers are named - OFD by th
              reason == "lock-timeout: got id=cache-a just as --lock-timeout (1000 ms) killed it" ||
              reason == "lock-timeout: got id=cache-b just as --lock-timeout (1000 ms) killed it"));
     }
-    // The kernel refuses a wait that closes a cycle of fcntl locks (EDEADLK): nobody waits out the timeout.
-    if (lock_kind == "fcntl") CHECK(doc["cells"][0]["summary"]["failures"]["lock_timeout"] == 0);
+    // With fcntl the kernel refuses the wait that closes the cycle (EDEADLK), so the cycle's
+    // members never wait out the timeout; a waiter behind them still may on a loaded machine
+    // (the release chain takes longer than 1 s), so lock_timeout is not asserted to be 0.
     CHECK(list_dir(tmp.path()).empty());
     CHECK(live_children_of(::getpid()) == 0);
   }
