@@ -231,4 +231,15 @@ TEST_CASE("bash completion offers each subcommand's own options, aliases and sho
   }
 }
 
+// A worker handed something that is not a directory as its workspace refuses to run (exit 2,
+// a protocol failure on its event fd) instead of working somewhere else.
+TEST_CASE("worker --workspace-fd naming a non-directory fails as a protocol error", "[e2e][cli]") {
+  RunSpec spec;
+  spec.args = {"worker", "--event-fd", "1", "--workspace-fd", "0"};  // fd 0: the stdin pipe
+  spec.stdin_text = "{}";
+  const auto result = run_binary(spec);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.out, Catch::Contains("--workspace-fd 0 is not an open directory"));
+}
+
 }  // namespace cachestress::e2e
