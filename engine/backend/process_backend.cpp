@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "engine/core/loop.hpp"
@@ -16,6 +17,7 @@
 #include "engine/core/error.hpp"
 #include "engine/ops/failure_text.hpp"
 #include "engine/worker/plan.hpp"
+#include "engine/worker/worker.hpp"
 
 namespace cachestress::backend {
 namespace {
@@ -141,8 +143,11 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
       return server->launch(tmpdir, plan, pipes, out);
     };
   } else {
+    // Spawned: the workspace travels as its fd 4, as the fork server hands it down, so a
+    // parent renamed under --workdir cannot redirect the worker (TMPDIR only names a root).
     spec.exe = m_worker_exe;
-    spec.args = {"worker"};
+    spec.args = {"worker", "--workspace-fd", std::to_string(worker::k_workspace_fd)};
+    spec.workspace_fd = m_ctx.workspace.fd();
     spec.plan = std::move(plan);
     spec.env = environment_with_tmpdir(tmpdir);
   }

@@ -88,6 +88,8 @@ int ProcessBuild::start(Spec spec) {
   }
   launch.err = {core::Capture::Keep::tail, k_stderr_tail};
   static_assert(worker::k_event_fd == 3, "the event pipe is the launcher's fd 3");
+  static_assert(worker::k_workspace_fd == 4, "the workspace is the launcher's fd 4");
+  launch.fd4_from = spec.workspace_fd;
   launch.fd3 = [decoder = m_decoder](std::string_view chunk) { decoder->feed(chunk); };
   launch.timeout_ms = spec.timeout_ms;
   launch.kill_grace_ms = spec.kill_grace_ms;

@@ -6,7 +6,7 @@
 // The loop thread never blocks here: writes, reads, the exit and timeouts are callbacks.
 //
 // Child stdio: 0 = plan (then EOF), 1 = /dev/null, 2 = captured (last k_stderr_tail bytes),
-// 3 = events. The child gets its own session: a terminal's Ctrl-C reaches only the runner,
+// 3 = events, 4 = the workspace directory when Spec::workspace_fd is set. The child gets its own session: a terminal's Ctrl-C reaches only the runner,
 // which decides what each child gets (kill()). A worker also asks the kernel to kill it if
 // the runner dies (PR_SET_PDEATHSIG), so nothing outlives a run.
 //
@@ -42,6 +42,7 @@ class ProcessBuild {
     std::vector<std::string> args;  // argv after the program, e.g. {"worker"}
     std::string plan;               // written to the child's stdin, then EOF
     std::vector<std::string> env;   // the child's whole environment, "KEY=VALUE" each
+    int workspace_fd = -1;          // >= 0: the child's fd 4 is a copy (worker::k_workspace_fd)
     std::uint64_t timeout_ms = 0;   // --build-timeout: SIGTERM after this long (0: never)
     std::uint64_t kill_grace_ms = k_default_kill_grace_ms;
     core::ChildProcess::Launcher launcher = core::ChildProcess::Launcher::automatic;

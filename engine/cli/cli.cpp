@@ -306,7 +306,7 @@ int main(int argc, char** argv, const RunDriver& driver) {
       }
       case Subcommand::report: return run_report_command(line.report);
       case Subcommand::compare: return run_compare_command(line.compare);
-      case Subcommand::worker: return run_worker_command(line.worker_event_fd, line.worker_serve);
+      case Subcommand::worker: return run_worker_command(line.worker_event_fd, line.worker_workspace_fd, line.worker_serve);
       case Subcommand::run: break;
     }
     if (flags.scenario.empty()) throw InputError("--scenario is required (try: cachestress list)");

@@ -76,10 +76,13 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& f) {
 }
 
 // Hidden from --help: the parent runs it for --backend process, a user never needs to.
-CLI::App* add_worker_subcommand(CLI::App& app, int& event_fd, bool& serve) {
+CLI::App* add_worker_subcommand(CLI::App& app, int& event_fd, int& workspace_fd, bool& serve) {
   auto* command = app.add_subcommand("worker", "internal: run one build of --backend process (plan on stdin)");
   command->group("");  // an empty group hides it from --help
   command->add_option("--event-fd", event_fd, "write event lines to this fd (default 3)");
+  command->add_option("--workspace-fd", workspace_fd,
+                      "the workspace is this inherited directory fd (the runner passes 4; without it the plan's path)")
+      ->check(CLI::NonNegativeNumber);
   command->add_flag("--serve", serve, "be the run's fork server: fork a build per request on fd 0 (a socket)");
   return command;
 }
@@ -102,7 +105,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, const std::str
   // The extra subcommands, each run by engine/cli/<name>_command.
   auto* report_cmd = add_report_subcommand(app, line.report);
   auto* compare_cmd = add_compare_subcommand(app, line.compare);
-  auto* worker_cmd = add_worker_subcommand(app, line.worker_event_fd, line.worker_serve);
+  auto* worker_cmd = add_worker_subcommand(app, line.worker_event_fd, line.worker_workspace_fd, line.worker_serve);
   app.require_subcommand(0, 1);
 
   try {

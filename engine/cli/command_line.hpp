@@ -61,6 +61,7 @@ struct CommandLine {
   CompareFlags compare;
   ReportFlags report;
   int worker_event_fd = worker::k_event_fd;
+  int worker_workspace_fd = -1;  // `worker --workspace-fd`: the workspace, inherited (-1: by path)
   bool worker_serve = false;  // `worker --serve`: the run's fork server (--backend process)
 };
 

@@ -16,20 +16,22 @@ function(help_of out)
   set(${out} "${text}" PARENT_SCOPE)
 endfunction()
 
-# roff: backslashes first, then a leading . or ' would be a request, - is a hyphen.
-# The options a help text declares: "--name" at the start of an option line only (not the
-# ones its descriptions mention).
+# The options a help text declares: every name of an option line ("-o,--out", "--min-effect,
+# --threshold": short names and aliases too), at the start of the line only (not the ones its
+# descriptions mention). A subcommand accepts these and no others (not the run's -v, -q).
 function(options_of out text)
-  string(REGEX MATCHALL "\n +(-[a-zA-Z],)?--[a-z][a-z-]*" found "${text}")
+  string(REGEX MATCHALL "\n +-[-a-zA-Z0-9,]+" found "${text}")
   set(names "")
   foreach(item IN LISTS found)
-    string(REGEX REPLACE ".*(--[a-z][a-z-]*)$" "\\1" item "${item}")
-    list(APPEND names "${item}")
+    string(STRIP "${item}" item)
+    string(REPLACE "," ";" item "${item}")
+    list(APPEND names ${item})
   endforeach()
   list(REMOVE_DUPLICATES names)
   set(${out} "${names}" PARENT_SCOPE)
 endfunction()
 
+# roff: backslashes first, then a leading . or ' would be a request, - is a hyphen.
 function(roff_escape out text)
   string(REPLACE "\\" "\\e" text "${text}")
   string(REPLACE "-" "\\-" text "${text}")
@@ -64,7 +66,7 @@ foreach(sub IN LISTS subcommands)
   string(APPEND man ".SH \"cachestress ${sub}\"\n.nf\n${sub_roff}.fi\n")
   options_of(sub_options "${sub_help}")
   string(REPLACE ";" " " sub_words "${sub_options}")
-  string(APPEND cases "    ${sub}) words=\"${sub_words} -h -v -q\" ;;\n")
+  string(APPEND cases "    ${sub}) words=\"${sub_words}\" ;;\n")
 endforeach()
 string(APPEND man ".SH FILES\nDocumentation, the results schema and the scenario reference: /usr/share/doc/cachestress/\n")
 file(WRITE ${MAN} "${man}")
@@ -80,11 +82,11 @@ _cachestress() {
     case \${COMP_WORDS[i]} in ${sub_pattern}) sub=\${COMP_WORDS[i]}; break ;; esac
   done
   case \$sub in
-${cases}    *) words=\"${sub_words} ${option_words} -h -v -q\" ;;
+${cases}    *) words=\"${sub_words} ${option_words}\" ;;
   esac
   case \${COMP_WORDS[COMP_CWORD-1]} in
     --scenario) COMPREPLY=(\$(compgen -f -X '!*.toml' -- \"\$cur\") \$(compgen -W \"\$(cachestress list 2>/dev/null | awk '{print \$1}')\" -- \"\$cur\")); return ;;
-    --out|--junit|--workdir|--html) COMPREPLY=(\$(compgen -f -- \"\$cur\")); return ;;
+    -o|--out|--junit|--workdir) COMPREPLY=(\$(compgen -f -- \"\$cur\")); return ;;
   esac
   COMPREPLY=(\$(compgen -W \"\$words\" -- \"\$cur\"))
 }

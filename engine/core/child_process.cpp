@@ -352,6 +352,7 @@ int ChildProcess::State::launch_posix(Spec& spec) {
   pipes.err = readers[k_err].used;
   pipes.fd3 = readers[k_fd3].used;
   if (!in_used) pipes.in_from = spec.stdin_fd;
+  pipes.fd4_from = spec.fd4_from;
   Launched launched;
   const int launch_rc = spec.launch ? spec.launch(pipes, launched) : posix_launch(spec.argv, spec.env, spec.cwd, pipes, launched);
   if (launch_rc != 0) return launch_rc;
@@ -407,11 +408,19 @@ int ChildProcess::State::launch_uv(Spec& spec) {
     stdin_container.flags = UV_INHERIT_FD;
     stdin_container.data.fd = spec.stdin_fd;
   }
-  std::array<uv_stdio_container_t, 4> stdio{
+  // fd 4: libuv dup2s it into place (and, like posix_launch, copes with low source fds).
+  uv_stdio_container_t fd4_container{};
+  fd4_container.flags = UV_IGNORE;
+  if (spec.fd4_from >= 0) {
+    fd4_container.flags = UV_INHERIT_FD;
+    fd4_container.data.fd = spec.fd4_from;
+  }
+  std::array<uv_stdio_container_t, 5> stdio{
       stdin_container,
       pipe_to(readers[k_out].pipe, readers[k_out].used, UV_WRITABLE_PIPE),
       pipe_to(readers[k_err].pipe, readers[k_err].used, UV_WRITABLE_PIPE),
       pipe_to(readers[k_fd3].pipe, readers[k_fd3].used, UV_WRITABLE_PIPE),
+      fd4_container,
   };
 
   uv_process_options_t options{};
@@ -421,7 +430,7 @@ int ChildProcess::State::launch_uv(Spec& spec) {
   options.env = envp.data();
   options.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
   options.flags = UV_PROCESS_DETACHED;  // own session: kill() reaches what it starts
-  options.stdio_count = readers[k_fd3].used ? 4 : 3;
+  options.stdio_count = spec.fd4_from >= 0 ? 5 : readers[k_fd3].used ? 4 : 3;
   options.stdio = stdio.data();
   process.data = as_data();
   const int rc = uv_spawn(loop, &process, &options);

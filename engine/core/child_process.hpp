@@ -6,7 +6,8 @@
 //
 // The child: fd 0 is /dev/null or a payload written then closed (EOF); fds 1 and 2 are
 // /dev/null or captured (the first N bytes, or the last N); fd 3, when asked for, is a pipe
-// whose bytes are handed to a callback in chunks as they arrive. It leads its own session
+// whose bytes are handed to a callback in chunks as they arrive; fd 4, when asked for, a copy
+// of one of our fds (a directory the child must reach without a path). It leads its own session
 // (so its own process group, and no controlling terminal: a terminal's Ctrl-C reaches only
 // us), with every signal at its default disposition (our ignored SIGPIPE is not inherited).
 // kill() and the timeout (SIGTERM, then SIGKILL after the grace) signal its whole group.
@@ -82,6 +83,7 @@ class ChildProcess {
     std::string cwd;                 // empty: ours
     std::optional<std::string> stdin_payload;  // none: /dev/null (or stdin_fd); else written, then EOF
     int stdin_fd = -1;               // >= 0 and no payload: the child's fd 0 is a copy of this fd
+    int fd4_from = -1;               // >= 0: the child's fd 4 is a copy of this fd (not with `launch`)
     Capture out, err;
     DataFn fd3;                      // set: fd 3 is a pipe whose bytes come here
     std::uint64_t timeout_ms = 0;    // 0: none; else SIGTERM to the group after this long

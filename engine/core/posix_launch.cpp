@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string_view>
 #include <utility>
 
@@ -124,6 +125,7 @@ int make_launch_pipes(const LaunchPipes& pipes, int (&ours_out)[4], int (&theirs
 
 bool pidfd_launch_supported() noexcept {
   static const bool supported = [] {
+    if (const char* off = std::getenv("CACHESTRESS_NO_PIDFD"); off != nullptr && std::string_view(off) == "1") return false;
     const int fd = open_pidfd(::getpid());
     if (fd < 0) return false;
     // waitid(P_PIDFD) came a release after pidfd_open (5.4): on our own pid it must say
@@ -197,6 +199,14 @@ int posix_launch(const std::vector<std::string>& argv, const std::vector<std::st
     } else if (fd < 3) {
       posix_spawn_file_actions_addopen(&actions.raw, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
     }
+  }
+  // fd 4 last, from a copy above 4: the dup2s onto 0-3 may clobber a low source fd, and a
+  // pipe end of ours may itself be fd 4 (dup2 clears close-on-exec on the target only).
+  Fd fd4_source;
+  if (pipes.fd4_from >= 0) {
+    fd4_source = Fd(::fcntl(pipes.fd4_from, F_DUPFD_CLOEXEC, 5));
+    if (fd4_source.get() < 0) return -errno;
+    posix_spawn_file_actions_adddup2(&actions.raw, fd4_source.get(), 4);
   }
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions.raw, cwd.c_str());
 

@@ -28,6 +28,9 @@ struct LaunchPipes {
   bool err = false;  // fd 2: we hold the read end
   bool fd3 = false;  // fd 3: we hold the read end
   int in_from = -1;  // >= 0 (and `in` false): the child's fd 0 is a copy of this fd of ours
+  // >= 0: the child's fd 4 is a copy of this fd of ours (a directory handed down by descriptor,
+  // so no path, and no parent renamed under it, decides what the child opens).
+  int fd4_from = -1;
 };
 
 struct Launched {
@@ -41,6 +44,8 @@ struct Launched {
 };
 
 // True where pidfd_open works (Linux 5.3+, not blocked by a seccomp filter). Checked once.
+// CACHESTRESS_NO_PIDFD=1 in the environment makes it false: the tests' way to run the
+// uv_spawn fallback (what Linux < 5.4 gets) end to end on a kernel that has pidfds.
 bool pidfd_launch_supported() noexcept;
 
 // Starts argv with envp (each "KEY=VALUE") in cwd (empty: ours) with the given pipes.

@@ -1,6 +1,5 @@
 // The terminal view of a sweep: one row per cell, sweep keys as columns.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -87,8 +86,13 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
     width[c] = header[c].size();
     for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
   }
+  // Joined by hand, not with fmt::join: its element formatter parses a spec at run time, where
+  // GCC 12 at -O3 without NDEBUG reports a bogus -Wstringop-overflow inside fmt 9's fill_t
+  // (fmtlib/fmt#2989; GCC 13 no longer does).
+  std::string keys;
+  for (const auto& key : sweep.keys) keys += (keys.empty() ? "" : " x ") + key;
   std::string out = fmt::format("cachestress {} | scenario {} | sweep {} | {} of {} runs\n", CACHESTRESS_VERSION,
-                                core::printable(cells.front().run.scenario->name), fmt::join(sweep.keys, " x "), cells.size(), sweep.cells_planned);
+                                core::printable(cells.front().run.scenario->name), keys, cells.size(), sweep.cells_planned);
   auto emit = [&](const std::vector<std::string>& row) {
     std::string line = " ";
     for (std::size_t c = 0; c < row.size(); ++c) line += fmt::format(" {:>{}}", row[c], width[c]);

@@ -33,7 +33,6 @@ struct Header {
 };
 
 constexpr int k_request_fds = 3;  // workspace, stderr, events
-constexpr int k_workspace_fd = 4;  // where a build finds the workspace
 
 int send_reply(int socket_fd, pid_t value) noexcept {
   const std::int32_t v = value;

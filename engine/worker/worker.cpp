@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -268,7 +270,7 @@ int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int
   }
 }
 
-int worker_main(int event_fd) {
+int worker_main(int event_fd, int workspace_fd) {
   // Die with the parent: a run that is SIGKILLed must not leave builds running.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::fcntl(event_fd, F_GETFD) < 0) {
@@ -285,7 +287,18 @@ int worker_main(int event_fd) {
     plan.append(buffer, static_cast<std::size_t>(n));
     if (plan.size() > k_max_plan_bytes) break;  // decode_plan() rejects it with the reason
   }
-  return run_worker(plan, std::getenv("TMPDIR"), event_fd);
+  if (workspace_fd >= 0) {
+    // Must be a directory we were handed, not something else that happens to be open there.
+    struct stat st{};
+    if (::fstat(workspace_fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      EventSink(event_fd).send(ev::Failed{
+          model::failure_reason(model::FailureCategory::protocol,
+                                "--workspace-fd " + std::to_string(workspace_fd) + " is not an open directory"),
+          false});
+      return exit_protocol;
+    }
+  }
+  return run_worker(plan, std::getenv("TMPDIR"), event_fd, workspace_fd);
 }
 
 }  // namespace cachestress::worker

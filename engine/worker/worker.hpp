@@ -15,6 +15,9 @@
 namespace cachestress::worker {
 
 inline constexpr int k_event_fd = 3;
+// Where a build started by the runner finds the workspace directory (fork server and
+// spawned alike): an inherited fd, so nothing resolves the workspace's path.
+inline constexpr int k_workspace_fd = 4;
 
 enum WorkerExit : int { exit_done = 0, exit_failed = 1, exit_protocol = 2 };
 
@@ -28,6 +31,8 @@ int run_worker(std::string_view plan_text, const char* tmpdir, int event_fd, int
 
 // The subcommand's body: reads the plan from stdin (bounded), TMPDIR from the environment,
 // and arranges to die with the parent (PR_SET_PDEATHSIG) so no worker outlives the run.
-int worker_main(int event_fd);
+// workspace_fd >= 0 (--workspace-fd, always given by the runner): the workspace is that
+// inherited directory; -1 (by hand, debugging) opens the plan's path.
+int worker_main(int event_fd, int workspace_fd = -1);
 
 }  // namespace cachestress::worker

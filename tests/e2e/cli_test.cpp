@@ -14,6 +14,21 @@ std::size_t line_count(const std::string& text) {
   return lines;
 }
 
+// What the bash completion the build generated (and `cmake --install` installs) offers when
+// the cursor is on the last of `words` (the command line so far, "cachestress" first).
+std::string completions(const std::vector<std::string>& words) {
+  std::string line;
+  for (const auto& w : words) line += " '" + w + "'";
+  RunSpec spec;
+  spec.program = "/bin/bash";
+  spec.args = {"-c", std::string("source '") + CACHESTRESS_COMPLETION + "'; COMP_WORDS=(" + line + "); COMP_CWORD=" +
+                         std::to_string(words.size() - 1) + "; _cachestress; printf '%s\\n' \"${COMPREPLY[@]}\""};
+  const auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  return result.out;
+}
+
 }  // namespace
 
 TEST_CASE("version and help flags exit 0 and say what the tool is", "[e2e][cli]") {
@@ -197,6 +212,34 @@ TEST_CASE("run --help lists the run options, as --help does", "[e2e][cli]") {
     CHECK_THAT(result.out, Catch::Contains(flag));
   }
   CHECK_THAT(result.out, Catch::Contains("cachestress run"));
+}
+
+// The completion is generated from each subcommand's --help: an alias (--threshold) and a
+// short name (-o) are offered, and a subcommand is not offered the run's -v/-q, which it rejects.
+TEST_CASE("bash completion offers each subcommand's own options, aliases and short names included", "[e2e][cli]") {
+  CHECK(completions({"cachestress", "compare", "a.json", "b.json", "--th"}) == "--threshold\n");
+  CHECK(completions({"cachestress", "--lock-k"}) == "--lock-kind\n");
+  CHECK(completions({"cachestress", "co"}) == "compare\n");
+  const std::string report = completions({"cachestress", "report", "-"});
+  CHECK_THAT(report, Catch::Contains("-o\n") && Catch::Contains("--out\n"));
+  const std::string list = completions({"cachestress", "list", "-"});
+  CHECK(list == "-h\n--help\n");
+  CHECK(run_binary({"list", "-q"}).exit_code == 2);  // why list is not offered -q
+  const std::string run = completions({"cachestress", "run", "-"});
+  for (const char* flag : {"-q", "--quiet", "-v", "--scenario", "--backend", "--junit"}) {
+    CHECK_THAT(run, Catch::Contains(std::string("\n") + flag + "\n"));
+  }
+}
+
+// A worker handed something that is not a directory as its workspace refuses to run (exit 2,
+// a protocol failure on its event fd) instead of working somewhere else.
+TEST_CASE("worker --workspace-fd naming a non-directory fails as a protocol error", "[e2e][cli]") {
+  RunSpec spec;
+  spec.args = {"worker", "--event-fd", "1", "--workspace-fd", "0"};  // fd 0: the stdin pipe
+  spec.stdin_text = "{}";
+  const auto result = run_binary(spec);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.out, Catch::Contains("--workspace-fd 0 is not an open directory"));
 }
 
 }  // namespace cachestress::e2e

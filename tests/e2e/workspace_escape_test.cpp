@@ -30,7 +30,9 @@ std::string writing_scenario(const std::string& backend) {
          "[[build.step]]\nmount = { target = \"/d\" }\nops = [{ op = \"write\", file = \"g\", size = 64 }]\n";
 }
 
-void check_parent_swap_is_harmless(const std::string& backend) {
+// no_pidfd: the runner behaves as on Linux < 5.4 (CACHESTRESS_NO_PIDFD=1, posix_launch.hpp):
+// children are started with uv_spawn, process workers spawned one by one without a fork server.
+void check_parent_swap_is_harmless(const std::string& backend, bool no_pidfd = false) {
   TempDir tmp;
   std::filesystem::create_directories(tmp / "parent");
   std::filesystem::create_directories(tmp / "outside");
@@ -43,6 +45,7 @@ void check_parent_swap_is_harmless(const std::string& backend) {
   RunSpec spec;
   spec.args = {"--scenario", tmp / "s.toml", "--workdir", tmp / "parent/ws", "--out", tmp / "report.json", "-q"};
   spec.env["TMPDIR"] = tmp.path();
+  if (no_pidfd) spec.env["CACHESTRESS_NO_PIDFD"] = "1";
   spec.timeout = std::chrono::seconds(60);
   auto running = std::async(std::launch::async, [&spec] { return run_binary(spec); });
 
@@ -79,6 +82,18 @@ TEST_CASE("a parent of --workdir replaced by a symlink mid-run: command children
 TEST_CASE("a parent of --workdir replaced by a symlink mid-run: process workers write nothing outside",
           "[e2e][workspace][process-escape]") {
   check_parent_swap_is_harmless("process");
+}
+
+// Without pidfds each worker is spawned as `cachestress worker --workspace-fd 4` and gets the
+// runner's directory fd as its fd 4 (it used to open the workspace by path, and followed the link).
+TEST_CASE("a parent of --workdir replaced by a symlink mid-run: spawned process workers (no pidfds) write nothing outside",
+          "[e2e][workspace][process-escape]") {
+  check_parent_swap_is_harmless("process", true);
+}
+
+TEST_CASE("a parent of --workdir replaced by a symlink mid-run: command children (no pidfds) write nothing outside",
+          "[e2e][workspace]") {
+  check_parent_swap_is_harmless("command", true);
 }
 
 }  // namespace cachestress::e2e

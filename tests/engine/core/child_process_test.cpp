@@ -3,22 +3,28 @@
 // launcher (posix_spawn + pidfd, and the uv_spawn fallback).
 #include "engine/core/child_process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "engine/core/loop.hpp"
 #include "engine/core/posix_launch.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace cachestress::core {
 namespace {
 
 using Launcher = ChildProcess::Launcher;
+using test_support::TempDir;
 
 Launcher launcher_under_test() {
   const auto launcher = GENERATE(Launcher::posix_spawn, Launcher::uv_spawn);
@@ -126,6 +132,39 @@ TEST_CASE("child process: a spawn error is returned, or reported later when aske
     CHECK(exits == 1);
     CHECK(got.spawn_error == UV_ENOENT);
   }
+  CHECK(loop.close() == 0);
+}
+
+// How --backend process hands a build its workspace, also where pidfds are missing (the
+// uv_spawn launcher: Linux < 5.4): as fd 4, a copy of the runner's directory fd. The parent
+// of that directory is renamed away and a symlink to another directory takes its name before
+// the child starts: a child that went by the path would write into `outside`.
+TEST_CASE("child process: fd 4 is the directory handed down, not what its old path now names", "[unit][child]") {
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
+  namespace stdfs = std::filesystem;
+  TempDir tmp;
+  stdfs::create_directories(tmp / "parent/ws");
+  stdfs::create_directories(tmp / "outside/ws");
+  const int dir = ::open((tmp / "parent/ws").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir >= 0);
+  stdfs::rename(tmp / "parent", tmp / "moved");
+  stdfs::create_directory_symlink(tmp / "outside", tmp / "parent");
+
+  Loop loop;
+  ChildExit got;
+  auto spec = sh("echo by-fd > /proc/self/fd/4/written", launcher);
+  spec.fd4_from = dir;
+  spec.err = {Capture::Keep::tail, 256};
+  ChildProcess child(loop.raw());
+  REQUIRE(child.start(std::move(spec), [&](const ChildExit& e) { got = e; }) == 0);
+  loop.run();
+  ::close(dir);
+  INFO(child.err().text);
+  CHECK(got.exit_status == 0);
+  std::ifstream written(tmp / "moved/ws/written");
+  CHECK(std::string(std::istreambuf_iterator<char>(written), {}) == "by-fd\n");
+  CHECK(stdfs::is_empty(tmp / "outside/ws"));
   CHECK(loop.close() == 0);
 }
 
