@@ -3,9 +3,9 @@
 // build (engine/worker/). A fork server started once per run (worker_server.hpp) forks it
 // and hands it the workspace as an inherited directory fd; where pidfds are missing (Linux
 // < 5.4) each build is spawned as `cachestress worker --workspace-fd 4` instead, and gets
-// the same directory as its fd 4: never the workspace's path. The backend turns the child's event lines into the same Recorder calls the
-// in-process state machine makes; the child takes the locks, so they contend across real
-// processes. The cache root travels as the child's TMPDIR: under --env-policy drop every
+// the same directory as its fd 4: never the workspace's path. The backend turns the child's
+// event lines into the same Recorder calls the in-process state machine makes; the child
+// takes the locks, so they contend across real processes. The cache root travels as the child's TMPDIR: under --env-policy drop every
 // child gets the "server's" one root.
 #include <cstdint>
 #include <functional>

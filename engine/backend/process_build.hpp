@@ -6,9 +6,10 @@
 // The loop thread never blocks here: writes, reads, the exit and timeouts are callbacks.
 //
 // Child stdio: 0 = plan (then EOF), 1 = /dev/null, 2 = captured (last k_stderr_tail bytes),
-// 3 = events, 4 = the workspace directory when Spec::workspace_fd is set. The child gets its own session: a terminal's Ctrl-C reaches only the runner,
-// which decides what each child gets (kill()). A worker also asks the kernel to kill it if
-// the runner dies (PR_SET_PDEATHSIG), so nothing outlives a run.
+// 3 = events, 4 = the workspace directory when Spec::workspace_fd is set. The child gets its
+// own session: a terminal's Ctrl-C reaches only the runner, which decides what each child
+// gets (kill()). A worker also asks the kernel to kill it if the runner dies
+// (PR_SET_PDEATHSIG), so nothing outlives a run.
 //
 // Lifetime (core::ChildProcess's): on_exit is called exactly once per successful start(),
 // after the child was reaped and its pipes reached EOF (or the drain grace ran out); nothing

@@ -140,13 +140,15 @@ Plan plan_for(const model::Scenario& s, std::uint32_t kind, std::uint64_t build,
   return make_plan(s, kind, build, build, ws.path(), root);
 }
 
-// Runs `first` in a child until it holds its mount ("granted"), then `second` here, and
-// returns the second's events: ordering by what the holder says, never by a sleep.
-Result while_held(const model::Scenario& first, const model::Scenario& second, const Workspace& ws) {
-  const std::string root = ws / "roots/shared";
+// A worker forked to run `plan` that has reported "granted": it holds its mount now.
+struct HeldChild {
+  pid_t pid = -1;
+  int events = -1;  // the read end of its event pipe (the caller closes it)
+};
+
+HeldChild fork_until_granted(const std::string& plan, const std::string& root) {
   int events[2];
   REQUIRE(::pipe2(events, O_CLOEXEC) == 0);
-  const std::string plan = encode_plan(plan_for(first, 0, 1, ws, "roots/b1"));
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
@@ -161,10 +163,18 @@ Result while_held(const model::Scenario& first, const model::Scenario& second, c
     REQUIRE(n > 0);
     seen.append(buffer, static_cast<std::size_t>(n));
   }
+  return {child, events[0]};
+}
+
+// Runs `first` in a child until it holds its mount, then `second` here, and returns the
+// second's events: ordering by what the holder says, never by a sleep.
+Result while_held(const model::Scenario& first, const model::Scenario& second, const Workspace& ws) {
+  const std::string root = ws / "roots/shared";
+  const HeldChild holder = fork_until_granted(encode_plan(plan_for(first, 0, 1, ws, "roots/b1")), root);
   auto result = run(plan_for(second, 0, 2, ws, "roots/b2"), root.c_str());
   int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  ::close(events[0]);
+  REQUIRE(::waitpid(holder.pid, &status, 0) == holder.pid);
+  ::close(holder.events);
   CHECK(WIFEXITED(status));
   return result;
 }
@@ -380,24 +390,9 @@ TEST_CASE("worker: a holder killed with SIGKILL releases its lock - the waiter p
     const auto s = scenario_of(locked_toml("buildah", lock_kind, 60'000));
     const auto quick = scenario_of(locked_toml("buildah", lock_kind, 0));  // the same lock, no hold
     const std::string root = ws / "roots/shared";
-    int events[2];
-    REQUIRE(::pipe2(events, O_CLOEXEC) == 0);
-    const std::string plan = encode_plan(plan_for(s, 0, 1, ws, "roots/b1"));
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      ::close(events[0]);
-      ::_exit(run_worker(plan, root.c_str(), events[1]));
-    }
-    ::close(events[1]);
     // Wait until the child holds the lock ("granted"), then kill it mid-hold.
-    std::string seen;
-    char buffer[4096];
-    while (seen.find("\"granted\"") == std::string::npos) {
-      const ssize_t n = ::read(events[0], buffer, sizeof buffer);
-      REQUIRE(n > 0);
-      seen.append(buffer, static_cast<std::size_t>(n));
-    }
+    const HeldChild holder = fork_until_granted(encode_plan(plan_for(s, 0, 1, ws, "roots/b1")), root);
+    const pid_t child = holder.pid;
     auto waiter = std::async(std::launch::async, [&] { return run_raw(plan_for(quick, 0, 2, ws, "roots/b2"), root.c_str()); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const std::uint64_t killed_us = core::now_us();
@@ -406,7 +401,7 @@ TEST_CASE("worker: a holder killed with SIGKILL releases its lock - the waiter p
     REQUIRE(::waitpid(child, &status, 0) == child);
     CHECK(WIFSIGNALED(status));
     CHECK(WTERMSIG(status) == SIGKILL);
-    ::close(events[0]);
+    ::close(holder.events);
     REQUIRE(waiter.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     const RawRun raw_next = waiter.get();
     auto next = decoded(raw_next);
