@@ -5,8 +5,8 @@
 // < 5.4) each build is spawned as `cachestress worker --workspace-fd 4` instead, and gets
 // the same directory as its fd 4: never the workspace's path. The backend turns the child's
 // event lines into the same Recorder calls the in-process state machine makes; the child
-// takes the locks, so they contend across real processes. The cache root travels as the child's TMPDIR: under --env-policy drop every
-// child gets the "server's" one root.
+// takes the locks, so they contend across real processes. The cache root travels as the
+// child's TMPDIR: under --env-policy drop every child gets the "server's" one root.
 #include <cstdint>
 #include <functional>
 #include <memory>
