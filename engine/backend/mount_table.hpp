@@ -36,6 +36,10 @@ struct CacheState {
   // standby_build is the loop's record (set while the job is parked or taken, not adopted).
   InprocBuild* standby_build = nullptr;
   std::atomic<KernelLockJob*> standby{nullptr};
+  // One-hop jobs of this key queued to a waiter thread and not yet past their acquire: the
+  // builds of ours that wait (or are about to wait) in the kernel. A waiter thread hands the
+  // standby job on only while this is small, so at most two wait in the kernel per key.
+  std::atomic<int> kernel_waiters{0};
   bool idle() const;
 };
 

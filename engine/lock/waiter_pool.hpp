@@ -38,6 +38,10 @@ class LockJob {
   // Worker thread, from run(): queues a job the loop prepared and reserve()d, without a
   // round trip to the loop (a lock handed on to the next build of the same key).
   void hand_on(LockJob* next) noexcept;
+  // Worker thread, from run(): nothing left that can block (the lock is let go), so this
+  // thread will be back at the queue within microseconds; a job queued meanwhile waits for
+  // it instead of waking a sleeping thread (no futex wake and context switch per handoff).
+  void notice_finishing() noexcept;
 
  private:
   friend class WaiterPool;
@@ -72,6 +76,7 @@ class WaiterPool {
     std::thread thread;
     pthread_t handle{};
     LockJob* running = nullptr;  // guarded by m_mutex
+    bool finishing = false;      // own thread only: counted in m_finishing
   };
   void worker_main(Worker& self);
   friend class LockJob;
@@ -82,6 +87,9 @@ class WaiterPool {
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<LockJob*> m_queue;
+  // Workers whose job can no longer block and that have not yet come back for the next one:
+  // enqueue() wakes a sleeping thread only for jobs beyond what they will take.
+  std::atomic<std::size_t> m_finishing{0};
   std::vector<std::pair<LockJob*, int>> m_finished;
   std::vector<LockJob*> m_held;
   std::vector<std::unique_ptr<Worker>> m_workers;
