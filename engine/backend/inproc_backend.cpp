@@ -305,6 +305,7 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
     build.section.instance_dir = &mount.instance_dir;
     build.section.self = {build.id, build.kind, mount.sharing};
     build.lock_job.section = &build.section;
+    ++state.section_jobs;  // until its done() or reclaim: its thread touches the state
     build.lock_job.standby_slot = &state.standby;
     build.lock_job.kernel_waiters = &state.kernel_waiters;
   }
@@ -342,6 +343,7 @@ bool InprocBackend::reclaim_standby(CacheState& state) {
   KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
   if (job == nullptr) return false;
   m_waiters->unreserve(job);
+  --state.section_jobs;
   state.standby_build = nullptr;
   arm_standby(state);
   notify_owner(state);
@@ -406,6 +408,7 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   if (build.lock_job.section != nullptr) {
     // Still the gate's owner: no waiter thread handed the standby on past it.
     CacheState& state = m_mounts.state(build.root, mount.lock_file);
+    --state.section_jobs;  // its thread is done with the state: it may be forgotten now
     if (!build.gate_passed && state.gate_owner == &build) pass_gate(state);
     build.gate_passed = true;
     if (result >= 0) {

@@ -40,6 +40,9 @@ struct CacheState {
   // builds of ours that wait (or are about to wait) in the kernel. A waiter thread hands the
   // standby job on only while this is small, so at most two wait in the kernel per key.
   std::atomic<int> kernel_waiters{0};
+  // One-hop jobs prepared for this key whose done() has not come back (loop thread): their
+  // waiter threads may still touch standby and kernel_waiters, so the state stays.
+  std::size_t section_jobs = 0;
   bool idle() const;
 };
 
