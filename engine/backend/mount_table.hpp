@@ -2,7 +2,8 @@
 // Loop-thread bookkeeping of every cache in use: which instances exist (BuildKit's private
 // pool), who holds them, and the per-key gate that queues in-process users of a Buildah
 // locked cache (Buildah's per-process mutex per lock path: at most one in-process build
-// waits in the kernel for a key, so lock waits never pin more than one thread per key).
+// waits in the kernel for a key, two while one-hop sections hand on, so lock waits never
+// pin more than two threads per key).
 #include <atomic>
 #include <cstdint>
 #include <deque>
