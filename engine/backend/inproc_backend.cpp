@@ -43,10 +43,16 @@ int KernelLockJob::run() {
   auto slash = path.rfind('/');
   if (slash != std::string::npos) {
     int rc = root->make_dirs(std::string_view(path).substr(0, slash));
-    if (rc < 0) return rc;
+    if (rc < 0) {
+      uncount_waiter();
+      return rc;
+    }
   }
   int fd = root->open_file(path, O_RDWR | O_CREAT);
-  if (fd < 0) return fd;
+  if (fd < 0) {
+    uncount_waiter();
+    return fd;
+  }
   int rc = lock::try_acquire(fd, kind);
   if (rc == -EAGAIN) {
     waited_in_kernel = true;
@@ -54,6 +60,7 @@ int KernelLockJob::run() {
       rc = is_cancelled() ? -ECANCELED : lock::acquire_blocking(fd, kind);
     } while (rc == -EINTR);
   }
+  uncount_waiter();
   if (rc < 0) {
     ::close(fd);
     return rc;
@@ -61,9 +68,18 @@ int KernelLockJob::run() {
   if (section == nullptr) return fd;
   // One hop: the whole critical section here, while the kernel lock is really held.
   section->acquired_us = now_us();
-  // OFD and flock exclude per open file: the next build may block on the lock from now on.
+  // OFD and flock exclude per open file: the next build may block on the lock from now on,
+  // unless one of ours already waits there (the holder before us handed it on as it let go).
   bool noticed = false;
-  if (kind != model::LockKind::fcntl) noticed = hand_on_standby(notify_held.load(std::memory_order_acquire));
+  if (kind != model::LockKind::fcntl) {
+    const bool notify = notify_held.load(std::memory_order_acquire);
+    if (waiters() == 0) {
+      noticed = hand_on_standby(notify);
+    } else if (notify) {
+      notice_held();
+      noticed = true;
+    }
+  }
   section->entry = section->holders->enter(*section->instance_dir, section->self);
   section->ops_ran = !stop_after_lock.load(std::memory_order_acquire);
   if (section->ops_ran) ops::execute(*section->batch);
@@ -71,25 +87,52 @@ int KernelLockJob::run() {
   section->released_us = now_us();
   (void)lock::release(fd, kind);
   ::close(fd);
-  // fcntl locks belong to the process, so the gate excludes: hand on only once let go. OFD
-  // and flock: a build parked while this one ran (after no notice went out: the loop has not
-  // passed the gate yet) goes now rather than after a round trip to the loop.
-  if (!noticed) hand_on_standby(false);
+  notice_finishing();  // a job queued from here on waits for this thread, not a wake-up
+  // The standby job goes now, run by this very thread: fcntl locks belong to the process, so
+  // the gate excludes and it may go only once let go; OFD and flock: the build that takes
+  // the lock from us may be running, and the standby blocks behind it on the real lock, as
+  // the one after it will behind the standby. Not when our own held notice went out: the
+  // loop passes the gate (and the standby) from it.
+  if ((!noticed || handed_on.load(std::memory_order_relaxed)) && (kind == model::LockKind::fcntl || waiters() <= 1)) {
+    hand_on_standby(false);
+  }
   return 0;
 }
 
-// Takes the key's standby job, if the loop parked one, and queues it. The held notice goes
-// out first, so the loop adopts the standby build before any result of its job arrives.
-// True when a held notice went out.
+// Takes the key's standby job, if the loop parked one, and queues it; its adopt notice goes
+// out first, so the loop makes it the gate's owner before any result of its job arrives.
+// Without one to take, `notify` posts this job's own held notice (the loop passes the gate).
+// True when a notice went out.
 bool KernelLockJob::hand_on_standby(bool notify) {
   KernelLockJob* next = standby_slot != nullptr ? standby_slot->exchange(nullptr, std::memory_order_acq_rel) : nullptr;
-  handed_on = next != nullptr;
-  if (handed_on || notify) notice_held();
-  if (next != nullptr) hand_on(next);
-  return handed_on || notify;
+  if (next != nullptr) {
+    handed_on.store(true, std::memory_order_relaxed);
+    next->count_waiter();
+    next->adopt_notice.store(true, std::memory_order_relaxed);
+    next->notice_held();
+    hand_on(next);
+    return true;
+  }
+  if (notify) notice_held();
+  return notify;
 }
 
-void KernelLockJob::done(int result) { m_backend.on_kernel_lock(m_build, result); }
+void KernelLockJob::count_waiter() {
+  if (kernel_waiters == nullptr) return;
+  counted.store(true, std::memory_order_relaxed);
+  kernel_waiters->fetch_add(1, std::memory_order_acq_rel);
+}
+
+void KernelLockJob::uncount_waiter() {
+  if (kernel_waiters != nullptr && counted.exchange(false, std::memory_order_acq_rel)) {
+    kernel_waiters->fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void KernelLockJob::done(int result) {
+  uncount_waiter();  // cancelled while queued: run() never did
+  m_backend.on_kernel_lock(m_build, result);
+}
 void KernelLockJob::held() { m_backend.on_lock_held(m_build); }
 
 // ---- Backend -----------------------------------------------------------------------------
@@ -173,11 +216,7 @@ void InprocBackend::acquire_next(InprocBuild& build) {
       build.phase = Phase::waiting_gate;
       state.gate_queue.push_back(&build);
       arm_standby(state);
-      // A one-hop section ahead of us hands the gate on as soon as it holds the lock, so we
-      // block in the kernel on the real lock meanwhile (fcntl: the gate is the exclusion).
-      if (state.gate_owner != nullptr && m_scenario.run.lock_kind != model::LockKind::fcntl) {
-        state.gate_owner->lock_job.notify_held.store(true, std::memory_order_release);
-      }
+      notify_owner(state);
     } else {
       state.gate_busy = true;
       submit_kernel_lock(build, state);
@@ -222,8 +261,19 @@ void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
   build.phase = Phase::waiting_kernel;
   build.gate_passed = false;
   prepare_kernel_lock(build, state);
+  build.lock_job.count_waiter();
   m_waiters->submit(&build.lock_job);
   arm_standby(state);
+  notify_owner(state);
+}
+
+// A section ahead of queued builds hands the gate on as soon as it holds the lock, so the
+// next one blocks in the kernel on the real lock meanwhile (fcntl: the gate is the
+// exclusion). Not needed while one is parked: the owner's thread takes it.
+void InprocBackend::notify_owner(CacheState& state) {
+  if (state.gate_owner == nullptr || state.standby_build != nullptr || state.gate_queue.empty()) return;
+  if (m_scenario.run.lock_kind == model::LockKind::fcntl) return;
+  state.gate_owner->lock_job.notify_held.store(true, std::memory_order_release);
 }
 
 // The lock job of the build's next mount, and for a one-hop step its whole section.
@@ -236,7 +286,10 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
   build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
   build.lock_job.section = nullptr;
   build.lock_job.standby_slot = nullptr;
-  build.lock_job.handed_on = false;
+  build.lock_job.kernel_waiters = nullptr;
+  build.lock_job.counted.store(false, std::memory_order_relaxed);
+  build.lock_job.handed_on.store(false, std::memory_order_relaxed);
+  build.lock_job.adopt_notice.store(false, std::memory_order_relaxed);
   if (one_hop(build)) {
     mount.instance_dir = build.root + "/" + mount.cache_dir;
     const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
@@ -252,7 +305,9 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
     build.section.instance_dir = &mount.instance_dir;
     build.section.self = {build.id, build.kind, mount.sharing};
     build.lock_job.section = &build.section;
+    ++state.section_jobs;  // until its done() or reclaim: its thread touches the state
     build.lock_job.standby_slot = &state.standby;
+    build.lock_job.kernel_waiters = &state.kernel_waiters;
   }
 }
 
@@ -279,6 +334,7 @@ void InprocBackend::adopt_standby(CacheState& state) {
   next.phase = Phase::waiting_kernel;
   next.gate_passed = false;
   arm_standby(state);
+  notify_owner(state);
 }
 
 // Takes the standby build's job back before a waiter thread does (a timeout or an
@@ -287,23 +343,27 @@ bool InprocBackend::reclaim_standby(CacheState& state) {
   KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
   if (job == nullptr) return false;
   m_waiters->unreserve(job);
+  --state.section_jobs;
   state.standby_build = nullptr;
   arm_standby(state);
+  notify_owner(state);
   return true;
 }
 
 void InprocBackend::on_lock_held(InprocBuild& build) {
+  CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
+  if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) {
+    // A waiter thread took this build's job from the standby slot and queued it: it owns
+    // the gate now (unless pass_gate got to it first).
+    if (state.standby_build == &build) adopt_standby(state);
+    return;
+  }
   // OFD and flock: the next in-process waiter may now block in the kernel on the real lock.
   if (build.gate_passed) return;
   build.gate_passed = true;
-  CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
-  if (build.lock_job.handed_on) {
-    // Its waiter thread already queued the next build's job (adopted here unless pass_gate
-    // got to it first).
-    if (state.standby_build != nullptr) adopt_standby(state);
-  } else {
-    pass_gate(state);
-  }
+  // A waiter thread that took the standby job (this one's or the holder's before it) passed
+  // the gate on itself: the loop adopted that build as the owner.
+  if (state.gate_owner == &build) pass_gate(state);
 }
 
 // The one-hop section is over: the lock was held and let go on the waiter thread; report
@@ -346,7 +406,10 @@ void InprocBackend::end_unacquired(InprocBuild& build, int result) {
 void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   HeldMount& mount = build.mounts[build.next_mount];
   if (build.lock_job.section != nullptr) {
-    if (!build.gate_passed) pass_gate(m_mounts.state(build.root, mount.lock_file));
+    // Still the gate's owner: no waiter thread handed the standby on past it.
+    CacheState& state = m_mounts.state(build.root, mount.lock_file);
+    --state.section_jobs;  // its thread is done with the state: it may be forgotten now
+    if (!build.gate_passed && state.gate_owner == &build) pass_gate(state);
     build.gate_passed = true;
     if (result >= 0) {
       on_section_done(build);
@@ -383,7 +446,10 @@ void InprocBackend::pass_gate(CacheState& state) {
     // was parked, or never held it): queue it from here.
     KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
     adopt_standby(state);
-    if (job != nullptr) m_waiters->enqueue(job);
+    if (job != nullptr) {
+      job->count_waiter();
+      m_waiters->enqueue(job);
+    }
     return;
   }
   if (state.gate_queue.empty()) {

@@ -48,6 +48,7 @@ class InprocBackend : public Backend {
   void submit_kernel_lock(InprocBuild& build, CacheState& state);
   void prepare_kernel_lock(InprocBuild& build, CacheState& state);
   void arm_standby(CacheState& state);
+  void notify_owner(CacheState& state);
   void adopt_standby(CacheState& state);
   bool reclaim_standby(CacheState& state);
   void on_section_done(InprocBuild& build);

@@ -75,7 +75,14 @@ class KernelLockJob final : public lock::LockJob {
   Section* section = nullptr;
   // One-hop jobs: the key's standby slot (CacheState::standby), taken once the lock allows.
   std::atomic<KernelLockJob*>* standby_slot = nullptr;
-  bool handed_on = false;  // worker: queued the standby job itself; loop reads after held()
+  std::atomic<int>* kernel_waiters = nullptr;  // the key's CacheState::kernel_waiters
+  std::atomic<bool> counted{false};            // counted in *kernel_waiters until past its acquire
+  void count_waiter();      // before the job is queued (loop or worker)
+  void uncount_waiter();    // worker after its acquire, or loop after done()
+  // Worker: took the standby job and queued it itself (the loop reads it after a notice).
+  std::atomic<bool> handed_on{false};
+  // Worker, on the job it took from the standby slot: its next held() is the adopt notice.
+  std::atomic<bool> adopt_notice{false};
   std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
   std::atomic<bool> stop_after_lock{false};  // loop: the build was interrupted, skip the ops
   int run() override;
@@ -84,6 +91,7 @@ class KernelLockJob final : public lock::LockJob {
 
  private:
   bool hand_on_standby(bool notify);
+  int waiters() const { return kernel_waiters != nullptr ? kernel_waiters->load(std::memory_order_acquire) : 0; }
   InprocBackend& m_backend;
   InprocBuild& m_build;
 };

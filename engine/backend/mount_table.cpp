@@ -5,7 +5,7 @@
 namespace cachestress::backend {
 
 bool CacheState::idle() const {
-  if (gate_busy || !gate_queue.empty()) return false;
+  if (gate_busy || !gate_queue.empty() || section_jobs != 0) return false;
   return std::all_of(instances.begin(), instances.end(),
                      [](const CacheInstance& i) { return i.shared_holders == 0 && !i.exclusive; });
 }

@@ -2,7 +2,8 @@
 // Loop-thread bookkeeping of every cache in use: which instances exist (BuildKit's private
 // pool), who holds them, and the per-key gate that queues in-process users of a Buildah
 // locked cache (Buildah's per-process mutex per lock path: at most one in-process build
-// waits in the kernel for a key, so lock waits never pin more than one thread per key).
+// waits in the kernel for a key, two while one-hop sections hand on, so lock waits never
+// pin more than two threads per key).
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -36,6 +37,13 @@ struct CacheState {
   // standby_build is the loop's record (set while the job is parked or taken, not adopted).
   InprocBuild* standby_build = nullptr;
   std::atomic<KernelLockJob*> standby{nullptr};
+  // One-hop jobs of this key queued to a waiter thread and not yet past their acquire: the
+  // builds of ours that wait (or are about to wait) in the kernel. A waiter thread hands the
+  // standby job on only while this is small, so at most two wait in the kernel per key.
+  std::atomic<int> kernel_waiters{0};
+  // One-hop jobs prepared for this key whose done() has not come back (loop thread): their
+  // waiter threads may still touch standby and kernel_waiters, so the state stays.
+  std::size_t section_jobs = 0;
   bool idle() const;
 };
 

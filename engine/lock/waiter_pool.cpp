@@ -23,6 +23,9 @@ void install_interrupt_handler() {
 
 constexpr std::uint64_t k_resignal_ms = 20;
 
+// The worker the calling thread is, if it is one (notice_finishing() is called from run()).
+thread_local bool* t_finishing = nullptr;
+
 }  // namespace
 
 WaiterPool::WaiterPool(core::Loop& loop, unsigned threads)
@@ -78,6 +81,12 @@ void WaiterPool::post_held(LockJob* job) {
 
 void LockJob::hand_on(LockJob* next) noexcept { m_pool->enqueue(next); }
 
+void LockJob::notice_finishing() noexcept {
+  if (m_pool == nullptr || t_finishing == nullptr || *t_finishing) return;
+  *t_finishing = true;
+  m_pool->m_finishing.fetch_add(1, std::memory_order_seq_cst);
+}
+
 void WaiterPool::reserve(LockJob* job) {
   job->m_pool = this;
   job->m_cancelled.store(false, std::memory_order_relaxed);  // a job is reused by a build's next wait
@@ -89,6 +98,8 @@ void WaiterPool::enqueue(LockJob* job) {
   {
     std::lock_guard lock(m_mutex);
     m_queue.push_back(job);
+    // A finishing worker takes the mutex after this and finds the job (see worker_main).
+    if (m_finishing.load(std::memory_order_seq_cst) >= m_queue.size()) return;
   }
   m_wake.notify_one();
 }
@@ -134,9 +145,10 @@ void WaiterPool::worker_main(Worker& self) {
   sigfillset(&mask);
   sigdelset(&mask, interrupt_signal());
   pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  t_finishing = &self.finishing;
+  LockJob* job = nullptr;
   while (true) {
-    LockJob* job = nullptr;
-    {
+    if (job == nullptr) {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
       if (m_queue.empty()) return;  // stopping
@@ -145,12 +157,25 @@ void WaiterPool::worker_main(Worker& self) {
       self.running = job;
     }
     int result = job->run();
+    if (!self.finishing) {
+      self.finishing = true;
+      m_finishing.fetch_add(1, std::memory_order_seq_cst);
+    }
+    LockJob* next = nullptr;
     {
       std::lock_guard lock(m_mutex);
-      self.running = nullptr;
+      self.finishing = false;
+      m_finishing.fetch_sub(1, std::memory_order_seq_cst);
       m_finished.emplace_back(job, result);
+      // Straight on to a queued job (it may have been queued counting on this thread).
+      if (!m_queue.empty()) {
+        next = m_queue.front();
+        m_queue.pop_front();
+      }
+      self.running = next;
     }
     m_async.send();
+    job = next;
   }
 }
 

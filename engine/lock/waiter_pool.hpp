@@ -3,8 +3,8 @@
 //
 // Why: libuv's threadpool (default 4 threads) also serves every file operation. A build
 // blocked in F_OFD_SETLKW would pin one of those threads; four waiting builds would stop
-// all file I/O. Here, per cache key at most one in-process build waits in the kernel (the
-// per-key gate in engine/backend/mount_table mirrors Buildah's per-process mutex), so these
+// all file I/O. Here, per cache key at most one or two in-process builds wait in the kernel
+// (the per-key gate in engine/backend/mount_table mirrors Buildah's per-process mutex), so these
 // threads are bounded by contended keys, not by waiting builds. Waits are interruptible:
 // cancel() marks the job and signals its thread (EINTR), re-signalling until it returns.
 #include <pthread.h>
@@ -38,6 +38,10 @@ class LockJob {
   // Worker thread, from run(): queues a job the loop prepared and reserve()d, without a
   // round trip to the loop (a lock handed on to the next build of the same key).
   void hand_on(LockJob* next) noexcept;
+  // Worker thread, from run(): nothing left that can block (the lock is let go), so this
+  // thread will be back at the queue within microseconds; a job queued meanwhile waits for
+  // it instead of waking a sleeping thread (no futex wake and context switch per handoff).
+  void notice_finishing() noexcept;
 
  private:
   friend class WaiterPool;
@@ -72,6 +76,7 @@ class WaiterPool {
     std::thread thread;
     pthread_t handle{};
     LockJob* running = nullptr;  // guarded by m_mutex
+    bool finishing = false;      // own thread only: counted in m_finishing
   };
   void worker_main(Worker& self);
   friend class LockJob;
@@ -82,6 +87,9 @@ class WaiterPool {
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<LockJob*> m_queue;
+  // Workers whose job can no longer block and that have not yet come back for the next one:
+  // enqueue() wakes a sleeping thread only for jobs beyond what they will take.
+  std::atomic<std::size_t> m_finishing{0};
   std::vector<std::pair<LockJob*, int>> m_finished;
   std::vector<LockJob*> m_held;
   std::vector<std::unique_ptr<Worker>> m_workers;

@@ -110,6 +110,23 @@ TEST_CASE("a busy cache is never forgotten", "[unit][run][mount_table]") {
   CHECK(table.roots() == 0);
 }
 
+TEST_CASE("a cache whose gate is free stays while a one-hop section job may still touch it", "[unit][run][mount_table]") {
+  // A waiter thread that let go of the lock may take the standby slot after the loop has
+  // seen its successors finish: the state (slot and waiter count) must outlive every
+  // prepared section job until its done() is back.
+  MountTable table;
+  CacheState& state = table.state("r", "k");
+  state.section_jobs = 1;
+  REQUIRE_FALSE(state.gate_busy);
+  REQUIRE(state.gate_queue.empty());
+  table.forget_if_idle("r", "k", false);
+  REQUIRE(table.roots() == 1);
+  CHECK(&table.state("r", "k") == &state);  // the same object: pointers to its slot stay valid
+  state.section_jobs = 0;
+  table.forget_if_idle("r", "k", false);
+  CHECK(table.roots() == 0);
+}
+
 TEST_CASE("shared users share instance 0 when it is free", "[unit][run][mount_table]") {
   CacheState state;
   auto a = ask(state, Sharing::shared);
