@@ -42,6 +42,9 @@ struct BuildResult {
   BuildEnd end = BuildEnd::completed;
   std::string failure;
   bool failure_recorded = false;
+  // When the build's own work ended (core::now_us(), e.g. as a waiter thread let its last
+  // lock go); 0: when build_ended() is called. Build latency ends here.
+  std::uint64_t ended_us = 0;
 };
 
 // The runner as a backend sees it.
@@ -52,6 +55,9 @@ class Host {
   // timer, no child). Called once per start_build(), possibly from inside it (a build
   // rejected at once); the runner may start the next build from inside this call.
   virtual void build_ended(std::uint64_t build, BuildResult result) = 0;
+  // A build the backend accepted through stage_build() really started, at `at_us`
+  // (core::now_us(), possibly stamped off the loop thread): its latency counts from there.
+  virtual void build_started(std::uint64_t build, std::uint64_t at_us) = 0;
   // No more admissions (duration over, or a signal): a fault should not fire any more.
   virtual bool stopping() const = 0;
   // Microseconds since the run started (the clock of lock_events and intervals).
@@ -90,6 +96,12 @@ class Backend {
   virtual void interrupt_prepare(int /*signum*/) {}
   // Runs one build; Host::build_ended follows exactly once.
   virtual void start_build(const BuildTicket& ticket) = 0;
+  // With one build in flight (--concurrency 1): the next build, to be started by the
+  // backend itself the moment the one in flight ends, without waiting for the loop (a waiter
+  // thread that lets a lock go runs the next build's locked step at once). False: not
+  // possible here; the runner starts the build itself later. True: Host::build_started
+  // follows once it really starts, then build_ended; interrupt() may come before either.
+  virtual bool stage_build(const BuildTicket& /*ticket*/) { return false; }
   // First SIGINT/SIGTERM: end the build soon (build_ended(interrupted) follows).
   virtual void interrupt(std::uint64_t build, int signum) = 0;
   // Second signal: the process is about to _exit. Kill and reap every child now.

@@ -20,8 +20,23 @@ using semantics::LockStyle;
 namespace {
 
 constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
+// A chain of staged builds wakes the loop once per this many builds (stage_build).
+constexpr std::uint64_t k_wake_every = 4;
 
 using core::now_us;
+
+// Whether every build of the scenario is a single step run as one locked section (one
+// Buildah locked mount, no hold, no gap): one build ends exactly when its lock is let go.
+bool single_section_builds(const model::Scenario& scenario, const semantics::Profile& profile) {
+  if (profile.lock_style() != LockStyle::kernel_gate || profile.private_style() == semantics::PrivateStyle::instance_pool) return false;
+  return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
+    if (kind.steps.size() != 1) return false;
+    const auto& step = kind.steps.front();
+    if (step.mounts.size() != 1 || step.mounts.front().sharing != Sharing::locked || step.gap_ms != 0) return false;
+    if (!profile.rejection(step.mounts.front()).empty()) return false;
+    return std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
+  });
+}
 
 }  // namespace
 
@@ -56,6 +71,7 @@ int KernelLockJob::run() {
   int rc = lock::try_acquire(fd, kind);
   if (rc == -EAGAIN) {
     waited_in_kernel = true;
+    flush_notices();  // deferred notices reach the loop before this thread may block a while
     do {
       rc = is_cancelled() ? -ECANCELED : lock::acquire_blocking(fd, kind);
     } while (rc == -EINTR);
@@ -96,7 +112,28 @@ int KernelLockJob::run() {
   if ((!noticed || handed_on.load(std::memory_order_relaxed)) && (kind == model::LockKind::fcntl || waiters() <= 1)) {
     hand_on_standby(false);
   }
+  hand_on_successor();
   return 0;
+}
+
+// --concurrency 1: this build is over but for the loop's accounting, so the build staged
+// behind it starts now, on this very thread, with no round trip through the loop. Its
+// adopt notice goes out before this job's result, so the loop counts it started first.
+void KernelLockJob::hand_on_successor() {
+  KernelLockJob* next = successor.exchange(nullptr, std::memory_order_acq_rel);
+  if (next == nullptr) return;
+  next->taken_us = now_us();
+  next->count_waiter();
+  next->adopt_notice.store(true, std::memory_order_relaxed);
+  // The loop is woken for every few builds only, and whenever the chain is about to run
+  // out of staged builds; the notices in between wait for that wake (see defer_result).
+  if (next->wake_on_start || next->successor.load(std::memory_order_acquire) == nullptr) {
+    next->notice_held();
+  } else {
+    next->notice_held_quietly();
+    defer_result();
+  }
+  hand_on(next);
 }
 
 // Takes the key's standby job, if the loop parked one, and queues it; its adopt notice goes
@@ -142,6 +179,7 @@ InprocBackend::InprocBackend(Context& context)
       m_scenario(context.scenario),
       m_profile(context.profile),
       m_recorder(context.recorder),
+      m_single_section_builds(single_section_builds(context.scenario, context.profile)),
       m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)) {}
 
 InprocBackend::~InprocBackend() = default;
@@ -153,6 +191,68 @@ void InprocBackend::start_build(const BuildTicket& ticket) {
   begin_step(ref);
 }
 
+// --concurrency 1 (the runner stages only then): the next build is prepared now and parked
+// behind the build that owns its cache's gate, when every build is one locked section: that
+// build's waiter thread starts it as soon as it lets the lock go (hand_on_successor), so one
+// build follows the other without a round trip through the loop. Its section is ready, its
+// job reserved; it counts as started from the moment a thread takes it.
+bool InprocBackend::stage_build(const BuildTicket& ticket) {
+  if (!m_single_section_builds || !writes_files()) return false;
+  const auto& layout = m_ctx.layouts.step(static_cast<std::size_t>(ticket.kind), 0).front();
+  CacheState* state = m_mounts.find(ticket.root, layout.lock_file);
+  if (state == nullptr || !state->gate_busy || !state->gate_queue.empty() || state->standby_build != nullptr) return false;
+  InprocBuild* before = state->gate_owner;  // parked behind the last build already staged
+  while (before != nullptr && before->successor_build != nullptr) before = before->successor_build;
+  if (before == nullptr || before->lock_job.section == nullptr || before->cancelled) return false;
+  auto owned = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  InprocBuild& next = *owned;
+  if (!set_up_mounts(next).empty()) return false;  // single_section_builds() ruled this out
+  m_builds.emplace(ticket.id, std::move(owned));
+  next.phase = Phase::staged;
+  next.predecessor = before;
+  prepare_kernel_lock(next, *state);
+  m_waiters->reserve(&next.lock_job);
+  next.lock_job.wake_on_start = m_staged_builds++ % k_wake_every == 0;
+  before->successor_build = &next;
+  before->lock_job.successor.store(&next.lock_job, std::memory_order_release);
+  return true;
+}
+
+// A staged build started (a waiter thread took its job at `started_us`, or the loop did): it
+// owns its cache's gate from now on, and its wait and lock timeout count from then.
+void InprocBackend::adopt_successor(InprocBuild& next, std::uint64_t started_us) {
+  if (next.predecessor != nullptr) next.predecessor->successor_build = nullptr;
+  next.predecessor = nullptr;
+  HeldMount& mount = next.mounts[next.next_mount];
+  CacheState& state = m_mounts.state(next.root, mount.lock_file);
+  state.gate_busy = true;
+  state.gate_owner = &next;
+  next.phase = Phase::waiting_kernel;
+  next.gate_passed = false;
+  next.step_start_us = started_us;
+  next.wait_start_us = started_us;
+  if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
+    next.lock_deadline_us = started_us + std::uint64_t{timeout_ms} * 1000;
+    next.timer.start(timeout_ms);
+  }
+  m_recorder.waiting(ref(next), mount.cache_dir, m_ctx.host.since_start_us(started_us));
+  arm_standby(state);
+  notify_owner(state);
+  m_ctx.host.build_started(next.id, started_us);
+}
+
+// The build staged behind `build` that no waiter thread took (it was parked after the
+// thread looked, or the lock was never held): the loop starts it, before `build` ends.
+void InprocBackend::start_successor(InprocBuild& build) {
+  InprocBuild* next = build.successor_build;
+  if (next == nullptr) return;
+  KernelLockJob* job = build.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel);
+  if (job == nullptr) return;  // a thread took it; its adopt notice is on the way
+  adopt_successor(*next, now_us());
+  job->count_waiter();
+  m_waiters->enqueue(job);
+}
+
 // ---- Steps and mounts --------------------------------------------------------------------
 
 void InprocBackend::begin_step(InprocBuild& build) {
@@ -161,8 +261,17 @@ void InprocBackend::begin_step(InprocBuild& build) {
     finish(build, BuildEnd::completed);
     return;
   }
-  const auto& step = kind.steps[build.step];
   build.step_start_us = now_us();
+  if (auto why = set_up_mounts(build); !why.empty()) {
+    fail(build, model::failure_reason(model::FailureCategory::rejected, why));
+    return;
+  }
+  acquire_next(build);
+}
+
+// The step's mounts as the build will take them; a mount the profile rejects: why.
+std::string InprocBackend::set_up_mounts(InprocBuild& build) {
+  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
   build.next_mount = 0;
   build.next_op = 0;
   build.step_mounted = false;
@@ -170,10 +279,7 @@ void InprocBackend::begin_step(InprocBuild& build) {
   const auto& layouts = m_ctx.layouts.step(static_cast<std::size_t>(build.kind), build.step);
   for (std::size_t i = 0; i < step.mounts.size(); ++i) {
     const auto& mount = step.mounts[i];
-    if (auto why = m_profile.rejection(mount); !why.empty()) {
-      fail(build, model::failure_reason(model::FailureCategory::rejected, why));
-      return;
-    }
+    if (auto why = m_profile.rejection(mount); !why.empty()) return why;
     HeldMount held;
     held.key = layouts[i].key;
     held.cache_dir = layouts[i].cache_dir;
@@ -182,7 +288,7 @@ void InprocBackend::begin_step(InprocBuild& build) {
     held.label = mount.label();
     build.mounts.push_back(std::move(held));
   }
-  acquire_next(build);
+  return {};
 }
 
 void InprocBackend::acquire_next(InprocBuild& build) {
@@ -351,6 +457,11 @@ bool InprocBackend::reclaim_standby(CacheState& state) {
 }
 
 void InprocBackend::on_lock_held(InprocBuild& build) {
+  if (build.phase == Phase::staged) {
+    // A waiter thread took this staged build's job as the build before it let go.
+    if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) adopt_successor(build, build.lock_job.taken_us);
+    return;
+  }
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
   if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) {
     // A waiter thread took this build's job from the standby slot and queued it: it owns
@@ -383,6 +494,7 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   }
   m_recorder.released(ref(build), mount.cache_dir, section.released_us - section.acquired_us,
                       m_ctx.host.since_start_us(section.released_us));
+  build.section_end_us = section.released_us;  // the step's work is over then, not when the loop heard
   m_mounts.forget_if_idle(build.root, mount.lock_file, false);
   build.next_mount = build.mounts.size();
   if (build.cancelled || !section.ops_ran) {
@@ -409,7 +521,11 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
     // Still the gate's owner: no waiter thread handed the standby on past it.
     CacheState& state = m_mounts.state(build.root, mount.lock_file);
     --state.section_jobs;  // its thread is done with the state: it may be forgotten now
-    if (!build.gate_passed && state.gate_owner == &build) pass_gate(state);
+    if (build.successor_build != nullptr) {
+      start_successor(build);  // the gate goes to the build staged behind this one
+    } else if (!build.gate_passed && state.gate_owner == &build) {
+      pass_gate(state);
+    }
     build.gate_passed = true;
     if (result >= 0) {
       on_section_done(build);
@@ -625,7 +741,10 @@ void InprocBackend::release_mounts(InprocBuild& build) {
 
 void InprocBackend::end_step(InprocBuild& build) {
   release_mounts(build);
-  m_recorder.step_done(now_us() - build.step_start_us);
+  const std::uint64_t ended = build.section_end_us != 0 ? build.section_end_us : now_us();
+  build.section_end_us = 0;
+  build.work_end_us = ended;
+  m_recorder.step_done(ended - build.step_start_us);
   const std::uint32_t gap_ms = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step].gap_ms;
   ++build.step;
   if (build.cancelled) {
@@ -647,12 +766,16 @@ void InprocBackend::on_timer(InprocBuild& build) {
       m_recorder.op_done(0, 0);
       run_ops(build);
       break;
-    case Phase::gap: begin_step(build); break;
+    case Phase::gap:
+      build.work_end_us = 0;  // a gap after the last step is part of the build
+      begin_step(build);
+      break;
     case Phase::polling: acquire_next(build); break;
     case Phase::waiting_gate:
     case Phase::waiting_kernel: lock_timeout(build); break;
     case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
-    case Phase::acquiring: break;
+    case Phase::acquiring:
+    case Phase::staged: break;
   }
 }
 
@@ -703,14 +826,16 @@ std::string InprocBackend::lock_timeout_reason(const InprocBuild& build) const {
 void InprocBackend::fail(InprocBuild& build, std::string reason) { finish(build, BuildEnd::failed, std::move(reason)); }
 
 void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure) {
+  start_successor(build);  // nothing may stay parked behind a build that ends
   build.timer.stop();
   release_mounts(build);
   const std::uint64_t id = build.id;
+  const std::uint64_t ended_us = end == BuildEnd::completed ? build.work_end_us : 0;
   m_builds.erase(id);  // destroys the build: nothing of it is outstanding now
-  m_ctx.host.build_ended(id, {end, std::move(failure), false});
+  m_ctx.host.build_ended(id, {end, std::move(failure), false, ended_us});
 }
 
-void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
+void InprocBackend::interrupt(std::uint64_t id, int signum) {
   auto it = m_builds.find(id);
   if (it == m_builds.end()) return;
   InprocBuild& build = *it->second;
@@ -734,6 +859,23 @@ void InprocBackend::interrupt(std::uint64_t id, int /*signum*/) {
       build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // one hop: skip the ops
       m_waiters->cancel(&build.lock_job);
       break;
+    case Phase::staged: {
+      // The builds staged behind it first, so none of them is started as this one ends.
+      if (build.successor_build != nullptr) interrupt(build.successor_build->id, signum);
+      InprocBuild& before = *build.predecessor;
+      if (KernelLockJob* job = before.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel); job != nullptr) {
+        m_waiters->unreserve(job);  // never started: taken back
+        --m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).section_jobs;
+        before.successor_build = nullptr;
+        build.predecessor = nullptr;
+        finish(build, BuildEnd::interrupted);
+        break;
+      }
+      // A thread took it as the build before let go: its adopt notice, then its result, follow.
+      build.lock_job.stop_after_lock.store(true, std::memory_order_release);
+      m_waiters->cancel(&build.lock_job);
+      break;
+    }
     case Phase::acquiring:
     case Phase::running_ops:
       build.cancel_ops.store(true, std::memory_order_relaxed);  // the batch stops at its next chunk

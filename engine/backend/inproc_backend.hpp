@@ -23,6 +23,7 @@ class InprocBackend : public Backend {
   ~InprocBackend() override;
 
   void start_build(const BuildTicket& ticket) override;
+  bool stage_build(const BuildTicket& ticket) override;
   void interrupt(std::uint64_t build, int signum) override;
   void forget_root(const std::string& root) override { m_mounts.drop_root(root); }
 
@@ -40,6 +41,7 @@ class InprocBackend : public Backend {
 
  private:
   void begin_step(InprocBuild& build);
+  std::string set_up_mounts(InprocBuild& build);
   void acquire_next(InprocBuild& build);
   void try_instance(InprocBuild& build, HeldMount& mount);
   void granted(InprocBuild& build, HeldMount& mount);
@@ -52,6 +54,8 @@ class InprocBackend : public Backend {
   void adopt_standby(CacheState& state);
   bool reclaim_standby(CacheState& state);
   void on_section_done(InprocBuild& build);
+  void adopt_successor(InprocBuild& next, std::uint64_t started_us);
+  void start_successor(InprocBuild& build);
   void lock_timeout(InprocBuild& build);
   std::string lock_timeout_reason(const InprocBuild& build) const;
   std::string holder_key(const InprocBuild& build, const HeldMount& mount) const;
@@ -68,6 +72,9 @@ class InprocBackend : public Backend {
   const model::Scenario& m_scenario;
   const semantics::Profile& m_profile;
   Recorder& m_recorder;
+  // Every build is one step that is one locked section (stage_build can chain them).
+  bool m_single_section_builds = false;
+  std::uint64_t m_staged_builds = 0;
   std::unique_ptr<lock::WaiterPool> m_waiters;
   MountTable m_mounts;
   HolderRegistry m_holders;

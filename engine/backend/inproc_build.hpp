@@ -29,6 +29,7 @@ enum class Phase {
   running_ops,     // a batch of file operations is on the threadpool
   holding,         // simulated work inside the step (timer)
   gap,             // between steps, no mounts held (timer)
+  staged,          // --concurrency 1: parked behind the build in flight, not started yet
 };
 
 struct HeldMount {
@@ -83,6 +84,11 @@ class KernelLockJob final : public lock::LockJob {
   std::atomic<bool> handed_on{false};
   // Worker, on the job it took from the standby slot: its next held() is the adopt notice.
   std::atomic<bool> adopt_notice{false};
+  // The build staged to follow this one (InprocBackend::stage_build): this job's thread
+  // queues it the moment this build's lock is let go, or the loop does when this job is done.
+  std::atomic<KernelLockJob*> successor{nullptr};
+  std::uint64_t taken_us = 0;  // staged job: when a thread took it, i.e. the build started
+  bool wake_on_start = true;   // staged job: its start wakes the loop (set before it is parked)
   std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
   std::atomic<bool> stop_after_lock{false};  // loop: the build was interrupted, skip the ops
   int run() override;
@@ -91,6 +97,7 @@ class KernelLockJob final : public lock::LockJob {
 
  private:
   bool hand_on_standby(bool notify);
+  void hand_on_successor();
   int waiters() const { return kernel_waiters != nullptr ? kernel_waiters->load(std::memory_order_acquire) : 0; }
   InprocBackend& m_backend;
   InprocBuild& m_build;
@@ -119,6 +126,10 @@ struct InprocBuild {
   bool gate_passed = false;            // one-hop section: the gate was handed on when the lock was held
   KernelLockJob::Section section;
   bool lock_timed_out = false;
+  std::uint64_t section_end_us = 0;  // the one-hop section of this step let its lock go then
+  std::uint64_t work_end_us = 0;     // the last step ended then (0: the build goes on)
+  InprocBuild* successor_build = nullptr;  // staged behind this build (loop's record)
+  InprocBuild* predecessor = nullptr;      // Phase::staged: the build it follows
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;

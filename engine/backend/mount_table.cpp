@@ -4,6 +4,13 @@
 
 namespace cachestress::backend {
 
+CacheState* MountTable::find(const std::string& root, const std::string& key) {
+  auto caches = m_roots.find(root);
+  if (caches == m_roots.end()) return nullptr;
+  auto state = caches->second.find(key);
+  return state == caches->second.end() ? nullptr : &state->second;
+}
+
 bool CacheState::idle() const {
   if (gate_busy || !gate_queue.empty() || section_jobs != 0) return false;
   return std::all_of(instances.begin(), instances.end(),

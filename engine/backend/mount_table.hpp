@@ -55,6 +55,8 @@ void release_instance(CacheState& state, std::uint32_t instance, model::Sharing 
 class MountTable {
  public:
   CacheState& state(const std::string& root, const std::string& key) { return m_roots[root][key]; }
+  // The cache's state if it is in use, without making one.
+  CacheState* find(const std::string& root, const std::string& key);
   // Forgets a cache with no holders, no queue and no persistent instances.
   void forget_if_idle(const std::string& root, const std::string& key, bool keep_instances);
   // Forgets every cache of a root that was removed from disk.

@@ -68,15 +68,23 @@ WaiterPool::~WaiterPool() {
 }
 
 void LockJob::notice_held() noexcept {
-  if (m_pool != nullptr) m_pool->post_held(this);
+  if (m_pool != nullptr) m_pool->post_held(this, true);
 }
 
-void WaiterPool::post_held(LockJob* job) {
+void LockJob::notice_held_quietly() noexcept {
+  if (m_pool != nullptr) m_pool->post_held(this, false);
+}
+
+void LockJob::flush_notices() noexcept {
+  if (m_pool != nullptr) m_pool->m_async.send();
+}
+
+void WaiterPool::post_held(LockJob* job, bool wake) {
   {
     std::lock_guard lock(m_mutex);
     m_held.push_back(job);
   }
-  m_async.send();
+  if (wake) m_async.send();
 }
 
 void LockJob::hand_on(LockJob* next) noexcept { m_pool->enqueue(next); }
@@ -156,7 +164,9 @@ void WaiterPool::worker_main(Worker& self) {
       m_queue.pop_front();
       self.running = job;
     }
+    job->m_defer_result = false;
     int result = job->run();
+    const bool defer = job->m_defer_result;  // the job is the loop's again once it is in m_finished
     if (!self.finishing) {
       self.finishing = true;
       m_finishing.fetch_add(1, std::memory_order_seq_cst);
@@ -174,7 +184,7 @@ void WaiterPool::worker_main(Worker& self) {
       }
       self.running = next;
     }
-    m_async.send();
+    if (!defer || next == nullptr) m_async.send();
     job = next;
   }
 }

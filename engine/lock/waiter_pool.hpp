@@ -42,9 +42,18 @@ class LockJob {
   // thread will be back at the queue within microseconds; a job queued meanwhile waits for
   // it instead of waking a sleeping thread (no futex wake and context switch per handoff).
   void notice_finishing() noexcept;
+  // Worker thread, from run(), for a chain of builds run back to back (a build staged behind
+  // this one, handed on): its held notice and this job's result wait for the next notice
+  // that wakes the loop, instead of waking it once per build. A result is deferred only
+  // while this thread goes straight on to a queued job; the job that ends a chain, or one
+  // about to block in the kernel (flush_notices), wakes the loop for all of them.
+  void notice_held_quietly() noexcept;
+  void defer_result() noexcept { m_defer_result = true; }
+  void flush_notices() noexcept;
 
  private:
   friend class WaiterPool;
+  bool m_defer_result = false;  // worker thread only, reset before each run()
   std::atomic<bool> m_cancelled{false};
   class WaiterPool* m_pool = nullptr;
 };
@@ -80,7 +89,7 @@ class WaiterPool {
   };
   void worker_main(Worker& self);
   friend class LockJob;
-  void post_held(LockJob* job);  // worker thread: queues held() for the loop
+  void post_held(LockJob* job, bool wake);  // worker thread: queues held() for the loop
   void deliver();  // loop thread: hands held notices to held(), finished jobs to done()
   void resignal(); // loop thread: re-interrupts cancelled jobs still running
 

@@ -17,6 +17,10 @@ namespace cachestress::run {
 namespace {
 
 constexpr const char* k_roots_dir = "roots";
+// --concurrency 1: builds handed to the backend ahead of the one in flight (stage_next).
+// Eight give the loop several builds' time to stage more before a waiter thread runs out
+// (the in-process backend wakes the loop once per four builds of a chain).
+constexpr std::size_t k_staged_depth = 8;
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   ops::Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
@@ -193,9 +197,9 @@ void Runner::start() {
   m_start_us = core::now_us();
   m_interval_timer = std::make_unique<core::Timer>(*m_loop, [this] {
     double t = static_cast<double>(core::now_us() - m_start_us) / 1e6;
-    m_collector.close_interval(t, m_in_flight.size());
-    if (m_options.on_interval) m_options.on_interval(m_collector, t, m_in_flight.size());
-    if (m_options.observer != nullptr) m_options.observer->interval(m_collector, t, m_in_flight.size());
+    m_collector.close_interval(t, running());
+    if (m_options.on_interval) m_options.on_interval(m_collector, t, running());
+    if (m_options.observer != nullptr) m_options.observer->interval(m_collector, t, running());
   });
   m_interval_timer->start(run.interval_ms, run.interval_ms);
   if (run.duration_s > 0) {
@@ -239,7 +243,8 @@ void Runner::admit() {
     const std::uint64_t id = m_options.first_build_id + local * m_options.build_id_stride;
     Admitted& build = m_in_flight[id];
     build.id = id;
-    build.kind = static_cast<int>(m_rng.weighted(m_kind_cumulative));
+    build.kind = next_kind();
+    m_drawn_kind.reset();
     build.root = root_for(id);
     build.seed = mix_seed(run.seed, id);
     build.admitted_us = core::now_us();
@@ -251,6 +256,60 @@ void Runner::admit() {
     } else {
       start_build(build);
     }
+  }
+  stage_next();
+}
+
+// The next build's kind, drawn once in admission order: a staging the backend declines
+// keeps it for the build admitted next (the caller that uses it resets m_drawn_kind).
+int Runner::next_kind() {
+  if (!m_drawn_kind) m_drawn_kind = static_cast<int>(m_rng.weighted(m_kind_cumulative));
+  return *m_drawn_kind;
+}
+
+// --concurrency 1: the next build goes to the backend before the one in flight ends, to be
+// started the moment that one does (Backend::stage_build). With one slot that is exactly
+// when the runner would start it itself, minus the round trip through the loop. It counts
+// as started from the moment the backend starts it (build_started).
+void Runner::stage_next() {
+  const auto& run = m_scenario.run;
+  if (run.concurrency != 1 || run.arrival != model::Arrival::together || m_stopping || running() != 1) return;
+  while (m_staged < k_staged_depth && (run.builds == 0 || m_next_build < run.builds)) {
+    if (!stage_one()) return;
+  }
+}
+
+bool Runner::stage_one() {
+  const auto& run = m_scenario.run;
+  const std::uint64_t id = m_options.first_build_id + m_next_build * m_options.build_id_stride;
+  const int kind = next_kind();
+  std::string root = root_for(id);
+  const std::uint64_t seed = mix_seed(run.seed, id);
+  if (!m_backend->stage_build({id, kind, root, seed})) return false;
+  m_drawn_kind.reset();
+  ++m_next_build;
+  ++m_staged;
+  Admitted& build = m_in_flight[id];
+  build.id = id;
+  build.kind = kind;
+  build.root = std::move(root);
+  build.seed = seed;
+  build.started = true;  // the backend has it: an interrupt goes to the backend
+  build.staged = true;
+  build.admitted_us = core::now_us();
+  m_collector.add(metrics::Counter::builds_started);
+  return true;
+}
+
+void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
+  auto it = m_in_flight.find(id);
+  if (it == m_in_flight.end() || !it->second.staged) return;
+  it->second.staged = false;
+  --m_staged;
+  it->second.admitted_us = at_us;
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("build {} ({}) started by the backend as the one before it ended", id,
+                  m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name);
   }
 }
 
@@ -271,12 +330,13 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
   auto it = m_in_flight.find(id);
   if (it == m_in_flight.end()) return;
   Admitted& build = it->second;
+  build.ended_us = result.ended_us != 0 ? result.ended_us : core::now_us();
   if (result.end == backend::BuildEnd::failed && !result.failure_recorded) {
     m_collector.failure(result.failure, id, build.kind);
   }
   if (spdlog::should_log(spdlog::level::trace)) {
     const char* how = result.end == backend::BuildEnd::completed ? "completed" : result.end == backend::BuildEnd::failed ? "failed" : "interrupted";
-    spdlog::trace("build {} {} after {:.1f} ms{}{}", id, how, static_cast<double>(core::now_us() - build.admitted_us) / 1000,
+    spdlog::trace("build {} {} after {:.1f} ms{}{}", id, how, static_cast<double>(build.ended_us - build.admitted_us) / 1000,
                   result.failure.empty() ? "" : ": ", result.failure);
   }
   if (m_scenario.run.isolation.kind == model::IsolationKind::per_build && m_backend->writes_files() &&
@@ -297,14 +357,17 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
 
 void Runner::retire(std::uint64_t id, backend::BuildEnd end) {
   auto it = m_in_flight.find(id);
+  if (it->second.staged) --m_staged;  // interrupted before it started
+  // A per-build root's removal is part of the build's end, as it always was.
+  const std::uint64_t latency = (it->second.removing_root ? core::now_us() : it->second.ended_us) - it->second.admitted_us;
   switch (end) {
     case backend::BuildEnd::completed:
       m_collector.add(metrics::Counter::builds_completed);
-      m_collector.record(metrics::Hist::build_latency_us, core::now_us() - it->second.admitted_us);
+      m_collector.record(metrics::Hist::build_latency_us, latency);
       break;
     case backend::BuildEnd::failed:
       m_collector.add(metrics::Counter::builds_failed);
-      m_collector.record(metrics::Hist::failed_build_latency_us, core::now_us() - it->second.admitted_us);
+      m_collector.record(metrics::Hist::failed_build_latency_us, latency);
       break;
     case backend::BuildEnd::interrupted: m_collector.add(metrics::Counter::builds_interrupted); break;
   }

@@ -76,11 +76,14 @@ class Runner final : private backend::Host, private RunControl {
     std::uint64_t admitted_us = 0;  // when it really started (after a ramp's delay)
     std::unique_ptr<core::Timer> arrival;  // ramp: its start time
     bool started = false;          // handed to the backend
+    bool staged = false;           // handed over with Backend::stage_build, not yet started
     bool removing_root = false;    // ended; its per-build cache root is being removed
+    std::uint64_t ended_us = 0;    // when its work ended (BuildResult::ended_us, or build_ended's now)
   };
 
   // backend::Host
   void build_ended(std::uint64_t build, backend::BuildResult result) override;
+  void build_started(std::uint64_t build, std::uint64_t at_us) override;
   bool stopping() const override { return m_stopping; }
   std::uint64_t since_start_us(std::uint64_t now_us) const override { return now_us - m_start_us; }
   std::string isolation_root(std::uint64_t build_id) const override;
@@ -91,6 +94,10 @@ class Runner final : private backend::Host, private RunControl {
   void start();
   void admit();
   bool may_admit() const;
+  void stage_next();
+  bool stage_one();
+  int next_kind();
+  std::size_t running() const { return m_in_flight.size() - m_staged; }
   void start_build(Admitted& build);
   void retire(std::uint64_t id, backend::BuildEnd end);
   void interrupt(int signum);
@@ -119,6 +126,8 @@ class Runner final : private backend::Host, private RunControl {
   std::vector<std::uint64_t> m_kind_cumulative;
   ops::Rng m_rng;
   std::uint64_t m_next_build = 0;
+  std::optional<int> m_drawn_kind;  // the next build's kind, drawn for a staging the backend declined
+  std::size_t m_staged = 0;         // builds in m_in_flight that are staged, not started
   std::uint64_t m_pending_arrivals = 0;
   std::uint64_t m_start_us = 0;
   bool m_stopping = false;
