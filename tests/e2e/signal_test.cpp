@@ -29,10 +29,13 @@ TEST_CASE("SIGINT or SIGTERM mid-run: partial report, workspace removed, 130/143
 
 TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner end interrupted", "[e2e][signal]") {
   // No hold: every step runs in one hop on a waiter thread, and with 16 builds on one cache
-  // the next one is parked, prepared, for the owner's thread to queue. An interrupt must take
-  // parked builds back (or cancel them once queued) and still account every build.
+  // the next one is parked, prepared, for the owner's thread to queue; at concurrency 1 the
+  // next builds are staged behind the one in flight, for its thread to start. An interrupt
+  // must take parked and staged builds back (or cancel them once queued) and still account
+  // every build.
+  for (const char* concurrency : {"16", "1"})
   for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
-    INFO("lock_kind " << lock_kind);
+    INFO("lock_kind " << lock_kind << ", concurrency " << concurrency);
     TempDir tmp;
     write_text(tmp / "handoff.toml",
                "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
@@ -41,7 +44,7 @@ TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner
                "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
                "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
     RunSpec spec;
-    spec.args = {"--scenario", tmp / "handoff.toml", "--builds", "0", "--duration", "30", "--concurrency", "16",
+    spec.args = {"--scenario", tmp / "handoff.toml", "--builds", "0", "--duration", "30", "--concurrency", concurrency,
                  "--lock-kind", lock_kind, "--out", tmp / "partial.json"};
     spec.env["TMPDIR"] = tmp.path();
     spec.signal = SIGINT;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
@@ -401,6 +402,106 @@ TEST_CASE("cancel of a queued job never runs it", "[unit][lock][waiter_pool]") {
   REQUIRE(running.done_called);
   CHECK(running.started);
   CHECK(running.result_ == -ECANCELED);
+}
+
+// One link of a chain run back to back on one thread: hands the next job on with a quiet held
+// notice and defers its own result (as a staged build's chain does); optionally takes a lock
+// first, flushing the deferred notices before it may block.
+class ChainJob final : public LockJob {
+ public:
+  ChainJob(int index, std::vector<std::string>& log) : m_index(index), m_log(log) {}
+  int run() override {
+    if (!lock_path.empty()) {
+      int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return -errno;
+      int rc = try_acquire(fd, LockKind::ofd);
+      if (rc == -EAGAIN) {
+        flush_notices();
+        do {
+          rc = is_cancelled() ? -ECANCELED : acquire_blocking(fd, LockKind::ofd);
+        } while (rc == -EINTR);
+      }
+      ::close(fd);
+      if (rc < 0) return rc;
+    }
+    if (next != nullptr) {
+      next->notice_held_quietly();
+      defer_result();
+      hand_on(next);
+    }
+    return m_index;
+  }
+  void held() override { m_log.push_back("held " + std::to_string(m_index)); }
+  void done(int result) override { m_log.push_back("done " + std::to_string(result)); }
+  ChainJob* next = nullptr;
+  std::string lock_path;
+
+ private:
+  int m_index;
+  std::vector<std::string>& m_log;
+};
+
+TEST_CASE("a chain with deferred results delivers every notice, each held before its result", "[unit][lock][waiter_pool]") {
+  std::vector<std::string> log;
+  std::vector<std::unique_ptr<ChainJob>> jobs;
+  for (int i = 0; i < 12; ++i) jobs.push_back(std::make_unique<ChainJob>(i, log));
+  for (int i = 0; i + 1 < 12; ++i) jobs[static_cast<std::size_t>(i)]->next = jobs[static_cast<std::size_t>(i) + 1].get();
+  core::Loop loop;
+  {
+    WaiterPool pool(loop, 3);
+    for (std::size_t i = 1; i < jobs.size(); ++i) pool.reserve(jobs[i].get());
+    pool.submit(jobs[0].get());
+    loop.run();  // ends once every job is done: a deferred result that never arrived would hang
+  }
+  CHECK(loop.close() == 0);
+  std::vector<std::string> dones;
+  for (const auto& entry : log) {
+    if (entry.rfind("done", 0) == 0) dones.push_back(entry);
+  }
+  REQUIRE(dones.size() == 12);
+  for (int i = 0; i < 12; ++i) {
+    CHECK(dones[static_cast<std::size_t>(i)] == "done " + std::to_string(i));
+    if (i == 0) continue;
+    auto held = std::find(log.begin(), log.end(), "held " + std::to_string(i));
+    auto done = std::find(log.begin(), log.end(), "done " + std::to_string(i));
+    REQUIRE(held != log.end());
+    CHECK(held < done);
+  }
+}
+
+TEST_CASE("a job about to block flushes the results deferred before it", "[unit][lock][waiter_pool]") {
+  // Job 0 defers its result and hands job 1 on; job 1 blocks on a lock the test holds. The
+  // test lets go only once job 0's result reached the loop, which only the flush can bring
+  // while job 1 blocks (a 5 s fallback ends the test either way).
+  TempDir dir;
+  const auto path = dir.file("lock");
+  Fd holder(path);
+  REQUIRE(try_acquire(holder.get(), LockKind::ofd) == 0);
+  std::vector<std::string> log;
+  ChainJob first(0, log);
+  ChainJob blocked(1, log);
+  first.next = &blocked;
+  blocked.lock_path = path;
+  bool released_on_result = false;
+  core::Loop loop;
+  {
+    WaiterPool pool(loop, 2);
+    int ticks = 0;
+    core::Timer poll(loop, [&] {
+      const bool got_result = std::find(log.begin(), log.end(), "done 0") != log.end();
+      if (!got_result && ++ticks < 500) return;
+      released_on_result = got_result;
+      (void)release(holder.get(), LockKind::ofd);
+      poll.stop();
+    });
+    pool.reserve(&blocked);
+    pool.submit(&first);
+    poll.start(10, 10);
+    loop.run();
+  }
+  CHECK(loop.close() == 0);
+  CHECK(released_on_result);
+  CHECK(log.back() == "done 1");
 }
 
 TEST_CASE("destroying the pool interrupts a blocked job", "[unit][lock][waiter_pool]") {

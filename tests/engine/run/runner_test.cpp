@@ -170,6 +170,41 @@ TEST_CASE("runner: a locked step without a hold (one hop off the loop) reports r
   }
 }
 
+TEST_CASE("runner: at --concurrency 1 one-hop builds chained by the waiter thread still run one after the other", "[unit][run][runner]") {
+  // Each build is one locked section, so the waiter thread that lets a build's lock go
+  // starts the next staged build itself; the loop hears of them a few at a time. Still, as
+  // with the loop starting each: a build starts only once the one before it let go, never
+  // waits, and each build's wait, grant and release are the times its thread saw.
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  auto toml = hold_scenario("buildah", "locked", 300, 1, 0);
+  toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
+  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_started) == 300);
+  CHECK(count(outcome, Counter::builds_completed) == 300);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::lock_acquisitions) == 300);
+  CHECK(count(outcome, Counter::lock_waited) == 0);  // one build at a time: nobody queued
+  CHECK(count(outcome, Counter::steps_completed) == 300);
+  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 300);
+  auto events = outcome.metrics->lock_events.events();
+  REQUIRE(events.size() == 300);
+  std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.wait_start_us < b.wait_start_us; });
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    REQUIRE(events[i].granted_us);
+    REQUIRE(events[i].released_us);
+    CHECK(events[i].wait_start_us <= *events[i].granted_us);
+    if (i == 0) continue;
+    INFO("build " << events[i].build << " began waiting at " << events[i].wait_start_us << " us, build "
+                  << events[i - 1].build << " let go at " << *events[i - 1].released_us);
+    CHECK(events[i].wait_start_us >= *events[i - 1].released_us);
+  }
+}
+
 TEST_CASE("runner: one-hop builds parked behind a blocked lock owner time out cleanly", "[unit][run][runner]") {
   // A "holder" keeps the cache locked for 1.5 s; quick one-hop builds queue behind it: the
   // first blocks in the kernel, the next is parked prepared (handed on by the owner's waiter
