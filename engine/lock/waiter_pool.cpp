@@ -25,6 +25,8 @@ constexpr std::uint64_t k_resignal_ms = 20;
 
 // The worker the calling thread is, if it is one (notice_finishing() is called from run()).
 thread_local bool* t_finishing = nullptr;
+// This thread posted notices or a result the loop has not been woken for (flush_notices).
+thread_local bool t_unsent = false;
 
 }  // namespace
 
@@ -72,11 +74,15 @@ void LockJob::notice_held() noexcept {
 }
 
 void LockJob::notice_held_quietly() noexcept {
-  if (m_pool != nullptr) m_pool->post_held(this, false);
+  if (m_pool == nullptr) return;
+  m_pool->post_held(this, false);
+  t_unsent = true;
 }
 
 void LockJob::flush_notices() noexcept {
-  if (m_pool != nullptr) m_pool->m_async.send();
+  if (m_pool == nullptr || !t_unsent) return;
+  t_unsent = false;
+  m_pool->m_async.send();
 }
 
 void WaiterPool::post_held(LockJob* job, bool wake) {
@@ -105,6 +111,8 @@ void WaiterPool::reserve(LockJob* job) {
 void WaiterPool::enqueue(LockJob* job) {
   {
     std::lock_guard lock(m_mutex);
+    // Handed on while the pool is being destroyed: it must not wait in the kernel for long.
+    if (m_stopping) job->m_cancelled.store(true, std::memory_order_release);
     m_queue.push_back(job);
     // A finishing worker takes the mutex after this and finds the job (see worker_main).
     if (m_finishing.load(std::memory_order_seq_cst) >= m_queue.size()) return;
@@ -184,7 +192,12 @@ void WaiterPool::worker_main(Worker& self) {
       }
       self.running = next;
     }
-    if (!defer || next == nullptr) m_async.send();
+    if (!defer || next == nullptr) {
+      t_unsent = false;
+      m_async.send();
+    } else {
+      t_unsent = true;
+    }
     job = next;
   }
 }
