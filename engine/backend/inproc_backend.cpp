@@ -120,6 +120,8 @@ int KernelLockJob::run() {
 // behind it starts now, on this very thread, with no round trip through the loop. Its
 // adopt notice goes out before this job's result, so the loop counts it started first.
 void KernelLockJob::hand_on_successor() {
+  // Interrupted: no build starts after the signal; the loop takes the staged ones back.
+  if (stop_after_lock.load(std::memory_order_acquire)) return;
   KernelLockJob* next = successor.exchange(nullptr, std::memory_order_acq_rel);
   if (next == nullptr) return;
   next->taken_us = now_us();
@@ -497,11 +499,13 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   build.section_end_us = section.released_us;  // the step's work is over then, not when the loop heard
   m_mounts.forget_if_idle(build.root, mount.lock_file, false);
   build.next_mount = build.mounts.size();
-  if (build.cancelled || !section.ops_ran) {
+  if (!section.ops_ran) {
     finish(build, BuildEnd::interrupted);
     return;
   }
-  on_batch_done(build, 0);  // accounts the operations, then ends the step
+  // Its operations ran (an interrupt may have come after, or before the loop heard of them):
+  // they are accounted, and a build whose last step this was has completed.
+  on_batch_done(build, 0);
 }
 
 // A kernel lock that was never held: its timeout, an interrupt, or the errno, in that order.
@@ -603,11 +607,11 @@ void InprocBackend::granted(InprocBuild& build, HeldMount& mount) {
 // ---- Operations --------------------------------------------------------------------------
 
 void InprocBackend::run_ops(InprocBuild& build) {
-  if (build.cancelled) {
+  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
+  if (build.cancelled && !(build.step_mounted && build.next_op >= step.ops.size())) {
     finish(build, BuildEnd::interrupted);
     return;
   }
-  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
   if (!build.step_mounted) {
     queue_batch(build);  // also creates the mount directories
     return;
@@ -747,8 +751,14 @@ void InprocBackend::end_step(InprocBuild& build) {
   m_recorder.step_done(ended - build.step_start_us);
   const std::uint32_t gap_ms = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step].gap_ms;
   ++build.step;
+  const bool last = build.step >= m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps.size();
   if (build.cancelled) {
-    finish(build, BuildEnd::interrupted);
+    // Interrupted: a build with steps left ends here; one whose last step is done completed.
+    if (last) {
+      finish(build, BuildEnd::completed);
+    } else {
+      finish(build, BuildEnd::interrupted);
+    }
     return;
   }
   if (gap_ms > 0) {

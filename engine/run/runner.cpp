@@ -34,6 +34,8 @@ std::string path_safe(const std::string& name) {
   return out.empty() ? "_" : out;
 }
 
+std::string builds_text(std::size_t n) { return std::to_string(n) + (n == 1 ? " build" : " builds"); }
+
 }  // namespace
 
 // ---- Setup -------------------------------------------------------------------------------
@@ -297,8 +299,7 @@ bool Runner::stage_one() {
   build.started = true;  // the backend has it: an interrupt goes to the backend
   build.staged = true;
   build.admitted_us = core::now_us();
-  m_collector.add(metrics::Counter::builds_started);
-  return true;
+  return true;  // counted as started once it really starts (build_started)
 }
 
 void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
@@ -307,6 +308,7 @@ void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
   it->second.staged = false;
   --m_staged;
   it->second.admitted_us = at_us;
+  m_collector.add(metrics::Counter::builds_started);
   if (spdlog::should_log(spdlog::level::trace)) {
     spdlog::trace("build {} ({}) started by the backend as the one before it ended", id,
                   m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name);
@@ -330,6 +332,13 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
   auto it = m_in_flight.find(id);
   if (it == m_in_flight.end()) return;
   Admitted& build = it->second;
+  if (build.staged) {
+    // Taken back by an interrupt before it started: it never ran, so it is not counted.
+    --m_staged;
+    m_in_flight.erase(it);
+    maybe_end_run();
+    return;
+  }
   build.ended_us = result.ended_us != 0 ? result.ended_us : core::now_us();
   if (result.end == backend::BuildEnd::failed && !result.failure_recorded) {
     m_collector.failure(result.failure, id, build.kind);
@@ -357,7 +366,6 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
 
 void Runner::retire(std::uint64_t id, backend::BuildEnd end) {
   auto it = m_in_flight.find(id);
-  if (it->second.staged) --m_staged;  // interrupted before it started
   // A per-build root's removal is part of the build's end, as it always was.
   const std::uint64_t latency = (it->second.removing_root ? core::now_us() : it->second.ended_us) - it->second.admitted_us;
   switch (end) {
@@ -406,14 +414,14 @@ void Runner::end_run() {
 void Runner::interrupt(int signum) {
   if (m_signal != 0) abort_now(signum);
   m_signal = signum;
-  spdlog::warn("{}: stopping admissions, ending {} builds in flight", strsignal(signum), m_in_flight.size());
+  spdlog::warn("{}: stopping admissions, ending {} in flight", strsignal(signum), builds_text(running()));
   interrupt_builds(signum);
 }
 
 void Runner::stop_run(const std::string& reason) {
   if (m_ended || m_stopping) return;
   m_stop_reason = reason;
-  spdlog::warn("{}: stopping admissions, ending {} builds in flight", reason, m_in_flight.size());
+  spdlog::warn("{}: stopping admissions, ending {} in flight", reason, builds_text(running()));
   interrupt_builds(SIGTERM);  // children are ended as a SIGTERM would end them
 }
 

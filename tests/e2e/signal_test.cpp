@@ -60,6 +60,8 @@ TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner
           builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
               builds["interrupted"].get<std::uint64_t>());
     CHECK(builds["failed"] == 0);
+    // Staged builds taken back never ran: at concurrency 1 only the one in flight is interrupted.
+    if (std::string(concurrency) == "1") CHECK(builds["interrupted"].get<std::uint64_t>() <= 1);
     CHECK(summary["collisions"]["total"] == 0);
     CHECK(summary["collisions"]["lock_overlap"] == 0);
     CHECK(list_dir(tmp.path()) == std::vector<std::string>{"handoff.toml", "partial.json"});
