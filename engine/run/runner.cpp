@@ -310,8 +310,9 @@ void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
   it->second.admitted_us = at_us;
   m_collector.add(metrics::Counter::builds_started);
   if (spdlog::should_log(spdlog::level::trace)) {
-    spdlog::trace("build {} ({}) started by the backend as the one before it ended", id,
-                  m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name);
+    // Its thread's time: the loop may hear of a chain's starts before of the ends before them.
+    spdlog::trace("build {} ({}) started at +{:.3f} ms, by the backend as the build before it ended", id,
+                  m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name, run_ms(at_us));
   }
 }
 
@@ -320,8 +321,8 @@ void Runner::start_build(Admitted& build) {
   build.admitted_us = core::now_us();
   // -vv (trace): one line per build start and end. Checked before formatting: free otherwise.
   if (spdlog::should_log(spdlog::level::trace)) {
-    spdlog::trace("build {} ({}) started, {} in flight", build.id, m_scenario.kinds.at(static_cast<std::size_t>(build.kind)).name,
-                  m_in_flight.size());
+    spdlog::trace("build {} ({}) started at +{:.3f} ms, {} in flight", build.id,
+                  m_scenario.kinds.at(static_cast<std::size_t>(build.kind)).name, run_ms(build.admitted_us), running());
   }
   m_backend->start_build({build.id, build.kind, build.root, build.seed});
 }
@@ -345,7 +346,8 @@ void Runner::build_ended(std::uint64_t id, backend::BuildResult result) {
   }
   if (spdlog::should_log(spdlog::level::trace)) {
     const char* how = result.end == backend::BuildEnd::completed ? "completed" : result.end == backend::BuildEnd::failed ? "failed" : "interrupted";
-    spdlog::trace("build {} {} after {:.1f} ms{}{}", id, how, static_cast<double>(build.ended_us - build.admitted_us) / 1000,
+    spdlog::trace("build {} {} after {:.3f} ms, at +{:.3f} ms{}{}", id, how,
+                  static_cast<double>(build.ended_us - build.admitted_us) / 1000, run_ms(build.ended_us),
                   result.failure.empty() ? "" : ": ", result.failure);
   }
   if (m_scenario.run.isolation.kind == model::IsolationKind::per_build && m_backend->writes_files() &&

@@ -98,6 +98,8 @@ class Runner final : private backend::Host, private RunControl {
   bool stage_one();
   int next_kind();
   std::size_t running() const { return m_in_flight.size() - m_staged; }
+  // A core::now_us() time as milliseconds since the run started (-vv trace lines).
+  double run_ms(std::uint64_t at_us) const { return static_cast<double>(at_us - m_start_us) / 1000; }
   void start_build(Admitted& build);
   void retire(std::uint64_t id, backend::BuildEnd end);
   void interrupt(int signum);

@@ -95,6 +95,37 @@ TEST_CASE("verbosity: -v adds debug lines to the default output and -vv adds eve
   CHECK(quiet.empty());
 }
 
+TEST_CASE("the -vv trace at --concurrency 1: by its own times, each build starts after the one before ended", "[e2e][cli][output]") {
+  // One-hop builds at concurrency 1 are started by the waiter thread as the one before lets
+  // go, and the loop hears of them a few at a time: the lines may come in a different order,
+  // but the times they carry must show one build at a time.
+  TempDir tmp;
+  write_text(tmp / "handoff.toml",
+             "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
+             "[[build]]\nname = \"handoff\"\n[[build.step]]\n"
+             "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
+             "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
+             "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
+  auto result = run_in(tmp, {"--scenario", tmp / "handoff.toml", "--builds", "60", "--concurrency", "1", "-vv", "--out", tmp / "r.json"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::regex started(R"(trace: build (\d+) \(handoff\) started at \+([0-9.]+) ms)");
+  const std::regex ended(R"(trace: build (\d+) completed after [0-9.]+ ms, at \+([0-9.]+) ms)");
+  std::map<int, double> start_ms, end_ms;
+  std::smatch m;
+  for (const auto& line : lines_of(result.err)) {
+    if (std::regex_search(line, m, started)) start_ms[std::stoi(m[1])] = std::stod(m[2]);
+    if (std::regex_search(line, m, ended)) end_ms[std::stoi(m[1])] = std::stod(m[2]);
+  }
+  REQUIRE(start_ms.size() == 60);
+  REQUIRE(end_ms.size() == 60);
+  for (int id = 1; id < 60; ++id) {
+    INFO("build " << id << " started at +" << start_ms[id] << " ms, build " << id - 1 << " ended at +" << end_ms[id - 1]);
+    CHECK(start_ms[id] >= end_ms[id - 1]);
+    CHECK(end_ms[id] >= start_ms[id]);
+  }
+}
+
 TEST_CASE("every subcommand's --help lists every option it accepts", "[e2e][cli][output]") {
   TempDir tmp;
   const auto top = run_in(tmp, {"--help"});
