@@ -100,13 +100,7 @@ TEST_CASE("the -vv trace at --concurrency 1: by its own times, each build starts
   // go, and the loop hears of them a few at a time: the lines may come in a different order,
   // but the times they carry must show one build at a time.
   TempDir tmp;
-  write_text(tmp / "handoff.toml",
-             "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
-             "[[build]]\nname = \"handoff\"\n[[build.step]]\n"
-             "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
-             "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
-             "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
-  auto result = run_in(tmp, {"--scenario", tmp / "handoff.toml", "--builds", "60", "--concurrency", "1", "-vv", "--out", tmp / "r.json"});
+  auto result = run_in(tmp, {"--scenario", write_handoff_scenario(tmp), "--builds", "60", "--concurrency", "1", "-vv", "--out", tmp / "r.json"});
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const std::regex started(R"(trace: build (\d+) \(handoff\) started at \+([0-9.]+) ms)");

@@ -220,6 +220,17 @@ void write_text(const std::string& path, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+std::string write_handoff_scenario(const TempDir& dir) {
+  const std::string path = dir / "handoff.toml";
+  write_text(path,
+             "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
+             "[[build]]\nname = \"handoff\"\n[[build.step]]\n"
+             "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
+             "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
+             "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
+  return path;
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buffer;

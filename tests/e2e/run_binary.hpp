@@ -64,6 +64,9 @@ JsonRun run_json(std::vector<std::string> args, std::chrono::seconds timeout = s
 std::map<std::string, std::string> snapshot(const std::string& dir);
 std::vector<std::string> list_dir(const std::string& dir);
 void write_text(const std::string& path, const std::string& text);
+// Writes handoff.toml into `dir` and returns its path: one Buildah locked step, no hold (a
+// one-hop section), one shared cache: the locked handoff, run with the caller's flags.
+std::string write_handoff_scenario(const TempDir& dir);
 std::string read_text(const std::string& path);
 std::string source_path(const std::string& relative);
 // Number of direct children of the current process still alive or unreaped.

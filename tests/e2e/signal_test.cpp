@@ -37,14 +37,8 @@ TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner
   for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
     INFO("lock_kind " << lock_kind << ", concurrency " << concurrency);
     TempDir tmp;
-    write_text(tmp / "handoff.toml",
-               "description = \"one-hop handoff\"\n[run]\nsemantics = \"buildah\"\nisolation = \"shared\"\n"
-               "[[build]]\nname = \"handoff\"\n[[build.step]]\n"
-               "mount = { target = \"/var/cache/build\", sharing = \"locked\" }\n"
-               "ops = [ { op = \"write\", file = \"index\", value = \"index\", size = 64 }, "
-               "{ op = \"read\", file = \"index\", expect = \"own\" } ]\n");
     RunSpec spec;
-    spec.args = {"--scenario", tmp / "handoff.toml", "--builds", "0", "--duration", "30", "--concurrency", concurrency,
+    spec.args = {"--scenario", write_handoff_scenario(tmp), "--builds", "0", "--duration", "30", "--concurrency", concurrency,
                  "--lock-kind", lock_kind, "--out", tmp / "partial.json"};
     spec.env["TMPDIR"] = tmp.path();
     spec.signal = SIGINT;

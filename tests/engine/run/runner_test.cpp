@@ -79,6 +79,15 @@ std::string hold_scenario(const std::string& semantics, const std::string& shari
          "]\n";
 }
 
+// hold_scenario's Buildah locked step without its hold (one hop off the loop), with `lock_kind`.
+std::string one_hop_scenario(unsigned builds, unsigned concurrency, const std::string& lock_kind) {
+  auto toml = hold_scenario("buildah", "locked", builds, concurrency, 0);
+  toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
+  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
+  REQUIRE(toml.find("hold") == std::string::npos);
+  return toml;
+}
+
 RunOutcome run(model::Scenario scenario, const std::string& workdir, bool keep = false) {
   RunOptions options;
   options.scenario = std::move(scenario);
@@ -140,11 +149,7 @@ TEST_CASE("runner: a locked step without a hold (one hop off the loop) reports r
   const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
   CAPTURE(lock_kind);
   TempDir tmp;
-  auto toml = hold_scenario("buildah", "locked", 200, 16, 0);
-  toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
-  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
-  REQUIRE(toml.find("hold") == std::string::npos);
-  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  auto outcome = run_toml(one_hop_scenario(200, 16, lock_kind), tmp.path() + "/ws");
   REQUIRE(outcome.metrics);
   CHECK(count(outcome, Counter::builds_completed) == 200);
   CHECK(count(outcome, Counter::builds_failed) == 0);
@@ -178,10 +183,7 @@ TEST_CASE("runner: at --concurrency 1 one-hop builds chained by the waiter threa
   const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
   CAPTURE(lock_kind);
   TempDir tmp;
-  auto toml = hold_scenario("buildah", "locked", 300, 1, 0);
-  toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
-  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
-  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  auto outcome = run_toml(one_hop_scenario(300, 1, lock_kind), tmp.path() + "/ws");
   REQUIRE(outcome.metrics);
   CHECK(count(outcome, Counter::builds_started) == 300);
   CHECK(count(outcome, Counter::builds_completed) == 300);
