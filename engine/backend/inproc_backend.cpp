@@ -125,15 +125,22 @@ void KernelLockJob::hand_on_successor() {
   KernelLockJob* next = successor.exchange(nullptr, std::memory_order_acq_rel);
   if (next == nullptr) return;
   next->taken_us = now_us();
-  next->count_waiter();
-  next->adopt_notice.store(true, std::memory_order_relaxed);
   // The loop is woken for every few builds only, and whenever the chain is about to run
   // out of staged builds; the notices in between wait for that wake (see defer_result).
-  if (next->wake_on_start || next->successor.load(std::memory_order_acquire) == nullptr) {
+  const bool wake = next->wake_on_start || next->successor.load(std::memory_order_acquire) == nullptr;
+  if (!wake) defer_result();
+  hand_on_adopted(next, wake);
+}
+
+// Queues a job this thread took from a slot (standby or successor), its adopt notice first:
+// the loop makes that build the gate's owner before any result of its job can arrive.
+void KernelLockJob::hand_on_adopted(KernelLockJob* next, bool wake) {
+  next->count_waiter();
+  next->adopt_notice.store(true, std::memory_order_relaxed);
+  if (wake) {
     next->notice_held();
   } else {
     next->notice_held_quietly();
-    defer_result();
   }
   hand_on(next);
 }
@@ -146,10 +153,7 @@ bool KernelLockJob::hand_on_standby(bool notify) {
   KernelLockJob* next = standby_slot != nullptr ? standby_slot->exchange(nullptr, std::memory_order_acq_rel) : nullptr;
   if (next != nullptr) {
     handed_on.store(true, std::memory_order_relaxed);
-    next->count_waiter();
-    next->adopt_notice.store(true, std::memory_order_relaxed);
-    next->notice_held();
-    hand_on(next);
+    hand_on_adopted(next, true);
     return true;
   }
   if (notify) notice_held();

@@ -98,6 +98,7 @@ class KernelLockJob final : public lock::LockJob {
  private:
   bool hand_on_standby(bool notify);
   void hand_on_successor();
+  void hand_on_adopted(KernelLockJob* next, bool wake);
   int waiters() const { return kernel_waiters != nullptr ? kernel_waiters->load(std::memory_order_acquire) : 0; }
   InprocBackend& m_backend;
   InprocBuild& m_build;

@@ -241,15 +241,9 @@ void Runner::admit() {
   const auto& run = m_scenario.run;
   while (may_admit()) {
     if (m_pending_arrivals > 0) --m_pending_arrivals;
-    const std::uint64_t local = m_next_build++;
-    const std::uint64_t id = m_options.first_build_id + local * m_options.build_id_stride;
-    Admitted& build = m_in_flight[id];
-    build.id = id;
-    build.kind = next_kind();
-    m_drawn_kind.reset();
-    build.root = root_for(id);
-    build.seed = mix_seed(run.seed, id);
-    build.admitted_us = core::now_us();
+    const std::uint64_t local = m_next_build;
+    Admitted& build = take(next_ticket());
+    const std::uint64_t id = build.id;
     m_collector.add(metrics::Counter::builds_started);
     if (run.arrival == model::Arrival::ramp && local < run.concurrency) {
       // The first wave is spread over the ramp; later builds start as slots free up.
@@ -262,11 +256,25 @@ void Runner::admit() {
   stage_next();
 }
 
-// The next build's kind, drawn once in admission order: a staging the backend declines
-// keeps it for the build admitted next (the caller that uses it resets m_drawn_kind).
-int Runner::next_kind() {
+// The next build's id, kind, cache root and seed. Its kind is drawn once, in admission
+// order: a staging the backend declines keeps it for the build admitted next.
+backend::BuildTicket Runner::next_ticket() {
   if (!m_drawn_kind) m_drawn_kind = static_cast<int>(m_rng.weighted(m_kind_cumulative));
-  return *m_drawn_kind;
+  const std::uint64_t id = m_options.first_build_id + m_next_build * m_options.build_id_stride;
+  return {id, *m_drawn_kind, root_for(id), mix_seed(m_scenario.run.seed, id)};
+}
+
+// Admits the build next_ticket() described: the next one is drawn afresh.
+Runner::Admitted& Runner::take(backend::BuildTicket ticket) {
+  m_drawn_kind.reset();
+  ++m_next_build;
+  Admitted& build = m_in_flight[ticket.id];
+  build.id = ticket.id;
+  build.kind = ticket.kind;
+  build.root = std::move(ticket.root);
+  build.seed = ticket.seed;
+  build.admitted_us = core::now_us();
+  return build;
 }
 
 // --concurrency 1: the next build goes to the backend before the one in flight ends, to be
@@ -282,23 +290,12 @@ void Runner::stage_next() {
 }
 
 bool Runner::stage_one() {
-  const auto& run = m_scenario.run;
-  const std::uint64_t id = m_options.first_build_id + m_next_build * m_options.build_id_stride;
-  const int kind = next_kind();
-  std::string root = root_for(id);
-  const std::uint64_t seed = mix_seed(run.seed, id);
-  if (!m_backend->stage_build({id, kind, root, seed})) return false;
-  m_drawn_kind.reset();
-  ++m_next_build;
+  auto ticket = next_ticket();
+  if (!m_backend->stage_build(ticket)) return false;
   ++m_staged;
-  Admitted& build = m_in_flight[id];
-  build.id = id;
-  build.kind = kind;
-  build.root = std::move(root);
-  build.seed = seed;
+  Admitted& build = take(std::move(ticket));
   build.started = true;  // the backend has it: an interrupt goes to the backend
   build.staged = true;
-  build.admitted_us = core::now_us();
   return true;  // counted as started once it really starts (build_started)
 }
 

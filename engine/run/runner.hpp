@@ -96,7 +96,8 @@ class Runner final : private backend::Host, private RunControl {
   bool may_admit() const;
   void stage_next();
   bool stage_one();
-  int next_kind();
+  backend::BuildTicket next_ticket();
+  Admitted& take(backend::BuildTicket ticket);
   std::size_t running() const { return m_in_flight.size() - m_staged; }
   // A core::now_us() time as milliseconds since the run started (-vv trace lines).
   double run_ms(std::uint64_t at_us) const { return static_cast<double>(at_us - m_start_us) / 1000; }
