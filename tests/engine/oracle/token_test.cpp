@@ -323,3 +323,53 @@ TEST_CASE("verdicts have names", "[unit][oracle][token]") {
 
 }  // namespace
 }  // namespace cachestress::oracle
+
+namespace cachestress::oracle {
+
+TEST_CASE("a record's payload goes round the alphabet from the letter its build and sequence give", "[unit][oracle][token]") {
+  // The letter of byte i is 'a' + (build * 31 + seq * 7 + i) % 26 in 64-bit arithmetic, also
+  // where that sum wraps past 2^64 inside the payload (the one case not a plain run).
+  const std::uint64_t near_wrap = (~std::uint64_t{0} - 100) / 31;
+  for (const std::uint64_t build : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{123456789}, near_wrap, ~std::uint64_t{0}}) {
+    for (const std::uint32_t seq : {0u, 3u}) {
+      Token t;
+      t.build = build;
+      t.kind = "k";
+      t.seq = seq;
+      t.value = "v";
+      const std::uint32_t size = 300;
+      std::string record;
+      encode_record(t, size, record);
+      REQUIRE(record.size() > size);
+      const std::string payload = record.substr(record.size() - size);
+      std::string expected(size, '\0');
+      for (std::uint32_t i = 0; i < size; ++i) expected[i] = static_cast<char>('a' + (build * 31 + std::uint64_t{seq} * 7 + i) % 26);
+      INFO("build " << build << " seq " << seq);
+      CHECK(payload == expected);
+      CHECK(inspect(true, record, model::ReadExpect::own, build).verdict == Verdict::ok);
+    }
+  }
+}
+
+TEST_CASE("a record whose payload differs anywhere from what its checksum covers is torn", "[unit][oracle][token]") {
+  // Every single byte of a 512-byte payload changed in turn, and two words changed only in
+  // their top bit (which a plain multiply chain would never carry down): all torn.
+  Token t;
+  t.build = 42;
+  t.kind = "builder";
+  t.value = "index";
+  std::string record;
+  encode_record(t, 512, record);
+  const std::size_t payload_at = record.size() - 512;
+  for (std::size_t i = payload_at; i < record.size(); ++i) {
+    std::string bad = record;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    if (inspect(true, bad, model::ReadExpect::own, 42).verdict != Verdict::torn) FAIL("byte " << i - payload_at << " changed, not torn");
+  }
+  std::string two = record;
+  two[payload_at + 7] = static_cast<char>(two[payload_at + 7] ^ 0x80);
+  two[payload_at + 15] = static_cast<char>(two[payload_at + 15] ^ 0x80);
+  CHECK(inspect(true, two, model::ReadExpect::own, 42).verdict == Verdict::torn);
+}
+
+}  // namespace cachestress::oracle

@@ -79,12 +79,18 @@ std::string hold_scenario(const std::string& semantics, const std::string& shari
          "]\n";
 }
 
-// hold_scenario's Buildah locked step without its hold (one hop off the loop), with `lock_kind`.
-std::string one_hop_scenario(unsigned builds, unsigned concurrency, const std::string& lock_kind) {
-  auto toml = hold_scenario("buildah", "locked", builds, concurrency, 0);
+// hold_scenario's Buildah step without its hold: one batch, whole on a waiter thread.
+std::string no_hold_scenario(const std::string& sharing, unsigned builds, unsigned concurrency) {
+  auto toml = hold_scenario("buildah", sharing, builds, concurrency, 0);
   toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
-  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
   REQUIRE(toml.find("hold") == std::string::npos);
+  return toml;
+}
+
+// The locked step without its hold (one hop off the loop), with `lock_kind`.
+std::string one_hop_scenario(unsigned builds, unsigned concurrency, const std::string& lock_kind) {
+  auto toml = no_hold_scenario("locked", builds, concurrency);
+  toml.insert(toml.find("[[build]]"), "lock_kind = \"" + lock_kind + "\"\n");
   return toml;
 }
 
@@ -249,6 +255,24 @@ TEST_CASE("runner: one-hop builds parked behind a blocked lock owner time out cl
 }
 
 // ---- (b) shared users overlap --------------------------------------------------------------
+
+TEST_CASE("runner: shared builds of one batch, staged at --concurrency 8: each counted once, none after the duration", "[unit][run][runner]") {
+  // Each build's step runs whole on a waiter thread, which starts a staged build as it ends.
+  TempDir tmp;
+  auto counted = run_toml(no_hold_scenario("shared", 500, 8), tmp.path() + "/a");
+  CHECK(count(counted, Counter::builds_started) == 500);
+  CHECK(count(counted, Counter::builds_completed) == 500);
+  CHECK(count(counted, Counter::ops_completed) == 1000);
+  CHECK(count(counted, Counter::collisions_foreign) + count(counted, Counter::collisions_torn) > 0);  // they do share
+  CHECK(counted.metrics->histogram(metrics::Hist::build_latency_us).count() == 500);
+  // A duration: the staged builds not started when it ends are taken back, never started.
+  auto toml = no_hold_scenario("shared", 0, 8);
+  toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
+  auto timed = run_toml(toml, tmp.path() + "/b");
+  CHECK(count(timed, Counter::builds_completed) > 100);
+  CHECK(count(timed, Counter::builds_interrupted) == 0);
+  CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
+}
 
 TEST_CASE("runner: shared users overlap", "[unit][run][runner]") {
   const std::string semantics = GENERATE(as<std::string>{}, "buildah", "buildah-1.28", "buildkit");
