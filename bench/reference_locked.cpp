@@ -4,9 +4,10 @@
 // `lock -> write -> read back -> unlock` (bench/ratios.sh's handoff scenario, Buildah
 // semantics, one cache shared by all builds):
 //   mkdir -p of the lock file's directory (one O_PATH probe), open the lock file
-//   (openat2 + the engine's fstat/F_GETFL/F_SETFL checks), try the lock, block on it when
+//   (openat2 + the engine's fstat/F_SETFL checks), try the lock, block on it when
 //   held (F_OFD_SETLKW / F_SETLKW / flock), mkdir -p of the cache directory (probe), open
-//   O_TRUNC + write + close, open + read to EOF + close, unlock, close.
+//   O_TRUNC + write + close, open + read to EOF + close, unlock, close. The record written
+//   and checked is the engine's own (a `--size`-byte payload under the engine's header).
 // --mode threads runs N threads of one process, --mode processes N forked processes (both
 // take builds from one shared counter); --mode handoff is the floor: N processes each with
 // the lock file open once, looping on F_SETLKW -> pwrite a token -> pread and verify ->
@@ -125,7 +126,7 @@ int lock_call(int fd, Kind kind, bool wait, short type) {
   return ::fcntl(fd, cmd, &fl) == 0 ? 0 : -errno;
 }
 
-// The build's record: a header naming it, padded to `size` bytes.
+// The raw handoff's record: a header naming it, padded to `size` bytes.
 std::string make_record(std::uint64_t build, std::uint32_t size) {
   std::string record = "ref " + std::to_string(build) + " ";
   record.resize(size - 1, static_cast<char>('a' + build % 26));
@@ -133,10 +134,10 @@ std::string make_record(std::uint64_t build, std::uint32_t size) {
   return record;
 }
 
-bool read_back(int root_fd, const std::string& expected, bool& torn) {
+bool read_back(int root_fd, std::uint64_t build, bool& torn) {
   std::string content;
   if (read_to_eof(root_fd, k_index.c_str(), Checks::engine, content) != 0) return false;
-  torn = content != expected;
+  torn = engine_verdict(content, cachestress::model::ReadExpect::own, build) != cachestress::oracle::Verdict::ok;
   return true;
 }
 
@@ -152,8 +153,8 @@ bool one_build(int root_fd, const Options& options, std::uint64_t build, bool& t
   }
   bool ok = rc == 0;
   if (ok) {
-    const std::string record = make_record(build, options.size);
-    ok = make_dirs(root_fd, k_cache_dir) == 0 && write_whole(root_fd, k_index.c_str(), record, Checks::engine) && read_back(root_fd, record, torn);
+    const std::string record = engine_record(build, "handoff", options.size);
+    ok = make_dirs(root_fd, k_cache_dir) == 0 && write_whole(root_fd, k_index.c_str(), record, Checks::engine) && read_back(root_fd, build, torn);
     (void)lock_call(lock_fd, options.kind, false, F_UNLCK);
   }
   ::close(lock_fd);

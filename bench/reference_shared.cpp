@@ -101,43 +101,13 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (const char c : bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return hash;
-}
-
-// A fixed-width header "ref <build> <checksum>" padded to 48 bytes with a final '\n', then
-// the payload: the size of the engine's token record (560 B), and checkable the same way
-// (a concurrent O_TRUNC writer leaves a torn file).
-constexpr std::size_t k_header_bytes = 48;
-
-std::string make_record(std::uint64_t build) {
-  std::string payload(k_payload_bytes, '\0');
-  for (std::uint32_t i = 0; i < k_payload_bytes; ++i) payload[i] = static_cast<char>('a' + (build + i) % 26);
-  std::string record = "ref " + std::to_string(build) + " " + std::to_string(fnv1a(payload));
-  record.resize(k_header_bytes - 1, ' ');
-  record += '\n';
-  return record + payload;
-}
-
-bool intact(std::string_view content) {
-  if (content.size() != k_header_bytes + k_payload_bytes || !content.starts_with("ref ")) return false;
-  const std::size_t space = content.find(' ', 4);
-  if (space == std::string_view::npos || space >= k_header_bytes) return false;
-  const char* sum_begin = content.data() + space + 1;
-  std::uint64_t sum = 0;
-  if (std::from_chars(sum_begin, content.data() + k_header_bytes, sum).ec != std::errc{}) return false;
-  return sum == fnv1a(content.substr(k_header_bytes));
-}
-
 // False on an I/O error.
 bool read_back(int root_fd, const std::string& path, Checks checks, bool& torn) {
   std::string content;
   const int rc = read_to_eof(root_fd, path.c_str(), checks, content);
   if (rc == -ENOENT) return true;  // another build's O_TRUNC cannot remove it; never expected
   if (rc != 0) return false;
-  torn = !intact(content);
+  torn = engine_verdict(content, cachestress::model::ReadExpect::any, 0) == cachestress::oracle::Verdict::torn;
   return true;
 }
 
@@ -166,7 +136,7 @@ void worker(int root_fd, const Options& options, Totals& totals) {
     const std::uint64_t build = totals.next_build.fetch_add(1, std::memory_order_relaxed);
     if (build >= options.builds) return;
     bool torn = false;
-    const bool ok = make_dirs(root_fd, dir) == 0 && write_whole(root_fd, index.c_str(), make_record(build), options.checks) &&
+    const bool ok = make_dirs(root_fd, dir) == 0 && write_whole(root_fd, index.c_str(), engine_record(build, "builder", k_payload_bytes), options.checks) &&
                     read_back(root_fd, index, options.checks, torn) && list_dir(root_fd, dir);
     if (!ok) totals.errors.fetch_add(1, std::memory_order_relaxed);
     if (torn) totals.torn.fetch_add(1, std::memory_order_relaxed);

@@ -3,8 +3,8 @@
 // (reference_shared, reference_locked): the same openat2 resolution beneath a root fd, the
 // same per-open safety checks, the same mkdir -p, so engine / reference measures the
 // engine's own cost (loop, hops, bookkeeping) and nothing else. Also the per-build file
-// steps both programs share (write a record, read to EOF), their number parsing and their
-// private workspace.
+// steps both programs share (the engine's record, write it, read to EOF), their number
+// parsing and their private workspace.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "engine/oracle/token.hpp"
 
 namespace {
 
@@ -77,6 +79,23 @@ int make_dirs(int root_fd, const std::string& rel) {
     if (slash == std::string::npos) return ::close(dir_fd);
     start = slash + 1;
   }
+}
+
+// The record the engine's write op puts in the file, made by the engine's own oracle
+// (engine/oracle/token: header, checksum, payload pattern), and what its read op makes of
+// what it finds: the same bytes and the same checking work per build as the engine.
+std::string engine_record(std::uint64_t build, const std::string& kind, std::uint32_t payload_bytes) {
+  cachestress::oracle::Token token;
+  token.build = build;
+  token.kind = kind;
+  token.value = "index";  // the scenarios' value = "index"
+  std::string record;
+  cachestress::oracle::encode_record(token, payload_bytes, record);
+  return record;
+}
+
+cachestress::oracle::Verdict engine_verdict(std::string_view content, cachestress::model::ReadExpect expect, std::uint64_t build) {
+  return cachestress::oracle::inspect(true, content, expect, build).verdict;
 }
 
 // open O_TRUNC + one write + close: how the engine's write op leaves a file.
