@@ -96,11 +96,10 @@ class Backend {
   virtual void interrupt_prepare(int /*signum*/) {}
   // Runs one build; Host::build_ended follows exactly once.
   virtual void start_build(const BuildTicket& ticket) = 0;
-  // With every slot busy (builds arriving together): the next build, to be started by the
-  // backend itself the moment a build in flight ends, without waiting for the loop (the
-  // waiter thread that ends a build runs the next one at once: at --concurrency 1 a locked
-  // step, at any concurrency a build that is one unlocked batch). False: not possible here;
-  // the runner starts the build itself later. True: Host::build_started
+  // With one build in flight (--concurrency 1): the next build, to be started by the
+  // backend itself the moment the one in flight ends, without waiting for the loop (a waiter
+  // thread that lets a lock go runs the next build's locked step at once). False: not
+  // possible here; the runner starts the build itself later. True: Host::build_started
   // follows once it really starts, then build_ended; interrupt() may come before either.
   virtual bool stage_build(const BuildTicket& /*ticket*/) { return false; }
   // Admissions stopped (the duration is over): no staged build may start from now on. Each

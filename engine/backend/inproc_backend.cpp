@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
+#include <vector>
 
 #include "engine/core/loop.hpp"
 #include "engine/model/failure.hpp"
@@ -22,8 +24,6 @@ namespace {
 constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
 // A chain of staged builds wakes the loop once per this many builds (stage_build).
 constexpr std::uint64_t k_wake_every = 4;
-// Builds staged at any concurrency: fewer than this many left wakes the loop to stage more.
-constexpr std::size_t k_staged_low = 8;
 
 using core::now_us;
 
@@ -35,19 +35,6 @@ bool single_section_builds(const model::Scenario& scenario, const semantics::Pro
     if (kind.steps.size() != 1) return false;
     const auto& step = kind.steps.front();
     if (step.mounts.size() != 1 || step.mounts.front().sharing != Sharing::locked || step.gap_ms != 0) return false;
-    if (!profile.rejection(step.mounts.front()).empty()) return false;
-    return std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
-  });
-}
-
-// Whether every build of the scenario is a single step that is one unlocked batch (one
-// Buildah shared mount, no hold, no gap): one build ends exactly when its batch does.
-bool single_batch_builds(const model::Scenario& scenario, const semantics::Profile& profile) {
-  if (profile.private_style() == semantics::PrivateStyle::instance_pool) return false;
-  return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
-    if (kind.steps.size() != 1) return false;
-    const auto& step = kind.steps.front();
-    if (step.mounts.size() != 1 || step.mounts.front().sharing != Sharing::shared || step.gap_ms != 0) return false;
     if (!profile.rejection(step.mounts.front()).empty()) return false;
     return std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
   });
@@ -70,7 +57,6 @@ InprocBuild::InprocBuild(core::Loop& loop, InprocBackend& owner, const BuildTick
 
 int KernelLockJob::run() {
   waited_in_kernel = false;
-  if (path.empty()) return run_unlocked();
   auto slash = path.rfind('/');
   if (slash != std::string::npos) {
     int rc = root->make_dirs(std::string_view(path).substr(0, slash));
@@ -130,37 +116,6 @@ int KernelLockJob::run() {
   }
   hand_on_successor();
   return 0;
-}
-
-// A build that is one unlocked batch (shared mounts), whole on this thread: the holder
-// registry sees it inside the cache while its operations run, and as it ends, the build
-// staged next starts (what the runner would do on hearing of the end, minus the round trip).
-int KernelLockJob::run_unlocked() {
-  section->acquired_us = now_us();
-  section->entry = section->holders->enter(*section->instance_dir, section->self);
-  section->ops_ran = !stop_after_lock.load(std::memory_order_acquire);
-  if (section->ops_ran) ops::execute(*section->batch);
-  section->holders->leave(*section->instance_dir, section->self.build);
-  section->released_us = now_us();
-  notice_finishing();  // the staged job queued next waits for this thread, not a wake-up
-  hand_on_staged();
-  return 0;
-}
-
-// Every build one unlocked batch: this build is over but for the loop's accounting, so the
-// oldest staged build starts now. The loop is woken for every few of them, and when the
-// queue runs dry (it stages more then); the notices in between wait for that wake.
-void KernelLockJob::hand_on_staged() {
-  handed_staged = false;
-  if (staged_queue == nullptr || stop_after_lock.load(std::memory_order_acquire)) return;
-  std::size_t left = 0;
-  KernelLockJob* next = staged_queue->pop(left);
-  if (next == nullptr) return;
-  handed_staged = true;
-  next->taken_us = now_us();
-  const bool wake = next->wake_on_start || left < k_staged_low;
-  if (!wake) defer_result();
-  hand_on_adopted(next, wake);
 }
 
 // --concurrency 1: this build is over but for the loop's accounting, so the build staged
@@ -233,7 +188,6 @@ InprocBackend::InprocBackend(Context& context)
       m_profile(context.profile),
       m_recorder(context.recorder),
       m_single_section_builds(single_section_builds(context.scenario, context.profile)),
-      m_single_batch_builds(single_batch_builds(context.scenario, context.profile)),
       m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)) {}
 
 InprocBackend::~InprocBackend() = default;
@@ -251,9 +205,7 @@ void InprocBackend::start_build(const BuildTicket& ticket) {
 // build follows the other without a round trip through the loop. Its section is ready, its
 // job reserved; it counts as started from the moment a thread takes it.
 bool InprocBackend::stage_build(const BuildTicket& ticket) {
-  if (!writes_files()) return false;
-  if (m_single_batch_builds) return stage_unlocked(ticket);
-  if (!m_single_section_builds || m_scenario.run.concurrency != 1) return false;
+  if (!m_single_section_builds || !writes_files()) return false;
   const auto& layout = m_ctx.layouts.step(static_cast<std::size_t>(ticket.kind), 0).front();
   CacheState* state = m_mounts.find(ticket.root, layout.lock_file);
   if (state == nullptr || !state->gate_busy || !state->gate_queue.empty() || state->standby_build != nullptr) return false;
@@ -272,40 +224,6 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
   before->successor_build = &next;
   before->lock_job.successor.store(&next.lock_job, std::memory_order_release);
   return true;
-}
-
-// Every build one unlocked batch (any concurrency; the runner stages only while every slot
-// is busy): the build is prepared now and waits in the staged queue. The thread that ends a
-// build in flight starts the oldest staged one (KernelLockJob::hand_on_staged), so as many
-// builds run as before, with no round trip through the loop between one and the next.
-bool InprocBackend::stage_unlocked(const BuildTicket& ticket) {
-  auto owned = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
-  InprocBuild& next = *owned;
-  if (!set_up_mounts(next).empty()) return false;  // single_batch_builds() ruled this out
-  m_builds.emplace(ticket.id, std::move(owned));
-  next.phase = Phase::staged;
-  prepare_unlocked(next);
-  m_waiters->reserve(&next.lock_job);
-  next.lock_job.wake_on_start = m_staged_builds++ % k_wake_every == 0;
-  m_staged_queue.push(&next.lock_job);
-  return true;
-}
-
-// A staged unlocked build started: a waiter thread took it at `started_us` as a build ended.
-void InprocBackend::adopt_staged(InprocBuild& next, std::uint64_t started_us) {
-  next.phase = Phase::waiting_kernel;  // on a waiter thread, as any build's job
-  next.step_start_us = started_us;
-  m_ctx.host.build_started(next.id, started_us);
-}
-
-// A build ended without its thread starting a staged build (it failed, or ended before its
-// job ran): the loop starts the oldest one, unless an interrupt closed the queue.
-void InprocBackend::start_staged() {
-  std::size_t left = 0;
-  KernelLockJob* job = m_staged_queue.pop(left);
-  if (job == nullptr) return;
-  adopt_staged(job->build(), now_us());
-  m_waiters->enqueue(job);
 }
 
 // A staged build started (a waiter thread took its job at `started_us`, or the loop did): it
@@ -354,13 +272,6 @@ void InprocBackend::begin_step(InprocBuild& build) {
   build.step_start_us = now_us();
   if (auto why = set_up_mounts(build); !why.empty()) {
     fail(build, model::failure_reason(model::FailureCategory::rejected, why));
-    return;
-  }
-  if (m_single_batch_builds && writes_files()) {
-    // The whole build is one job on a waiter thread, which starts a staged build as it ends.
-    prepare_unlocked(build);
-    build.phase = Phase::waiting_kernel;
-    m_waiters->submit(&build.lock_job);
     return;
   }
   acquire_next(build);
@@ -479,61 +390,39 @@ void InprocBackend::notify_owner(CacheState& state) {
   state.gate_owner->lock_job.notify_held.store(true, std::memory_order_release);
 }
 
-// The build's waiter job as a fresh one: nothing of an earlier wait or section left.
-void InprocBackend::reset_job(InprocBuild& build) {
-  KernelLockJob& job = build.lock_job;
-  job.root = &m_ctx.workspace;
-  job.path.clear();
-  job.kind = m_scenario.run.lock_kind;
-  job.notify_held.store(false, std::memory_order_relaxed);
-  job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
-  job.section = nullptr;
-  job.standby_slot = nullptr;
-  job.kernel_waiters = nullptr;
-  job.staged_queue = nullptr;
-  job.handed_staged = false;
-  job.counted.store(false, std::memory_order_relaxed);
-  job.handed_on.store(false, std::memory_order_relaxed);
-  job.adopt_notice.store(false, std::memory_order_relaxed);
-}
-
-// The step's whole batch as the job's section (the mount's directories created first).
-void InprocBackend::prepare_section(InprocBuild& build, HeldMount& mount) {
-  mount.instance_dir = build.root + "/" + mount.cache_dir;
-  const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
-  const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
-  ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], 0, true, 1,
-                  [&mount](std::size_t) -> const std::string& { return mount.instance_dir; }, build.seq);
-  for (const auto& item : build.batch.items) {
-    if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
-  }
-  build.section = {};
-  build.section.batch = &build.batch;
-  build.section.holders = &m_holders;
-  build.section.instance_dir = &mount.instance_dir;
-  build.section.self = {build.id, build.kind, mount.sharing};
-  build.lock_job.section = &build.section;
-}
-
 // The lock job of the build's next mount, and for a one-hop step its whole section.
 void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
   HeldMount& mount = build.mounts[build.next_mount];
-  reset_job(build);
+  build.lock_job.root = &m_ctx.workspace;
   build.lock_job.path = build.root + "/" + mount.lock_file;
+  build.lock_job.kind = m_scenario.run.lock_kind;
+  build.lock_job.notify_held.store(false, std::memory_order_relaxed);
+  build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
+  build.lock_job.section = nullptr;
+  build.lock_job.standby_slot = nullptr;
+  build.lock_job.kernel_waiters = nullptr;
+  build.lock_job.counted.store(false, std::memory_order_relaxed);
+  build.lock_job.handed_on.store(false, std::memory_order_relaxed);
+  build.lock_job.adopt_notice.store(false, std::memory_order_relaxed);
   if (one_hop(build)) {
-    prepare_section(build, mount);
+    mount.instance_dir = build.root + "/" + mount.cache_dir;
+    const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
+    const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
+    ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], 0, true, 1,
+                    [&mount](std::size_t) -> const std::string& { return mount.instance_dir; }, build.seq);
+    for (const auto& item : build.batch.items) {
+      if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
+    }
+    build.section = {};
+    build.section.batch = &build.batch;
+    build.section.holders = &m_holders;
+    build.section.instance_dir = &mount.instance_dir;
+    build.section.self = {build.id, build.kind, mount.sharing};
+    build.lock_job.section = &build.section;
     ++state.section_jobs;  // until its done() or reclaim: its thread touches the state
     build.lock_job.standby_slot = &state.standby;
     build.lock_job.kernel_waiters = &state.kernel_waiters;
   }
-}
-
-// A build that is one unlocked batch: the job runs the batch and no lock (no path).
-void InprocBackend::prepare_unlocked(InprocBuild& build) {
-  reset_job(build);
-  prepare_section(build, build.mounts.front());
-  build.batch.cancel = &build.cancel_ops;  // an interrupt stops a long batch at its next chunk
-  build.lock_job.staged_queue = &m_staged_queue;
 }
 
 // Parks the first queued build, prepared, in the key's standby slot while a one-hop section
@@ -577,13 +466,8 @@ bool InprocBackend::reclaim_standby(CacheState& state) {
 
 void InprocBackend::on_lock_held(InprocBuild& build) {
   if (build.phase == Phase::staged) {
-    // A waiter thread took this staged build's job as the build before it ended.
-    if (!build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) return;
-    if (build.lock_job.staged_queue != nullptr) {
-      adopt_staged(build, build.lock_job.taken_us);
-    } else {
-      adopt_successor(build, build.lock_job.taken_us);
-    }
+    // A waiter thread took this staged build's job as the build before it let go.
+    if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) adopt_successor(build, build.lock_job.taken_us);
     return;
   }
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
@@ -630,24 +514,6 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   on_batch_done(build, 0);
 }
 
-// The build's one unlocked batch ran on a waiter thread: what entering the cache found,
-// then the operations as any batch (a build whose batch it was has completed).
-void InprocBackend::on_unlocked_done(InprocBuild& build) {
-  HeldMount& mount = build.mounts.front();
-  const KernelLockJob::Section& section = build.section;
-  if (section.entry.overlapped) m_recorder.mount_overlapped();
-  if (const auto& conflict = section.entry.conflict) {
-    m_recorder.lock_overlap(ref(build), mount.instance_dir, build.step, std::pair{conflict->build, conflict->kind});
-  }
-  build.section_end_us = section.released_us;  // the step's work is over then, not when the loop heard
-  build.next_mount = build.mounts.size();
-  if (!section.ops_ran) {
-    finish(build, BuildEnd::interrupted);
-    return;
-  }
-  on_batch_done(build, 0);
-}
-
 // A kernel lock that was never held: its timeout, an interrupt, or the errno, in that order.
 void InprocBackend::end_unacquired(InprocBuild& build, int result) {
   if (build.lock_timed_out && !build.cancelled) {
@@ -661,19 +527,6 @@ void InprocBackend::end_unacquired(InprocBuild& build, int result) {
 
 void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   HeldMount& mount = build.mounts[build.next_mount];
-  if (build.lock_job.staged_queue != nullptr) {
-    // A build that is one unlocked batch: its thread started the next staged build, or the
-    // loop does now (an interrupt closed the queue: then nothing starts).
-    build.lock_job.staged_queue = nullptr;
-    build.lock_job.section = nullptr;
-    if (!build.lock_job.handed_staged) start_staged();
-    if (result < 0) {
-      end_unacquired(build, result);
-      return;
-    }
-    on_unlocked_done(build);
-    return;
-  }
   if (build.lock_job.section != nullptr) {
     // Still the gate's owner: no waiter thread handed the standby on past it.
     CacheState& state = m_mounts.state(build.root, mount.lock_file);
@@ -1001,24 +854,19 @@ void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure
 // A staged build no thread has started yet is taken back and ends as interrupted (the
 // runner does not count it); false when a thread already took it: it runs.
 bool InprocBackend::take_back_staged(InprocBuild& build) {
-  if (build.lock_job.staged_queue != nullptr) {
-    if (!m_staged_queue.take_back(&build.lock_job)) return false;
-  } else {
-    InprocBuild& before = *build.predecessor;
-    if (before.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
-    --m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).section_jobs;
-    before.successor_build = nullptr;
-    build.predecessor = nullptr;
-  }
+  InprocBuild& before = *build.predecessor;
+  if (before.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
   m_waiters->unreserve(&build.lock_job);  // never started: taken back
+  --m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).section_jobs;
+  before.successor_build = nullptr;
+  build.predecessor = nullptr;
   finish(build, BuildEnd::interrupted);
   return true;
 }
 
-// The duration is over: nothing staged starts any more. Chains are taken back from their
-// tail (highest id first), so no build taken back is started as the one before it ends.
+// The duration is over: nothing staged starts any more. A chain is taken back from its tail
+// (highest id first), so no build taken back is started as the one before it ends.
 void InprocBackend::unstage() {
-  m_staged_queue.close();
   std::vector<std::pair<std::uint64_t, InprocBuild*>> staged;
   for (auto& [id, build] : m_builds) {
     if (build->phase == Phase::staged) staged.emplace_back(id, build.get());
@@ -1032,7 +880,6 @@ void InprocBackend::interrupt(std::uint64_t id, int signum) {
   if (it == m_builds.end()) return;
   InprocBuild& build = *it->second;
   build.cancelled = true;
-  m_staged_queue.close();  // no staged build starts after a signal
   switch (build.phase) {
     case Phase::holding:
     case Phase::gap:
@@ -1050,16 +897,14 @@ void InprocBackend::interrupt(std::uint64_t id, int signum) {
     }
     case Phase::waiting_kernel:
       build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // one hop: skip the ops
-      build.cancel_ops.store(true, std::memory_order_relaxed);                // unlocked: stop the batch
       m_waiters->cancel(&build.lock_job);
       break;
     case Phase::staged: {
       // The builds staged behind it first, so none of them is started as this one ends.
       if (build.successor_build != nullptr) interrupt(build.successor_build->id, signum);
       if (take_back_staged(build)) break;
-      // A thread took it as a build ended: its adopt notice, then its result, follow.
+      // A thread took it as the build before let go: its adopt notice, then its result, follow.
       build.lock_job.stop_after_lock.store(true, std::memory_order_release);
-      build.cancel_ops.store(true, std::memory_order_relaxed);
       m_waiters->cancel(&build.lock_job);
       break;
     }

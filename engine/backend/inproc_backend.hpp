@@ -50,14 +50,6 @@ class InprocBackend : public Backend {
   bool one_hop(const InprocBuild& build) const;
   void submit_kernel_lock(InprocBuild& build, CacheState& state);
   void prepare_kernel_lock(InprocBuild& build, CacheState& state);
-  void reset_job(InprocBuild& build);
-  void prepare_section(InprocBuild& build, HeldMount& mount);
-  void prepare_unlocked(InprocBuild& build);
-  bool stage_unlocked(const BuildTicket& ticket);
-  void adopt_staged(InprocBuild& next, std::uint64_t started_us);
-  void start_staged();
-  void on_unlocked_done(InprocBuild& build);
-  bool take_back_staged(InprocBuild& build);
   void arm_standby(CacheState& state);
   void notify_owner(CacheState& state);
   void adopt_standby(CacheState& state);
@@ -65,6 +57,7 @@ class InprocBackend : public Backend {
   void on_section_done(InprocBuild& build);
   void adopt_successor(InprocBuild& next, std::uint64_t started_us);
   void start_successor(InprocBuild& build);
+  bool take_back_staged(InprocBuild& build);
   void lock_timeout(InprocBuild& build);
   std::string lock_timeout_reason(const InprocBuild& build) const;
   std::string holder_key(const InprocBuild& build, const HeldMount& mount) const;
@@ -83,10 +76,7 @@ class InprocBackend : public Backend {
   Recorder& m_recorder;
   // Every build is one step that is one locked section (stage_build can chain them).
   bool m_single_section_builds = false;
-  // Every build is one step that is one unlocked batch (stage_build queues them).
-  bool m_single_batch_builds = false;
   std::uint64_t m_staged_builds = 0;
-  StagedQueue m_staged_queue;
   std::unique_ptr<lock::WaiterPool> m_waiters;
   MountTable m_mounts;
   HolderRegistry m_holders;

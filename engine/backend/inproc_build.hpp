@@ -7,8 +7,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,7 +29,7 @@ enum class Phase {
   running_ops,     // a batch of file operations is on the threadpool
   holding,         // simulated work inside the step (timer)
   gap,             // between steps, no mounts held (timer)
-  staged,          // handed over ahead (stage_build): parked until a build in flight ends
+  staged,          // --concurrency 1: parked behind the build in flight, not started yet
 };
 
 struct HeldMount {
@@ -51,48 +49,10 @@ struct HeldMount {
 
 class InprocBackend;
 struct InprocBuild;
-class KernelLockJob;
-
-// Builds staged to start the moment any build in flight ends, when every build is one
-// unlocked batch (InprocBackend::stage_build): the thread that ends a build takes the next
-// one itself (KernelLockJob::hand_on_staged), or the loop does when no thread did. Once
-// closed (an interrupt), nothing staged starts any more; the loop takes the rest back.
-class StagedQueue {
- public:
-  void push(KernelLockJob* job) {
-    std::lock_guard lock(m_mutex);
-    m_jobs.push_back(job);
-  }
-  // Any thread: the oldest staged job, and how many are left behind it; null when none or closed.
-  KernelLockJob* pop(std::size_t& left) {
-    std::lock_guard lock(m_mutex);
-    if (m_closed || m_jobs.empty()) return nullptr;
-    KernelLockJob* job = m_jobs.front();
-    m_jobs.pop_front();
-    left = m_jobs.size();
-    return job;
-  }
-  // Loop: the job taken back before any thread took it (false: one did; it runs).
-  bool take_back(KernelLockJob* job) {
-    std::lock_guard lock(m_mutex);
-    return std::erase(m_jobs, job) != 0;
-  }
-  void close() {
-    std::lock_guard lock(m_mutex);
-    m_closed = true;
-  }
-
- private:
-  std::mutex m_mutex;
-  std::deque<KernelLockJob*> m_jobs;
-  bool m_closed = false;
-};
 
 // Opens the lock file beneath the workspace and blocks in the kernel until it is held.
 // With a `section` it is a whole locked step in one hop off the loop: acquire, enter the
 // holder registry, run the batch, leave, unlock and close; run() then returns 0, not the fd.
-// With a section and no `path`, no lock at all: a build that is one unlocked batch (enter,
-// run the batch, leave), which starts the next staged build as it ends (staged_queue).
 class KernelLockJob final : public lock::LockJob {
  public:
   KernelLockJob(InprocBackend& backend, InprocBuild& build) : m_backend(backend), m_build(build) {}
@@ -127,9 +87,6 @@ class KernelLockJob final : public lock::LockJob {
   // The build staged to follow this one (InprocBackend::stage_build): this job's thread
   // queues it the moment this build's lock is let go, or the loop does when this job is done.
   std::atomic<KernelLockJob*> successor{nullptr};
-  // Every build one unlocked batch: where the builds staged behind all in flight wait.
-  StagedQueue* staged_queue = nullptr;
-  bool handed_staged = false;  // worker: this job started a staged build (loop reads after done())
   std::uint64_t taken_us = 0;  // staged job: when a thread took it, i.e. the build started
   bool wake_on_start = true;   // staged job: its start wakes the loop (set before it is parked)
   std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
@@ -137,13 +94,10 @@ class KernelLockJob final : public lock::LockJob {
   int run() override;
   void done(int result) override;
   void held() override;
-  InprocBuild& build() const { return m_build; }
 
  private:
   bool hand_on_standby(bool notify);
   void hand_on_successor();
-  void hand_on_staged();
-  int run_unlocked();
   void hand_on_adopted(KernelLockJob* next, bool wake);
   int waiters() const { return kernel_waiters != nullptr ? kernel_waiters->load(std::memory_order_acquire) : 0; }
   InprocBackend& m_backend;

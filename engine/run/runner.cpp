@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -18,15 +17,10 @@ namespace cachestress::run {
 namespace {
 
 constexpr const char* k_roots_dir = "roots";
-// Builds handed to the backend ahead of those in flight (stage_next). At --concurrency 1,
-// eight give the loop several builds' time to stage more before the waiter thread runs out
-// (the in-process backend wakes the loop once per four builds of a chain). Above, four per
-// slot (at most 256): the backend's threads start them as builds end while the loop, which
-// shares the CPUs with them, catches up; fewer left them idle with nothing staged (at -c 16,
-// one per slot ran 31-32k builds/s of the shared scenario, four per slot 34-35k).
-std::size_t staged_depth(std::uint32_t concurrency) {
-  return concurrency == 1 ? 8 : std::clamp<std::size_t>(std::size_t{concurrency} * 4, 8, 256);
-}
+// --concurrency 1: builds handed to the backend ahead of the one in flight (stage_next).
+// Eight give the loop several builds' time to stage more before a waiter thread runs out
+// (the in-process backend wakes the loop once per four builds of a chain).
+constexpr std::size_t k_staged_depth = 8;
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   ops::Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
@@ -284,15 +278,14 @@ Runner::Admitted& Runner::take(backend::BuildTicket ticket) {
   return build;
 }
 
-// Every slot busy, builds arriving together: the next builds go to the backend before any
-// in flight ends, each to be started the moment one does (Backend::stage_build). That is
-// exactly when the runner would start it itself, minus the round trip through the loop. It
-// counts as started from the moment the backend starts it (build_started).
+// --concurrency 1: the next build goes to the backend before the one in flight ends, to be
+// started the moment that one does (Backend::stage_build). With one slot that is exactly
+// when the runner would start it itself, minus the round trip through the loop. It counts
+// as started from the moment the backend starts it (build_started).
 void Runner::stage_next() {
   const auto& run = m_scenario.run;
-  if (run.arrival != model::Arrival::together || m_stopping || running() != run.concurrency) return;
-  const std::size_t depth = staged_depth(run.concurrency);
-  while (m_staged < depth && (run.builds == 0 || m_next_build < run.builds)) {
+  if (run.concurrency != 1 || run.arrival != model::Arrival::together || m_stopping || running() != 1) return;
+  while (m_staged < k_staged_depth && (run.builds == 0 || m_next_build < run.builds)) {
     if (!stage_one()) return;
   }
 }
@@ -316,7 +309,7 @@ void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
   m_collector.add(metrics::Counter::builds_started);
   if (spdlog::should_log(spdlog::level::trace)) {
     // Its thread's time: the loop may hear of a chain's starts before of the ends before them.
-    spdlog::trace("build {} ({}) started at +{:.3f} ms, by the backend as a build in flight ended", id,
+    spdlog::trace("build {} ({}) started at +{:.3f} ms, by the backend as the build before it ended", id,
                   m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name, run_ms(at_us));
   }
 }

@@ -79,7 +79,7 @@ std::string hold_scenario(const std::string& semantics, const std::string& shari
          "]\n";
 }
 
-// hold_scenario's Buildah step without its hold: one batch, whole on a waiter thread.
+// hold_scenario's Buildah step without its hold: one batch of operations.
 std::string no_hold_scenario(const std::string& sharing, unsigned builds, unsigned concurrency) {
   auto toml = hold_scenario("buildah", sharing, builds, concurrency, 0);
   toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
@@ -256,8 +256,7 @@ TEST_CASE("runner: one-hop builds parked behind a blocked lock owner time out cl
 
 // ---- (b) shared users overlap --------------------------------------------------------------
 
-TEST_CASE("runner: shared builds of one batch, staged at --concurrency 8: each counted once, none after the duration", "[unit][run][runner]") {
-  // Each build's step runs whole on a waiter thread, which starts a staged build as it ends.
+TEST_CASE("runner: shared builds of one batch at --concurrency 8: each counted once, a duration run ends with none interrupted", "[unit][run][runner]") {
   TempDir tmp;
   auto counted = run_toml(no_hold_scenario("shared", 500, 8), tmp.path() + "/a");
   CHECK(count(counted, Counter::builds_started) == 500);
@@ -265,10 +264,22 @@ TEST_CASE("runner: shared builds of one batch, staged at --concurrency 8: each c
   CHECK(count(counted, Counter::ops_completed) == 1000);
   CHECK(count(counted, Counter::collisions_foreign) + count(counted, Counter::collisions_torn) > 0);  // they do share
   CHECK(counted.metrics->histogram(metrics::Hist::build_latency_us).count() == 500);
-  // A duration: the staged builds not started when it ends are taken back, never started.
+  // A duration: the builds in flight when it ends complete, and no other starts.
   auto toml = no_hold_scenario("shared", 0, 8);
   toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
   auto timed = run_toml(toml, tmp.path() + "/b");
+  CHECK(count(timed, Counter::builds_completed) > 100);
+  CHECK(count(timed, Counter::builds_interrupted) == 0);
+  CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
+}
+
+TEST_CASE("runner: at --concurrency 1 a duration run takes the staged builds back: none interrupted, none uncounted", "[unit][run][runner]") {
+  // One-hop locked builds are staged behind the one in flight; when the duration ends, those
+  // not started are taken back (Backend::unstage) instead of running after it.
+  TempDir tmp;
+  auto toml = one_hop_scenario(0, 1, "ofd");
+  toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
+  auto timed = run_toml(toml, tmp.path() + "/ws");
   CHECK(count(timed, Counter::builds_completed) > 100);
   CHECK(count(timed, Counter::builds_interrupted) == 0);
   CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
