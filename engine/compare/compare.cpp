@@ -282,7 +282,9 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
       const std::string& label = side == &b ? c.base_label : c.new_label;
       for (const auto& run : side->cells) {
         std::string note = label + ": run " + values_text(b.values) + " was interrupted (partial results)";
-        if (run.value("interrupted", false) && std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) {
+        // Only a true boolean says so: a report's field of another type is not read as one.
+        const bool interrupted = run.is_object() && run.contains("interrupted") && run["interrupted"].is_boolean() && run["interrupted"].get<bool>();
+        if (interrupted && std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) {
           c.notes.push_back(std::move(note));
         }
       }

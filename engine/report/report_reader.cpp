@@ -48,8 +48,14 @@ nlohmann::json read_report_file(const std::string& path) {
 nlohmann::json read_report_text(std::string_view text, const std::string& path) {
   auto document = nlohmann::json::parse(text, nullptr, false);
   if (document.is_discarded()) throw InputError(path + ": not valid JSON");
-  if (!document.is_object() || !document.contains("schema_version") || !document.contains("tool") ||
-      document["tool"].value("name", "") != "cachestress") {
+  // Each field's type checked before it is read: nlohmann's value() throws type_error on a
+  // field of another type, which is bad input, not our bug.
+  const auto is_ours = [&] {
+    if (!document.is_object() || !document.contains("schema_version") || !document.contains("tool")) return false;
+    const auto& tool = document["tool"];
+    return tool.is_object() && tool.contains("name") && tool["name"].is_string() && tool["name"].get_ref<const std::string&>() == "cachestress";
+  };
+  if (!is_ours()) {
     throw InputError(path + ": not a cachestress report (no schema_version / tool.name)");
   }
   const auto& version = document["schema_version"];
