@@ -109,6 +109,16 @@ RunOutcome run_toml(const std::string& toml, const std::string& workdir, bool ke
 
 std::uint64_t count(const RunOutcome& outcome, Counter c) { return outcome.metrics->counter(c); }
 
+// `toml` (a scenario with builds = 0) run for 0.3 s: the builds in flight when the duration
+// ends complete, none is interrupted, and every build counted as started completed.
+void check_duration_run_ends_clean(std::string toml, const std::string& workdir) {
+  toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
+  auto timed = run_toml(toml, workdir);
+  CHECK(count(timed, Counter::builds_completed) > 100);
+  CHECK(count(timed, Counter::builds_interrupted) == 0);
+  CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
+}
+
 // ---- (a) locked users never overlap --------------------------------------------------------
 
 TEST_CASE("runner: locked users never overlap and have to wait", "[unit][run][runner]") {
@@ -265,24 +275,14 @@ TEST_CASE("runner: shared builds of one batch at --concurrency 8: each counted o
   CHECK(count(counted, Counter::collisions_foreign) + count(counted, Counter::collisions_torn) > 0);  // they do share
   CHECK(counted.metrics->histogram(metrics::Hist::build_latency_us).count() == 500);
   // A duration: the builds in flight when it ends complete, and no other starts.
-  auto toml = no_hold_scenario("shared", 0, 8);
-  toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
-  auto timed = run_toml(toml, tmp.path() + "/b");
-  CHECK(count(timed, Counter::builds_completed) > 100);
-  CHECK(count(timed, Counter::builds_interrupted) == 0);
-  CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
+  check_duration_run_ends_clean(no_hold_scenario("shared", 0, 8), tmp.path() + "/b");
 }
 
 TEST_CASE("runner: at --concurrency 1 a duration run takes the staged builds back: none interrupted, none uncounted", "[unit][run][runner]") {
   // One-hop locked builds are staged behind the one in flight; when the duration ends, those
   // not started are taken back (Backend::unstage) instead of running after it.
   TempDir tmp;
-  auto toml = one_hop_scenario(0, 1, "ofd");
-  toml.insert(toml.find("[[build]]"), "duration = 0.3\n");
-  auto timed = run_toml(toml, tmp.path() + "/ws");
-  CHECK(count(timed, Counter::builds_completed) > 100);
-  CHECK(count(timed, Counter::builds_interrupted) == 0);
-  CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
+  check_duration_run_ends_clean(one_hop_scenario(0, 1, "ofd"), tmp.path() + "/ws");
 }
 
 TEST_CASE("runner: shared users overlap", "[unit][run][runner]") {
