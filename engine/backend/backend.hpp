@@ -80,6 +80,7 @@ struct Context {
   Host& host;
   unsigned lock_threads = 8;  // --lock-threads
   std::string failure_dir;    // command backend: failed builds' output (empty: not kept)
+  unsigned io_threads = 8;    // --io-threads: lanes for in-process op batches
 };
 
 class Backend {

@@ -51,9 +51,7 @@ InprocBuild::InprocBuild(core::Loop& loop, InprocBackend& owner, const BuildTick
       root(ticket.root),
       rng(ticket.seed),
       timer(loop, [this] { backend.on_timer(*this); }),
-      lock_job(owner, *this) {
-  work.data = this;
-}
+      lock_job(owner, *this) {}
 
 int KernelLockJob::run() {
   waited_in_kernel = false;
@@ -188,7 +186,8 @@ InprocBackend::InprocBackend(Context& context)
       m_profile(context.profile),
       m_recorder(context.recorder),
       m_single_section_builds(single_section_builds(context.scenario, context.profile)),
-      m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)) {}
+      m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)),
+      m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads)) {}
 
 InprocBackend::~InprocBackend() = default;
 
@@ -502,7 +501,7 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   }
   m_recorder.released(ref(build), mount.cache_dir, section.released_us - section.acquired_us,
                       m_ctx.host.since_start_us(section.released_us));
-  build.section_end_us = section.released_us;  // the step's work is over then, not when the loop heard
+  build.step_end_us = section.released_us;  // the step's work is over then, not when the loop heard
   m_mounts.forget_if_idle(build.root, mount.lock_file, false);
   build.next_mount = build.mounts.size();
   if (!section.ops_ran) {
@@ -511,7 +510,7 @@ void InprocBackend::on_section_done(InprocBuild& build) {
   }
   // Its operations ran (an interrupt may have come after, or before the loop heard of them):
   // they are accounted, and a build whose last step this was has completed.
-  on_batch_done(build, 0);
+  on_batch_done(build);
 }
 
 // A kernel lock that was never held: its timeout, an interrupt, or the errno, in that order.
@@ -649,15 +648,14 @@ void InprocBackend::queue_batch(InprocBuild& build) {
   submit_batch(build);
 }
 
-void InprocBackend::submit_batch(InprocBuild& build) {
-  int rc = uv_queue_work(
-      m_ctx.loop.raw(), &build.work, [](uv_work_t* w) { ops::execute(static_cast<InprocBuild*>(w->data)->batch); },
-      [](uv_work_t* w, int status) {
-        auto* b = static_cast<InprocBuild*>(w->data);
-        b->backend.on_batch_done(*b, status);
-      });
-  if (rc != 0) fail(build, model::failure_reason(model::FailureCategory::other, "queue work " + std::string(uv_err_name(rc))));
+void BatchJob::run() {
+  ops::execute(m_build.batch);
+  ended_us = now_us();
 }
+
+void BatchJob::done() { m_build.backend.on_batch_done(m_build); }
+
+void InprocBackend::submit_batch(InprocBuild& build) { m_lanes->submit(&build.batch_job); }
 
 void FakeBackend::submit_batch(InprocBuild& build) {
   // Every operation succeeds on the next loop turn (on_timer, running_ops).
@@ -665,13 +663,12 @@ void FakeBackend::submit_batch(InprocBuild& build) {
   build.timer.start(0);
 }
 
-void InprocBackend::on_batch_done(InprocBuild& build, int status) {
+void InprocBackend::on_batch_done(InprocBuild& build) {
   ops::OpBatch& batch = build.batch;
   build.step_mounted = true;
-  if (status != 0 || batch.ensure_error != 0) {
+  if (batch.ensure_error != 0) {
     m_recorder.io_error();
-    fail(build, batch.ensure_error != 0 ? ops::errno_failure("mount", -batch.ensure_error)
-                                        : model::failure_reason(model::FailureCategory::other, "threadpool " + std::string(uv_err_name(status))));
+    fail(build, ops::errno_failure("mount", -batch.ensure_error));
     return;
   }
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
@@ -694,6 +691,14 @@ void InprocBackend::on_batch_done(InprocBuild& build, int status) {
     }
   }
   build.next_op += batch.items.size();
+  // A step whose last batch ran on a lane and that holds no lock ended when that batch did,
+  // not when the loop got round to hearing it. A locked step ends when its lock is let go
+  // (on the loop, or its one-hop section's time).
+  const auto& step = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step];
+  const bool locked = std::any_of(build.mounts.begin(), build.mounts.end(),
+                                  [](const HeldMount& mount) { return mount.sharing == Sharing::locked; });
+  if (build.batch_job.ended_us != 0 && build.next_op >= step.ops.size() && !locked) build.step_end_us = build.batch_job.ended_us;
+  build.batch_job.ended_us = 0;
   run_ops(build);
 }
 
@@ -751,8 +756,8 @@ void InprocBackend::release_mounts(InprocBuild& build) {
 
 void InprocBackend::end_step(InprocBuild& build) {
   release_mounts(build);
-  const std::uint64_t ended = build.section_end_us != 0 ? build.section_end_us : now_us();
-  build.section_end_us = 0;
+  const std::uint64_t ended = build.step_end_us != 0 ? build.step_end_us : now_us();
+  build.step_end_us = 0;
   build.work_end_us = ended;
   m_recorder.step_done(ended - build.step_start_us);
   const std::uint32_t gap_ms = m_scenario.kinds[static_cast<std::size_t>(build.kind)].steps[build.step].gap_ms;
@@ -789,7 +794,7 @@ void InprocBackend::on_timer(InprocBuild& build) {
     case Phase::polling: acquire_next(build); break;
     case Phase::waiting_gate:
     case Phase::waiting_kernel: lock_timeout(build); break;
-    case Phase::running_ops: on_batch_done(build, 0); break;  // fake backend
+    case Phase::running_ops: on_batch_done(build); break;  // fake backend
     case Phase::acquiring:
     case Phase::staged: break;
   }

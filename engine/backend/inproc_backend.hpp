@@ -1,6 +1,6 @@
 #pragma once
 // --backend inproc: every build is a state machine on the loop thread (acquire mounts ->
-// batches of file operations on libuv's threadpool -> hold timers -> release -> gap), with
+// batches of file operations on the backend's lanes (BatchLanes) -> hold timers -> release -> gap), with
 // real kernel locks taken by the waiter pool (engine/lock/) so the loop never blocks.
 // Buildah's per-process gate and BuildKit's instance pool live in the MountTable; the
 // engine's own lock_overlap oracle in the HolderRegistry.
@@ -30,13 +30,13 @@ class InprocBackend : public Backend {
 
   // Loop-thread entry points of a build's callbacks.
   void on_timer(InprocBuild& build);
-  void on_batch_done(InprocBuild& build, int status);
+  void on_batch_done(InprocBuild& build);
   void on_kernel_lock(InprocBuild& build, int result);
   void end_unacquired(InprocBuild& build, int result);
   void on_lock_held(InprocBuild& build);
 
  protected:
-  // Sends the filled batch to the threadpool; on_batch_done follows (fake: no files).
+  // Sends the filled batch to a lane; on_batch_done follows (fake: no files).
   virtual void submit_batch(InprocBuild& build);
   core::Loop& loop() { return m_ctx.loop; }
 
@@ -83,6 +83,8 @@ class InprocBackend : public Backend {
   // Who holds each locked/private cache (root|key), for naming deadlocks on a lock timeout.
   std::unordered_map<std::string, std::uint64_t> m_lock_holder;
   std::unordered_map<std::uint64_t, std::unique_ptr<InprocBuild>> m_builds;
+  // After m_builds: destroyed first, so no lane still runs a batch of a destroyed build.
+  std::unique_ptr<BatchLanes> m_lanes;
 };
 
 // --backend fake: the in-process state machine touching no files (every operation succeeds

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/backend/backend.hpp"
+#include "engine/backend/batch_lanes.hpp"
 #include "engine/backend/mount_table.hpp"
 #include "engine/core/loop.hpp"
 #include "engine/fs/safe_fs.hpp"
@@ -26,7 +27,7 @@ enum class Phase {
   waiting_gate,    // queued behind an in-process holder of a Buildah locked cache
   waiting_kernel,  // a waiter thread is blocked in the kernel lock for it
   polling,         // BuildKit locked: re-checks every 100 ms
-  running_ops,     // a batch of file operations is on the threadpool
+  running_ops,     // a batch of file operations is on a lane (BatchLanes)
   holding,         // simulated work inside the step (timer)
   gap,             // between steps, no mounts held (timer)
   staged,          // --concurrency 1: parked behind the build in flight, not started yet
@@ -104,6 +105,18 @@ class KernelLockJob final : public lock::LockJob {
   InprocBuild& m_build;
 };
 
+// A step's op batch on a lane (BatchLanes): run there, read back on the loop.
+class BatchJob final : public LaneJob {
+ public:
+  explicit BatchJob(InprocBuild& build) : m_build(build) {}
+  std::uint64_t ended_us = 0;  // lane: when the batch's last operation returned
+  void run() override;
+  void done() override;
+
+ private:
+  InprocBuild& m_build;
+};
+
 struct InprocBuild {
   InprocBuild(core::Loop& loop, InprocBackend& owner, const BuildTicket& ticket);
   InprocBuild(const InprocBuild&) = delete;
@@ -127,7 +140,9 @@ struct InprocBuild {
   bool gate_passed = false;            // one-hop section: the gate was handed on when the lock was held
   KernelLockJob::Section section;
   bool lock_timed_out = false;
-  std::uint64_t section_end_us = 0;  // the one-hop section of this step let its lock go then
+  // The step's work ended then, seen by the thread that did it (a one-hop section's unlock,
+  // or the lane that ran an unlocked step's last batch); 0: when the loop hears of it.
+  std::uint64_t step_end_us = 0;
   std::uint64_t work_end_us = 0;     // the last step ended then (0: the build goes on)
   InprocBuild* successor_build = nullptr;  // staged behind this build (loop's record)
   InprocBuild* predecessor = nullptr;      // Phase::staged: the build it follows
@@ -135,9 +150,9 @@ struct InprocBuild {
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;
   std::atomic<bool> cancel_ops{false};  // read by a batch on the threadpool (OpBatch::cancel)
-  uv_work_t work{};
   core::Timer timer;
   KernelLockJob lock_job;
+  BatchJob batch_job{*this};
 };
 
 }  // namespace cachestress::backend

@@ -137,6 +137,7 @@ std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario
   options.workdir = flags.workdir;
   options.keep = flags.keep;
   options.lock_threads = flags.lock_threads;
+  options.io_threads = flags.io_threads;
   options.failure_dir = failure_dir(flags, scenario);
   if (g_driver->configure) g_driver->configure(options);
   if (g_progress && g_progress->active()) {

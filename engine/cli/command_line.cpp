@@ -24,6 +24,7 @@ void add_run_options(CLI::App& app, RunFlags& f) {
     app.add_option(std::string(setting.flag), f.settings[i], scenario::flag_help(setting))->type_name(type);
   }
   app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
+  app.add_option("--io-threads", f.io_threads, "threads that run in-process builds' file operations (default 8)");
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_flag("--allow-failed-builds", f.allow_failed_builds,
@@ -145,6 +146,7 @@ void apply_run_flags(const RunFlags& f, model::Scenario& s) {
   }
   scenario::check_joined_settings(s);
   if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
+  if (f.io_threads < 1 || f.io_threads > 1024) throw InputError("--io-threads: must be between 1 and 1024");
   for (const auto& text : f.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
     auto axis = scenario::parse_sweep_flag(text, s);

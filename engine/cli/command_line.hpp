@@ -27,6 +27,7 @@ struct RunFlags {
   std::string out;
   std::vector<std::string> format;  // --format values; report::parse_formats splits the comma lists
   unsigned lock_threads = 8;
+  unsigned io_threads = 8;
   int verbosity = 0;
   bool quiet = false;
 };

@@ -132,7 +132,7 @@ RunOutcome Runner::run() {
   m_context = std::make_unique<backend::Context>(backend::Context{*m_loop, m_scenario, m_profile, m_layouts,
                                                                    m_workspace->root(), m_workspace->path(), m_collector,
                                                                    m_recorder, *this, m_options.lock_threads,
-                                                                   m_options.failure_dir});
+                                                                   m_options.failure_dir, m_options.io_threads});
   m_backend = m_options.backend(*m_context);
   for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
     m_signals.push_back(std::make_unique<core::Signal>(*m_loop, signum, [this](int s) { interrupt(s); }));

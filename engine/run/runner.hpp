@@ -33,6 +33,7 @@ struct RunOptions {
   std::string workdir;       // empty: a fresh directory under $TMPDIR
   bool keep = false;         // keep the workspace after the run
   unsigned lock_threads = 8; // dedicated kernel-lock waiter threads
+  unsigned io_threads = 8;   // in-process builds' file operations (BatchLanes)
   std::string failure_dir;   // backend command: failed builds' output goes here (empty: not kept)
   // Called on the loop thread after each interval (live progress).
   std::function<void(const metrics::Collector&, double elapsed_s, std::uint64_t in_flight)> on_interval;
