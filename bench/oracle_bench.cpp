@@ -1,6 +1,6 @@
 // Cost of the collision oracle per operation, on the calling thread: encoding the record a
 // write puts in a file (header, checksum and the payload's letter pattern) and inspecting
-// what a read finds. Both run on a waiter or threadpool thread for every write and read.
+// what a read finds. Both run on a waiter thread or a lane for every write and read.
 //
 // Run: build/dev/bench/oracle_bench
 #include "engine/oracle/token.hpp"

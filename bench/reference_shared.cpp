@@ -2,7 +2,7 @@
 // C plain threads take builds from a shared counter; each build does, in one cache
 // directory beneath a root fd, the syscalls engine/ops/file_ops.cpp and engine/fs/safe_fs.cpp
 // make for the step (mkdir -p, write `index`, read it back, list the directory). The
-// engine's builds/s divided by this program's is the cost of the loop, the threadpool hops
+// engine's builds/s divided by this program's is the cost of the loop, the hops to the lanes
 // and the bookkeeping (bench/compare_reference.sh).
 //
 // Usage: reference_shared [--builds N] [--concurrency C] [--workdir DIR]

@@ -5,7 +5,7 @@
 // runner when it ended. What happens inside a build (waits, grants, releases, operations,
 // collisions, steps) is reported through one vocabulary, the Recorder (recorder.hpp).
 //
-// Backends: inproc (state machine on the loop, file work on the threadpool), fake (inproc
+// Backends: inproc (state machine on the loop, file work on its lanes), fake (inproc
 // touching no files), process (a child process per build), command (a user's command per
 // step). registry.cpp lists them, one line each; a test can hand the runner its own factory.
 //

@@ -149,7 +149,7 @@ struct InprocBuild {
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;
-  std::atomic<bool> cancel_ops{false};  // read by a batch on the threadpool (OpBatch::cancel)
+  std::atomic<bool> cancel_ops{false};  // read by a batch on a lane (OpBatch::cancel)
   core::Timer timer;
   KernelLockJob lock_job;
   BatchJob batch_job{*this};

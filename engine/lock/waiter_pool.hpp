@@ -1,9 +1,9 @@
 #pragma once
-// Dedicated threads for blocking kernel lock waits, apart from libuv's threadpool.
+// Dedicated threads for blocking kernel lock waits, apart from the threads that run file
+// operations (the in-process backend's lanes, libuv's threadpool).
 //
-// Why: libuv's threadpool (default 4 threads) also serves every file operation. A build
-// blocked in F_OFD_SETLKW would pin one of those threads; four waiting builds would stop
-// all file I/O. Here, per cache key at most one or two in-process builds wait in the kernel
+// Why: a build blocked in F_OFD_SETLKW on a file-operation thread would pin it; as many
+// waiting builds as there are such threads would stop all file I/O. Here, per cache key at most one or two in-process builds wait in the kernel
 // (the per-key gate in engine/backend/mount_table mirrors Buildah's per-process mutex), so these
 // threads are bounded by contended keys, not by waiting builds. Waits are interruptible:
 // cancel() marks the job and signals its thread (EINTR), re-signalling until it returns.

@@ -1,7 +1,8 @@
 #pragma once
-// The worker side of a build step: a batch of consecutive file operations, executed on
-// libuv's threadpool against real files beneath the workspace root. Filled on the loop
-// thread, executed on a worker, read back on the loop thread (never touched concurrently).
+// The worker side of a build step: a batch of consecutive file operations, executed off the
+// loop (an in-process backend's lane, a waiter thread's locked section, or a worker
+// process) against real files beneath the workspace root. Filled on the loop thread,
+// executed on that thread, read back on the loop thread (never touched concurrently).
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -67,7 +68,7 @@ struct BatchOwner {
 };
 
 // Fills `batch` with the step's operations from `next` up to the next hold (the same batches
-// for an in-process build and a worker: one threadpool hop per run of non-hold operations).
+// for an in-process build and a worker: one hop off the loop per run of non-hold operations).
 // The step's first batch (`mounting`) also creates the mount directories. mount_dir(i) is
 // mount i's instance directory, relative to the workspace. `seq` numbers the writes.
 // Returns the index after the last operation taken.

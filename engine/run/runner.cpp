@@ -451,7 +451,7 @@ void Runner::abort_now(int signum) {
   // A second signal: no more waiting for in-flight work, but the workspace still goes.
   spdlog::error("{} again: aborting now", strsignal(signum));
   m_backend->kill_all_now();  // killed and reaped before their files go
-  // In-process batches may still be writing on the threadpool: sweep again until it is gone.
+  // In-process batches may still be writing on their lanes: sweep again until it is gone.
   if (m_workspace) m_workspace->remove_racing_writers(50);
   std::_Exit(128 + signum);
 }

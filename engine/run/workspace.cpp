@@ -117,7 +117,7 @@ void Workspace::remove_racing_writers(int tries) noexcept {
       return;
     }
     if (errno != ENOTEMPTY && errno != EEXIST) break;
-    ::usleep(10000);  // a batch on the threadpool created something after the walk
+    ::usleep(10000);  // a batch still running off the loop created something after the walk
   }
   remove_now();
 }
