@@ -47,11 +47,15 @@ std::string shell_word(const std::string& word) {
 }
 
 // The command line that reproduces this run from the resolved configuration: every run
-// setting and sweep axis, shell-quoted. It names no report file: append --out PATH.
-std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat) {
+// setting and sweep axis, shell-quoted, and the thread counts when they are not the
+// defaults (they change throughput). It names no report file: append --out PATH.
+std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat, const RunFlags& flags) {
   const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
   std::string cmd = g_driver->program + " run";
   for (const auto& arg : scenario::reproduce_args(s, ref, file_repeat)) cmd += " " + shell_word(arg);
+  const RunFlags defaults;
+  if (flags.lock_threads != defaults.lock_threads) cmd += " --lock-threads " + std::to_string(flags.lock_threads);
+  if (flags.io_threads != defaults.io_threads) cmd += " --io-threads " + std::to_string(flags.io_threads);
   return cmd;
 }
 
@@ -227,7 +231,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::size_t planned = cells.size() * scenario.repeat;
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
-  const std::string command_line = reproduce_command(scenario, file_repeat);
+  const std::string command_line = reproduce_command(scenario, file_repeat, flags);
 
   sweep::SweepHooks hooks;
   hooks.run = [&](const model::Scenario& cell, const std::string& label) { return run_scenario(cell, flags, label); };

@@ -84,6 +84,16 @@ constexpr bool k_sanitized = true;
 constexpr bool k_sanitized = false;
 #endif
 
+TEST_CASE("command_line keeps the thread counts a run was given, and names none by default", "[e2e][settings]") {
+  TempDir tmp;
+  const auto given = check_reproduces(tmp, {"run", "--scenario", "shared", "--builds", "40", "--io-threads", "3", "--lock-threads", "2"}, tmp.path());
+  const std::string command_line = given["command_line"].get<std::string>();
+  CHECK_THAT(command_line, Catch::EndsWith(" --lock-threads 2 --io-threads 3"));
+  TempDir other;
+  const auto plain = check_reproduces(other, {"run", "--scenario", "shared", "--builds", "40"}, other.path());
+  CHECK_THAT(plain["command_line"].get<std::string>(), !Catch::Contains("-threads"));
+}
+
 TEST_CASE("command_line reproduces a sweep of a built-in scenario with every flag given", "[e2e][settings]") {
   TempDir tmp;
   std::vector<std::string> args = {"run", "--scenario", "locked", "--sweep", "concurrency=1,4", "--repeat", "2", "--backend",
