@@ -127,11 +127,8 @@ void BatchLanes::deliver() {
   }
   for (LaneJob* job : m_delivering) --m_lanes[job->m_lane]->outstanding;
   m_outstanding -= m_delivering.size();
-  std::vector<LaneJob*> delivering;
-  delivering.swap(m_delivering);
-  for (LaneJob* job : delivering) job->done();  // may submit() again
-  delivering.clear();
-  m_delivering.swap(delivering);  // keep the capacity
+  for (LaneJob* job : m_delivering) job->done();  // may submit() again, never deliver()
+  m_delivering.clear();
   // uv_ref is a flag, not a count: the loop stays alive exactly while jobs are outstanding.
   if (m_outstanding == 0) {
     m_async.unref();

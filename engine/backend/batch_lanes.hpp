@@ -8,8 +8,9 @@
 // list of finished jobs, shared only with the loop. A job goes to the lane with the fewest
 // jobs not yet done; a lane whose queue is empty takes the oldest job of another lane, and
 // a job queued behind a busy lane wakes an idle one to take it, so one slow batch never
-// holds up work another thread could do. Every finished job wakes the loop at once (uv_async_send), as libuv's does: the runner
-// hears of each end when it happens. bench/ratios.sh (shared row) measures the difference.
+// holds up work another thread could do. Every finished job wakes the loop at once
+// (uv_async_send), as libuv's does: the runner hears of each end when it happens.
+// bench/ratios.sh (shared row) and bench/step_bench (in_flight) measure the difference.
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>

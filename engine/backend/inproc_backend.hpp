@@ -1,7 +1,8 @@
 #pragma once
 // --backend inproc: every build is a state machine on the loop thread (acquire mounts ->
-// batches of file operations on the backend's lanes (BatchLanes) -> hold timers -> release -> gap), with
-// real kernel locks taken by the waiter pool (engine/lock/) so the loop never blocks.
+// batches of file operations on the backend's lanes (BatchLanes) -> hold timers -> release
+// -> gap), with real kernel locks taken by the waiter pool (engine/lock/) so the loop never
+// blocks.
 // Buildah's per-process gate and BuildKit's instance pool live in the MountTable; the
 // engine's own lock_overlap oracle in the HolderRegistry.
 #include <cstdint>

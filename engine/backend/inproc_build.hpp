@@ -1,10 +1,8 @@
 #pragma once
 // One in-process build in flight: a state machine driven by the InprocBackend on the loop
-// thread. It owns the libuv objects its steps need (a timer, a work request, a lock job), so
-// nothing is allocated per operation; it is destroyed only when no request of it is
+// thread. It owns what its steps need off the loop (a timer, a lane job, a lock job), so
+// nothing is allocated per operation; it is destroyed only when no job of it is
 // outstanding.
-#include <uv.h>
-
 #include <atomic>
 #include <cstdint>
 #include <string>

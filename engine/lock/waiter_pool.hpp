@@ -3,9 +3,10 @@
 // operations (the in-process backend's lanes, libuv's threadpool).
 //
 // Why: a build blocked in F_OFD_SETLKW on a file-operation thread would pin it; as many
-// waiting builds as there are such threads would stop all file I/O. Here, per cache key at most one or two in-process builds wait in the kernel
-// (the per-key gate in engine/backend/mount_table mirrors Buildah's per-process mutex), so these
-// threads are bounded by contended keys, not by waiting builds. Waits are interruptible:
+// waiting builds as there are such threads would stop all file I/O. Here, per cache key at
+// most one or two in-process builds wait in the kernel (the per-key gate in
+// engine/backend/mount_table mirrors Buildah's per-process mutex), so these threads are
+// bounded by contended keys, not by waiting builds. Waits are interruptible:
 // cancel() marks the job and signals its thread (EINTR), re-signalling until it returns.
 #include <pthread.h>
 
