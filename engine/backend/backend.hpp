@@ -97,11 +97,11 @@ class Backend {
   virtual void interrupt_prepare(int /*signum*/) {}
   // Runs one build; Host::build_ended follows exactly once.
   virtual void start_build(const BuildTicket& ticket) = 0;
-  // With one build in flight (--concurrency 1): the next build, to be started by the
-  // backend itself the moment the one in flight ends, without waiting for the loop (a waiter
-  // thread that lets a lock go runs the next build's locked step at once). False: not
-  // possible here; the runner starts the build itself later. True: Host::build_started
-  // follows once it really starts, then build_ended; interrupt() may come before either.
+  // Every slot taken (as many builds in flight as --concurrency): the next build, to be
+  // started by the backend itself the moment one in flight ends, without waiting for the
+  // loop (the waiter thread that lets a lock go starts it). False: not possible here; the
+  // runner starts the build itself later. True: Host::build_started follows once it really
+  // starts, then build_ended; interrupt() may come before either.
   virtual bool stage_build(const BuildTicket& /*ticket*/) { return false; }
   // Admissions stopped (the duration is over): no staged build may start from now on. Each
   // one not started yet ends with build_ended(interrupted), now or later (the runner counts

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <utility>
 #include <vector>
 
@@ -71,7 +72,10 @@ int KernelLockJob::run() {
   int rc = lock::try_acquire(fd, kind);
   if (rc == -EAGAIN) {
     waited_in_kernel = true;
-    flush_notices();  // deferred notices reach the loop before this thread may block a while
+    // Deferred notices reach the loop before this thread may block a while; not when this
+    // job was taken quietly from the standby chain: the loop is woken soon by whoever takes
+    // the last parked builds, and by the waiter pool's flush timer at the latest.
+    if (!quiet_wait.load(std::memory_order_relaxed)) flush_notices();
     do {
       rc = is_cancelled() ? -ECANCELED : lock::acquire_blocking(fd, kind);
     } while (rc == -EINTR);
@@ -104,16 +108,38 @@ int KernelLockJob::run() {
   (void)lock::release(fd, kind);
   ::close(fd);
   notice_finishing();  // a job queued from here on waits for this thread, not a wake-up
-  // The standby job goes now, run by this very thread: fcntl locks belong to the process, so
-  // the gate excludes and it may go only once let go; OFD and flock: the build that takes
-  // the lock from us may be running, and the standby blocks behind it on the real lock, as
-  // the one after it will behind the standby. Not when our own held notice went out: the
-  // loop passes the gate (and the standby) from it.
+  // A staged build starts in this one's place, then the oldest parked job goes now, run by
+  // this very thread: fcntl locks belong to the process, so the gate excludes and it may go
+  // only once let go; OFD and flock: the build that takes the lock from us may be running,
+  // and the parked one blocks behind it on the real lock, as the one after it will behind
+  // it. Not when our own held notice went out: the loop passes the gate from it.
+  start_staged();
   if ((!noticed || handed_on.load(std::memory_order_relaxed)) && (kind == model::LockKind::fcntl || waiters() <= 1)) {
     hand_on_standby(false);
   }
   hand_on_successor();
   return 0;
+}
+
+// --concurrency above 1: this build is over but for the loop's accounting, so the oldest
+// build the runner staged for this key starts now, in its place, and queues for the lock
+// behind the builds that started before it. Its start notice goes out before this job's
+// result, so the loop counts it started first; it wakes the loop only when few staged
+// builds are left (the runner stages more), and then this job's result need not wake it
+// either: the build that replaces it keeps --concurrency exact, heard or not.
+void KernelLockJob::start_staged() {
+  // Interrupted: no build starts after the signal; the loop takes the staged ones back.
+  if (standby == nullptr || stop_after_lock.load(std::memory_order_acquire)) return;
+  bool wake = true;
+  const bool started = standby->start_next([&wake](KernelLockJob* next, std::size_t ahead, std::size_t staged_left) {
+    next->taken_us = now_us();
+    next->queued_behind = ahead > 0;
+    wake = staged_left < k_staged_low;
+    next->notice_started(wake);
+  });
+  if (!started) return;
+  started_next.store(true, std::memory_order_relaxed);
+  if (!wake) defer_result();
 }
 
 // --concurrency 1: this build is over but for the loop's accounting, so the build staged
@@ -132,9 +158,10 @@ void KernelLockJob::hand_on_successor() {
   hand_on_adopted(next, wake);
 }
 
-// Queues a job this thread took from a slot (standby or successor), its adopt notice first:
-// the loop makes that build the gate's owner before any result of its job can arrive.
-void KernelLockJob::hand_on_adopted(KernelLockJob* next, bool wake) {
+// A job this thread took (from the standby chain or a successor link) is about to be
+// queued: its adopt notice goes first, so the loop makes that build the gate's owner before
+// any result of its job can arrive.
+void KernelLockJob::announce_adopted(KernelLockJob* next, bool wake) {
   next->count_waiter();
   next->adopt_notice.store(true, std::memory_order_relaxed);
   if (wake) {
@@ -142,18 +169,30 @@ void KernelLockJob::hand_on_adopted(KernelLockJob* next, bool wake) {
   } else {
     next->notice_held_quietly();
   }
+}
+
+void KernelLockJob::hand_on_adopted(KernelLockJob* next, bool wake) {
+  announce_adopted(next, wake);
   hand_on(next);
 }
 
-// Takes the key's standby job, if the loop parked one, and queues it; its adopt notice goes
-// out first, so the loop makes it the gate's owner before any result of its job arrives.
+// Takes the oldest started job parked for the key, if any, and queues it; its adopt notice
+// goes out first (under the chain's mutex: notices in the order jobs were taken), so the
+// loop makes it the gate's owner before any result of its job arrives. The notice wakes the
+// loop only when few started builds are left parked (it parks more); otherwise it waits
+// for a wake, and so may whatever this thread holds back when the taken job blocks in the
+// kernel (quiet_wait): nothing there changes how many builds are in flight.
 // Without one to take, `notify` posts this job's own held notice (the loop passes the gate).
 // True when a notice went out.
 bool KernelLockJob::hand_on_standby(bool notify) {
-  KernelLockJob* next = standby_slot != nullptr ? standby_slot->exchange(nullptr, std::memory_order_acq_rel) : nullptr;
+  KernelLockJob* next = standby == nullptr ? nullptr : standby->take([](KernelLockJob* taken, std::size_t started_left) {
+    const bool wake = started_left < k_standby_low;
+    taken->quiet_wait.store(!wake, std::memory_order_relaxed);
+    announce_adopted(taken, wake);
+  });
   if (next != nullptr) {
     handed_on.store(true, std::memory_order_relaxed);
-    hand_on_adopted(next, true);
+    hand_on(next);
     return true;
   }
   if (notify) notice_held();
@@ -177,6 +216,9 @@ void KernelLockJob::done(int result) {
   m_backend.on_kernel_lock(m_build, result);
 }
 void KernelLockJob::held() { m_backend.on_lock_held(m_build); }
+void KernelLockJob::started() {
+  if (m_build.phase == Phase::staged) m_backend.started_in_chain(m_build);  // else the loop took it first
+}
 
 // ---- Backend -----------------------------------------------------------------------------
 
@@ -207,7 +249,8 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
   if (!m_single_section_builds || !writes_files()) return false;
   const auto& layout = m_ctx.layouts.step(static_cast<std::size_t>(ticket.kind), 0).front();
   CacheState* state = m_mounts.find(ticket.root, layout.lock_file);
-  if (state == nullptr || !state->gate_busy || !state->gate_queue.empty() || state->standby_build != nullptr) return false;
+  if (m_scenario.run.concurrency > 1) return stage_in_chain(ticket, state);
+  if (state == nullptr || !state->gate_busy || !state->gate_queue.empty() || !state->standby_builds.empty()) return false;
   InprocBuild* before = state->gate_owner;  // parked behind the last build already staged
   while (before != nullptr && before->successor_build != nullptr) before = before->successor_build;
   if (before == nullptr || before->lock_job.section == nullptr || before->cancelled) return false;
@@ -223,6 +266,77 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
   before->successor_build = &next;
   before->lock_job.successor.store(&next.lock_job, std::memory_order_release);
   return true;
+}
+
+// --concurrency above 1: the next build is prepared now and staged at the tail of its
+// cache's standby chain, while a build of that cache is in flight: the thread of the next
+// build of the cache to end starts it in that build's place (KernelLockJob::start_staged),
+// so the slot is refilled the moment it frees, without a round trip through the loop.
+bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state) {
+  if (state == nullptr || !state->gate_busy) return false;  // none in flight: none would start it
+  auto owned = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  InprocBuild& next = *owned;
+  if (!set_up_mounts(next).empty()) return false;  // single_section_builds() ruled this out
+  m_builds.emplace(ticket.id, std::move(owned));
+  next.phase = Phase::staged;
+  prepare_kernel_lock(next, *state);
+  m_waiters->reserve(&next.lock_job);
+  state->standby.stage(&next.lock_job);
+  return true;
+}
+
+// A waiter thread started this staged build (at `taken_us`) as a build of its cache ended,
+// or the loop did (start_in_place): it waits for the lock in the standby chain from then on,
+// like a build parked there.
+void InprocBackend::started_in_chain(InprocBuild& build) {
+  HeldMount& mount = build.mounts[build.next_mount];
+  CacheState& state = m_mounts.state(build.root, mount.lock_file);
+  const std::uint64_t started_us = build.lock_job.taken_us;
+  build.phase = Phase::waiting_gate;
+  build.step_start_us = started_us;
+  build.wait_start_us = started_us;
+  mount.queued = build.lock_job.queued_behind;
+  if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
+    build.lock_deadline_us = started_us + std::uint64_t{timeout_ms} * 1000;
+    const std::uint64_t now = now_us();
+    build.timer.start(build.lock_deadline_us > now ? (build.lock_deadline_us - now + 999) / 1000 : 0);
+  }
+  m_recorder.waiting(ref(build), mount.cache_dir, m_ctx.host.since_start_us(started_us));
+  state.standby_builds.push_back(&build);
+  m_ctx.host.build_started(build.id, started_us);
+  if (build.cancelled) {
+    // Interrupted before the loop heard it start: it ends now, or its job is stopped.
+    interrupt(build.id, SIGINT);
+    return;
+  }
+  if (!state.gate_busy) {
+    // Started after the gate went free (the loop passed it before hearing of this start, or
+    // a build ended on the loop): nobody of ours holds the lock to hand it on. Queue it.
+    KernelLockJob* job = state.standby.take_back(&build.lock_job) ? &build.lock_job : nullptr;
+    if (job == nullptr) return;  // a thread took it: its adopt notice follows
+    state.gate_busy = true;
+    adopt_standby(state, build);
+    job->count_waiter();
+    m_waiters->enqueue(job);
+  }
+}
+
+// A build ended on the loop (it failed, timed out, or was never held) without its thread
+// starting a staged build in its place: the loop starts one, so the slot does not stay empty.
+void InprocBackend::start_in_place(InprocBuild& ended) {
+  if (m_scenario.run.concurrency <= 1 || !m_single_section_builds || ended.phase == Phase::staged) return;
+  if (ended.cancelled || m_ctx.host.stopping() || ended.lock_job.started_next.load(std::memory_order_relaxed)) return;
+  if (ended.mounts.empty()) return;
+  CacheState* state = m_mounts.find(ended.root, ended.mounts.front().lock_file);
+  if (state == nullptr) return;
+  KernelLockJob* started = nullptr;
+  (void)state->standby.start_next([&started](KernelLockJob* next, std::size_t ahead, std::size_t) {
+    next->taken_us = now_us();
+    next->queued_behind = ahead > 0;
+    started = next;
+  });
+  ended.lock_job.started_next.store(true, std::memory_order_relaxed);
+  if (started != nullptr) started_in_chain(started->build());
 }
 
 // A staged build started (a waiter thread took its job at `started_us`, or the loop did): it
@@ -384,7 +498,7 @@ void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
 // next one blocks in the kernel on the real lock meanwhile (fcntl: the gate is the
 // exclusion). Not needed while one is parked: the owner's thread takes it.
 void InprocBackend::notify_owner(CacheState& state) {
-  if (state.gate_owner == nullptr || state.standby_build != nullptr || state.gate_queue.empty()) return;
+  if (state.gate_owner == nullptr || !state.standby_builds.empty() || state.gate_queue.empty()) return;
   if (m_scenario.run.lock_kind == model::LockKind::fcntl) return;
   state.gate_owner->lock_job.notify_held.store(true, std::memory_order_release);
 }
@@ -398,11 +512,14 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
   build.lock_job.notify_held.store(false, std::memory_order_relaxed);
   build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);
   build.lock_job.section = nullptr;
-  build.lock_job.standby_slot = nullptr;
+  build.lock_job.standby = nullptr;
+  build.lock_job.quiet_wait.store(false, std::memory_order_relaxed);
   build.lock_job.kernel_waiters = nullptr;
   build.lock_job.counted.store(false, std::memory_order_relaxed);
   build.lock_job.handed_on.store(false, std::memory_order_relaxed);
   build.lock_job.adopt_notice.store(false, std::memory_order_relaxed);
+  build.lock_job.started_next.store(false, std::memory_order_relaxed);
+  build.lock_job.queued_behind = false;
   if (one_hop(build)) {
     mount.instance_dir = build.root + "/" + mount.cache_dir;
     const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
@@ -419,45 +536,51 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
     build.section.self = {build.id, build.kind, mount.sharing};
     build.lock_job.section = &build.section;
     ++state.section_jobs;  // until its done() or reclaim: its thread touches the state
-    build.lock_job.standby_slot = &state.standby;
+    build.lock_job.standby = &state.standby;
     build.lock_job.kernel_waiters = &state.kernel_waiters;
   }
 }
 
-// Parks the first queued build, prepared, in the key's standby slot while a one-hop section
-// owns the gate: the owner's waiter thread queues it the moment the lock allows.
+// Parks the first queued builds, prepared, in the key's standby chain while a one-hop
+// section owns the gate (up to k_standby_depth started ones): the key's waiter threads
+// queue them the moment the lock allows.
 void InprocBackend::arm_standby(CacheState& state) {
-  if (state.standby_build != nullptr || state.gate_queue.empty()) return;
   const InprocBuild* owner = state.gate_owner;
   if (owner == nullptr || owner->lock_job.section == nullptr) return;
-  InprocBuild& next = *state.gate_queue.front();
-  if (next.cancelled || !one_hop(next)) return;
-  state.gate_queue.pop_front();
-  prepare_kernel_lock(next, state);
-  m_waiters->reserve(&next.lock_job);
-  state.standby_build = &next;
-  state.standby.store(&next.lock_job, std::memory_order_release);
+  while (!state.gate_queue.empty() && state.standby.started() < k_standby_depth) {
+    InprocBuild& next = *state.gate_queue.front();
+    if (next.cancelled || !one_hop(next)) return;
+    state.gate_queue.pop_front();
+    prepare_kernel_lock(next, state);
+    m_waiters->reserve(&next.lock_job);
+    state.standby_builds.push_back(&next);
+    state.standby.park_started(&next.lock_job);
+  }
 }
 
-// The owner's waiter thread queued the standby build's job: that build owns the gate now.
-void InprocBackend::adopt_standby(CacheState& state) {
-  InprocBuild& next = *state.standby_build;
-  state.standby_build = nullptr;
-  state.gate_owner = &next;
-  next.phase = Phase::waiting_kernel;
-  next.gate_passed = false;
+// A waiter thread took `taken`'s job from the standby chain and queued it (or the loop did):
+// that build owns the gate now. Threads post adopt notices in the order they take jobs, so
+// the last one heard names the build that took its place in line last.
+void InprocBackend::adopt_standby(CacheState& state, InprocBuild& taken) {
+  std::erase(state.standby_builds, &taken);
+  taken.phase = Phase::waiting_kernel;
+  taken.gate_passed = false;
+  state.gate_owner = &taken;
   arm_standby(state);
   notify_owner(state);
 }
 
-// Takes the standby build's job back before a waiter thread does (a timeout or an
-// interrupt); false when one already queued it: then its job ends through done().
-bool InprocBackend::reclaim_standby(CacheState& state) {
-  KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
-  if (job == nullptr) return false;
-  m_waiters->unreserve(job);
+bool InprocBackend::is_standby(const CacheState& state, const InprocBuild& build) {
+  return std::find(state.standby_builds.begin(), state.standby_builds.end(), &build) != state.standby_builds.end();
+}
+
+// Takes a parked build's job back before a waiter thread does (a timeout or an interrupt);
+// false when one already queued it: then its job ends through done().
+bool InprocBackend::reclaim_standby(CacheState& state, InprocBuild& build) {
+  if (!state.standby.take_back(&build.lock_job)) return false;
+  m_waiters->unreserve(&build.lock_job);
   --state.section_jobs;
-  state.standby_build = nullptr;
+  std::erase(state.standby_builds, &build);
   arm_standby(state);
   notify_owner(state);
   return true;
@@ -471,15 +594,15 @@ void InprocBackend::on_lock_held(InprocBuild& build) {
   }
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
   if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) {
-    // A waiter thread took this build's job from the standby slot and queued it: it owns
-    // the gate now (unless pass_gate got to it first).
-    if (state.standby_build == &build) adopt_standby(state);
+    // A waiter thread took this build's job from the standby chain and queued it: it owns
+    // the gate now (unless pass_gate, or the notice of a build parked after it, got to it first).
+    if (is_standby(state, build)) adopt_standby(state, build);
     return;
   }
   // OFD and flock: the next in-process waiter may now block in the kernel on the real lock.
   if (build.gate_passed) return;
   build.gate_passed = true;
-  // A waiter thread that took the standby job (this one's or the holder's before it) passed
+  // A waiter thread that took a parked job (this one's or the holder's before it) passed
   // the gate on itself: the loop adopted that build as the owner.
   if (state.gate_owner == &build) pass_gate(state);
 }
@@ -527,7 +650,7 @@ void InprocBackend::end_unacquired(InprocBuild& build, int result) {
 void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
   HeldMount& mount = build.mounts[build.next_mount];
   if (build.lock_job.section != nullptr) {
-    // Still the gate's owner: no waiter thread handed the standby on past it.
+    // Still the gate's owner: no waiter thread handed a parked build on past it.
     CacheState& state = m_mounts.state(build.root, mount.lock_file);
     --state.section_jobs;  // its thread is done with the state: it may be forgotten now
     if (build.successor_build != nullptr) {
@@ -566,17 +689,19 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
 
 void InprocBackend::pass_gate(CacheState& state) {
   state.gate_owner = nullptr;
-  if (state.standby_build != nullptr) {
-    // The owner let go without taking the standby job (it held the lock before the job
-    // was parked, or never held it): queue it from here.
-    KernelLockJob* job = state.standby.exchange(nullptr, std::memory_order_acq_rel);
-    adopt_standby(state);
-    if (job != nullptr) {
-      job->count_waiter();
-      m_waiters->enqueue(job);
-    }
+  // The owner let go without taking a parked job (it held the lock before the job was
+  // parked, or never held it): queue the oldest from here.
+  if (KernelLockJob* job = state.standby.take(); job != nullptr) {
+    InprocBuild& next = job->build();
+    if (next.phase == Phase::staged) started_in_chain(next);  // its start notice is on the way
+    adopt_standby(state, next);
+    job->count_waiter();
+    m_waiters->enqueue(job);
     return;
   }
+  // None left to take, but some not adopted yet: threads took them, and their adopt notices
+  // (on the way) make the last one the owner.
+  if (!state.standby_builds.empty()) return;
   if (state.gate_queue.empty()) {
     state.gate_busy = false;
     return;
@@ -811,7 +936,7 @@ void InprocBackend::lock_timeout(InprocBuild& build) {
   switch (build.phase) {
     case Phase::waiting_gate: {
       CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
-      if (state.standby_build == &build && !reclaim_standby(state)) {
+      if (is_standby(state, build) && !reclaim_standby(state, build)) {
         m_waiters->cancel(&build.lock_job);  // already queued by the owner: on_kernel_lock() fails it
         break;
       }
@@ -848,6 +973,7 @@ void InprocBackend::fail(InprocBuild& build, std::string reason) { finish(build,
 
 void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure) {
   start_successor(build);  // nothing may stay parked behind a build that ends
+  start_in_place(build);    // ... nor may its slot stay empty while a build is staged
   build.timer.stop();
   release_mounts(build);
   const std::uint64_t id = build.id;
@@ -859,12 +985,17 @@ void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure
 // A staged build no thread has started yet is taken back and ends as interrupted (the
 // runner does not count it); false when a thread already took it: it runs.
 bool InprocBackend::take_back_staged(InprocBuild& build) {
-  InprocBuild& before = *build.predecessor;
-  if (before.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
+  CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
+  if (build.predecessor != nullptr) {
+    InprocBuild& before = *build.predecessor;
+    if (before.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
+    before.successor_build = nullptr;
+    build.predecessor = nullptr;
+  } else if (!state.standby.take_back(&build.lock_job, true)) {
+    return false;  // staged in the standby chain, and a thread started it already
+  }
   m_waiters->unreserve(&build.lock_job);  // never started: taken back
-  --m_mounts.state(build.root, build.mounts[build.next_mount].lock_file).section_jobs;
-  before.successor_build = nullptr;
-  build.predecessor = nullptr;
+  --state.section_jobs;
   finish(build, BuildEnd::interrupted);
   return true;
 }
@@ -891,7 +1022,7 @@ void InprocBackend::interrupt(std::uint64_t id, int signum) {
     case Phase::polling: finish(build, BuildEnd::interrupted); break;
     case Phase::waiting_gate: {
       CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
-      if (state.standby_build == &build && !reclaim_standby(state)) {
+      if (is_standby(state, build) && !reclaim_standby(state, build)) {
         build.lock_job.stop_after_lock.store(true, std::memory_order_release);  // already queued
         m_waiters->cancel(&build.lock_job);
         break;
@@ -905,6 +1036,12 @@ void InprocBackend::interrupt(std::uint64_t id, int signum) {
       m_waiters->cancel(&build.lock_job);
       break;
     case Phase::staged: {
+      if (build.predecessor == nullptr) {
+        // Staged in its cache's standby chain: taken back unless a thread started it, in
+        // which case it ends once the loop hears of that start (started_in_chain).
+        if (!take_back_staged(build)) build.lock_job.stop_after_lock.store(true, std::memory_order_release);
+        break;
+      }
       // The builds staged behind it first, so none of them is started as this one ends.
       if (build.successor_build != nullptr) interrupt(build.successor_build->id, signum);
       if (take_back_staged(build)) break;

@@ -35,6 +35,7 @@ class InprocBackend : public Backend {
   void on_kernel_lock(InprocBuild& build, int result);
   void end_unacquired(InprocBuild& build, int result);
   void on_lock_held(InprocBuild& build);
+  void started_in_chain(InprocBuild& build);
 
  protected:
   // Sends the filled batch to a lane; on_batch_done follows (fake: no files).
@@ -53,9 +54,12 @@ class InprocBackend : public Backend {
   void prepare_kernel_lock(InprocBuild& build, CacheState& state);
   void arm_standby(CacheState& state);
   void notify_owner(CacheState& state);
-  void adopt_standby(CacheState& state);
-  bool reclaim_standby(CacheState& state);
+  void adopt_standby(CacheState& state, InprocBuild& taken);
+  static bool is_standby(const CacheState& state, const InprocBuild& build);
+  bool reclaim_standby(CacheState& state, InprocBuild& build);
   void on_section_done(InprocBuild& build);
+  bool stage_in_chain(const BuildTicket& ticket, CacheState* state);
+  void start_in_place(InprocBuild& ended);
   void adopt_successor(InprocBuild& next, std::uint64_t started_us);
   void start_successor(InprocBuild& build);
   bool take_back_staged(InprocBuild& build);

@@ -28,7 +28,7 @@ enum class Phase {
   running_ops,     // a batch of file operations is on a lane (BatchLanes)
   holding,         // simulated work inside the step (timer)
   gap,             // between steps, no mounts held (timer)
-  staged,          // --concurrency 1: parked behind the build in flight, not started yet
+  staged,          // admitted ahead (stage_build), to start as a build in flight ends
 };
 
 struct HeldMount {
@@ -73,16 +73,25 @@ class KernelLockJob final : public lock::LockJob {
     bool ops_ran = false;
   };
   Section* section = nullptr;
-  // One-hop jobs: the key's standby slot (CacheState::standby), taken once the lock allows.
-  std::atomic<KernelLockJob*>* standby_slot = nullptr;
+  // One-hop jobs: the key's parked builds (CacheState::standby), taken once the lock allows.
+  StandbyChain<KernelLockJob>* standby = nullptr;
   std::atomic<int>* kernel_waiters = nullptr;  // the key's CacheState::kernel_waiters
   std::atomic<bool> counted{false};            // counted in *kernel_waiters until past its acquire
   void count_waiter();      // before the job is queued (loop or worker)
   void uncount_waiter();    // worker after its acquire, or loop after done()
-  // Worker: took the standby job and queued it itself (the loop reads it after a notice).
+  // Worker: took a parked job and queued it itself (the loop reads it after a notice).
   std::atomic<bool> handed_on{false};
-  // Worker, on the job it took from the standby slot: its next held() is the adopt notice.
+  // Worker, on the job it took from the standby chain: its next held() is the adopt notice.
   std::atomic<bool> adopt_notice{false};
+  // Worker, on a job it took from the standby chain with builds still parked behind it: the
+  // loop will be woken soon by whoever takes the last few, so this job does not wake it
+  // before it blocks in the kernel (flush_notices). Read by the thread that runs the job.
+  std::atomic<bool> quiet_wait{false};
+  // Staged job started by a thread whose build ended (StandbyChain::start_next), read by the
+  // loop in started(): builds that started before it still waited for the lock.
+  bool queued_behind = false;
+  // Worker: this job's thread started a staged build in its build's place (loop: after done()).
+  std::atomic<bool> started_next{false};
   // The build staged to follow this one (InprocBackend::stage_build): this job's thread
   // queues it the moment this build's lock is let go, or the loop does when this job is done.
   std::atomic<KernelLockJob*> successor{nullptr};
@@ -93,10 +102,14 @@ class KernelLockJob final : public lock::LockJob {
   int run() override;
   void done(int result) override;
   void held() override;
+  void started() override;
+  InprocBuild& build() const { return m_build; }
 
  private:
   bool hand_on_standby(bool notify);
+  void start_staged();
   void hand_on_successor();
+  static void announce_adopted(KernelLockJob* next, bool wake);
   void hand_on_adopted(KernelLockJob* next, bool wake);
   int waiters() const { return kernel_waiters != nullptr ? kernel_waiters->load(std::memory_order_acquire) : 0; }
   InprocBackend& m_backend;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/backend/standby_chain.hpp"
 #include "engine/model/scenario.hpp"
 
 namespace cachestress::backend {
@@ -25,21 +26,29 @@ struct CacheInstance {
   bool exclusive = false;  // held by a locked or private user
 };
 
+// CacheState::standby: the loop parks up to k_standby_depth started builds; a thread that
+// leaves fewer than k_standby_low started (or k_staged_low staged) builds there wakes the
+// loop to park (or the runner to stage) more; above those its notices wait for a wake.
+inline constexpr std::size_t k_standby_depth = 64;
+inline constexpr std::size_t k_standby_low = 2;
+inline constexpr std::size_t k_staged_low = 3;
+
 struct CacheState {
   std::vector<CacheInstance> instances;  // instance 0 is the one shared and locked users meet on
   bool gate_busy = false;                // kernel_gate: one build is waiting for or holding the lock
   std::deque<InprocBuild*> gate_queue;         // kernel_gate: in-process builds queued behind it (FIFO)
   InprocBuild* gate_owner = nullptr;           // kernel_gate: the build the gate was last handed to
-  // kernel_gate, one-hop steps: the next build in line, its section prepared and its job
-  // parked here, taken off the queue. The owner's waiter thread takes the job and queues it
-  // itself when it holds (OFD, flock) or lets go of (fcntl) the lock, so the next build
-  // blocks on the real lock without a loop round trip; the loop learns of it from held().
-  // standby_build is the loop's record (set while the job is parked or taken, not adopted).
-  InprocBuild* standby_build = nullptr;
-  std::atomic<KernelLockJob*> standby{nullptr};
+  // kernel_gate, one-hop steps: the builds in line whose sections are prepared and whose
+  // jobs wait in `standby` (see StandbyChain), taken off the gate queue. A waiter thread of
+  // the key takes the oldest and queues it itself when it holds (OFD, flock) or lets go of
+  // (fcntl) the lock, so the next build blocks on the real lock without a loop round trip;
+  // the loop learns of it from held() (the adopt notice). standby_builds is the loop's
+  // record of the started builds parked there or taken and not yet adopted.
+  std::deque<InprocBuild*> standby_builds;
+  StandbyChain<KernelLockJob> standby;
   // One-hop jobs of this key queued to a waiter thread and not yet past their acquire: the
   // builds of ours that wait (or are about to wait) in the kernel. A waiter thread hands the
-  // standby job on only while this is small, so at most two wait in the kernel per key.
+  // parked job on only while this is small, so at most two wait in the kernel per key.
   std::atomic<int> kernel_waiters{0};
   // One-hop jobs prepared for this key whose done() has not come back (loop thread): their
   // waiter threads may still touch standby and kernel_waiters, so the state stays.

@@ -22,6 +22,7 @@ void install_interrupt_handler() {
 }
 
 constexpr std::uint64_t k_resignal_ms = 20;
+constexpr std::uint64_t k_flush_ms = 5;
 
 // The worker the calling thread is, if it is one (notice_finishing() is called from run()).
 thread_local bool* t_finishing = nullptr;
@@ -31,9 +32,12 @@ thread_local bool t_unsent = false;
 }  // namespace
 
 WaiterPool::WaiterPool(core::Loop& loop, unsigned threads)
-    : m_async(loop, [this] { deliver(); }), m_resignal_timer(loop, [this] { resignal(); }) {
+    : m_async(loop, [this] { deliver(); }),
+      m_resignal_timer(loop, [this] { resignal(); }),
+      m_flush_timer(loop, [this] { deliver(); }) {
   install_interrupt_handler();
   m_async.unref();  // only outstanding jobs keep the loop alive (see submit/deliver)
+  m_flush_timer.unref();
   if (threads == 0) threads = 1;
   for (unsigned i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -70,13 +74,19 @@ WaiterPool::~WaiterPool() {
 }
 
 void LockJob::notice_held() noexcept {
-  if (m_pool != nullptr) m_pool->post_held(this, true);
+  if (m_pool != nullptr) m_pool->post(this, WaiterPool::Notice::held, true);
 }
 
 void LockJob::notice_held_quietly() noexcept {
   if (m_pool == nullptr) return;
-  m_pool->post_held(this, false);
+  m_pool->post(this, WaiterPool::Notice::held, false);
   t_unsent = true;
+}
+
+void LockJob::notice_started(bool wake) noexcept {
+  if (m_pool == nullptr) return;
+  m_pool->post(this, WaiterPool::Notice::started, wake);
+  if (!wake) t_unsent = true;
 }
 
 void LockJob::flush_notices() noexcept {
@@ -85,10 +95,10 @@ void LockJob::flush_notices() noexcept {
   m_pool->m_async.send();
 }
 
-void WaiterPool::post_held(LockJob* job, bool wake) {
+void WaiterPool::post(LockJob* job, Notice notice, bool wake) {
   {
     std::lock_guard lock(m_mutex);
-    m_held.push_back(job);
+    m_held.emplace_back(job, notice);
   }
   if (wake) m_async.send();
 }
@@ -104,7 +114,7 @@ void LockJob::notice_finishing() noexcept {
 void WaiterPool::reserve(LockJob* job) {
   job->m_pool = this;
   job->m_cancelled.store(false, std::memory_order_relaxed);  // a job is reused by a build's next wait
-  ++m_outstanding;
+  if (m_outstanding++ == 0) m_flush_timer.start(k_flush_ms, k_flush_ms);
   m_async.ref();
 }
 
@@ -121,7 +131,10 @@ void WaiterPool::enqueue(LockJob* job) {
 }
 
 void WaiterPool::unreserve(LockJob* /*job*/) {
-  if (--m_outstanding == 0) m_async.unref();
+  if (--m_outstanding == 0) {
+    m_async.unref();
+    m_flush_timer.stop();
+  }
 }
 
 void WaiterPool::cancel(LockJob* job) {
@@ -204,14 +217,20 @@ void WaiterPool::worker_main(Worker& self) {
 
 void WaiterPool::deliver() {
   std::vector<std::pair<LockJob*, int>> finished;
-  std::vector<LockJob*> held;
+  std::vector<std::pair<LockJob*, Notice>> held;
   {
     std::lock_guard lock(m_mutex);
     finished.swap(m_finished);
     held.swap(m_held);
   }
   // A job's held notice is queued before its result, so it is delivered first.
-  for (LockJob* job : held) job->held();
+  for (auto [job, notice] : held) {
+    if (notice == Notice::started) {
+      job->started();
+    } else {
+      job->held();
+    }
+  }
   for (auto& [job, result] : finished) {
     --m_outstanding;
     job->done(result);  // may submit() again
@@ -219,6 +238,7 @@ void WaiterPool::deliver() {
   // uv_ref is a flag, not a count: the loop stays alive exactly while jobs are outstanding.
   if (m_outstanding == 0) {
     m_async.unref();
+    m_flush_timer.stop();
   } else {
     m_async.ref();
   }

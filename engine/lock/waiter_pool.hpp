@@ -30,6 +30,9 @@ class LockJob {
   virtual void done(int result) = 0;
   // Loop thread: run() called notice_held() (before done(), in the same or an earlier turn).
   virtual void held() {}
+  // Loop thread: another thread called notice_started() on this job (a job queued for later
+  // that a worker started in its pool's place, see StandbyChain); in order with held().
+  virtual void started() {}
   bool is_cancelled() const noexcept { return m_cancelled.load(std::memory_order_acquire); }
 
  protected:
@@ -47,8 +50,12 @@ class LockJob {
   // this one, handed on): its held notice and this job's result wait for the next notice
   // that wakes the loop, instead of waking it once per build. A result is deferred only
   // while this thread goes straight on to a queued job; the job that ends a chain, or one
-  // about to block in the kernel (flush_notices), wakes the loop for all of them.
+  // about to block in the kernel (flush_notices), wakes the loop for all of them; the pool's
+  // flush timer delivers them within a few milliseconds if neither comes.
   void notice_held_quietly() noexcept;
+  // Worker thread, from run() of another job: started() follows on the loop, waking it
+  // only if `wake` (else with the next notice that does, like notice_held_quietly).
+  void notice_started(bool wake) noexcept;
   void defer_result() noexcept { m_defer_result = true; }
   void flush_notices() noexcept;
 
@@ -90,7 +97,8 @@ class WaiterPool {
   };
   void worker_main(Worker& self);
   friend class LockJob;
-  void post_held(LockJob* job, bool wake);  // worker thread: queues held() for the loop
+  enum class Notice : bool { held, started };
+  void post(LockJob* job, Notice notice, bool wake);  // worker thread: queues held()/started()
   void deliver();  // loop thread: hands held notices to held(), finished jobs to done()
   void resignal(); // loop thread: re-interrupts cancelled jobs still running
 
@@ -101,12 +109,16 @@ class WaiterPool {
   // enqueue() wakes a sleeping thread only for jobs beyond what they will take.
   std::atomic<std::size_t> m_finishing{0};
   std::vector<std::pair<LockJob*, int>> m_finished;
-  std::vector<LockJob*> m_held;
+  std::vector<std::pair<LockJob*, Notice>> m_held;
   std::vector<std::unique_ptr<Worker>> m_workers;
   bool m_stopping = false;
   std::size_t m_outstanding = 0;  // loop thread: submitted, not yet done()
   core::Async m_async;
   core::Timer m_resignal_timer;
+  // While jobs are outstanding: delivers what threads posted quietly and whose wake-up has
+  // not come (a chain of handoffs ends behind a lock held outside this process), so no
+  // notice or result waits longer than k_flush_ms for the loop.
+  core::Timer m_flush_timer;
 };
 
 }  // namespace cachestress::lock

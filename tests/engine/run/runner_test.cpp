@@ -2,17 +2,21 @@
 #include "engine/scenario/run_settings.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "engine/core/error.hpp"
@@ -221,6 +225,91 @@ TEST_CASE("runner: at --concurrency 1 one-hop builds chained by the waiter threa
                   << events[i - 1].build << " let go at " << *events[i - 1].released_us);
     CHECK(events[i].wait_start_us >= *events[i - 1].released_us);
   }
+}
+
+TEST_CASE("runner: at --concurrency 16 one-hop builds started by the thread whose build ended never exceed 16 at once", "[unit][run][runner]") {
+  // Every slot taken, the runner stages the next builds; the waiter thread that lets a
+  // build's lock go starts one in its place, and the loop hears of both a few builds later.
+  // By the times the threads saw, a build is waiting or holding from its start to its
+  // release, so at no moment may more than 16 be between the two; and each is counted once.
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  auto outcome = run_toml(one_hop_scenario(600, 16, lock_kind), tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_started) == 600);
+  CHECK(count(outcome, Counter::builds_completed) == 600);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::lock_acquisitions) == 600);
+  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 600);
+  const auto& events = outcome.metrics->lock_events.events();
+  REQUIRE(events.size() == 600);
+  std::vector<std::pair<std::uint64_t, int>> edges;  // (time, +1 start / -1 release)
+  for (const auto& e : events) {
+    REQUIRE(e.released_us);
+    edges.emplace_back(e.wait_start_us, +1);
+    edges.emplace_back(*e.released_us, -1);
+  }
+  std::sort(edges.begin(), edges.end());  // at one microsecond, a release before a start
+  int at_once = 0, most = 0;
+  for (const auto& [at, step] : edges) most = std::max(most, at_once += step);
+  CHECK(most <= 16);
+  CHECK(most >= 8);  // they did pile up: the check above is not met by running one at a time
+}
+
+TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-hop builds back: none interrupted, none uncounted", "[unit][run][runner]") {
+  const std::string lock_kind = GENERATE(as<std::string>{}, "ofd", "fcntl", "flock");
+  CAPTURE(lock_kind);
+  TempDir tmp;
+  check_duration_run_ends_clean(one_hop_scenario(0, 16, lock_kind), tmp.path() + "/ws");
+}
+
+TEST_CASE("runner: staged one-hop builds behind a lock held outside the engine time out, and the run goes on", "[unit][run][runner]") {
+  // Another process (here: another open file description) holds the cache's lock for 0.8 s.
+  // Builds queued behind it hit the 0.2 s lock timeout, parked, staged or blocked in the
+  // kernel; each failed build's slot is refilled by a staged build, and once the lock is
+  // free the rest complete. Every build is accounted once.
+  TempDir tmp;
+  const std::string workdir = tmp.path() + "/ws";
+  std::string toml = one_hop_scenario(0, 8, "ofd");
+  toml.insert(toml.find("[[build]]"), "duration = 1.6\nlock_timeout = 0.2\n");
+  std::atomic<bool> held{false};
+  std::thread outsider([&] {
+    // Waits for the first lock file, then holds it (OFD: it excludes the engine's OFD locks).
+    for (int i = 0; i < 2000 && !held; ++i) {
+      std::error_code ec;
+      if (stdfs::exists(workdir, ec)) {
+        for (auto it = stdfs::recursive_directory_iterator(workdir, ec); !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+          if (it->path().filename() != "buildah-cache-lockfile") continue;
+          const int fd = ::open(it->path().c_str(), O_RDWR);
+          if (fd < 0) continue;
+          struct flock lock {};
+          lock.l_type = F_WRLCK;
+          lock.l_whence = SEEK_SET;
+          if (::fcntl(fd, F_OFD_SETLKW, &lock) == 0) {
+            held = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(800));
+          }
+          ::close(fd);
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  auto outcome = run_toml(toml, workdir);
+  outsider.join();
+  REQUIRE(held);
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_failed) > 0);
+  CHECK(count(outcome, Counter::builds_failed) == count(outcome, Counter::failures_lock_timeout));
+  CHECK(count(outcome, Counter::builds_completed) > 100);  // before and after the outsider's hold
+  CHECK(count(outcome, Counter::builds_interrupted) == 0);
+  CHECK(count(outcome, Counter::builds_started) ==
+        count(outcome, Counter::builds_completed) + count(outcome, Counter::builds_failed));
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
 }
 
 TEST_CASE("runner: one-hop builds parked behind a blocked lock owner time out cleanly", "[unit][run][runner]") {

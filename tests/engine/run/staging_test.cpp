@@ -1,8 +1,9 @@
-// Staged builds (Backend::stage_build): at --concurrency 1 the runner hands the next builds to
-// the backend ahead of time, and the backend starts each the moment the one before it ends.
-// A test-only backend ("relay") does exactly that on the loop, so what is checked here is the
-// runner's side: one build at a time, every build counted once, the same builds as without
-// staging, and latency counted from the real start.
+// Staged builds (Backend::stage_build): once every slot is taken, the runner hands the next
+// builds to the backend ahead of time, and the backend starts each the moment a build in
+// flight ends. A test-only backend ("relay") does exactly that on the loop, so what is
+// checked here is the runner's side: never more builds at a time than --concurrency, every
+// build counted once, the same builds as without staging, and latency counted from the real
+// start.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <deque>
@@ -172,10 +173,25 @@ TEST_CASE("staging: the same builds, kinds and seeds whether the backend stages 
   CHECK(count(declined.outcome, metrics::Counter::builds_completed) == 40);
 }
 
-TEST_CASE("staging: never with more than one build in flight", "[unit][run][staging]") {
-  auto wide = run_relay(relay_scenario(40, 4), true);
-  CHECK(wide.tally.stage_calls == 0);
-  CHECK(count(wide.outcome, metrics::Counter::builds_completed) == 40);
+TEST_CASE("staging at --concurrency 4: only once every slot is taken, never more in flight", "[unit][run][staging]") {
+  auto [outcome, tally] = run_relay(relay_scenario(40, 4), true);
+  CHECK(tally.stage_calls > 0);
+  CHECK(tally.max_staged > 0);
+  CHECK(tally.max_running == 4);  // a staged build starts only in the place of one that ended
+  CHECK(count(outcome, metrics::Counter::builds_started) == 40);
+  CHECK(count(outcome, metrics::Counter::builds_completed) == 40);
+  REQUIRE(tally.started_ids.size() == 40);
+  for (std::uint64_t i = 0; i < 40; ++i) CHECK(tally.started_ids[i] == i);  // admission order
+}
+
+TEST_CASE("staging at --concurrency 4 with a duration: none starts after it ends", "[unit][run][staging]") {
+  auto [outcome, tally] = run_relay(relay_scenario(0, 4, "duration = 0.2\n"), true);
+  CHECK(tally.max_running == 4);
+  CHECK(tally.max_staged > 0);
+  CHECK(tally.running == 0);
+  CHECK(tally.started_after_stop == 0);
+  CHECK(count(outcome, metrics::Counter::builds_interrupted) == 0);
+  CHECK(count(outcome, metrics::Counter::builds_started) == count(outcome, metrics::Counter::builds_completed));
 }
 
 TEST_CASE("staging: never with arrivals spread out", "[unit][run][staging]") {
