@@ -23,7 +23,8 @@ using semantics::LockStyle;
 namespace {
 
 constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
-// A chain of staged builds wakes the loop once per this many builds (stage_build).
+// --concurrency 1: a chain of staged builds wakes the loop once per this many builds
+// (above, the standby chain's k_staged_low decides).
 constexpr std::uint64_t k_wake_every = 4;
 
 using core::now_us;
@@ -240,8 +241,9 @@ void InprocBackend::start_build(const BuildTicket& ticket) {
   begin_step(ref);
 }
 
-// --concurrency 1 (the runner stages only then): the next build is prepared now and parked
-// behind the build that owns its cache's gate, when every build is one locked section: that
+// Every slot taken, when every build is one locked section (above -c 1: stage_in_chain).
+// --concurrency 1: the next build is prepared now and parked
+// behind the build that owns its cache's gate: that
 // build's waiter thread starts it as soon as it lets the lock go (hand_on_successor), so one
 // build follows the other without a round trip through the loop. Its section is ready, its
 // job reserved; it counts as started from the moment a thread takes it.
@@ -274,6 +276,7 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
 // so the slot is refilled the moment it frees, without a round trip through the loop.
 bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state) {
   if (state == nullptr || !state->gate_busy) return false;  // none in flight: none would start it
+  if (!state->gate_queue.empty()) return false;  // it would start ahead of builds waiting longer
   auto owned = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
   InprocBuild& next = *owned;
   if (!set_up_mounts(next).empty()) return false;  // single_section_builds() ruled this out
@@ -350,6 +353,7 @@ void InprocBackend::adopt_successor(InprocBuild& next, std::uint64_t started_us)
   state.gate_owner = &next;
   next.phase = Phase::waiting_kernel;
   next.gate_passed = false;
+  record_writes(next);
   next.step_start_us = started_us;
   next.wait_start_us = started_us;
   if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
@@ -488,6 +492,7 @@ void InprocBackend::submit_kernel_lock(InprocBuild& build, CacheState& state) {
   build.phase = Phase::waiting_kernel;
   build.gate_passed = false;
   prepare_kernel_lock(build, state);
+  record_writes(build);
   build.lock_job.count_waiter();
   m_waiters->submit(&build.lock_job);
   arm_standby(state);
@@ -526,9 +531,6 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
     const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
     ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], 0, true, 1,
                     [&mount](std::size_t) -> const std::string& { return mount.instance_dir; }, build.seq);
-    for (const auto& item : build.batch.items) {
-      if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
-    }
     build.section = {};
     build.section.batch = &build.batch;
     build.section.holders = &m_holders;
@@ -538,6 +540,16 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
     ++state.section_jobs;  // until its done() or reclaim: its thread touches the state
     build.lock_job.standby = &state.standby;
     build.lock_job.kernel_waiters = &state.kernel_waiters;
+  }
+}
+
+// A one-hop section's job is queued (or a thread queued it): the files its batch writes are
+// recorded as its from now on, so a torn or missing read names it as the polluter. Not
+// when it is parked or staged: up to a few hundred builds may wait prepared there.
+void InprocBackend::record_writes(const InprocBuild& build) {
+  if (build.lock_job.section == nullptr) return;
+  for (const auto& item : build.batch.items) {
+    if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
   }
 }
 
@@ -562,9 +574,14 @@ void InprocBackend::arm_standby(CacheState& state) {
 // that build owns the gate now. Threads post adopt notices in the order they take jobs, so
 // the last one heard names the build that took its place in line last.
 void InprocBackend::adopt_standby(CacheState& state, InprocBuild& taken) {
-  std::erase(state.standby_builds, &taken);
+  // Usually the oldest: found at the front.
+  if (auto it = std::find(state.standby_builds.begin(), state.standby_builds.end(), &taken); it != state.standby_builds.end()) {
+    state.standby_builds.erase(it);
+  }
   taken.phase = Phase::waiting_kernel;
   taken.gate_passed = false;
+  record_writes(taken);
+  state.gate_busy = true;  // its job is queued: it will hold the lock
   state.gate_owner = &taken;
   arm_standby(state);
   notify_owner(state);
@@ -595,7 +612,8 @@ void InprocBackend::on_lock_held(InprocBuild& build) {
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
   if (build.lock_job.adopt_notice.exchange(false, std::memory_order_relaxed)) {
     // A waiter thread took this build's job from the standby chain and queued it: it owns
-    // the gate now (unless pass_gate, or the notice of a build parked after it, got to it first).
+    // the gate now.
+    state.standby.adopted();
     if (is_standby(state, build)) adopt_standby(state, build);
     return;
   }
@@ -690,8 +708,9 @@ void InprocBackend::on_kernel_lock(InprocBuild& build, int result) {
 void InprocBackend::pass_gate(CacheState& state) {
   state.gate_owner = nullptr;
   // The owner let go without taking a parked job (it held the lock before the job was
-  // parked, or never held it): queue the oldest from here.
-  if (KernelLockJob* job = state.standby.take(); job != nullptr) {
+  // parked, or never held it): queue the oldest from here, unless a thread took one whose
+  // adopt notice is on the way (that build hands the next on).
+  if (KernelLockJob* job = state.standby.take_unless_pending(); job != nullptr) {
     InprocBuild& next = job->build();
     if (next.phase == Phase::staged) started_in_chain(next);  // its start notice is on the way
     adopt_standby(state, next);
@@ -699,8 +718,8 @@ void InprocBackend::pass_gate(CacheState& state) {
     m_waiters->enqueue(job);
     return;
   }
-  // None left to take, but some not adopted yet: threads took them, and their adopt notices
-  // (on the way) make the last one the owner.
+  // Some not adopted yet: threads took them, and their adopt notices (on the way) make the
+  // last one the owner.
   if (!state.standby_builds.empty()) return;
   if (state.gate_queue.empty()) {
     state.gate_busy = false;

@@ -52,6 +52,7 @@ class InprocBackend : public Backend {
   bool one_hop(const InprocBuild& build) const;
   void submit_kernel_lock(InprocBuild& build, CacheState& state);
   void prepare_kernel_lock(InprocBuild& build, CacheState& state);
+  void record_writes(const InprocBuild& build);
   void arm_standby(CacheState& state);
   void notify_owner(CacheState& state);
   void adopt_standby(CacheState& state, InprocBuild& taken);

@@ -95,8 +95,8 @@ class KernelLockJob final : public lock::LockJob {
   // The build staged to follow this one (InprocBackend::stage_build): this job's thread
   // queues it the moment this build's lock is let go, or the loop does when this job is done.
   std::atomic<KernelLockJob*> successor{nullptr};
-  std::uint64_t taken_us = 0;  // staged job: when a thread took it, i.e. the build started
-  bool wake_on_start = true;   // staged job: its start wakes the loop (set before it is parked)
+  std::uint64_t taken_us = 0;  // staged job: when a thread (or the loop) started the build
+  bool wake_on_start = true;   // -c 1 staged job: its start wakes the loop (set before it is parked)
   std::atomic<bool> notify_held{false};     // loop: a build queued behind this one on the gate
   std::atomic<bool> stop_after_lock{false};  // loop: the build was interrupted, skip the ops
   int run() override;

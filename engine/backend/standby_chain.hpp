@@ -39,6 +39,7 @@ class StandbyChain {
   // Any thread: takes the oldest started job (null when none), calling
   // `on_take(job, started_left)` under the chain's mutex, so notices about jobs of the chain
   // are posted in the order the jobs were taken.
+  // Counted as taken and not yet adopted until the loop calls adopted() for it.
   template <typename OnTake>
   Job* take(OnTake&& on_take) {
     if (m_started_count.load(std::memory_order_acquire) == 0) return nullptr;
@@ -47,12 +48,29 @@ class StandbyChain {
     Job* job = m_jobs.front();
     m_jobs.pop_front();
     --m_started;
+    ++m_unadopted;
     publish();
     on_take(job, m_started);
     return job;
   }
-  Job* take() {
-    return take([](Job*, std::size_t) {});
+
+  // Loop thread: the adopt notice of a job a thread took has been heard.
+  void adopted() {
+    std::lock_guard lock(m_mutex);
+    --m_unadopted;
+  }
+
+  // Loop thread: takes the oldest started job itself, unless a thread took one whose adopt
+  // notice is still on the way (that build, once adopted, hands the next on; taking one
+  // here too would queue a third build for the lock). Not counted as unadopted.
+  Job* take_unless_pending() {
+    std::lock_guard lock(m_mutex);
+    if (m_started == 0 || m_unadopted != 0) return nullptr;
+    Job* job = m_jobs.front();
+    m_jobs.pop_front();
+    --m_started;
+    publish();
+    return job;
   }
 
   // Any thread, as a build of the key ends: starts the oldest staged job, calling
@@ -95,6 +113,7 @@ class StandbyChain {
   std::mutex m_mutex;
   std::deque<Job*> m_jobs;     // guarded by m_mutex
   std::size_t m_started = 0;   // guarded by m_mutex: m_jobs[0, m_started) are started
+  std::size_t m_unadopted = 0; // guarded by m_mutex: taken by threads, adopt notice unheard
   std::atomic<std::size_t> m_started_count{0};
   std::atomic<std::size_t> m_staged_count{0};
 };

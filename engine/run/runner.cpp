@@ -19,12 +19,14 @@ namespace {
 constexpr const char* k_roots_dir = "roots";
 // Builds handed to the backend ahead of those in flight, to start as one of them ends
 // (stage_next). At -c 1 eight give the loop several builds' time to stage more before a
-// waiter thread runs out (the in-process backend wakes it once per four builds of a chain);
-// above, the backend wakes the loop only when three or fewer are left, so each wake-up
-// serves about thirty builds (measured: 8, 16, 32 and 64 at -c 16 and -c 64, 32 and 64
-// alike and best).
+// waiter thread runs out (the in-process backend wakes it once per four builds of a chain).
+// Above, the in-process backend wakes the loop once half of them have started
+// (backend::k_staged_low), so the loop has over a hundred builds' time to stage more: on a
+// busy machine it may not get a CPU for milliseconds, and with 32 staged (woken at 2 left)
+// the slots ran dry and only 12 of 16 builds were in flight by their own times (14.8 with
+// 256; 14.5 when the loop started every build).
 constexpr std::size_t k_staged_depth_one = 8;
-constexpr std::size_t k_staged_depth = 32;
+constexpr std::size_t k_staged_depth = 256;
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   ops::Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
@@ -314,7 +316,7 @@ void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
   m_collector.add(metrics::Counter::builds_started);
   if (spdlog::should_log(spdlog::level::trace)) {
     // Its thread's time: the loop may hear of a chain's starts before of the ends before them.
-    spdlog::trace("build {} ({}) started at +{:.3f} ms, by the backend as the build before it ended", id,
+    spdlog::trace("build {} ({}) started at +{:.3f} ms, by the backend as a build in flight ended", id,
                   m_scenario.kinds.at(static_cast<std::size_t>(it->second.kind)).name, run_ms(at_us));
   }
 }
@@ -437,6 +439,8 @@ void Runner::interrupt_builds(int signum) {
     m_backend->interrupt_prepare(signum);  // still in setup: nothing admitted yet
     return;
   }
+  // Staged builds first: none of them may start in the place of a build that ends meanwhile.
+  m_backend->unstage();
   std::vector<std::uint64_t> ids;
   for (const auto& [id, build] : m_in_flight) ids.push_back(id);
   for (std::uint64_t id : ids) {

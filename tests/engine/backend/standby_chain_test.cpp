@@ -12,9 +12,16 @@ struct Job {
   int id = 0;
 };
 
+// As a waiter thread takes one, and the loop then hears its adopt notice.
+Job* take_one(StandbyChain<Job>& chain) {
+  Job* job = chain.take([](Job*, std::size_t) {});
+  if (job != nullptr) chain.adopted();
+  return job;
+}
+
 std::vector<int> take_all(StandbyChain<Job>& chain) {
   std::vector<int> order;
-  while (Job* job = chain.take()) order.push_back(job->id);
+  while (Job* job = take_one(chain)) order.push_back(job->id);
   return order;
 }
 
@@ -69,6 +76,18 @@ TEST_CASE("standby chain: a job is taken back only while no thread took or start
   CHECK(chain.staged() == 0);
 }
 
+TEST_CASE("standby chain: the loop takes a parked job itself only while no thread's adopt notice is on the way", "[unit][standby_chain]") {
+  StandbyChain<Job> chain;
+  Job a{1}, b{2};
+  chain.park_started(&a);
+  chain.park_started(&b);
+  REQUIRE(chain.take([](Job*, std::size_t) {}) == &a);  // a thread took it, the loop has not heard yet
+  CHECK(chain.take_unless_pending() == nullptr);       // a would hand b on: the loop must not too
+  chain.adopted();
+  CHECK(chain.take_unless_pending() == &b);
+  CHECK(chain.take_unless_pending() == nullptr);  // none left
+}
+
 TEST_CASE("standby chain: threads taking and starting while the loop parks lose and repeat no job", "[unit][standby_chain]") {
   constexpr int k_jobs = 20000;
   std::vector<Job> jobs(k_jobs);
@@ -79,7 +98,7 @@ TEST_CASE("standby chain: threads taking and starting while the loop parks lose 
   auto taker = [&] {
     while (parking.load() || chain.started() > 0 || chain.staged() > 0) {
       (void)chain.start_next([](Job*, std::size_t, std::size_t) {});
-      if (Job* job = chain.take()) {
+      if (Job* job = chain.take([](Job*, std::size_t) {})) {
         seen[static_cast<std::size_t>(job->id)].fetch_add(1);
         taken.fetch_add(1);
       }
