@@ -127,19 +127,10 @@ bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state)
 void InprocBackend::started_in_chain(InprocBuild& build) {
   HeldMount& mount = build.mounts[build.next_mount];
   CacheState& state = m_mounts.state(build.root, mount.lock_file);
-  const std::uint64_t started_us = build.lock_job.taken_us;
   build.phase = Phase::waiting_gate;
-  build.step_start_us = started_us;
-  build.wait_start_us = started_us;
   mount.queued = build.lock_job.queued_behind;
-  if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
-    build.lock_deadline_us = started_us + std::uint64_t{timeout_ms} * 1000;
-    const std::uint64_t now = now_us();
-    build.timer.start(build.lock_deadline_us > now ? (build.lock_deadline_us - now + 999) / 1000 : 0);
-  }
-  m_recorder.waiting(ref(build), mount.cache_dir, m_ctx.host.since_start_us(started_us));
   state.standby_builds.push_back(&build);
-  m_ctx.host.build_started(build.id, started_us);
+  started_at(build, build.lock_job.taken_us);
   if (build.cancelled) {
     // Interrupted before the loop heard it start: it ends now, or its job is stopped.
     interrupt(build.id, SIGINT);
@@ -148,13 +139,31 @@ void InprocBackend::started_in_chain(InprocBuild& build) {
   if (!state.gate_busy) {
     // Started after the gate went free (the loop passed it before hearing of this start, or
     // a build ended on the loop): nobody of ours holds the lock to hand it on. Queue it.
-    KernelLockJob* job = state.standby.take_back(&build.lock_job) ? &build.lock_job : nullptr;
-    if (job == nullptr) return;  // a thread took it: its adopt notice follows
-    state.gate_busy = true;
-    adopt_standby(state, build);
-    job->count_waiter();
-    m_waiters->enqueue(job);
+    if (!state.standby.take_back(&build.lock_job)) return;  // a thread took it: its adopt notice follows
+    adopt(state, build);
+    queue_taken(build.lock_job);
   }
+}
+
+// A staged build started at `started_us` (stamped by the thread that started it, or the
+// loop): its step, its wait and its lock timeout count from then, and the runner counts it.
+void InprocBackend::started_at(InprocBuild& build, std::uint64_t started_us) {
+  build.step_start_us = started_us;
+  build.wait_start_us = started_us;
+  if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
+    build.lock_deadline_us = started_us + std::uint64_t{timeout_ms} * 1000;
+    const std::uint64_t now = now_us();
+    build.timer.start(build.lock_deadline_us > now ? (build.lock_deadline_us - now + 999) / 1000 : 0);
+  }
+  m_recorder.waiting(ref(build), build.mounts[build.next_mount].cache_dir, m_ctx.host.since_start_us(started_us));
+  m_ctx.host.build_started(build.id, started_us);
+}
+
+// A prepared section job the loop took (from the standby chain or a successor link), its
+// build adopted: queued for a waiter thread, counted as one of ours waiting for the lock.
+void InprocBackend::queue_taken(KernelLockJob& job) {
+  job.count_waiter();
+  m_waiters->enqueue(&job);
 }
 
 // A build ended on the loop (it failed, timed out, or was never held) without its thread
@@ -167,8 +176,7 @@ void InprocBackend::start_in_place(InprocBuild& ended) {
   if (state == nullptr) return;
   KernelLockJob* started = nullptr;
   (void)state->standby.start_next([&started](KernelLockJob* next, std::size_t ahead, std::size_t) {
-    next->taken_us = now_us();
-    next->queued_behind = ahead > 0;
+    next->mark_started(ahead);
     started = next;
   });
   ended.lock_job.started_next.store(true, std::memory_order_relaxed);
@@ -180,23 +188,8 @@ void InprocBackend::start_in_place(InprocBuild& ended) {
 void InprocBackend::adopt_successor(InprocBuild& next, std::uint64_t started_us) {
   if (next.predecessor != nullptr) next.predecessor->successor_build = nullptr;
   next.predecessor = nullptr;
-  HeldMount& mount = next.mounts[next.next_mount];
-  CacheState& state = m_mounts.state(next.root, mount.lock_file);
-  state.gate_busy = true;
-  state.gate_owner = &next;
-  next.phase = Phase::waiting_kernel;
-  next.gate_passed = false;
-  record_writes(next);
-  next.step_start_us = started_us;
-  next.wait_start_us = started_us;
-  if (const auto timeout_ms = m_scenario.run.lock_timeout_ms; timeout_ms > 0) {
-    next.lock_deadline_us = started_us + std::uint64_t{timeout_ms} * 1000;
-    next.timer.start(timeout_ms);
-  }
-  m_recorder.waiting(ref(next), mount.cache_dir, m_ctx.host.since_start_us(started_us));
-  arm_standby(state);
-  notify_owner(state);
-  m_ctx.host.build_started(next.id, started_us);
+  started_at(next, started_us);
+  adopt(m_mounts.state(next.root, next.mounts[next.next_mount].lock_file), next);
 }
 
 // The build staged behind `build` that no waiter thread took (it was parked after the
@@ -207,8 +200,7 @@ void InprocBackend::start_successor(InprocBuild& build) {
   KernelLockJob* job = build.lock_job.successor.exchange(nullptr, std::memory_order_acq_rel);
   if (job == nullptr) return;  // a thread took it; its adopt notice is on the way
   adopt_successor(*next, now_us());
-  job->count_waiter();
-  m_waiters->enqueue(job);
+  queue_taken(*job);
 }
 
 // ---- Steps and mounts --------------------------------------------------------------------
@@ -403,11 +395,11 @@ void InprocBackend::arm_standby(CacheState& state) {
   }
 }
 
-// A waiter thread took `taken`'s job from the standby chain and queued it (or the loop did):
-// that build owns the gate now. Threads post adopt notices in the order they take jobs, so
-// the last one heard names the build that took its place in line last.
-void InprocBackend::adopt_standby(CacheState& state, InprocBuild& taken) {
-  // Usually the oldest: found at the front.
+// `taken`'s job was queued by a waiter thread (from the standby chain or a successor link)
+// or is by the loop: that build owns the gate now. Threads post adopt notices in the order
+// they take jobs, so the last one heard names the build that took its place in line last.
+void InprocBackend::adopt(CacheState& state, InprocBuild& taken) {
+  // Parked in the standby chain until now (usually the oldest: found at the front).
   if (auto it = std::find(state.standby_builds.begin(), state.standby_builds.end(), &taken); it != state.standby_builds.end()) {
     state.standby_builds.erase(it);
   }
@@ -447,7 +439,7 @@ void InprocBackend::on_lock_held(InprocBuild& build) {
     // A waiter thread took this build's job from the standby chain and queued it: it owns
     // the gate now.
     state.standby.adopted();
-    if (is_standby(state, build)) adopt_standby(state, build);
+    if (is_standby(state, build)) adopt(state, build);
     return;
   }
   // OFD and flock: the next in-process waiter may now block in the kernel on the real lock.
@@ -546,9 +538,8 @@ void InprocBackend::pass_gate(CacheState& state) {
   if (KernelLockJob* job = state.standby.take_unless_pending(); job != nullptr) {
     InprocBuild& next = job->build();
     if (next.phase == Phase::staged) started_in_chain(next);  // its start notice is on the way
-    adopt_standby(state, next);
-    job->count_waiter();
-    m_waiters->enqueue(job);
+    adopt(state, next);
+    queue_taken(*job);
     return;
   }
   // Some not adopted yet: threads took them, and their adopt notices (on the way) make the

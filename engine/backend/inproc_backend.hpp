@@ -55,7 +55,9 @@ class InprocBackend : public Backend {
   void record_writes(const InprocBuild& build);
   void arm_standby(CacheState& state);
   void notify_owner(CacheState& state);
-  void adopt_standby(CacheState& state, InprocBuild& taken);
+  void adopt(CacheState& state, InprocBuild& taken);
+  void queue_taken(KernelLockJob& job);
+  void started_at(InprocBuild& build, std::uint64_t started_us);
   static bool is_standby(const CacheState& state, const InprocBuild& build);
   bool reclaim_standby(CacheState& state, InprocBuild& build);
   void on_section_done(InprocBuild& build);

@@ -104,6 +104,11 @@ class KernelLockJob final : public lock::LockJob {
   void held() override;
   void started() override;
   InprocBuild& build() const { return m_build; }
+  // A staged job starts now, behind `ahead` started builds (under the chain's mutex).
+  void mark_started(std::size_t ahead) {
+    taken_us = core::now_us();
+    queued_behind = ahead > 0;
+  }
 
  private:
   bool hand_on_standby(bool notify);

@@ -94,8 +94,7 @@ void KernelLockJob::start_staged() {
   if (standby == nullptr || stop_after_lock.load(std::memory_order_acquire)) return;
   bool wake = true;
   const bool started = standby->start_next([&wake](KernelLockJob* next, std::size_t ahead, std::size_t staged_left) {
-    next->taken_us = now_us();
-    next->queued_behind = ahead > 0;
+    next->mark_started(ahead);
     wake = staged_left < k_staged_low;
     next->notice_started(wake);
   });

@@ -45,11 +45,8 @@ class StandbyChain {
     if (m_started_count.load(std::memory_order_acquire) == 0) return nullptr;
     std::lock_guard lock(m_mutex);
     if (m_started == 0) return nullptr;
-    Job* job = m_jobs.front();
-    m_jobs.pop_front();
-    --m_started;
+    Job* job = pop_started();
     ++m_unadopted;
-    publish();
     on_take(job, m_started);
     return job;
   }
@@ -66,11 +63,7 @@ class StandbyChain {
   Job* take_unless_pending() {
     std::lock_guard lock(m_mutex);
     if (m_started == 0 || m_unadopted != 0) return nullptr;
-    Job* job = m_jobs.front();
-    m_jobs.pop_front();
-    --m_started;
-    publish();
-    return job;
+    return pop_started();
   }
 
   // Any thread, as a build of the key ends: starts the oldest staged job, calling
@@ -106,6 +99,13 @@ class StandbyChain {
   std::size_t staged() const { return m_staged_count.load(std::memory_order_acquire); }
 
  private:
+  Job* pop_started() {  // under m_mutex, with m_started > 0
+    Job* job = m_jobs.front();
+    m_jobs.pop_front();
+    --m_started;
+    publish();
+    return job;
+  }
   void publish() {
     m_started_count.store(m_started, std::memory_order_release);
     m_staged_count.store(m_jobs.size() - m_started, std::memory_order_release);

@@ -123,6 +123,18 @@ void check_duration_run_ends_clean(std::string toml, const std::string& workdir)
   CHECK(count(timed, Counter::builds_started) == count(timed, Counter::builds_completed));
 }
 
+// Every one of `builds` one-hop builds started, completed, took the lock and was timed
+// once, and no two were ever inside the cache together.
+void check_each_build_once(const RunOutcome& outcome, std::uint64_t builds) {
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_started) == builds);
+  CHECK(count(outcome, Counter::builds_completed) == builds);
+  CHECK(count(outcome, Counter::collisions_total) == 0);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::lock_acquisitions) == builds);
+  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == builds);
+}
+
 // ---- (a) locked users never overlap --------------------------------------------------------
 
 TEST_CASE("runner: locked users never overlap and have to wait", "[unit][run][runner]") {
@@ -204,15 +216,9 @@ TEST_CASE("runner: at --concurrency 1 one-hop builds chained by the waiter threa
   CAPTURE(lock_kind);
   TempDir tmp;
   auto outcome = run_toml(one_hop_scenario(300, 1, lock_kind), tmp.path() + "/ws");
-  REQUIRE(outcome.metrics);
-  CHECK(count(outcome, Counter::builds_started) == 300);
-  CHECK(count(outcome, Counter::builds_completed) == 300);
-  CHECK(count(outcome, Counter::collisions_total) == 0);
-  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
-  CHECK(count(outcome, Counter::lock_acquisitions) == 300);
+  check_each_build_once(outcome, 300);
   CHECK(count(outcome, Counter::lock_waited) == 0);  // one build at a time: nobody queued
   CHECK(count(outcome, Counter::steps_completed) == 300);
-  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 300);
   auto events = outcome.metrics->lock_events.events();
   REQUIRE(events.size() == 300);
   std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.wait_start_us < b.wait_start_us; });
@@ -236,13 +242,7 @@ TEST_CASE("runner: at --concurrency 16 one-hop builds started by the thread whos
   CAPTURE(lock_kind);
   TempDir tmp;
   auto outcome = run_toml(one_hop_scenario(600, 16, lock_kind), tmp.path() + "/ws");
-  REQUIRE(outcome.metrics);
-  CHECK(count(outcome, Counter::builds_started) == 600);
-  CHECK(count(outcome, Counter::builds_completed) == 600);
-  CHECK(count(outcome, Counter::collisions_total) == 0);
-  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
-  CHECK(count(outcome, Counter::lock_acquisitions) == 600);
-  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 600);
+  check_each_build_once(outcome, 600);
   const auto& events = outcome.metrics->lock_events.events();
   REQUIRE(events.size() == 600);
   std::vector<std::pair<std::uint64_t, int>> edges;  // (time, +1 start / -1 release)

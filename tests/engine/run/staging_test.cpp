@@ -184,16 +184,6 @@ TEST_CASE("staging at --concurrency 4: only once every slot is taken, never more
   for (std::uint64_t i = 0; i < 40; ++i) CHECK(tally.started_ids[i] == i);  // admission order
 }
 
-TEST_CASE("staging at --concurrency 4 with a duration: none starts after it ends", "[unit][run][staging]") {
-  auto [outcome, tally] = run_relay(relay_scenario(0, 4, "duration = 0.2\n"), true);
-  CHECK(tally.max_running == 4);
-  CHECK(tally.max_staged > 0);
-  CHECK(tally.running == 0);
-  CHECK(tally.started_after_stop == 0);
-  CHECK(count(outcome, metrics::Counter::builds_interrupted) == 0);
-  CHECK(count(outcome, metrics::Counter::builds_started) == count(outcome, metrics::Counter::builds_completed));
-}
-
 TEST_CASE("staging: never with arrivals spread out", "[unit][run][staging]") {
   auto ramp = run_relay(relay_scenario(10, 1, "arrival = \"ramp\"\nramp = 0.05\n"), true);
   CHECK(ramp.tally.stage_calls == 0);
@@ -204,9 +194,10 @@ TEST_CASE("staging: never with arrivals spread out", "[unit][run][staging]") {
 }
 
 TEST_CASE("staging with a duration: staged builds are taken back when it ends, none starts after", "[unit][run][staging]") {
-  {
-    auto [outcome, tally] = run_relay(relay_scenario(0, 1, "duration = 0.2\n"), true);
-    CHECK(tally.max_running == 1);
+  for (const int concurrency : {1, 4}) {
+    CAPTURE(concurrency);
+    auto [outcome, tally] = run_relay(relay_scenario(0, static_cast<unsigned>(concurrency), "duration = 0.2\n"), true);
+    CHECK(tally.max_running == concurrency);
     CHECK(tally.max_staged > 0);
     CHECK(tally.running == 0);
     CHECK(tally.started_after_stop == 0);
