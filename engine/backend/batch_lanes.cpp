@@ -1,13 +1,25 @@
 #include "engine/backend/batch_lanes.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 namespace cachestress::backend {
 
-BatchLanes::BatchLanes(core::Loop& loop, unsigned lanes) : m_async(loop, [this] { deliver(); }) {
+namespace {
+// How long a deferred result (an end that started a staged job) may wait at most: the
+// runner's interval figures and --duration see ends this late at the latest.
+constexpr std::uint64_t k_flush_ms = 5;
+}  // namespace
+
+BatchLanes::BatchLanes(core::Loop& loop, unsigned lanes, std::size_t wake_below)
+    : m_wake_below(wake_below), m_async(loop, [this] { deliver(); }), m_flush_timer(loop, [this] { deliver(); }) {
   m_async.unref();  // only outstanding jobs keep the loop alive (submit/deliver)
+  m_flush_timer.unref();
   if (lanes == 0) lanes = 1;
-  for (unsigned i = 0; i < lanes; ++i) m_lanes.push_back(std::make_unique<Lane>());
+  for (unsigned i = 0; i < lanes; ++i) {
+    m_lanes.push_back(std::make_unique<Lane>());
+    m_lanes.back()->index = i;
+  }
   for (auto& lane : m_lanes) {
     Lane& self = *lane;
     lane->thread = std::thread([this, &self] {
@@ -31,16 +43,58 @@ BatchLanes::~BatchLanes() {
   for (auto& lane : m_lanes) lane->thread.join();
 }
 
-void BatchLanes::submit(LaneJob* job) {
-  // The lane with the fewest jobs not yet done: balanced, and an idle lane is preferred.
+// The lane with the fewest jobs not yet done: balanced, and an idle lane is preferred.
+std::size_t BatchLanes::emptiest_lane() const {
   std::size_t best = 0;
   for (std::size_t i = 1; i < m_lanes.size(); ++i) {
     if (m_lanes[i]->outstanding < m_lanes[best]->outstanding) best = i;
   }
-  Lane& lane = *m_lanes[best];
-  job->m_lane = best;
+  return best;
+}
+
+void BatchLanes::submit(LaneJob* job) {
+  Lane& lane = *m_lanes[emptiest_lane()];
+  job->m_lane = lane.index;
+  job->m_replaced = false;
   ++lane.outstanding;
   if (m_outstanding++ == 0) m_async.ref();
+  place(job, lane);
+}
+
+void BatchLanes::stage(LaneJob* job) {
+  {
+    std::lock_guard lock(m_staged_mutex);
+    m_staged.push_back(job);
+  }
+  if (!m_flushing) m_flush_timer.start(k_flush_ms, k_flush_ms);
+  m_flushing = true;
+}
+
+bool BatchLanes::take_back(LaneJob* job) {
+  std::lock_guard lock(m_staged_mutex);
+  auto it = std::find(m_staged.begin(), m_staged.end(), job);
+  if (it == m_staged.end()) return false;
+  m_staged.erase(it);
+  return true;
+}
+
+// The oldest staged job starts now, to be queued on `lane` by the caller; the loop hears of
+// it (m_started) before it can hear of its end. `left`: how many are still staged.
+LaneJob* BatchLanes::start_staged(std::size_t lane, std::size_t& left) {
+  std::lock_guard lock(m_staged_mutex);
+  left = m_staged.size();
+  if (m_staged.empty()) return nullptr;
+  LaneJob* next = m_staged.front();
+  m_staged.pop_front();
+  left = m_staged.size();
+  next->m_started_us = core::now_us();
+  next->m_lane = lane;
+  next->m_replaced = false;
+  m_started.push_back(next);
+  return next;
+}
+
+void BatchLanes::place(LaneJob* job, Lane& lane) {
   bool notify = false;
   {
     std::lock_guard lock(lane.mutex);
@@ -109,32 +163,82 @@ void BatchLanes::lane_main(Lane& self) {
       if (job == nullptr) continue;
     }
     job->run();
+    bool wake = true;
+    if (job->ends_build) {
+      // Its build is over: a staged one starts in its place, next on this lane.
+      std::size_t left = 0;
+      if (LaneJob* next = start_staged(self.index, left); next != nullptr) {
+        job->m_replaced = true;
+        bool behind = false;
+        {
+          std::lock_guard lock(self.mutex);
+          behind = !self.queue.empty();
+          self.queue.push_back(next);
+        }
+        // Queued behind others here while a lane has nothing to do: it takes one, so the
+        // builds a lane starts do not pile up on it while others sleep.
+        if (behind && m_looking.load(std::memory_order_seq_cst) > 0) poke_idle_lane(self);
+        wake = left < m_wake_below;
+      }
+    }
     {
       std::lock_guard lock(self.mutex);
       self.finished.push_back(job);
     }
-    m_async.send();
+    if (wake) m_async.send();
   }
 }
 
 void BatchLanes::deliver() {
-  // Every lane's finished jobs are counted off before any done() runs, so the jobs done()
-  // submits are balanced on what is really still queued or running.
+  // Finished jobs first, then the starts: a job is started (m_started) before it can run,
+  // so every start of a job heard to finish here is heard here too.
   for (auto& lane : m_lanes) {
     std::lock_guard lock(lane->mutex);
     m_delivering.insert(m_delivering.end(), lane->finished.begin(), lane->finished.end());
     lane->finished.clear();
   }
+  // An end no lane replaced (nothing was staged then): a job staged since starts in its
+  // place now, before done() tells the runner of the end.
+  for (LaneJob* job : m_delivering) {
+    if (!job->ends_build || job->m_replaced) continue;
+    const std::size_t lane = emptiest_lane();
+    std::size_t left = 0;
+    LaneJob* next = start_staged(lane, left);
+    if (next == nullptr) break;
+    place(next, *m_lanes[lane]);
+  }
+  {
+    std::lock_guard lock(m_staged_mutex);
+    m_starting.swap(m_started);
+  }
+  // Counted before any done() runs, so the jobs done() submits are balanced on what is
+  // really still queued or running.
+  for (LaneJob* job : m_starting) ++m_lanes[job->m_lane]->outstanding;
+  m_outstanding += m_starting.size();
   for (LaneJob* job : m_delivering) --m_lanes[job->m_lane]->outstanding;
   m_outstanding -= m_delivering.size();
-  for (LaneJob* job : m_delivering) job->done();  // may submit() again, never deliver()
+  for (LaneJob* job : m_starting) job->started();  // the runner hears of starts before ends
+  m_starting.clear();
+  for (LaneJob* job : m_delivering) job->done();  // may submit() or stage() again, never deliver()
   m_delivering.clear();
   // uv_ref is a flag, not a count: the loop stays alive exactly while jobs are outstanding.
-  if (m_outstanding == 0) {
-    m_async.unref();
-  } else {
+  if (m_outstanding > 0) {
     m_async.ref();
+    return;
   }
+  // Nothing in flight: none would start a staged job, so the loop starts one (the runner
+  // stages only while builds are in flight, so this is a safety net, not a path).
+  const std::size_t lane = emptiest_lane();
+  std::size_t left = 0;
+  if (LaneJob* next = start_staged(lane, left); next != nullptr) {
+    place(next, *m_lanes[lane]);
+    m_async.ref();
+    m_async.send();  // counted and started() on the next delivery
+    return;
+  }
+  m_async.unref();
+  if (m_flushing) m_flush_timer.stop();
+  m_flushing = false;
 }
 
 }  // namespace cachestress::backend

@@ -41,6 +41,25 @@ bool single_section_builds(const model::Scenario& scenario, const semantics::Pro
   });
 }
 
+// Whether every build of the scenario is one batch on a lane and nothing else: one step of
+// Buildah shared mounts (plain bind mounts, granted at once), no hold, no gap, no trylock
+// (its lock would outlive the batch until the loop heard of the end). One build ends exactly
+// when its batch does, so the lane that ran it can start the next (stage_on_lane).
+bool single_batch_builds(const model::Scenario& scenario, const semantics::Profile& profile) {
+  if (profile.private_style() == semantics::PrivateStyle::instance_pool) return false;
+  return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
+    if (kind.steps.size() != 1) return false;
+    const auto& step = kind.steps.front();
+    if (step.mounts.empty() || step.gap_ms != 0) return false;
+    const bool all_shared = std::all_of(step.mounts.begin(), step.mounts.end(), [&](const model::Mount& mount) {
+      return mount.sharing == Sharing::shared && profile.rejection(mount).empty();
+    });
+    return all_shared && std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) {
+             return op.kind == model::OpKind::hold || op.kind == model::OpKind::trylock;
+           });
+  });
+}
+
 }  // namespace
 
 // ---- InprocBuild -------------------------------------------------------------------------
@@ -62,8 +81,9 @@ InprocBackend::InprocBackend(Context& context)
       m_profile(context.profile),
       m_recorder(context.recorder),
       m_single_section_builds(single_section_builds(context.scenario, context.profile)),
+      m_single_batch_builds(single_batch_builds(context.scenario, context.profile)),
       m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)),
-      m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads)) {}
+      m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads, k_staged_low)) {}
 
 InprocBackend::~InprocBackend() = default;
 
@@ -81,6 +101,7 @@ void InprocBackend::start_build(const BuildTicket& ticket) {
 // build follows the other without a round trip through the loop. Its section is ready, its
 // job reserved; it counts as started from the moment a thread takes it.
 bool InprocBackend::stage_build(const BuildTicket& ticket) {
+  if (lane_builds()) return stage_on_lane(ticket);
   if (!m_single_section_builds || !writes_files()) return false;
   const auto& layout = m_ctx.layouts.step(static_cast<std::size_t>(ticket.kind), 0).front();
   CacheState* state = m_mounts.find(ticket.root, layout.lock_file);
@@ -119,6 +140,33 @@ bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state)
   m_waiters->reserve(&next.lock_job);
   state->standby.stage(&next.lock_job);
   return true;
+}
+
+// Every build is one batch: the next is prepared now and staged on the lanes, and the lane
+// whose batch ends next starts it in that build's place (BatchLanes::stage).
+bool InprocBackend::stage_on_lane(const BuildTicket& ticket) {
+  auto owned = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  InprocBuild& next = *owned;
+  if (!set_up_mounts(next).empty()) return false;  // single_batch_builds() ruled this out
+  m_builds.emplace(ticket.id, std::move(owned));
+  for (auto& mount : next.mounts) mount.instance_dir = next.root + "/" + mount.cache_dir;
+  next.next_mount = next.mounts.size();
+  next.phase = Phase::staged;
+  next.staged_on_lane = true;
+  fill_batch(next);
+  m_lanes->stage(&next.batch_job);
+  return true;
+}
+
+// A lane started this staged build as the build before it on that lane ended: its step
+// counts from then, and its writes are its own from then (polluter attribution).
+void InprocBackend::on_lane_started(InprocBuild& build) {
+  const std::uint64_t started_us = build.batch_job.started_us();
+  build.staged_on_lane = false;
+  build.phase = Phase::running_ops;  // interrupted meanwhile: cancel_ops stops it, done() ends it
+  build.step_start_us = started_us;
+  record_batch_writes(build);
+  m_ctx.host.build_started(build.id, started_us);
 }
 
 // A waiter thread started this staged build (at `taken_us`) as a build of its cache ended,
@@ -568,13 +616,18 @@ void InprocBackend::granted(InprocBuild& build, HeldMount& mount) {
     m_recorder.granted(ref(build), mount.cache_dir, mount.granted_us - build.wait_start_us, mount.queued,
                        m_ctx.host.since_start_us(mount.granted_us));
   }
-  auto entry = m_holders.enter(mount.instance_dir, {build.id, build.kind, mount.sharing});
+  // One-batch builds enter the registry on their lane, around the batch (BatchJob::run).
+  if (!lane_builds()) report_entry(build, mount, m_holders.enter(mount.instance_dir, {build.id, build.kind, mount.sharing}));
+  ++build.next_mount;
+  acquire_next(build);
+}
+
+// What entering the holder registry for `mount` found: an overlap, or a lock_overlap.
+void InprocBackend::report_entry(const InprocBuild& build, const HeldMount& mount, const HolderRegistry::Entry& entry) {
   if (entry.overlapped) m_recorder.mount_overlapped();
   if (const auto& conflict = entry.conflict) {
     m_recorder.lock_overlap(ref(build), mount.instance_dir, build.step, std::pair{conflict->build, conflict->kind});
   }
-  ++build.next_mount;
-  acquire_next(build);
 }
 
 // ---- Operations --------------------------------------------------------------------------
@@ -603,25 +656,53 @@ void InprocBackend::run_ops(InprocBuild& build) {
 }
 
 void InprocBackend::queue_batch(InprocBuild& build) {
+  fill_batch(build);
+  record_batch_writes(build);
+  build.phase = Phase::running_ops;
+  submit_batch(build);
+}
+
+// The build's next batch: its operations up to the next hold. A one-batch build's job also
+// takes its mounts into the holder registry on the lane, and ends the build there.
+void InprocBackend::fill_batch(InprocBuild& build) {
   const auto& kind = m_scenario.kinds[static_cast<std::size_t>(build.kind)];
   const ops::BatchOwner owner{build.id, &kind.name, build.step, &build.root};
   ops::fill_batch(build.batch, m_ctx.workspace, owner, kind.steps[build.step], build.next_op, !build.step_mounted,
                   build.mounts.size(), [&build](std::size_t i) -> const std::string& { return build.mounts[i].instance_dir; },
                   build.seq);
   build.batch.cancel = &build.cancel_ops;
+  if (lane_builds()) {
+    build.batch_job.ends_build = true;
+    build.batch_job.holders = &m_holders;
+    build.batch_job.entries.assign(build.mounts.size(), {});
+  }
+}
+
+// The files the batch writes are the build's from now on: a torn or missing read names it
+// as the polluter.
+void InprocBackend::record_batch_writes(const InprocBuild& build) {
   for (const auto& item : build.batch.items) {
     if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
   }
-  build.phase = Phase::running_ops;
-  submit_batch(build);
 }
 
 void BatchJob::run() {
+  const auto& mounts = m_build.mounts;
+  if (holders != nullptr) {
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      entries[i] = holders->enter(mounts[i].instance_dir, {m_build.id, m_build.kind, mounts[i].sharing});
+    }
+  }
   ops::execute(m_build.batch);
   ended_us = now_us();
+  if (holders != nullptr) {
+    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) holders->leave(it->instance_dir, m_build.id);
+  }
 }
 
 void BatchJob::done() { m_build.backend.on_batch_done(m_build); }
+
+void BatchJob::started() { m_build.backend.on_lane_started(m_build); }
 
 void InprocBackend::submit_batch(InprocBuild& build) { m_lanes->submit(&build.batch_job); }
 
@@ -634,6 +715,9 @@ void FakeBackend::submit_batch(InprocBuild& build) {
 void InprocBackend::on_batch_done(InprocBuild& build) {
   ops::OpBatch& batch = build.batch;
   build.step_mounted = true;
+  if (build.batch_job.holders != nullptr) {
+    for (std::size_t i = 0; i < build.mounts.size(); ++i) report_entry(build, build.mounts[i], build.batch_job.entries[i]);
+  }
   if (batch.ensure_error != 0) {
     m_recorder.io_error();
     fail(build, ops::errno_failure("mount", -batch.ensure_error));
@@ -698,7 +782,7 @@ void InprocBackend::release_mounts(InprocBuild& build) {
     HeldMount& mount = *it;
     if (!mount.granted) continue;
     mount.granted = false;
-    m_holders.leave(mount.instance_dir, build.id);
+    if (build.batch_job.holders == nullptr) m_holders.leave(mount.instance_dir, build.id);  // else left on its lane
     if (auto holder = m_lock_holder.find(holder_key(build, mount)); holder != m_lock_holder.end() && holder->second == build.id) {
       m_lock_holder.erase(holder);
     }
@@ -828,6 +912,11 @@ void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure
 // A staged build no thread has started yet is taken back and ends as interrupted (the
 // runner does not count it); false when a thread already took it: it runs.
 bool InprocBackend::take_back_staged(InprocBuild& build) {
+  if (build.staged_on_lane) {
+    if (!m_lanes->take_back(&build.batch_job)) return false;  // a lane started it: it runs
+    finish(build, BuildEnd::interrupted);
+    return true;
+  }
   CacheState& state = m_mounts.state(build.root, build.mounts[build.next_mount].lock_file);
   if (build.predecessor != nullptr) {
     InprocBuild& before = *build.predecessor;
@@ -879,6 +968,11 @@ void InprocBackend::interrupt(std::uint64_t id, int signum) {
       m_waiters->cancel(&build.lock_job);
       break;
     case Phase::staged: {
+      if (build.staged_on_lane) {
+        // A lane started it, the loop has not heard yet: its batch stops, done() ends it.
+        if (!take_back_staged(build)) build.cancel_ops.store(true, std::memory_order_relaxed);
+        break;
+      }
       if (build.predecessor == nullptr) {
         // Staged in its cache's standby chain: taken back unless a thread started it, in
         // which case it ends once the loop hears of that start (started_in_chain).

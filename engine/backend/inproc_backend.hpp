@@ -36,6 +36,7 @@ class InprocBackend : public Backend {
   void end_unacquired(InprocBuild& build, int result);
   void on_lock_held(InprocBuild& build);
   void started_in_chain(InprocBuild& build);
+  void on_lane_started(InprocBuild& build);
 
  protected:
   // Sends the filled batch to a lane; on_batch_done follows (fake: no files).
@@ -62,6 +63,12 @@ class InprocBackend : public Backend {
   bool reclaim_standby(CacheState& state, InprocBuild& build);
   void on_section_done(InprocBuild& build);
   bool stage_in_chain(const BuildTicket& ticket, CacheState* state);
+  bool stage_on_lane(const BuildTicket& ticket);
+  // Every build is one batch run on a lane (not the fake backend: it runs no batches there).
+  bool lane_builds() const { return m_single_batch_builds && writes_files(); }
+  void report_entry(const InprocBuild& build, const HeldMount& mount, const HolderRegistry::Entry& entry);
+  void fill_batch(InprocBuild& build);
+  void record_batch_writes(const InprocBuild& build);
   void start_in_place(InprocBuild& ended);
   void adopt_successor(InprocBuild& next, std::uint64_t started_us);
   void start_successor(InprocBuild& build);
@@ -84,6 +91,8 @@ class InprocBackend : public Backend {
   Recorder& m_recorder;
   // Every build is one step that is one locked section (stage_build can chain them).
   bool m_single_section_builds = false;
+  // Every build is one step that is one batch of Buildah shared mounts (stage_on_lane).
+  bool m_single_batch_builds = false;
   std::uint64_t m_staged_builds = 0;
   std::unique_ptr<lock::WaiterPool> m_waiters;
   MountTable m_mounts;

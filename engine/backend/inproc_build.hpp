@@ -126,8 +126,14 @@ class BatchJob final : public LaneJob {
  public:
   explicit BatchJob(InprocBuild& build) : m_build(build) {}
   std::uint64_t ended_us = 0;  // lane: when the batch's last operation returned
+  // A build that is one batch (InprocBackend::lane_builds): the lane enters the holder
+  // registry for each mount just before the batch and leaves just after, so a build a lane
+  // starts holds its mounts exactly while it runs. What entering found, read by the loop.
+  HolderRegistry* holders = nullptr;
+  std::vector<HolderRegistry::Entry> entries;
   void run() override;
   void done() override;
+  void started() override;
 
  private:
   InprocBuild& m_build;
@@ -162,6 +168,7 @@ struct InprocBuild {
   std::uint64_t work_end_us = 0;     // the last step ended then (0: the build goes on)
   InprocBuild* successor_build = nullptr;  // staged behind this build (loop's record)
   InprocBuild* predecessor = nullptr;      // Phase::staged: the build it follows
+  bool staged_on_lane = false;             // Phase::staged: in BatchLanes' staged jobs
   std::vector<HeldMount> mounts;
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;

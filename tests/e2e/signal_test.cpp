@@ -63,6 +63,33 @@ TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner
   }
 }
 
+TEST_CASE("SIGINT during one-batch shared builds: builds staged on the lanes are taken back, none uncounted", "[e2e][signal]") {
+  // Every build of `shared` is one batch: the lane whose build ends starts a staged one in
+  // its place. An interrupt must take the staged builds back before any build is
+  // interrupted, and account every build that started.
+  for (const char* concurrency : {"16", "1"}) {
+    INFO("concurrency " << concurrency);
+    TempDir tmp;
+    RunSpec spec;
+    spec.args = {"--scenario", "shared", "--builds", "0", "--duration", "30", "--concurrency", concurrency, "--out", tmp / "partial.json"};
+    spec.env["TMPDIR"] = tmp.path();
+    spec.signal = SIGINT;
+    spec.signal_after = std::chrono::milliseconds(700);
+    auto result = run_binary(spec);
+    REQUIRE(result.signalled);
+    CHECK(result.exit_code == 130);
+    auto doc = read_json_file(tmp / "partial.json");
+    const auto& builds = doc["cells"][0]["summary"]["builds"];
+    CHECK(builds["completed"].get<std::uint64_t>() > 0);
+    CHECK(builds["started"].get<std::uint64_t>() ==
+          builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
+              builds["interrupted"].get<std::uint64_t>());
+    CHECK(builds["failed"] == 0);
+    CHECK(builds["interrupted"].get<std::uint64_t>() <= std::stoull(concurrency));
+    CHECK(list_dir(tmp.path()) == std::vector<std::string>{"partial.json"});
+  }
+}
+
 TEST_CASE("a second SIGINT aborts at once and still removes the workspace", "[e2e][signal]") {
   TempDir tmp;
   RunSpec spec;

@@ -1,9 +1,12 @@
 #include "engine/backend/batch_lanes.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -131,6 +134,105 @@ TEST_CASE("batch lanes: a job queued behind a busy lane wakes a lane that went t
   CHECK(a.released);  // false: c waited behind a for 10 s
   CHECK(c.ran);
   CHECK(c.done_called);
+}
+
+// A build that is one batch (ends_build): it starts when submitted or when a lane starts it
+// from the staged jobs, and ends when run() returns; both times are kept to count how many
+// were in flight at once.
+class OneBatchBuild final : public LaneJob {
+ public:
+  OneBatchBuild(const std::atomic<bool>& release, std::vector<std::pair<std::uint64_t, int>>& edges, std::mutex& mutex)
+      : m_release(release), m_edges(edges), m_mutex(mutex) {
+    ends_build = true;
+  }
+  void run() override {
+    ++runs;
+    released = wait_for(m_release);
+    std::this_thread::sleep_for(20us);
+    std::lock_guard lock(m_mutex);
+    m_edges.emplace_back(core::now_us(), -1);
+  }
+  void started() override {
+    ++starts;
+    if (dones > 0) started_after_done = true;
+    std::lock_guard lock(m_mutex);
+    m_edges.emplace_back(started_us(), +1);
+  }
+  void done() override { ++dones; }
+  std::atomic<int> runs{0};
+  int starts = 0;
+  int dones = 0;
+  bool started_after_done = false;
+  std::atomic<bool> released{false};
+
+ private:
+  const std::atomic<bool>& m_release;
+  std::vector<std::pair<std::uint64_t, int>>& m_edges;
+  std::mutex& m_mutex;
+};
+
+TEST_CASE("batch lanes: staged jobs start one per build that ends, oldest first, each once, never more in flight than submitted", "[unit][backend][batch_lanes]") {
+  const unsigned lanes = GENERATE(1U, 4U);
+  const std::size_t wake_below = GENERATE(std::size_t{0}, std::size_t{8});  // 0: every result waits for a flush
+  CAPTURE(lanes, wake_below);
+  core::Loop loop;
+  BatchLanes pool(loop, lanes, wake_below);
+  std::atomic<bool> release{false};
+  std::vector<std::pair<std::uint64_t, int>> edges;  // (time, +1 start / -1 end)
+  std::mutex mutex;
+  constexpr int k_in_flight = 6;
+  constexpr int k_staged = 300;
+  std::vector<std::unique_ptr<OneBatchBuild>> builds;
+  for (int i = 0; i < k_in_flight + k_staged; ++i) builds.push_back(std::make_unique<OneBatchBuild>(release, edges, mutex));
+  for (int i = 0; i < k_in_flight; ++i) {
+    edges.emplace_back(core::now_us(), +1);
+    pool.submit(builds[static_cast<std::size_t>(i)].get());
+  }
+  for (int i = k_in_flight; i < k_in_flight + k_staged; ++i) pool.stage(builds[static_cast<std::size_t>(i)].get());
+  release = true;  // the builds in flight end only now: every staged one is started in place of one
+  loop.run();      // returns once nothing is outstanding or staged
+  std::vector<std::uint64_t> started;
+  for (int i = 0; i < k_in_flight + k_staged; ++i) {
+    const auto& build = *builds[static_cast<std::size_t>(i)];
+    INFO("build " << i);
+    CHECK(build.runs == 1);
+    CHECK(build.dones == 1);
+    CHECK(build.released);
+    CHECK_FALSE(build.started_after_done);
+    CHECK(build.starts == (i < k_in_flight ? 0 : 1));
+    if (i >= k_in_flight) started.push_back(build.started_us());
+  }
+  CHECK(std::is_sorted(started.begin(), started.end()));  // first staged, first started
+  std::sort(edges.begin(), edges.end());  // at one microsecond, an end before a start
+  int at_once = 0, most = 0;
+  for (const auto& [at, step] : edges) most = std::max(most, at_once += step);
+  CHECK(most <= k_in_flight);
+  CHECK(most >= std::min<int>(k_in_flight, static_cast<int>(lanes)));
+}
+
+TEST_CASE("batch lanes: a staged job is taken back until a lane starts it, and a taken-back job never runs", "[unit][backend][batch_lanes]") {
+  core::Loop loop;
+  BatchLanes pool(loop, 2, 1);
+  std::atomic<bool> release{false};
+  std::vector<std::pair<std::uint64_t, int>> edges;
+  std::mutex mutex;
+  OneBatchBuild running(release, edges, mutex);
+  OneBatchBuild kept(release, edges, mutex);
+  OneBatchBuild taken_back(release, edges, mutex);
+  pool.submit(&running);
+  pool.stage(&taken_back);
+  pool.stage(&kept);
+  CHECK(pool.take_back(&taken_back));
+  CHECK_FALSE(pool.take_back(&taken_back));  // once only
+  release = true;
+  loop.run();
+  CHECK(running.dones == 1);
+  CHECK(kept.starts == 1);
+  CHECK(kept.dones == 1);
+  CHECK(taken_back.runs == 0);
+  CHECK(taken_back.starts == 0);
+  CHECK(taken_back.dones == 0);
+  CHECK_FALSE(pool.take_back(&kept));  // it ran
 }
 
 }  // namespace

@@ -13,11 +13,18 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/core/error.hpp"
 #include "engine/metrics/expectations.hpp"
@@ -263,6 +270,66 @@ TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-hop build
   CAPTURE(lock_kind);
   TempDir tmp;
   check_duration_run_ends_clean(one_hop_scenario(0, 16, lock_kind), tmp.path() + "/ws");
+}
+
+// Runs `toml` with the -vv trace on and returns it: one line per build start and end.
+std::string run_traced(const std::string& toml, const std::string& workdir, RunOutcome& outcome) {
+  std::ostringstream trace;
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>("trace", std::make_shared<spdlog::sinks::ostream_sink_mt>(trace));
+  logger->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+  outcome = run_toml(toml, workdir);
+  spdlog::set_default_logger(previous);
+  return trace.str();
+}
+
+TEST_CASE("runner: at --concurrency 16 one-batch shared builds started by the lane whose build ended never exceed 16 at once", "[unit][run][runner]") {
+  // Every build is one batch of a shared mount: with every slot taken the runner stages the
+  // next builds on the lanes, and the lane whose build ends starts one in its place; the loop
+  // hears of both later. By the times the lanes saw (the trace's start and end times), no
+  // more than 16 builds may be between start and end at any moment, and each is counted once.
+  TempDir tmp;
+  RunOutcome outcome;
+  const std::string trace = run_traced(no_hold_scenario("shared", 600, 16), tmp.path() + "/ws", outcome);
+  REQUIRE(outcome.metrics);
+  CHECK(count(outcome, Counter::builds_started) == 600);
+  CHECK(count(outcome, Counter::builds_completed) == 600);
+  CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
+  CHECK(count(outcome, Counter::mounts_overlapped) > 0);  // shared users do meet inside the cache
+  CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 600);
+  const std::regex started(R"(build (\d+) \(builder\) started at \+([\d.]+) ms(, by the backend)?)");
+  const std::regex ended(R"(build (\d+) completed after [\d.]+ ms, at \+([\d.]+) ms)");
+  std::map<std::uint64_t, int> starts, ends;
+  std::vector<std::pair<std::uint64_t, int>> edges;  // (microsecond, +1 start / -1 end)
+  std::size_t by_lanes = 0;
+  std::istringstream lines(trace);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    const auto at = [&m] { return static_cast<std::uint64_t>(std::stod(m[2].str()) * 1000 + 0.5); };
+    if (std::regex_search(line, m, started)) {
+      ++starts[std::stoull(m[1].str())];
+      by_lanes += m[3].matched ? 1 : 0;
+      edges.emplace_back(at(), +1);
+    } else if (std::regex_search(line, m, ended)) {
+      ++ends[std::stoull(m[1].str())];
+      edges.emplace_back(at(), -1);
+    }
+  }
+  CHECK(starts.size() == 600);
+  CHECK(ends.size() == 600);
+  CHECK(std::all_of(starts.begin(), starts.end(), [](const auto& s) { return s.second == 1; }));
+  CHECK(by_lanes > 0);  // the lanes did start builds: the check below is about them
+  std::sort(edges.begin(), edges.end());  // at one microsecond, an end before a start
+  int at_once = 0, most = 0;
+  for (const auto& [at, step] : edges) most = std::max(most, at_once += step);
+  CHECK(most <= 16);
+  CHECK(most >= 8);
+}
+
+TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-batch builds back: none interrupted, none uncounted", "[unit][run][runner]") {
+  TempDir tmp;
+  check_duration_run_ends_clean(no_hold_scenario("shared", 0, 16), tmp.path() + "/ws");
 }
 
 TEST_CASE("runner: staged one-hop builds behind a lock held outside the engine time out, and the run goes on", "[unit][run][runner]") {
