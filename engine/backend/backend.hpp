@@ -103,6 +103,10 @@ class Backend {
   // runner starts the build itself later. True: Host::build_started follows once it really
   // starts, then build_ended; interrupt() may come before either.
   virtual bool stage_build(const BuildTicket& /*ticket*/) { return false; }
+  // A slot is free while builds are staged: the oldest staged build starts now, if the
+  // backend can start one on the loop's word (Host::build_started is called before this
+  // returns). False: it cannot (a staged build then waits for a build in flight to end).
+  virtual bool start_staged() { return false; }
   // Admissions stopped (the duration is over): no staged build may start from now on. Each
   // one not started yet ends with build_ended(interrupted), now or later (the runner counts
   // none of them); one the backend already started runs on.

@@ -78,9 +78,10 @@ bool BatchLanes::take_back(LaneJob* job) {
   return true;
 }
 
-// The oldest staged job starts now, to be queued on `lane` by the caller; the loop hears of
-// it (m_started) before it can hear of its end. `left`: how many are still staged.
-LaneJob* BatchLanes::start_staged(std::size_t lane, std::size_t& left) {
+// The oldest staged job starts now, to be queued on `lane` by the caller; `left`: how many
+// are still staged. Started by a lane: the loop hears of it (m_started) before it can hear
+// of its end.
+LaneJob* BatchLanes::pop_staged(std::size_t lane, bool by_lane, std::size_t& left) {
   std::lock_guard lock(m_staged_mutex);
   left = m_staged.size();
   if (m_staged.empty()) return nullptr;
@@ -90,8 +91,38 @@ LaneJob* BatchLanes::start_staged(std::size_t lane, std::size_t& left) {
   next->m_started_us = core::now_us();
   next->m_lane = lane;
   next->m_replaced = false;
-  m_started.push_back(next);
+  if (by_lane) {
+    m_started.push_back(next);
+    ++m_started_by_lanes;
+  }
   return next;
+}
+
+// Loop thread: the oldest staged job starts now (counted, and started() in this delivery).
+bool BatchLanes::start_on_loop() {
+  const std::size_t lane = emptiest_lane();
+  std::size_t left = 0;
+  LaneJob* next = pop_staged(lane, false, left);
+  if (next == nullptr) return false;
+  ++m_lanes[lane]->outstanding;  // before the next one picks its lane
+  ++m_outstanding;
+  m_starting.push_back(next);
+  place(next, *m_lanes[lane]);
+  return true;
+}
+
+bool BatchLanes::start_now() {
+  if (!start_on_loop()) return false;
+  LaneJob* job = m_starting.back();
+  m_starting.pop_back();
+  m_async.ref();
+  job->started();
+  return true;
+}
+
+std::uint64_t BatchLanes::started_by_lanes() const {
+  std::lock_guard lock(m_staged_mutex);
+  return m_started_by_lanes;
 }
 
 void BatchLanes::place(LaneJob* job, Lane& lane) {
@@ -163,11 +194,12 @@ void BatchLanes::lane_main(Lane& self) {
       if (job == nullptr) continue;
     }
     job->run();
+    job->m_ended_us = core::now_us();
     bool wake = true;
-    if (job->ends_build) {
+    if (job->ends_build && job->may_start_next()) {
       // Its build is over: a staged one starts in its place, next on this lane.
       std::size_t left = 0;
-      if (LaneJob* next = start_staged(self.index, left); next != nullptr) {
+      if (LaneJob* next = pop_staged(self.index, true, left); next != nullptr) {
         job->m_replaced = true;
         bool behind = false;
         {
@@ -197,16 +229,6 @@ void BatchLanes::deliver() {
     m_delivering.insert(m_delivering.end(), lane->finished.begin(), lane->finished.end());
     lane->finished.clear();
   }
-  // An end no lane replaced (nothing was staged then): a job staged since starts in its
-  // place now, before done() tells the runner of the end.
-  for (LaneJob* job : m_delivering) {
-    if (!job->ends_build || job->m_replaced) continue;
-    const std::size_t lane = emptiest_lane();
-    std::size_t left = 0;
-    LaneJob* next = start_staged(lane, left);
-    if (next == nullptr) break;
-    place(next, *m_lanes[lane]);
-  }
   {
     std::lock_guard lock(m_staged_mutex);
     m_starting.swap(m_started);
@@ -215,8 +237,17 @@ void BatchLanes::deliver() {
   // really still queued or running.
   for (LaneJob* job : m_starting) ++m_lanes[job->m_lane]->outstanding;
   m_outstanding += m_starting.size();
+  // An end no lane replaced (nothing was staged then, or it was stopped): a job staged
+  // since starts in its place now, before done() tells the runner of the end.
+  for (LaneJob* job : m_delivering) {
+    if (job->ends_build && !job->m_replaced && job->may_start_next() && !start_on_loop()) break;
+  }
   for (LaneJob* job : m_delivering) --m_lanes[job->m_lane]->outstanding;
   m_outstanding -= m_delivering.size();
+  // Gathered lane by lane; done() in the order the jobs ended (a deferred delivery holds
+  // many), so what the loop records (a removal before a read that missed it) keeps time order.
+  std::stable_sort(m_delivering.begin(), m_delivering.end(),
+                   [](const LaneJob* a, const LaneJob* b) { return a->m_ended_us < b->m_ended_us; });
   for (LaneJob* job : m_starting) job->started();  // the runner hears of starts before ends
   m_starting.clear();
   for (LaneJob* job : m_delivering) job->done();  // may submit() or stage() again, never deliver()
@@ -224,16 +255,6 @@ void BatchLanes::deliver() {
   // uv_ref is a flag, not a count: the loop stays alive exactly while jobs are outstanding.
   if (m_outstanding > 0) {
     m_async.ref();
-    return;
-  }
-  // Nothing in flight: none would start a staged job, so the loop starts one (the runner
-  // stages only while builds are in flight, so this is a safety net, not a path).
-  const std::size_t lane = emptiest_lane();
-  std::size_t left = 0;
-  if (LaneJob* next = start_staged(lane, left); next != nullptr) {
-    place(next, *m_lanes[lane]);
-    m_async.ref();
-    m_async.send();  // counted and started() on the next delivery
     return;
   }
   m_async.unref();

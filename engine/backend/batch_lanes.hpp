@@ -40,6 +40,9 @@ class LaneJob {
   virtual void done() = 0;  // the loop thread, after run()
   // The loop thread: a staged job was started (at started_us()), before its done().
   virtual void started() {}
+  // A lane, after run() of an ends_build job: whether a staged job may start in its place
+  // (not when the build was stopped).
+  virtual bool may_start_next() const { return true; }
   // Set by the loop before submit() or stage(): its build ends when run() returns, so a
   // staged job may start in its place.
   bool ends_build = false;
@@ -49,6 +52,7 @@ class LaneJob {
   friend class BatchLanes;
   std::size_t m_lane = 0;          // where it was queued (loop thread's balance count)
   std::uint64_t m_started_us = 0;  // staged: when a lane (or the loop) started it
+  std::uint64_t m_ended_us = 0;    // when run() returned (lane)
   bool m_replaced = false;         // ends_build: a lane started a staged job in its place
 };
 
@@ -70,6 +74,13 @@ class BatchLanes {
   void stage(LaneJob* job);
   // Loop thread: a staged job no lane has started yet is taken back (true); false: it runs.
   bool take_back(LaneJob* job);
+  // Loop thread: the oldest staged job starts now, on the loop's word (a slot is free and no
+  // build in flight will end to start it); started() is called before this returns. False:
+  // none is staged.
+  bool start_now();
+  // Staged jobs the lanes themselves started (the rest the loop started, none being left
+  // in flight to do it).
+  std::uint64_t started_by_lanes() const;
   unsigned lanes() const noexcept { return static_cast<unsigned>(m_lanes.size()); }
 
  private:
@@ -91,7 +102,8 @@ class BatchLanes {
   void poke_idle_lane(const Lane& busy);
   std::size_t emptiest_lane() const;  // loop thread
   void place(LaneJob* job, Lane& lane);
-  LaneJob* start_staged(std::size_t lane, std::size_t& left);
+  LaneJob* pop_staged(std::size_t lane, bool by_lane, std::size_t& left);
+  bool start_on_loop();
   void deliver();  // loop thread
 
   std::vector<std::unique_ptr<Lane>> m_lanes;
@@ -100,9 +112,10 @@ class BatchLanes {
   std::vector<LaneJob*> m_starting;  // loop thread: started jobs being delivered
   std::atomic<unsigned> m_looking{0};  // lanes that found nothing to do and may sleep
   const std::size_t m_wake_below;
-  std::mutex m_staged_mutex;
+  mutable std::mutex m_staged_mutex;
   std::deque<LaneJob*> m_staged;   // guarded by m_staged_mutex: not started yet
-  std::vector<LaneJob*> m_started;  // guarded by m_staged_mutex: started, the loop not told
+  std::vector<LaneJob*> m_started;  // guarded by m_staged_mutex: started by a lane, the loop not told
+  std::uint64_t m_started_by_lanes = 0;  // guarded by m_staged_mutex
   core::Async m_async;
   core::Timer m_flush_timer;  // delivers deferred results while jobs are staged
   bool m_flushing = false;    // loop thread: m_flush_timer runs

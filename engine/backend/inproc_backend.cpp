@@ -44,9 +44,13 @@ bool single_section_builds(const model::Scenario& scenario, const semantics::Pro
 // Whether every build of the scenario is one batch on a lane and nothing else: one step of
 // Buildah shared mounts (plain bind mounts, granted at once), no hold, no gap, no trylock
 // (its lock would outlive the batch until the loop heard of the end). One build ends exactly
-// when its batch does, so the lane that ran it can start the next (stage_on_lane).
+// when its batch does, so the lane that ran it can start the next (stage_on_lane). Not with
+// a cache root per build: the runner counts a build in flight until its root is removed.
 bool single_batch_builds(const model::Scenario& scenario, const semantics::Profile& profile) {
   if (profile.private_style() == semantics::PrivateStyle::instance_pool) return false;
+  if (scenario.run.isolation.kind == model::IsolationKind::per_build && scenario.run.env_policy == model::EnvPolicy::propagate) {
+    return false;
+  }
   return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
     if (kind.steps.size() != 1) return false;
     const auto& step = kind.steps.front();
@@ -704,6 +708,8 @@ void BatchJob::done() { m_build.backend.on_batch_done(m_build); }
 
 void BatchJob::started() { m_build.backend.on_lane_started(m_build); }
 
+bool BatchJob::may_start_next() const { return !m_build.cancel_ops.load(std::memory_order_relaxed); }
+
 void InprocBackend::submit_batch(InprocBuild& build) { m_lanes->submit(&build.batch_job); }
 
 void FakeBackend::submit_batch(InprocBuild& build) {
@@ -904,7 +910,10 @@ void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure
   build.timer.stop();
   release_mounts(build);
   const std::uint64_t id = build.id;
-  const std::uint64_t ended_us = end == BuildEnd::completed ? build.work_end_us : 0;
+  std::uint64_t ended_us = end == BuildEnd::completed ? build.work_end_us : 0;
+  // A one-batch build that failed or was stopped in its batch ended with it: its lane may
+  // have started the next build then.
+  if (end != BuildEnd::completed && build.batch_job.holders != nullptr) ended_us = build.batch_job.ended_us;
   m_builds.erase(id);  // destroys the build: nothing of it is outstanding now
   m_ctx.host.build_ended(id, {end, std::move(failure), false, ended_us});
 }

@@ -25,6 +25,7 @@ class InprocBackend : public Backend {
 
   void start_build(const BuildTicket& ticket) override;
   bool stage_build(const BuildTicket& ticket) override;
+  bool start_staged() override { return lane_builds() && m_lanes->start_now(); }
   void unstage() override;
   void interrupt(std::uint64_t build, int signum) override;
   void forget_root(const std::string& root) override { m_mounts.drop_root(root); }

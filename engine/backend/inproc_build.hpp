@@ -134,6 +134,7 @@ class BatchJob final : public LaneJob {
   void run() override;
   void done() override;
   void started() override;
+  bool may_start_next() const override;
 
  private:
   InprocBuild& m_build;
@@ -173,7 +174,7 @@ struct InprocBuild {
   std::vector<int> workload_locks;  // trylock fds held until the step ends
   ops::OpBatch batch;
   std::atomic<bool> cancel_ops{false};  // read by a batch on a lane (OpBatch::cancel)
-  core::Timer timer;
+  core::LazyTimer timer;
   KernelLockJob lock_job;
   BatchJob batch_job{*this};
 };

@@ -90,7 +90,7 @@ struct ProcessBackend::Worker {
   std::vector<LetGo> let_go;
   std::uint32_t lock_step = 0;  // the step of its latest grant (locks are all of it)
   // --lock-timeout while waiting; after an interrupt, the grace before SIGKILL.
-  core::Timer timer;
+  core::LazyTimer timer;
 };
 
 ProcessBackend::ProcessBackend(Context& context)

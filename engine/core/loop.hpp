@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace cachestress::core {
 
@@ -81,6 +82,26 @@ class Timer : public HandleOwner {
   ~Timer() = default;
   void start(std::uint64_t timeout_ms, std::uint64_t repeat_ms = 0) noexcept;
   void stop() noexcept;
+};
+
+// A Timer made the first time it is started, for an object that most often never needs one
+// (an in-process build: most have no hold, gap, poll or lock timeout): no handle to
+// allocate, init and close per build.
+class LazyTimer {
+ public:
+  LazyTimer(Loop& loop, std::function<void()> on_fire) : m_loop(loop), m_on_fire(std::move(on_fire)) {}
+  void start(std::uint64_t timeout_ms, std::uint64_t repeat_ms = 0) {
+    if (!m_timer) m_timer.emplace(m_loop, m_on_fire);
+    m_timer->start(timeout_ms, repeat_ms);
+  }
+  void stop() noexcept {
+    if (m_timer) m_timer->stop();
+  }
+
+ private:
+  Loop& m_loop;
+  std::function<void()> m_on_fire;
+  std::optional<Timer> m_timer;
 };
 
 // Wakes the loop from another thread; coalesces: many sends, at least one callback.

@@ -246,6 +246,11 @@ bool Runner::may_admit() const {
 
 void Runner::admit() {
   const auto& run = m_scenario.run;
+  // A slot is free while builds are staged: the oldest staged one takes it first, where the
+  // backend can start it now (else it waits for a build in flight to end; once none is left
+  // in flight, nothing would start it).
+  while (m_staged > 0 && !m_stopping && running() < run.concurrency && m_backend->start_staged()) {
+  }
   while (may_admit()) {
     if (m_pending_arrivals > 0) --m_pending_arrivals;
     const std::uint64_t local = m_next_build;

@@ -90,12 +90,17 @@ std::string hold_scenario(const std::string& semantics, const std::string& shari
          "]\n";
 }
 
-// hold_scenario's Buildah step without its hold: one batch of operations.
-std::string no_hold_scenario(const std::string& sharing, unsigned builds, unsigned concurrency) {
-  auto toml = hold_scenario("buildah", sharing, builds, concurrency, 0);
+// hold_scenario's Buildah step without its hold, with `isolation`: one batch of operations.
+std::string hold_scenario_without_hold(const std::string& sharing, unsigned builds, unsigned concurrency, const std::string& isolation) {
+  auto toml = hold_scenario("buildah", sharing, builds, concurrency, 0, isolation);
   toml.erase(toml.find("  { op = \"hold\""), std::string("  { op = \"hold\", ms = 0 },\n").size());
   REQUIRE(toml.find("hold") == std::string::npos);
   return toml;
+}
+
+// hold_scenario's Buildah step without its hold: one batch of operations.
+std::string no_hold_scenario(const std::string& sharing, unsigned builds, unsigned concurrency) {
+  return hold_scenario_without_hold(sharing, builds, concurrency, "shared");
 }
 
 // The locked step without its hold (one hop off the loop), with `lock_kind`.
@@ -272,31 +277,47 @@ TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-hop build
   check_duration_run_ends_clean(one_hop_scenario(0, 16, lock_kind), tmp.path() + "/ws");
 }
 
-// Runs `toml` with the -vv trace on and returns it: one line per build start and end.
-std::string run_traced(const std::string& toml, const std::string& workdir, RunOutcome& outcome) {
-  std::ostringstream trace;
-  auto previous = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>("trace", std::make_shared<spdlog::sinks::ostream_sink_mt>(trace));
-  logger->set_level(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-  outcome = run_toml(toml, workdir);
-  spdlog::set_default_logger(previous);
-  return trace.str();
-}
+// Sends the log to a string for its scope, at the -vv trace level (one line per build start
+// and end), and puts the previous logger back however the scope is left.
+class TraceCapture {
+ public:
+  TraceCapture() : m_previous(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("trace", std::make_shared<spdlog::sinks::ostream_sink_mt>(m_trace));
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  TraceCapture(const TraceCapture&) = delete;
+  TraceCapture& operator=(const TraceCapture&) = delete;
+  ~TraceCapture() { spdlog::set_default_logger(m_previous); }
+  std::string text() const { return m_trace.str(); }
+
+ private:
+  std::ostringstream m_trace;
+  std::shared_ptr<spdlog::logger> m_previous;
+};
 
 TEST_CASE("runner: at --concurrency 16 one-batch shared builds started by the lane whose build ended never exceed 16 at once", "[unit][run][runner]") {
   // Every build is one batch of a shared mount: with every slot taken the runner stages the
   // next builds on the lanes, and the lane whose build ends starts one in its place; the loop
   // hears of both later. By the times the lanes saw (the trace's start and end times), no
   // more than 16 builds may be between start and end at any moment, and each is counted once.
+  // With a cache root per build the runner counts a build until its root is removed: staged
+  // builds are started by the runner then, and the bound holds the same.
+  const std::string isolation = GENERATE(as<std::string>{}, "shared", "per-build");
+  CAPTURE(isolation);
   TempDir tmp;
   RunOutcome outcome;
-  const std::string trace = run_traced(no_hold_scenario("shared", 600, 16), tmp.path() + "/ws", outcome);
+  std::string trace;
+  {
+    TraceCapture capture;
+    outcome = run_toml(hold_scenario_without_hold("shared", 600, 16, isolation), tmp.path() + "/ws");
+    trace = capture.text();
+  }
   REQUIRE(outcome.metrics);
   CHECK(count(outcome, Counter::builds_started) == 600);
   CHECK(count(outcome, Counter::builds_completed) == 600);
   CHECK(count(outcome, Counter::collisions_lock_overlap) == 0);
-  CHECK(count(outcome, Counter::mounts_overlapped) > 0);  // shared users do meet inside the cache
+  if (isolation == "shared") CHECK(count(outcome, Counter::mounts_overlapped) > 0);  // shared users do meet inside the cache
   CHECK(outcome.metrics->histogram(metrics::Hist::build_latency_us).count() == 600);
   const std::regex started(R"(build (\d+) \(builder\) started at \+([\d.]+) ms(, by the backend)?)");
   const std::regex ended(R"(build (\d+) completed after [\d.]+ ms, at \+([\d.]+) ms)");
@@ -319,12 +340,28 @@ TEST_CASE("runner: at --concurrency 16 one-batch shared builds started by the la
   CHECK(starts.size() == 600);
   CHECK(ends.size() == 600);
   CHECK(std::all_of(starts.begin(), starts.end(), [](const auto& s) { return s.second == 1; }));
-  CHECK(by_lanes > 0);  // the lanes did start builds: the check below is about them
+  if (isolation == "shared") CHECK(by_lanes > 0);  // the lanes did start builds: the check below is about them
   std::sort(edges.begin(), edges.end());  // at one microsecond, an end before a start
   int at_once = 0, most = 0;
   for (const auto& [at, step] : edges) most = std::max(most, at_once += step);
   CHECK(most <= 16);
   CHECK(most >= 8);
+}
+
+TEST_CASE("runner: every staged one-batch build starts, however late the loop hears of the ends before it", "[unit][run][runner]") {
+  // When every build in flight ends before the loop hears of one, with none staged left to
+  // start in their places, the runner stages the rest of the builds while hearing of the
+  // first end, and then no build in flight remains to start them: the runner starts them
+  // itself as slots free (Backend::start_staged). Before that, 1 run in 4 of 2,000 builds
+  // hung here with the staged builds never started.
+  TempDir tmp;
+  for (int run_no = 0; run_no < 20; ++run_no) {
+    INFO("run " << run_no);
+    auto outcome = run_toml(no_hold_scenario("shared", 2000, 16), tmp.path() + "/ws" + std::to_string(run_no));
+    REQUIRE(outcome.metrics);
+    REQUIRE(count(outcome, Counter::builds_completed) == 2000);
+    REQUIRE(count(outcome, Counter::builds_started) == 2000);
+  }
 }
 
 TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-batch builds back: none interrupted, none uncounted", "[unit][run][runner]") {
