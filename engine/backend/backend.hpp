@@ -99,7 +99,8 @@ class Backend {
   virtual void start_build(const BuildTicket& ticket) = 0;
   // Every slot taken (as many builds in flight as --concurrency): the next build, to be
   // started by the backend itself the moment one in flight ends, without waiting for the
-  // loop (the waiter thread that lets a lock go starts it). False: not possible here; the
+  // loop (the waiter thread that lets a lock go, or the lane whose build's one batch ended,
+  // starts it). False: not possible here; the
   // runner starts the build itself later. True: Host::build_started follows once it really
   // starts, then build_ended; interrupt() may come before either.
   virtual bool stage_build(const BuildTicket& /*ticket*/) { return false; }

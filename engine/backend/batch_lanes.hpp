@@ -16,7 +16,9 @@
 // stamping its start, without a round trip through the loop: one build in, one build out, by
 // the lanes' own clocks. Such an end wakes the loop only once fewer than `wake_below` staged
 // jobs are left (the runner then stages more) or none was there to start; until then its
-// result waits, delivered with the next wake or by a 5 ms flush timer at the latest.
+// result waits, delivered with the next wake or by a 5 ms flush timer at the latest. An end
+// no lane replaced, the loop replaces as it delivers it; start_now() starts one on the
+// loop's word (a slot the runner found free).
 // bench/ratios.sh (shared row) and bench/step_bench (in_flight) measure the difference.
 #include <atomic>
 #include <condition_variable>

@@ -2,7 +2,8 @@
 // The worker side of a build step: a batch of consecutive file operations, executed off the
 // loop (an in-process backend's lane, a waiter thread's locked section, or a worker
 // process) against real files beneath the workspace root. Filled on the loop thread,
-// executed on that thread, read back on the loop thread (never touched concurrently).
+// executed on that thread, read back on the loop thread (never written concurrently; the
+// loop may read a batch's items while a lane runs it: a build a lane started).
 #include <atomic>
 #include <cstdint>
 #include <string>
