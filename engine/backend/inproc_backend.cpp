@@ -24,7 +24,7 @@ namespace {
 constexpr std::uint64_t k_poll_ms = 100;  // BuildKit's locked-mount poll period
 // --concurrency 1: a chain of staged builds wakes the loop once per this many builds
 // (above, the standby chain's k_staged_low decides).
-constexpr std::uint64_t k_wake_every = 4;
+constexpr std::uint64_t k_wake_every = 32;
 
 using core::now_us;
 
@@ -87,7 +87,8 @@ InprocBackend::InprocBackend(Context& context)
       m_single_section_builds(single_section_builds(context.scenario, context.profile)),
       m_single_batch_builds(single_batch_builds(context.scenario, context.profile)),
       m_waiters(std::make_unique<lock::WaiterPool>(context.loop, context.lock_threads)),
-      m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads, k_staged_low)) {}
+      m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads,
+                                           context.scenario.run.concurrency == 1 ? k_staged_low_one : k_staged_low)) {}
 
 InprocBackend::~InprocBackend() = default;
 

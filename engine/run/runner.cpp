@@ -18,14 +18,17 @@ namespace {
 
 constexpr const char* k_roots_dir = "roots";
 // Builds handed to the backend ahead of those in flight, to start as one of them ends
-// (stage_next). At -c 1 eight give the loop several builds' time to stage more before a
-// waiter thread runs out (the in-process backend wakes it once per four builds of a chain).
+// (stage_next). At -c 1, 128: the in-process backend wakes the loop once per 32 builds of a
+// locked chain (or once fewer than 64 one-batch builds are staged on its lanes), so the loop
+// has about a hundred builds' time to stage more; with 8, woken every 4, a thread often ran
+// out while the loop was being woken (bench/ratios.sh -c 1: 67% of reference_locked against
+// 90% on a machine whose syscalls are 2-4x faster than the one 8 was tuned on).
 // Above, the in-process backend wakes the loop once half of them have started
 // (backend::k_staged_low), so the loop has over a hundred builds' time to stage more: on a
 // busy machine it may not get a CPU for milliseconds, and with 32 staged (woken at 2 left)
 // the slots ran dry and only 12 of 16 builds were in flight by their own times (14.8 with
 // 256; 14.5 when the loop started every build).
-constexpr std::size_t k_staged_depth_one = 8;
+constexpr std::size_t k_staged_depth_one = 128;
 constexpr std::size_t k_staged_depth = 256;
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {

@@ -149,12 +149,12 @@ TEST_CASE("staging at --concurrency 1: one build at a time, each counted once, i
   auto [outcome, tally] = run_relay(relay_scenario(60, 1), true);
   CHECK(tally.max_running == 1);
   CHECK(tally.max_staged > 0);   // the runner did stage ahead
-  CHECK(tally.max_staged <= 8);  // ... a bounded number
+  CHECK(tally.max_staged <= 128);  // ... a bounded number (run::k_staged_depth_one)
   CHECK(count(outcome, metrics::Counter::builds_started) == 60);
   CHECK(count(outcome, metrics::Counter::builds_completed) == 60);
   REQUIRE(tally.started_ids.size() == 60);
   for (std::uint64_t i = 0; i < 60; ++i) CHECK(tally.started_ids[i] == i);
-  // Latency counts from the real start, not from staging (up to 8 builds of 2 ms earlier):
+  // Latency counts from the real start, not from staging (up to 59 builds of 2 ms earlier here):
   // the runner's median build is about as long as the backend's, not several builds longer.
   const auto& latency = outcome.metrics->histogram(metrics::Hist::build_latency_us);
   CHECK(latency.count() == 60);
