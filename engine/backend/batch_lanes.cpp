@@ -83,7 +83,7 @@ bool BatchLanes::take_back(LaneJob* job) {
 // of its end.
 LaneJob* BatchLanes::pop_staged(std::size_t lane, bool by_lane, std::size_t& left) {
   std::lock_guard lock(m_staged_mutex);
-  left = m_staged.size();
+  left = 0;
   if (m_staged.empty()) return nullptr;
   LaneJob* next = m_staged.front();
   m_staged.pop_front();
@@ -195,28 +195,27 @@ void BatchLanes::lane_main(Lane& self) {
     }
     job->run();
     job->m_ended_us = core::now_us();
+    // Its build is over: a staged one starts in its place, next on this lane.
+    LaneJob* next = nullptr;
     bool wake = true;
     if (job->ends_build && job->may_start_next()) {
-      // Its build is over: a staged one starts in its place, next on this lane.
       std::size_t left = 0;
-      if (LaneJob* next = pop_staged(self.index, true, left); next != nullptr) {
-        job->m_replaced = true;
-        bool behind = false;
-        {
-          std::lock_guard lock(self.mutex);
-          behind = !self.queue.empty();
-          self.queue.push_back(next);
-        }
-        // Queued behind others here while a lane has nothing to do: it takes one, so the
-        // builds a lane starts do not pile up on it while others sleep.
-        if (behind && m_looking.load(std::memory_order_seq_cst) > 0) poke_idle_lane(self);
-        wake = left < m_wake_below;
-      }
+      next = pop_staged(self.index, true, left);
+      job->m_replaced = next != nullptr;
+      if (next != nullptr) wake = left < m_wake_below;
     }
+    bool behind = false;
     {
       std::lock_guard lock(self.mutex);
+      if (next != nullptr) {
+        behind = !self.queue.empty();
+        self.queue.push_back(next);
+      }
       self.finished.push_back(job);
     }
+    // Queued behind others here while a lane has nothing to do: it takes one, so the builds
+    // a lane starts do not pile up on it while others sleep.
+    if (behind && m_looking.load(std::memory_order_seq_cst) > 0) poke_idle_lane(self);
     if (wake) m_async.send();
   }
 }

@@ -28,16 +28,23 @@ constexpr std::uint64_t k_wake_every = 32;
 
 using core::now_us;
 
+// A build kind's only step, when it has one step with no gap and no hold (its operations
+// run back to back, and the build ends when they do); else null.
+const model::Step* sole_unpaused_step(const model::BuildKind& kind) {
+  if (kind.steps.size() != 1 || kind.steps.front().gap_ms != 0) return nullptr;
+  const auto& ops = kind.steps.front().ops;
+  const bool holds = std::any_of(ops.begin(), ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
+  return holds ? nullptr : &kind.steps.front();
+}
+
 // Whether every build of the scenario is a single step run as one locked section (one
 // Buildah locked mount, no hold, no gap): one build ends exactly when its lock is let go.
 bool single_section_builds(const model::Scenario& scenario, const semantics::Profile& profile) {
   if (profile.lock_style() != LockStyle::kernel_gate || profile.private_style() == semantics::PrivateStyle::instance_pool) return false;
   return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
-    if (kind.steps.size() != 1) return false;
-    const auto& step = kind.steps.front();
-    if (step.mounts.size() != 1 || step.mounts.front().sharing != Sharing::locked || step.gap_ms != 0) return false;
-    if (!profile.rejection(step.mounts.front()).empty()) return false;
-    return std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::hold; });
+    const model::Step* step = sole_unpaused_step(kind);
+    return step != nullptr && step->mounts.size() == 1 && step->mounts.front().sharing == Sharing::locked &&
+           profile.rejection(step->mounts.front()).empty();
   });
 }
 
@@ -52,15 +59,12 @@ bool single_batch_builds(const model::Scenario& scenario, const semantics::Profi
     return false;
   }
   return std::all_of(scenario.kinds.begin(), scenario.kinds.end(), [&](const model::BuildKind& kind) {
-    if (kind.steps.size() != 1) return false;
-    const auto& step = kind.steps.front();
-    if (step.mounts.empty() || step.gap_ms != 0) return false;
-    const bool all_shared = std::all_of(step.mounts.begin(), step.mounts.end(), [&](const model::Mount& mount) {
+    const model::Step* step = sole_unpaused_step(kind);
+    if (step == nullptr || step->mounts.empty()) return false;
+    const bool all_shared = std::all_of(step->mounts.begin(), step->mounts.end(), [&](const model::Mount& mount) {
       return mount.sharing == Sharing::shared && profile.rejection(mount).empty();
     });
-    return all_shared && std::none_of(step.ops.begin(), step.ops.end(), [](const model::Operation& op) {
-             return op.kind == model::OpKind::hold || op.kind == model::OpKind::trylock;
-           });
+    return all_shared && std::none_of(step->ops.begin(), step->ops.end(), [](const model::Operation& op) { return op.kind == model::OpKind::trylock; });
   });
 }
 
@@ -425,10 +429,7 @@ void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
 // recorded as its from now on, so a torn or missing read names it as the polluter. Not
 // when it is parked or staged: up to a few hundred builds may wait prepared there.
 void InprocBackend::record_writes(const InprocBuild& build) {
-  if (build.lock_job.section == nullptr) return;
-  for (const auto& item : build.batch.items) {
-    if (model::writes_token(item.op->kind)) m_recorder.will_write(item.path, ref(build));
-  }
+  if (build.lock_job.section != nullptr) record_batch_writes(build);
 }
 
 // Parks the first queued builds, prepared, in the key's standby chain while a one-hop

@@ -21,8 +21,8 @@ constexpr const char* k_roots_dir = "roots";
 // (stage_next). At -c 1, 128: the in-process backend wakes the loop once per 32 builds of a
 // locked chain (or once fewer than 64 one-batch builds are staged on its lanes), so the loop
 // has about a hundred builds' time to stage more; with 8, woken every 4, a thread often ran
-// out while the loop was being woken (bench/ratios.sh -c 1: 67% of reference_locked against
-// 90% on a machine whose syscalls are 2-4x faster than the one 8 was tuned on).
+// out while the loop was being woken (bench/ratios.sh -c 1, on a machine whose syscalls are
+// 2-4x faster than the one 8 was tuned on: 67% of reference_locked with 8, 89% with 128).
 // Above, the in-process backend wakes the loop once half of them have started
 // (backend::k_staged_low), so the loop has over a hundred builds' time to stage more: on a
 // busy machine it may not get a CPU for milliseconds, and with 32 staged (woken at 2 left)

@@ -1,10 +1,44 @@
 // Interrupting a run: exit 128+signal, a valid partial report, the workspace removed.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/e2e/run_binary.hpp"
 
 namespace cachestress::e2e {
+
+namespace {
+
+// Runs a --duration 30 run of `args` in `tmp` (report: partial.json), sends SIGINT after
+// 0.7 s and returns the partial report's summary: the run ended on the signal (130).
+nlohmann::json summary_after_sigint(const TempDir& tmp, std::vector<std::string> args) {
+  RunSpec spec;
+  spec.args = std::move(args);
+  spec.args.insert(spec.args.end(), {"--builds", "0", "--duration", "30", "--out", tmp / "partial.json"});
+  spec.env["TMPDIR"] = tmp.path();
+  spec.signal = SIGINT;
+  spec.signal_after = std::chrono::milliseconds(700);
+  auto result = run_binary(spec);
+  REQUIRE(result.signalled);
+  CHECK(result.exit_code == 130);
+  return read_json_file(tmp / "partial.json")["cells"][0]["summary"];
+}
+
+// Every build that started is accounted once, none failed, and staged builds were taken
+// back before any build was interrupted (they never ran): only the builds in flight at the
+// signal were interrupted, never more than --concurrency.
+void check_staged_taken_back(const nlohmann::json& builds, const char* concurrency) {
+  CHECK(builds["completed"].get<std::uint64_t>() > 0);
+  CHECK(builds["started"].get<std::uint64_t>() ==
+        builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
+            builds["interrupted"].get<std::uint64_t>());
+  CHECK(builds["failed"] == 0);
+  CHECK(builds["interrupted"].get<std::uint64_t>() <= std::stoull(concurrency));
+}
+
+}  // namespace
 
 TEST_CASE("SIGINT or SIGTERM mid-run: partial report, workspace removed, 130/143", "[e2e][signal]") {
   for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
@@ -37,26 +71,9 @@ TEST_CASE("SIGINT during one-hop locked handoffs: builds parked behind the owner
   for (const char* lock_kind : {"ofd", "fcntl", "flock"}) {
     INFO("lock_kind " << lock_kind << ", concurrency " << concurrency);
     TempDir tmp;
-    RunSpec spec;
-    spec.args = {"--scenario", write_handoff_scenario(tmp), "--builds", "0", "--duration", "30", "--concurrency", concurrency,
-                 "--lock-kind", lock_kind, "--out", tmp / "partial.json"};
-    spec.env["TMPDIR"] = tmp.path();
-    spec.signal = SIGINT;
-    spec.signal_after = std::chrono::milliseconds(700);
-    auto result = run_binary(spec);
-    REQUIRE(result.signalled);
-    CHECK(result.exit_code == 130);
-    auto doc = read_json_file(tmp / "partial.json");
-    const auto& summary = doc["cells"][0]["summary"];
-    const auto& builds = summary["builds"];
-    CHECK(builds["completed"].get<std::uint64_t>() > 0);
-    CHECK(builds["started"].get<std::uint64_t>() ==
-          builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
-              builds["interrupted"].get<std::uint64_t>());
-    CHECK(builds["failed"] == 0);
-    // Staged builds are taken back before any build is interrupted, and never ran: only the
-    // builds in flight at the signal are interrupted, never more than --concurrency.
-    CHECK(builds["interrupted"].get<std::uint64_t>() <= std::stoull(concurrency));
+    const auto summary =
+        summary_after_sigint(tmp, {"--scenario", write_handoff_scenario(tmp), "--concurrency", concurrency, "--lock-kind", lock_kind});
+    check_staged_taken_back(summary["builds"], concurrency);
     CHECK(summary["collisions"]["total"] == 0);
     CHECK(summary["collisions"]["lock_overlap"] == 0);
     CHECK(list_dir(tmp.path()) == std::vector<std::string>{"handoff.toml", "partial.json"});
@@ -70,22 +87,7 @@ TEST_CASE("SIGINT during one-batch shared builds: builds staged on the lanes are
   for (const char* concurrency : {"16", "1"}) {
     INFO("concurrency " << concurrency);
     TempDir tmp;
-    RunSpec spec;
-    spec.args = {"--scenario", "shared", "--builds", "0", "--duration", "30", "--concurrency", concurrency, "--out", tmp / "partial.json"};
-    spec.env["TMPDIR"] = tmp.path();
-    spec.signal = SIGINT;
-    spec.signal_after = std::chrono::milliseconds(700);
-    auto result = run_binary(spec);
-    REQUIRE(result.signalled);
-    CHECK(result.exit_code == 130);
-    auto doc = read_json_file(tmp / "partial.json");
-    const auto& builds = doc["cells"][0]["summary"]["builds"];
-    CHECK(builds["completed"].get<std::uint64_t>() > 0);
-    CHECK(builds["started"].get<std::uint64_t>() ==
-          builds["completed"].get<std::uint64_t>() + builds["failed"].get<std::uint64_t>() +
-              builds["interrupted"].get<std::uint64_t>());
-    CHECK(builds["failed"] == 0);
-    CHECK(builds["interrupted"].get<std::uint64_t>() <= std::stoull(concurrency));
+    check_staged_taken_back(summary_after_sigint(tmp, {"--scenario", "shared", "--concurrency", concurrency})["builds"], concurrency);
     CHECK(list_dir(tmp.path()) == std::vector<std::string>{"partial.json"});
   }
 }
