@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/backend/backend.hpp"
 #include "engine/backend/inproc_build.hpp"
@@ -69,6 +70,8 @@ class InprocBackend : public Backend {
   bool lane_builds() const { return m_single_batch_builds && writes_files(); }
   void report_entry(const InprocBuild& build, const HeldMount& mount, const HolderRegistry::Entry& entry);
   void fill_batch(InprocBuild& build);
+  std::unique_ptr<InprocBuild> make_build(const BuildTicket& ticket);
+  void keep_parts(InprocBuild& build);
   void record_batch_writes(const InprocBuild& build);
   void start_in_place(InprocBuild& ended);
   void adopt_successor(InprocBuild& next, std::uint64_t started_us);
@@ -100,6 +103,13 @@ class InprocBackend : public Backend {
   HolderRegistry m_holders;
   // Who holds each locked/private cache (root|key), for naming deadlocks on a lock timeout.
   std::unordered_map<std::string, std::uint64_t> m_lock_holder;
+  // Ended builds' containers, their buffers reused by the next builds (make_build).
+  struct SpareParts {
+    ops::OpBatch batch;
+    std::vector<HeldMount> mounts;
+    std::vector<HolderRegistry::Entry> entries;
+  };
+  std::vector<SpareParts> m_spare_parts;
   std::unordered_map<std::uint64_t, std::unique_ptr<InprocBuild>> m_builds;
   // After m_builds: destroyed first, so no lane still runs a batch of a destroyed build.
   std::unique_ptr<BatchLanes> m_lanes;

@@ -17,6 +17,7 @@
 #include "engine/model/scenario.hpp"
 #include "engine/ops/file_ops.hpp"
 #include "engine/ops/rng.hpp"
+#include "engine/semantics/profile.hpp"
 
 namespace cachestress::backend {
 
@@ -31,10 +32,15 @@ enum class Phase {
   staged,          // admitted ahead (stage_build), to start as a build in flight ends
 };
 
+// The mount's spec and layout are the run's (Scenario, Layouts), pointed to rather than
+// copied: a build copying its three hashed paths and its label allocated four strings a mount.
 struct HeldMount {
-  std::string key;           // the profile's cache key
-  std::string cache_dir;     // relative to the cache root (profile layout)
-  std::string lock_file;     // relative to the cache root; empty when no kernel lock
+  const model::Mount* spec = nullptr;
+  const semantics::MountLayout* layout = nullptr;
+  const std::string& key() const { return layout->key; }              // the profile's cache key
+  const std::string& cache_dir() const { return layout->cache_dir; }  // relative to the cache root
+  const std::string& lock_file() const { return layout->lock_file; }  // ...; empty: no kernel lock
+  std::string label() const { return spec->label(); }                 // how reports name the cache
   std::string instance_dir;  // relative to the workspace, once granted
   std::uint32_t instance = 0;
   model::Sharing sharing = model::Sharing::shared;
@@ -42,7 +48,6 @@ struct HeldMount {
   bool granted = false;
   bool queued = false;      // had to queue behind another holder
   bool holds_gate = false;  // fcntl locks: the in-process gate stays held until release
-  std::string label;        // the mount's id, or its target: how reports name the cache
   std::uint64_t granted_us = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/fs/safe_fs.hpp"
@@ -37,20 +38,13 @@ struct OpBatch {
   // Set from the loop thread when the build is interrupted: the batch stops between chunks
   // of a write, files of an extract and operations (-ECANCELED), so a first SIGINT/SIGTERM
   // is not held up by one huge operation (a 16 MiB write in 1-byte chunks took 20 s).
-  // Null: never cancelled. Not touched by clear().
+  // Null: never cancelled. Not touched by fill_batch().
   const std::atomic<bool>* cancel = nullptr;
   std::uint64_t self_build = 0;
   std::vector<std::string> ensure_dirs;  // mount directories to create first (mount time)
   int ensure_error = 0;
   std::vector<OpItem> items;
   std::vector<OpOutcome> outcomes;
-
-  void clear() {
-    ensure_dirs.clear();
-    ensure_error = 0;
-    items.clear();
-    outcomes.clear();
-  }
 };
 
 // Runs every item in order, until one fails or `cancel` is set; never throws (worker thread).
@@ -76,23 +70,29 @@ struct BatchOwner {
 template <typename MountDir>
 std::size_t fill_batch(OpBatch& batch, const fs::Root& root, const BatchOwner& owner, const model::Step& step,
                        std::size_t next, bool mounting, std::size_t mounts, MountDir mount_dir, std::uint32_t& seq) {
-  batch.clear();
   batch.root = &root;
   batch.self_build = owner.build;
-  if (mounting) {
-    for (std::size_t i = 0; i < mounts; ++i) batch.ensure_dirs.push_back(mount_dir(i));
-  }
-  batch.items.reserve(step.ops.size() - next);
-  for (; next < step.ops.size() && step.ops[next].kind != model::OpKind::hold; ++next) {
-    const auto& op = step.ops[next];
-    OpItem item;
+  batch.ensure_error = 0;
+  batch.outcomes.clear();
+  // Assigned in place: a batch refilled (or handed on from an ended build, InprocBackend)
+  // reuses its strings' buffers instead of allocating a path or two per operation.
+  batch.ensure_dirs.resize(mounting ? mounts : 0);
+  for (std::size_t i = 0; i < batch.ensure_dirs.size(); ++i) batch.ensure_dirs[i].assign(mount_dir(i));
+  std::size_t end = next;
+  while (end < step.ops.size() && step.ops[end].kind != model::OpKind::hold) ++end;
+  batch.items.resize(end - next);
+  for (OpItem& item : batch.items) {
+    const auto& op = step.ops[next++];
     item.op = &op;
-    item.path = op.kind == model::OpKind::prune ? *owner.cache_root : std::string(mount_dir(op.mount));
-    if (!op.file.empty()) item.path += "/" + op.file;
-    if (model::writes_token(op.kind)) {
-      item.token = {owner.build, *owner.kind_name, owner.step, seq++, op.value};
-    }
-    batch.items.push_back(std::move(item));
+    item.path.assign(op.kind == model::OpKind::prune ? *owner.cache_root : mount_dir(op.mount));
+    if (!op.file.empty()) item.path.append("/").append(op.file);
+    oracle::Token& token = item.token;
+    const bool writes = model::writes_token(op.kind);
+    token.build = writes ? owner.build : 0;
+    token.kind.assign(writes ? std::string_view(*owner.kind_name) : std::string_view());
+    token.step = writes ? owner.step : 0;
+    token.seq = writes ? seq++ : 0;
+    token.value.assign(writes ? std::string_view(op.value) : std::string_view());
   }
   return next;
 }
