@@ -32,11 +32,14 @@ using core::now_us;
 // enough for the few hundred a delivery of staged builds ends and starts at once.
 constexpr std::size_t k_spare_parts = 1024;
 
-// Where a granted mount's files are: the build's cache root and the mount's directory.
-void set_instance_dir(const InprocBuild& build, HeldMount& mount) {
-  mount.instance_dir.reserve(build.root.size() + 1 + mount.cache_dir().size());
-  mount.instance_dir.assign(build.root).append("/").append(mount.cache_dir());
+// `out` = "<root>/<relative>", reusing out's buffer.
+void assign_beneath(std::string& out, const std::string& root, const std::string& relative) {
+  out.reserve(root.size() + 1 + relative.size());
+  out.assign(root).append("/").append(relative);
 }
+
+// Where a granted mount's files are: the build's cache root and the mount's directory.
+void set_instance_dir(const InprocBuild& build, HeldMount& mount) { assign_beneath(mount.instance_dir, build.root, mount.cache_dir()); }
 
 // A build kind's only step, when it has one step with no gap and no hold (its operations
 // run back to back, and the build ends when they do); else null.
@@ -132,6 +135,16 @@ void InprocBackend::keep_parts(InprocBuild& build) {
   parts.entries = std::move(build.batch_job.entries);
 }
 
+// A build admitted ahead (stage_build), its step's mounts set up; null when a mount is
+// rejected (single_section_builds() and single_batch_builds() rule that out).
+InprocBuild* InprocBackend::make_staged(const BuildTicket& ticket) {
+  auto owned = make_build(ticket);
+  if (!set_up_mounts(*owned).empty()) return nullptr;
+  InprocBuild& staged = *m_builds.emplace(ticket.id, std::move(owned)).first->second;
+  staged.phase = Phase::staged;
+  return &staged;
+}
+
 void InprocBackend::start_build(const BuildTicket& ticket) {
   auto build = make_build(ticket);
   InprocBuild& ref = *build;
@@ -155,11 +168,9 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
   InprocBuild* before = state->gate_owner;  // parked behind the last build already staged
   while (before != nullptr && before->successor_build != nullptr) before = before->successor_build;
   if (before == nullptr || before->lock_job.section == nullptr || before->cancelled) return false;
-  auto owned = make_build(ticket);
-  InprocBuild& next = *owned;
-  if (!set_up_mounts(next).empty()) return false;  // single_section_builds() ruled this out
-  m_builds.emplace(ticket.id, std::move(owned));
-  next.phase = Phase::staged;
+  InprocBuild* staged = make_staged(ticket);
+  if (staged == nullptr) return false;
+  InprocBuild& next = *staged;
   next.predecessor = before;
   prepare_kernel_lock(next, *state);
   m_waiters->reserve(&next.lock_job);
@@ -176,11 +187,9 @@ bool InprocBackend::stage_build(const BuildTicket& ticket) {
 bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state) {
   if (state == nullptr || !state->gate_busy) return false;  // none in flight: none would start it
   if (!state->gate_queue.empty()) return false;  // it would start ahead of builds waiting longer
-  auto owned = make_build(ticket);
-  InprocBuild& next = *owned;
-  if (!set_up_mounts(next).empty()) return false;  // single_section_builds() ruled this out
-  m_builds.emplace(ticket.id, std::move(owned));
-  next.phase = Phase::staged;
+  InprocBuild* staged = make_staged(ticket);
+  if (staged == nullptr) return false;
+  InprocBuild& next = *staged;
   prepare_kernel_lock(next, *state);
   m_waiters->reserve(&next.lock_job);
   state->standby.stage(&next.lock_job);
@@ -190,13 +199,11 @@ bool InprocBackend::stage_in_chain(const BuildTicket& ticket, CacheState* state)
 // Every build is one batch: the next is prepared now and staged on the lanes, and the lane
 // whose batch ends next starts it in that build's place (BatchLanes::stage).
 bool InprocBackend::stage_on_lane(const BuildTicket& ticket) {
-  auto owned = make_build(ticket);
-  InprocBuild& next = *owned;
-  if (!set_up_mounts(next).empty()) return false;  // single_batch_builds() ruled this out
-  m_builds.emplace(ticket.id, std::move(owned));
+  InprocBuild* staged = make_staged(ticket);
+  if (staged == nullptr) return false;
+  InprocBuild& next = *staged;
   for (auto& mount : next.mounts) set_instance_dir(next, mount);
   next.next_mount = next.mounts.size();
-  next.phase = Phase::staged;
   next.staged_on_lane = true;
   fill_batch(next);
   m_lanes->stage(&next.batch_job);
@@ -428,7 +435,7 @@ void InprocBackend::notify_owner(CacheState& state) {
 void InprocBackend::prepare_kernel_lock(InprocBuild& build, CacheState& state) {
   HeldMount& mount = build.mounts[build.next_mount];
   build.lock_job.root = &m_ctx.workspace;
-  build.lock_job.path = build.root + "/" + mount.lock_file();
+  assign_beneath(build.lock_job.path, build.root, mount.lock_file());
   build.lock_job.kind = m_scenario.run.lock_kind;
   build.lock_job.notify_held.store(false, std::memory_order_relaxed);
   build.lock_job.stop_after_lock.store(build.cancelled, std::memory_order_relaxed);

@@ -71,6 +71,7 @@ class InprocBackend : public Backend {
   void report_entry(const InprocBuild& build, const HeldMount& mount, const HolderRegistry::Entry& entry);
   void fill_batch(InprocBuild& build);
   std::unique_ptr<InprocBuild> make_build(const BuildTicket& ticket);
+  InprocBuild* make_staged(const BuildTicket& ticket);
   void keep_parts(InprocBuild& build);
   void record_batch_writes(const InprocBuild& build);
   void start_in_place(InprocBuild& ended);
