@@ -43,7 +43,7 @@ bench_need_programs() {
   local program
   for program in "$@"; do
     [[ -x $program ]] || {
-      echo "$bench_name: $program not built (cmake --build $build_dir --target cachestress reference_locked reference_shared)" >&2
+      echo "$bench_name: $program not built (cmake --build $build_dir --target cachestress reference_locked reference_shared reference_spawn)" >&2
       exit 2
     }
   done

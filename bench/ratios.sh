@@ -10,11 +10,13 @@
 #   shared           cachestress --scenario shared vs bench/reference_shared, -c 16
 #   process          --backend process, one write + read per build, vs the command backend
 #                    running `true` (a bare spawn), same concurrency
-#   spawn            cachestress --scenario spawn vs `xargs -P16 -n1 true`, wall clock
+#   spawn            cachestress --scenario spawn vs `xargs -P16 -n1 true`, wall clock, and
+#                    both vs bench/reference_spawn (posix_spawnp + waitpid, nothing else: the
+#                    floor, so the last row is as far ahead of xargs as any launcher can be here)
 #   memory           peak RSS of 10,000 builds in flight (shared scenario), once
 #
 # Workspaces go under /dev/shm by default (the engine's cost, not the disk's). Builds
-# nothing: `cmake --build build/dev --target cachestress reference_locked reference_shared`.
+# nothing: `cmake --build build/dev --target cachestress reference_locked reference_shared reference_spawn`.
 set -euo pipefail
 
 usage() {
@@ -25,7 +27,7 @@ usage: bench/ratios.sh [-b BUILD_DIR] [-r REPS] [-n LOCKED_BUILDS] [-w WORK_BASE
   -n  builds per locked-handoff run (default: 10000; the raw handoff runs 10x as many)
   -w  directory under which the runs create their workspaces (default: /dev/shm if present)
   -q  quick: locked handoff and shared only (no process, spawn or memory figures)
-  -p  process: the process, spawn and memory figures only (needs only cachestress)
+  -p  process: the process, spawn and memory figures only (needs cachestress, reference_spawn)
 USAGE
 }
 
@@ -45,12 +47,17 @@ while getopts "b:r:n:w:qph" opt; do
     *) bench_option "$opt" "${OPTARG-}" ;;
   esac
 done
-bench_resolve
-if ((process_only)); then
-  bench_need_programs "$engine"
-else
-  bench_need_programs "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"
+for value in "$reps" "$locked_builds"; do
+  [[ $value =~ ^[1-9][0-9]*$ ]] || { echo "ratios: -r and -n take a whole number of at least 1, not '$value'" >&2; exit 2; }
+done
+if ((quick && process_only)); then
+  echo "ratios: -q and -p leave nothing to run: give one of them" >&2
+  usage >&2
+  exit 2
 fi
+bench_resolve
+((process_only)) || bench_need_programs "$engine" "$build_dir/bench/reference_locked" "$build_dir/bench/reference_shared"
+((quick)) || bench_need_programs "$engine" "$build_dir/bench/reference_spawn"
 bench_need_tools jq time
 
 # Outside the checkout, so cachestress writes no report into results/.
@@ -108,6 +115,7 @@ measure() {
     command_true) engine_rate --scenario spawn --builds "$process_builds" --concurrency "$process_concurrency" ;;
     spawn_engine) wall_rate env TMPDIR="$scratch" "$engine" --scenario spawn --builds "$spawn_count" --concurrency 16 -q --out /dev/null ;;
     spawn_xargs) wall_rate sh -c "seq $spawn_count | xargs -P 16 -n1 true" ;;
+    spawn_floor) wall_rate "$build_dir/bench/reference_spawn" --builds "$spawn_count" --concurrency 16 ;;
   esac
 }
 
@@ -116,7 +124,7 @@ if ((!process_only)); then
   for c in 1 16 64; do names+=("locked_engine_c$c" "locked_threads_c$c" "locked_processes_c$c" "locked_handoff_c$c"); done
   names+=(shared_engine shared_reference)
 fi
-((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs)
+((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs spawn_floor)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$scratch/results.txt
@@ -167,5 +175,7 @@ fi
 if ((!quick)); then
   row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
   row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs
+  row "spawn \`true\` -c 16 / reference_spawn (the floor, wall)" "—" spawn_engine spawn_floor
+  row "reference_spawn / \`xargs -P16\`: the most any launcher can reach here" "—" spawn_floor spawn_xargs
   echo "| 10,000 builds in flight: peak RSS | < 300 MB | ${rss_mib} MiB | | |"
 fi
