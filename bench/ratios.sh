@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every performance ratio of the README in one run: each pair is measured side by side,
 # all measurements interleaved (one round runs each of them once, in an order rotated per
-# round), REPS rounds, and the medians printed as the README's table with the machine and
-# its load average, so anyone can rerun it and compare:
+# round), REPS rounds, and printed as the README's table with the machine and its load
+# average, so anyone can rerun it and compare. Each row's figure is the median of the
+# rounds' own ratios, with the middle half of them and a verdict (met, not met, or within
+# noise when the target lies inside that middle half):
 #
 #   locked handoff   cachestress (bench/locked_handoff.toml, inproc) vs bench/reference_locked
 #                    --mode threads / processes (the same syscalls per build, no loop), and
@@ -136,7 +138,7 @@ for ((round = 0; round < reps; round++)); do
   count=${#names[@]}
   for ((i = 0; i < count; i++)); do
     name=${names[$(((i + round * 3) % count))]}
-    echo "$name $(measure "$name")" >>"$results"
+    echo "$round $name $(measure "$name")" >>"$results"
   done
   echo "round $((round + 1))/$reps done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
@@ -149,23 +151,45 @@ if ((!quick)); then
   rss_mib=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' time.txt)
 fi
 
+# Median of one measurement over the rounds.
 median() {
-  awk -v name="$1" '$1 == name { print $2 }' "$results" | sort -g |
+  awk -v name="$1" '$2 == name { print $3 }' "$results" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# One table row: label, target, numerator name, denominator name.
+# The ratio of two measurements taken in the same round, one line per round, as a percentage.
+paired_ratios() {
+  awk -v a="$1" -v b="$2" '$2 == a { x[$1] = $3 } $2 == b { y[$1] = $3 }
+    END { for (r in x) if ((r in y) && y[r] > 0) printf "%.4f\n", 100 * x[r] / y[r] }' "$results" | sort -g
+}
+# One table row: label, target ("≥ N%", "aim ≥ N%" or "—"), numerator name, denominator name.
+# Achieved is the median of the rounds' own ratios (each pair ran side by side), with their
+# interquartile range. Verdict: met when even the lower quartile reaches the target, not met
+# when even the upper quartile falls short, else within noise (run more rounds, or on a
+# quieter machine, to decide). Fewer than 5 rounds decide nothing.
 row() {
-  awk -v label="$1" -v target="$2" -v a="$(median "$3")" -v b="$(median "$4")" \
-    'BEGIN { printf "| %s | %s | %.0f | %.0f | **%.0f%%** |\n", label, target, a, b, 100 * a / b }'
+  paired_ratios "$3" "$4" | awk -v label="$1" -v target="$2" -v a="$(median "$3")" -v b="$(median "$4")" '
+    function at(q,  i) { i = int(q * (NR - 1) + 1.5); return v[i < 1 ? 1 : (i > NR ? NR : i)] }
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) { printf "| %s | %s | %.0f | %.0f | no paired rounds | | |\n", label, target, a, b; exit }
+      mid = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      verdict = ""
+      if (match(target, /[0-9]+%/)) {
+        goal = substr(target, RSTART, RLENGTH - 1) + 0
+        verdict = at(0.25) >= goal ? "met" : (at(0.75) < goal ? "not met" : "within noise")
+        if (NR < 5) verdict = "undecided (" NR " of at least 5 rounds)"
+      }
+      printf "| %s | %s | %.0f | %.0f | **%.0f%%** | %.0f–%.0f%% | %s |\n", label, target, a, b, mid, at(0.25), at(0.75), verdict
+    }'
 }
 
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "Machine: $(nproc) CPUs ($cpu), $(uname -sr), workspaces on $(stat -f -c %T "$work_base");"
-echo "load average $load_before before, $load_after after; medians of $reps interleaved rounds; commit $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)."
+echo "load average $load_before before, $load_after after; $reps interleaved rounds; commit $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)."
 echo
-echo "| ratio | target | engine /s | reference /s | achieved |"
-echo "|---|---|---:|---:|---:|"
+echo "| ratio | target | engine /s | reference /s | achieved | middle half of rounds | verdict |"
+echo "|---|---|---:|---:|---:|---:|---|"
 if ((!process_only)); then
   for c in 1 16 64; do
     row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
@@ -180,5 +204,8 @@ if ((!quick)); then
   row "spawn \`true\` -c 16 / reference_spawn --mode capture (same syscalls, no loop)" "—" spawn_engine spawn_capture
   row "spawn \`true\` -c 16 / reference_spawn --mode bare (the floor)" "—" spawn_engine spawn_floor
   row "reference_spawn --mode bare / \`xargs -P16\`: the most any launcher reaches here" "—" spawn_floor spawn_xargs
-  echo "| 10,000 builds in flight: peak RSS | < 300 MB | ${rss_mib} MiB | | |"
+  verdict="not met"
+  [[ -n $rss_mib ]] && ((rss_mib < 286)) && verdict="met"  # 300 MB = 286 MiB
+  [[ -z $rss_mib ]] && verdict="not measured"
+  echo "| 10,000 builds in flight: peak RSS | < 300 MB | ${rss_mib} MiB | | | one run | $verdict |"
 fi
