@@ -37,6 +37,8 @@ USAGE
 bench_name=ratios
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=bench/ratio_table.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ratio_table.sh"
 reps=5
 locked_builds=10000
 quick=0
@@ -131,7 +133,7 @@ fi
 ((quick)) || names+=(process_backend command_true spawn_engine spawn_xargs spawn_capture spawn_floor)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-results=$scratch/results.txt
+results=$scratch/results.txt  # "ROUND NAME VALUE" lines, read by ratio_row
 : >"$results"
 for ((round = 0; round < reps; round++)); do
   # Rotate the order each round so slow drift (other load, page cache) hits every program alike.
@@ -151,38 +153,6 @@ if ((!quick)); then
   rss_mib=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' time.txt)
 fi
 
-# Median of one measurement over the rounds.
-median() {
-  awk -v name="$1" '$2 == name { print $3 }' "$results" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# The ratio of two measurements taken in the same round, one line per round, as a percentage.
-paired_ratios() {
-  awk -v a="$1" -v b="$2" '$2 == a { x[$1] = $3 } $2 == b { y[$1] = $3 }
-    END { for (r in x) if ((r in y) && y[r] > 0) printf "%.4f\n", 100 * x[r] / y[r] }' "$results" | sort -g
-}
-# One table row: label, target ("≥ N%", "aim ≥ N%" or "—"), numerator name, denominator name.
-# Achieved is the median of the rounds' own ratios (each pair ran side by side), with their
-# interquartile range. Verdict: met when even the lower quartile reaches the target, not met
-# when even the upper quartile falls short, else within noise (run more rounds, or on a
-# quieter machine, to decide). Fewer than 5 rounds decide nothing.
-row() {
-  paired_ratios "$3" "$4" | awk -v label="$1" -v target="$2" -v a="$(median "$3")" -v b="$(median "$4")" '
-    function at(q,  i) { i = int(q * (NR - 1) + 1.5); return v[i < 1 ? 1 : (i > NR ? NR : i)] }
-    { v[NR] = $1 }
-    END {
-      if (NR == 0) { printf "| %s | %s | %.0f | %.0f | no paired rounds | | |\n", label, target, a, b; exit }
-      mid = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      verdict = ""
-      if (match(target, /[0-9]+%/)) {
-        goal = substr(target, RSTART, RLENGTH - 1) + 0
-        verdict = at(0.25) >= goal ? "met" : (at(0.75) < goal ? "not met" : "within noise")
-        if (NR < 5) verdict = "undecided (" NR " of at least 5 rounds)"
-      }
-      printf "| %s | %s | %.0f | %.0f | **%.0f%%** | %.0f–%.0f%% | %s |\n", label, target, a, b, mid, at(0.25), at(0.75), verdict
-    }'
-}
-
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "Machine: $(nproc) CPUs ($cpu), $(uname -sr), workspaces on $(stat -f -c %T "$work_base");"
@@ -192,18 +162,18 @@ echo "| ratio | target | engine /s | reference /s | achieved | middle half of ro
 echo "|---|---|---:|---:|---:|---:|---|"
 if ((!process_only)); then
   for c in 1 16 64; do
-    row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
-    row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
-    row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
+    ratio_row "locked handoff -c $c / reference_locked threads" "≥ 80%" "locked_engine_c$c" "locked_threads_c$c"
+    ratio_row "locked handoff -c $c / reference_locked processes" "—" "locked_engine_c$c" "locked_processes_c$c"
+    ratio_row "locked handoff -c $c / raw F_SETLKW handoff" "aim ≥ 50%" "locked_engine_c$c" "locked_handoff_c$c"
   done
-  row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
+  ratio_row "shared -c 16 / reference_shared" "≥ 90%" shared_engine shared_reference
 fi
 if ((!quick)); then
-  row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
-  row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs
-  row "spawn \`true\` -c 16 / reference_spawn --mode capture (same syscalls, no loop)" "—" spawn_engine spawn_capture
-  row "spawn \`true\` -c 16 / reference_spawn --mode bare (the floor)" "—" spawn_engine spawn_floor
-  row "reference_spawn --mode bare / \`xargs -P16\`: the most any launcher reaches here" "—" spawn_floor spawn_xargs
+  ratio_row "process backend trivial build / command backend \`true\` (-c $process_concurrency)" "≥ 50%" process_backend command_true
+  ratio_row "spawn \`true\` -c 16 / \`xargs -P16\` (wall)" "≥ 140%" spawn_engine spawn_xargs
+  ratio_row "spawn \`true\` -c 16 / reference_spawn --mode capture (same syscalls, no loop)" "—" spawn_engine spawn_capture
+  ratio_row "spawn \`true\` -c 16 / reference_spawn --mode bare (the floor)" "—" spawn_engine spawn_floor
+  ratio_row "reference_spawn --mode bare / \`xargs -P16\`: the most any launcher reaches here" "—" spawn_floor spawn_xargs
   verdict="not met"
   [[ -n $rss_mib ]] && ((rss_mib < 286)) && verdict="met"  # 300 MB = 286 MiB
   [[ -z $rss_mib ]] && verdict="not measured"
