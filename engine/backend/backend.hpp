@@ -10,6 +10,7 @@
 // step). registry.cpp lists them, one line each; a test can hand the runner its own factory.
 //
 // Threading: every call, both ways, is on the loop thread.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +83,15 @@ struct Context {
   std::string failure_dir;    // command backend: failed builds' output (empty: not kept)
   unsigned io_threads = 8;    // --io-threads: lanes for in-process op batches
 };
+
+// How many builds the runner stages ahead of those in flight (Runner::stage_next; why these
+// depths: engine/run/runner.cpp), and below how many still staged a backend that started
+// one wakes the loop so the runner stages more: half, which leaves the loop half a depth of
+// builds' time to get a CPU. At --concurrency 1 the depth is smaller (a chain of one cache).
+inline constexpr std::size_t k_staged_depth = 256;
+inline constexpr std::size_t k_staged_depth_one = 128;
+inline constexpr std::size_t k_staged_low = k_staged_depth / 2;
+inline constexpr std::size_t k_staged_low_one = k_staged_depth_one / 2;
 
 class Backend {
  public:

@@ -29,14 +29,10 @@ struct CacheInstance {
 // CacheState::standby: the loop parks up to k_standby_depth started builds (beyond them
 // builds wait in the gate queue, and none is staged into the chain, so a build never waits
 // behind one that started after it); a thread that leaves fewer than k_standby_low started
-// (or k_staged_low staged: half of what the runner stages, run::k_staged_depth) builds
-// there wakes the loop to park (or the runner to stage) more; above those its notices wait
-// for a wake. k_staged_low_one: the same for one-batch builds staged on the lanes at
-// --concurrency 1 (half of run::k_staged_depth_one).
+// (or k_staged_low staged, backend.hpp) builds there wakes the loop to park (or the runner
+// to stage) more; above those its notices wait for a wake.
 inline constexpr std::size_t k_standby_depth = 256;
 inline constexpr std::size_t k_standby_low = 2;
-inline constexpr std::size_t k_staged_low = 128;
-inline constexpr std::size_t k_staged_low_one = 64;
 
 struct CacheState {
   std::vector<CacheInstance> instances;  // instance 0 is the one shared and locked users meet on

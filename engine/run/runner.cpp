@@ -28,8 +28,8 @@ constexpr const char* k_roots_dir = "roots";
 // busy machine it may not get a CPU for milliseconds, and with 32 staged (woken at 2 left)
 // the slots ran dry and only 12 of 16 builds were in flight by their own times (14.8 with
 // 256; 14.5 when the loop started every build).
-constexpr std::size_t k_staged_depth_one = 128;
-constexpr std::size_t k_staged_depth = 256;
+using backend::k_staged_depth;
+using backend::k_staged_depth_one;
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   ops::Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
