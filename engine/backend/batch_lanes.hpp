@@ -55,6 +55,8 @@ class LaneJob {
   std::size_t m_lane = 0;          // where it was queued (loop thread's balance count)
   std::uint64_t m_started_us = 0;  // staged: when a lane (or the loop) started it
   std::uint64_t m_ended_us = 0;    // when run() returned (lane)
+  std::size_t m_ended_on = 0;      // the lane that ran it (may differ from m_lane: taken by another)
+  std::uint64_t m_end_seq = 0;     // the how-manyth job that lane finished (orders equal m_ended_us)
   bool m_replaced = false;         // ends_build: a lane started a staged job in its place
 };
 
@@ -95,6 +97,7 @@ class BatchLanes {
     bool poked = false;               // guarded by mutex: work queued elsewhere, look again
     bool stopping = false;            // guarded by mutex
     std::atomic<bool> looking{false}; // found nothing to do: may be poked (poke_idle_lane)
+    std::uint64_t ended = 0;          // lane thread: jobs it finished (LaneJob::m_end_seq)
     std::size_t outstanding = 0;      // loop thread: queued here, done() not yet called
     std::size_t index = 0;
     std::thread thread;

@@ -14,6 +14,17 @@
 #include "engine/lock/kernel_lock.hpp"
 #include "engine/ops/failure_text.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHESTRESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CACHESTRESS_ASAN 1
+#endif
+#endif
+#ifdef CACHESTRESS_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace cachestress::backend {
 
 using model::Sharing;
@@ -28,9 +39,23 @@ constexpr std::uint64_t k_wake_every = 32;
 
 using core::now_us;
 
-// How many ended builds' containers are kept for the next builds (InprocBackend::make_build):
+// How many ended builds' containers and memory are kept for the next (InprocBackend::make_build):
 // enough for the few hundred a delivery of staged builds ends and starts at once.
 constexpr std::size_t k_spare_parts = 1024;
+
+// A kept build's memory is poisoned under AddressSanitizer until the next build is made in
+// it, so a stale pointer to an ended build still reports (use-after-poison) as it would
+// after a free.
+void poison_build_storage([[maybe_unused]] void* storage) {
+#ifdef CACHESTRESS_ASAN
+  __asan_poison_memory_region(storage, sizeof(InprocBuild));
+#endif
+}
+void unpoison_build_storage([[maybe_unused]] void* storage) {
+#ifdef CACHESTRESS_ASAN
+  __asan_unpoison_memory_region(storage, sizeof(InprocBuild));
+#endif
+}
 
 // `out` = "<root>/<relative>", reusing out's buffer.
 void assign_beneath(std::string& out, const std::string& root, const std::string& relative) {
@@ -107,13 +132,33 @@ InprocBackend::InprocBackend(Context& context)
       m_lanes(std::make_unique<BatchLanes>(context.loop, context.io_threads,
                                            context.scenario.run.concurrency == 1 ? k_staged_low_one : k_staged_low)) {}
 
-InprocBackend::~InprocBackend() = default;
+InprocBackend::~InprocBackend() {
+  for (void* storage : m_build_storage) {
+    unpoison_build_storage(storage);
+    ::operator delete(storage);
+  }
+}
 
 // A new build, with the containers an ended build left (keep_parts) when there are some: a
 // steady run then allocates no batch, path or mount list per build (malloc was ~40% of the
 // loop thread's time at -c 16 on the shared scenario).
 std::unique_ptr<InprocBuild> InprocBackend::make_build(const BuildTicket& ticket) {
-  auto build = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  std::unique_ptr<InprocBuild> build;
+  if (m_build_storage.empty()) {
+    build = std::make_unique<InprocBuild>(m_ctx.loop, *this, ticket);
+  } else {
+    // An ended build's memory (finish): the default deleter frees it like any other, since
+    // it came from the same ::operator new(sizeof(InprocBuild)).
+    void* storage = m_build_storage.back();
+    m_build_storage.pop_back();
+    unpoison_build_storage(storage);
+    try {
+      build.reset(std::construct_at(static_cast<InprocBuild*>(storage), m_ctx.loop, *this, ticket));
+    } catch (...) {
+      ::operator delete(storage);
+      throw;
+    }
+  }
   if (!m_spare_parts.empty()) {
     SpareParts& parts = m_spare_parts.back();
     build->batch = std::move(parts.batch);  // refilled in place before any use (ops::fill_batch)
@@ -958,7 +1003,17 @@ void InprocBackend::finish(InprocBuild& build, BuildEnd end, std::string failure
   // have started the next build then.
   if (end != BuildEnd::completed && build.batch_job.holders != nullptr) ended_us = build.batch_job.ended_us;
   keep_parts(build);
-  m_builds.erase(id);  // destroys the build: nothing of it is outstanding now
+  // Destroys the build (nothing of it is outstanding now) and keeps its memory for the next
+  // (make_build): a build is ~740 bytes, and the few hundred the loop frees at a time
+  // otherwise go back to malloc's bins, to be coalesced and split again.
+  InprocBuild* ended = m_builds.extract(id).mapped().release();
+  std::destroy_at(ended);
+  if (m_build_storage.size() < k_spare_parts) {
+    poison_build_storage(ended);
+    m_build_storage.push_back(ended);
+  } else {
+    ::operator delete(ended);
+  }
   m_ctx.host.build_ended(id, {end, std::move(failure), false, ended_us});
 }
 

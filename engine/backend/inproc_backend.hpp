@@ -111,6 +111,7 @@ class InprocBackend : public Backend {
     std::vector<HolderRegistry::Entry> entries;
   };
   std::vector<SpareParts> m_spare_parts;
+  std::vector<void*> m_build_storage;  // ended builds' memory, for the next (make_build)
   std::unordered_map<std::uint64_t, std::unique_ptr<InprocBuild>> m_builds;
   // After m_builds: destroyed first, so no lane still runs a batch of a destroyed build.
   std::unique_ptr<BatchLanes> m_lanes;
