@@ -71,14 +71,7 @@ constexpr const char* k_usage =
 
 Options parse_options(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      std::fputs(k_usage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) usage_error(std::string(flag) + ": needs a value");
-    const std::string_view value = argv[++i];
+  for_each_flag(argc, argv, k_usage, [&](std::string_view flag, std::string_view value) {
     if (flag == "--mode" && (value == "threads" || value == "processes" || value == "handoff")) {
       options.mode = value == "threads" ? Mode::threads : value == "processes" ? Mode::processes : Mode::handoff;
     } else if (flag == "--builds") {
@@ -94,9 +87,10 @@ Options parse_options(int argc, char** argv) {
     } else if (flag == "--format" && (value == "text" || value == "json")) {
       options.json = value == "json";
     } else {
-      usage_error("unknown flag or value: " + std::string(flag) + " " + std::string(value));
+      return false;
     }
-  }
+    return true;
+  });
   if (options.builds == 0) usage_error("--builds must be at least 1");
   if (options.concurrency < 1 || options.concurrency > k_max_workers) {
     usage_error("--concurrency must be between 1 and " + std::to_string(k_max_workers));

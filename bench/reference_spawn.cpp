@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +33,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "bench/reference_options.hpp"
 
 extern char** environ;
 
@@ -60,38 +61,24 @@ constexpr const char* k_usage =
   std::exit(2);
 }
 
-template <typename T>
-T parse_count(std::string_view flag, std::string_view text) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) usage_error(std::string(flag) + ": not a number: " + std::string(text));
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      std::fputs(k_usage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) usage_error(std::string(flag) + ": needs a value");
-    const std::string_view value = argv[++i];
+  for_each_flag(argc, argv, k_usage, [&](std::string_view flag, std::string_view value) {
     if (flag == "--mode" && (value == "bare" || value == "capture")) {
       options.mode = value == "bare" ? Mode::bare : Mode::capture;
     } else if (flag == "--builds") {
-      options.builds = parse_count<std::uint64_t>(flag, value);
+      options.builds = parse_number<std::uint64_t>(flag, value);
     } else if (flag == "--concurrency") {
-      options.concurrency = parse_count<unsigned>(flag, value);
+      options.concurrency = parse_number<unsigned>(flag, value);
     } else if (flag == "--program" && !value.empty()) {
       options.program = value;
     } else if (flag == "--format" && (value == "text" || value == "json")) {
       options.json = value == "json";
     } else {
-      usage_error("unknown flag or value: " + std::string(flag) + " " + std::string(value));
+      return false;
     }
-  }
+    return true;
+  });
   if (options.builds == 0) usage_error("--builds must be at least 1");
   if (options.concurrency == 0 || options.concurrency > k_max_concurrency)
     usage_error("--concurrency must be between 1 and " + std::to_string(k_max_concurrency));

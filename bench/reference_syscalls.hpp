@@ -4,7 +4,7 @@
 // same per-open safety checks, the same mkdir -p, so engine / reference measures the
 // engine's own cost (loop, hops, bookkeeping) and nothing else. Also the per-build file
 // steps both programs share (the engine's record, write it, read to EOF), their number
-// parsing and their private workspace.
+// parsing (reference_options.hpp) and their private workspace.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -22,6 +22,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "bench/reference_options.hpp"
 #include "engine/oracle/token.hpp"
 
 namespace {
@@ -124,19 +125,6 @@ int read_to_eof(int root_fd, const char* path, Checks checks, std::string& conte
     }
     content.append(buffer.data(), static_cast<std::size_t>(n));
   }
-}
-
-// Each program defines its own: prints the message and its usage, exits 2.
-[[noreturn]] void usage_error(const std::string& message);
-
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    usage_error(std::string(flag) + ": not a number: " + std::string(text));
-  }
-  return value;
 }
 
 // A fresh private directory for this run, like the engine's workspace: under --workdir, else
