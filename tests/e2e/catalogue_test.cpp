@@ -53,6 +53,29 @@ TEST_CASE("every catalogue scenario meets its own expectations", "[e2e][catalogu
   }
 }
 
+TEST_CASE("a built-in's fixed build count is judged only when the run keeps it", "[e2e][catalogue]") {
+  // `--builds N` is the first thing a user changes: the count in [expect] must not fail it.
+  auto judged_fields = [](const nlohmann::json& doc) {
+    std::vector<std::string> fields;
+    for (const auto& e : doc["cells"][0]["expectations"]) fields.push_back(e["field"].get<std::string>());
+    return fields;
+  };
+  auto has = [](const std::vector<std::string>& fields, const char* name) {
+    return std::find(fields.begin(), fields.end(), name) != fields.end();
+  };
+  for (const std::string name : {"spawn", "stale-lock"}) {
+    INFO("scenario " << name);
+    auto fewer = run_json({"--scenario", name, "--builds", "5"});
+    CHECK(fewer.exit_code == 0);
+    CHECK(field(fewer.doc, "builds.completed") == 5);
+    CHECK_FALSE(has(judged_fields(fewer.doc), "builds.completed"));
+    CHECK(has(judged_fields(fewer.doc), "builds.failed"));
+  }
+  auto full = run_json({"--scenario", "spawn"});
+  CHECK(full.exit_code == 0);
+  CHECK(has(judged_fields(full.doc), "builds.completed"));
+}
+
 TEST_CASE("apt-like: a shared cache makes dpkg's lock busy, locked never", "[e2e][catalogue]") {
   auto shared = run_json({"--scenario", "apt-like", "--sharing", "shared"});
   CHECK(shared.exit_code == 0);  // the sharing=shared expectations hold
