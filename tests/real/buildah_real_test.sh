@@ -83,7 +83,7 @@ for f in json.load(open(sys.argv[1]))["cells"][0]["failures"]: print("  ", f["co
     echo "shared TMPDIR: $foreign foreign collisions; TMPDIR per test: 0"
     ;;
   locked-shared)
-    # Eight 1 s RUNs: locked ones serialise (the scenario expects duration_s >= 8), shared ones do not.
+    # Eight 1 s RUNs: locked ones serialise (duration_s >= 8, checked below), shared ones do not.
     "$bin" --scenario buildah-locked --out "$tmp/locked.json" -q || fail "locked run exited $?"
     "$bin" --scenario buildah-shared --out "$tmp/shared.json" -q || fail "shared run exited $?"
     locked=$(field "$tmp/locked.json" cells.0.summary.duration_s)
