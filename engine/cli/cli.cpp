@@ -47,8 +47,9 @@ std::string shell_word(const std::string& word) {
 }
 
 // The command line that reproduces this run from the resolved configuration: every run
-// setting and sweep axis, shell-quoted, and the thread counts when they are not the
-// defaults (they change throughput). It names no report file: append --out PATH.
+// setting and sweep axis, shell-quoted, the thread counts when they are not the defaults
+// (they change throughput), and --warmup and --allow-failed-builds when given (they change
+// what is measured and the verdict). It names no report file: append --out PATH.
 std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repeat, const RunFlags& flags) {
   const std::string ref = s.source.starts_with("builtin:") ? s.name : s.source;
   std::string cmd = g_driver->program + " run";
@@ -56,6 +57,8 @@ std::string reproduce_command(const model::Scenario& s, std::uint32_t file_repea
   const RunFlags defaults;
   if (flags.lock_threads != defaults.lock_threads) cmd += " --lock-threads " + std::to_string(flags.lock_threads);
   if (flags.io_threads != defaults.io_threads) cmd += " --io-threads " + std::to_string(flags.io_threads);
+  if (flags.warmup != defaults.warmup) cmd += " --warmup " + std::to_string(flags.warmup);
+  if (flags.allow_failed_builds) cmd += " --allow-failed-builds";
   return cmd;
 }
 

@@ -94,6 +94,28 @@ TEST_CASE("command_line keeps the thread counts a run was given, and names none 
   CHECK_THAT(plain["command_line"].get<std::string>(), !Catch::Contains("-threads"));
 }
 
+TEST_CASE("command_line keeps --allow-failed-builds and --warmup, which change the verdict and what is measured",
+          "[e2e][settings]") {
+  // cargo-like's [expect] says nothing about failures: only the flag spares it the implicit
+  // builds.failed == 0 (results/README.md), so a command_line without it judges differently.
+  auto implicit_verdicts = [](const nlohmann::json& report) {
+    int n = 0;
+    for (const auto& cell : report["cells"])
+      for (const auto& e : cell["expectations"]) n += e.contains("implicit") ? 1 : 0;
+    return n;
+  };
+  TempDir tmp;
+  const auto given = check_reproduces(
+      tmp, {"run", "--scenario", "cargo-like", "--builds", "20", "--sweep", "concurrency=1,2", "--warmup", "1", "--allow-failed-builds"},
+      tmp.path());
+  CHECK_THAT(given["command_line"].get<std::string>(), Catch::EndsWith(" --warmup 1 --allow-failed-builds"));
+  CHECK(implicit_verdicts(given) == 0);
+  TempDir other;
+  const auto plain = check_reproduces(other, {"run", "--scenario", "cargo-like", "--builds", "20"}, other.path());
+  CHECK_THAT(plain["command_line"].get<std::string>(), !Catch::Contains("--warmup") && !Catch::Contains("--allow-failed"));
+  CHECK(implicit_verdicts(plain) == 1);
+}
+
 TEST_CASE("command_line reproduces a sweep of a built-in scenario with every flag given", "[e2e][settings]") {
   TempDir tmp;
   std::vector<std::string> args = {"run", "--scenario", "locked", "--sweep", "concurrency=1,4", "--repeat", "2", "--backend",
