@@ -33,6 +33,9 @@ std::string canonical_summary_field(std::string_view path) {
 }
 
 double summary_value(const RunMetrics& metrics, std::string_view path) {
+  // A placeholder is 0 whatever the field would compute from no data (a Jain index of no
+  // waits is 1): results/README.md "Not measured".
+  if (!metrics.measured(path)) return 0;
   for (std::size_t i = 0; i < k_counters.size(); ++i) {
     if (path == k_counters[i].name) return static_cast<double>(metrics.counters[i]);
   }

@@ -50,6 +50,14 @@ TEST_CASE("measured() matches full paths and whole groups, not prefixes of other
   CHECK(m.measured("lock_hold_us.p50"));
 }
 
+TEST_CASE("a field the backend does not measure reads 0, even one that computes 1 from no data", "[unit][metrics]") {
+  RunMetrics m;
+  CHECK(summary_value(m, "lock_fairness.jain_index") == 1.0);  // measured, nobody waited: fair
+  m.not_measured = {"lock_fairness", "lock_wait_us"};
+  CHECK(summary_value(m, "lock_fairness.jain_index") == 0);
+  CHECK(summary_value(m, "lock_wait_us.count") == 0);
+}
+
 TEST_CASE("nobody waited: fairness index 1 and longest wait 0, whatever taking a free lock cost", "[unit][metrics]") {
   Collector c;
   for (std::uint64_t build = 0; build < 50; ++build) c.record_lock_wait(150 + build * 90, false, build, 0);
