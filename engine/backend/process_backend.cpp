@@ -82,7 +82,14 @@ struct ProcessBackend::Worker {
   };
   std::optional<Wait> waiting;
   std::string lock_failure;  // --lock-timeout gave up on it (SIGKILL sent): the reason it is failed with
-  std::vector<std::pair<std::uint32_t, std::string>> locks;  // locked mounts held now: index, lock name
+  // Locked mounts held now: the mount's index, its lock_name, and when the worker held it
+  // (its own clock: a holder that dies still has its hold counted, up to the death).
+  struct HeldLock {
+    std::uint32_t mount = 0;
+    std::string name;
+    std::uint64_t granted_at_us = 0;
+  };
+  std::vector<HeldLock> locks;
   // Locks released while it still waited (it is failing): lock name, and the label reports use.
   struct LetGo {
     std::string lock, label;
@@ -299,7 +306,7 @@ void ProcessBackend::granted(Worker& build, const ev::Granted& g, std::uint64_t 
     death->next_wait_us = g.wait_us;
   }
   m_last_grant[name] = {build.id, build.kind, g.wait_us};
-  build.locks.emplace_back(g.mount, std::move(name));
+  build.locks.push_back({g.mount, std::move(name), at_us});
   if (const auto delay = m_scenario.faults.kill_lock_holder_ms; delay && !m_fault_armed && !m_ctx.host.stopping()) {
     // [faults] kill_lock_holder: this build is the one; it dies mid-step unless it has let go.
     m_fault_armed = true;
@@ -314,11 +321,11 @@ void ProcessBackend::released(Worker& build, const ev::Released& e, std::uint64_
     m_recorder.released(ref(build), cache_dir(build, e.step, e.mount), e.hold_us, m_ctx.host.since_start_us(at_us));
   }
   std::erase_if(build.locks, [&](const auto& held) {
-    if (held.first != e.mount) return false;
+    if (held.mount != e.mount) return false;
     if (build.waiting) {
-      build.let_go.push_back({held.second, mount_label(build, e.step, e.mount)});  // see deadlock_reason
+      build.let_go.push_back({held.name, mount_label(build, e.step, e.mount)});  // see deadlock_reason
     }
-    if (auto it = m_last_grant.find(held.second); it != m_last_grant.end() && it->second.build == build.id) {
+    if (auto it = m_last_grant.find(held.name); it != m_last_grant.end() && it->second.build == build.id) {
       m_last_grant.erase(it);
     }
     return true;
@@ -332,6 +339,7 @@ void ProcessBackend::fire_kill_lock_holder() {
     return;
   }
   it->second->fault_killed = true;
+  m_ctx.collector.fault_killed(it->first);
   it->second->process->kill(SIGKILL);
 }
 
@@ -420,9 +428,12 @@ void ProcessBackend::on_exit(Worker& build, std::int64_t exit_status, int term_s
     reason = model::failure_reason(model::FailureCategory::other, "worker exited with status " + std::to_string(exit_status));
     if (auto line = last_line(p.stderr_tail()); !line.empty()) reason += ": " + line;
   }
-  // A process that died holding locks: the kernel released them. Say so, and who was next.
-  for (const auto& [mount, name] : build.locks) {
-    m_recorder.released_by_death(ref(build), cache_dir(build, build.lock_step, mount), m_ctx.host.since_start_us(now_us()));
+  // A process that died holding locks: the kernel released them when it died, which is as
+  // late as its hold can have lasted (it is reaped now). Say so, and who was next.
+  const std::uint64_t reaped_us = now_us();
+  for (const auto& [mount, name, granted_at_us] : build.locks) {
+    m_recorder.released(ref(build), cache_dir(build, build.lock_step, mount), reaped_us - std::min(reaped_us, granted_at_us),
+                        m_ctx.host.since_start_us(reaped_us));
     metrics::HolderDeath death;
     death.build = build.id;
     death.kind = build.kind;

@@ -36,10 +36,6 @@ void Recorder::released(const BuildRef& build, std::string_view cache_dir, std::
   m_collector.lock_events().released(build.root, cache_dir, build.id, at_us);
 }
 
-void Recorder::released_by_death(const BuildRef& build, std::string_view cache_dir, std::uint64_t at_us) {
-  m_collector.lock_events().released(build.root, cache_dir, build.id, at_us);
-}
-
 void Recorder::instance_created() { m_collector.add(metrics::Counter::instances_created); }
 
 void Recorder::mount_overlapped() { m_collector.add(metrics::Counter::mounts_overlapped); }

@@ -32,8 +32,6 @@ class Recorder {
   void waiting(const BuildRef& build, std::string_view cache_dir, std::uint64_t at_us);
   void granted(const BuildRef& build, std::string_view cache_dir, std::uint64_t wait_us, bool waited, std::uint64_t at_us);
   void released(const BuildRef& build, std::string_view cache_dir, std::uint64_t hold_us, std::uint64_t at_us);
-  // The kernel released it: the holder died.
-  void released_by_death(const BuildRef& build, std::string_view cache_dir, std::uint64_t at_us);
   void instance_created();
   // A mount directory already had another build inside (overlap is not yet a collision).
   void mount_overlapped();

@@ -116,6 +116,9 @@ struct RunMetrics {
   // Command backend: failed builds whose output matched a failure signature, per category.
   std::map<std::string, std::uint64_t> signatures;
   std::vector<HolderDeath> holder_deaths;  // the first k_max_holder_deaths
+  // [faults] kill_lock_holder: the builds it SIGKILLed (one per process backend, so one per
+  // rank of cachestress-mpi; none when every holder let go before the delay).
+  std::vector<std::uint64_t> fault_killed_builds;
   // cachestress-mpi: collisions whose polluter ran on another host than its victim, and the
   // first k_max_double_holders of them.
   std::uint64_t cross_host_collisions = 0;
@@ -148,6 +151,7 @@ class Collector {
   void command_failure(const std::string& reason, std::uint64_t build, int kind, const std::string& log,
                        std::vector<std::string> first_lines, const std::string& signature);
   void holder_death(HolderDeath death);
+  void fault_killed(std::uint64_t build) { m_metrics->fault_killed_builds.push_back(build); }
   // A listed death on `lock` whose next holder is not known yet (and was not `not_build`).
   HolderDeath* pending_holder_death(const std::string& lock, std::uint64_t not_build);
   // Closes the current interval at t_s seconds (true per-interval figures).

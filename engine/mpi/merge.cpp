@@ -84,6 +84,7 @@ void merge_metrics(metrics::RunMetrics& total, const metrics::RunMetrics& part, 
   for (const auto& death : part.holder_deaths) {
     if (total.holder_deaths.size() < metrics::k_max_holder_deaths) total.holder_deaths.push_back(death);
   }
+  total.fault_killed_builds.insert(total.fault_killed_builds.end(), part.fault_killed_builds.begin(), part.fault_killed_builds.end());
   total.cross_host_collisions += part.cross_host_collisions;
   total.cross_host_lock_overlaps += part.cross_host_lock_overlaps;
   for (const auto& c : part.cross_host_examples) {

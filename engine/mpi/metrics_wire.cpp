@@ -48,6 +48,7 @@ json to_wire_json(const metrics::RunMetrics& m) {
   for (const auto& d : m.holder_deaths) {
     deaths.push_back({d.build, d.kind, d.reason, d.lock, optional_json(d.next_build), d.next_kind, d.next_wait_us});
   }
+  j["fault_killed"] = m.fault_killed_builds;
   j["duration_s"] = m.duration_s;
   j["cross_host"] = {m.cross_host_collisions, m.cross_host_lock_overlaps};
   json& cross = j["cross_host_examples"] = json::array();
@@ -90,6 +91,7 @@ void from_wire_json(const json& j, metrics::RunMetrics& m) {
                                d.at(3).get<std::string>(), optional_from(d.at(4)), d.at(5).get<int>(),
                                d.at(6).get<std::uint64_t>()});
   }
+  m.fault_killed_builds = j.at("fault_killed").get<std::vector<std::uint64_t>>();
   m.duration_s = j.at("duration_s").get<double>();
   m.cross_host_collisions = j.at("cross_host").at(0).get<std::uint64_t>();
   m.cross_host_lock_overlaps = j.at("cross_host").at(1).get<std::uint64_t>();

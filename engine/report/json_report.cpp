@@ -200,8 +200,8 @@ nlohmann::json run_json(const RunReport& report) {
   }
   doc["double_holders"] = double_holders;
 
-  // [faults] as really injected: null when the scenario asked for none.
-  json faults = {{"stale_lock", nullptr}, {"enospc", nullptr}};
+  // [faults] as really injected: each null when the scenario did not ask for it.
+  json faults = {{"stale_lock", nullptr}, {"enospc", nullptr}, {"kill_lock_holder", nullptr}};
   if (const auto& stale = outcome.stale_lock) {
     faults["stale_lock"] = {{"files", stale->files},
                             {"example", stale->example},
@@ -210,6 +210,9 @@ nlohmann::json run_json(const RunReport& report) {
                             {"freed_by_kernel", stale->freed_by_kernel}};
   }
   if (outcome.enospc_tmpfs_kb > 0) faults["enospc"] = {{"tmpfs_kb", outcome.enospc_tmpfs_kb}};
+  if (const auto delay = report.scenario->faults.kill_lock_holder_ms) {
+    faults["kill_lock_holder"] = {{"after_s", *delay / 1000.0}, {"killed_builds", m.fault_killed_builds}};
+  }
   doc["faults"] = faults;
 
   json failures = json::array();

@@ -122,6 +122,13 @@ std::string to_text(const RunReport& report) {
     line(fmt::format("  fault       enospc: workspace on a {} KiB tmpfs; {:.0f} builds failed for lack of space", outcome.enospc_tmpfs_kb,
                      value("failures.enospc")));
   }
+  if (const auto delay = s.faults.kill_lock_holder_ms) {
+    const auto& killed = m.fault_killed_builds;
+    std::string whom = killed.empty() ? "no build: every holder let go of its lock first" : "";
+    for (std::size_t i = 0; i < killed.size(); ++i) whom += fmt::format("{}build {}", i ? ", " : "", killed[i]);
+    line(fmt::format("  fault       kill_lock_holder: SIGKILL {} after its lock grant: {}", duration_text(static_cast<double>(*delay) * 1000),
+                     whom));
+  }
   if (!m.failures.empty()) {
     // The biggest groups; the JSON report has every group, each with one example.
     constexpr std::size_t k_groups_shown = 5;

@@ -495,6 +495,13 @@ TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step 
   const auto& death = doc["cells"][0]["holder_deaths"][0];
   CHECK(death["reason"] == "signal: killed by SIGKILL (fault kill_lock_holder)");
   CHECK(death["lock"] == "roots/shared /cache");
+  // The report says what was injected, and whom it killed: the build that died holding.
+  const auto& fault = doc["cells"][0]["faults"]["kill_lock_holder"];
+  CHECK(fault["after_s"] == 0.05);
+  CHECK(fault["killed_builds"] == nlohmann::json::array({death["build"]}));
+  CHECK(doc["cells"][0]["faults"]["stale_lock"].is_null());
+  // Its hold counts too, up to its death: every grant has a hold, as in-process.
+  CHECK(doc["cells"][0]["summary"]["lock_hold_us"]["count"] == doc["cells"][0]["summary"]["locks"]["acquired"]);
   REQUIRE(death["next_build"].is_number());
   CHECK(death["next_build"] != death["build"]);
   CHECK(death["next_wait_us"].get<std::uint64_t>() > 0);  // it waited for the dead holder (how long is timing: not asserted)

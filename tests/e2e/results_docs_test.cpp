@@ -56,4 +56,24 @@ TEST_CASE("every summary field is documented in results/README.md and required b
   }
 }
 
+TEST_CASE("every field of a run in a real report has a row in results/README.md and a schema property", "[e2e][report]") {
+  const std::string readme = read_text(source_path("results/README.md"));
+  const auto schema = nlohmann::json::parse(read_text(source_path("results/schema.json")));
+  const auto& run_properties = schema["$defs"]["run"]["properties"];
+  const auto& cell_properties = schema["$defs"]["cell"]["properties"];
+  // A process-backend run: it writes every field a run can have outside cachestress-mpi.
+  auto run = run_json({"--scenario", "locked", "--builds", "8", "--backend", "process"});
+  REQUIRE(run.exit_code == 0);
+  for (const auto& [key, value] : run.doc["cells"][0].items()) {
+    INFO(key);
+    CHECK_THAT(readme, Catch::Contains("| `" + key + "` |"));
+    CHECK((run_properties.contains(key) || cell_properties.contains(key)));
+  }
+  for (const auto& [key, value] : run.doc["cells"][0]["faults"].items()) {
+    INFO(key);
+    CHECK(schema["$defs"]["faults"]["properties"].contains(key));
+    CHECK_THAT(readme, Catch::Contains("`" + key + "` ("));
+  }
+}
+
 }  // namespace cachestress::e2e

@@ -31,7 +31,10 @@ std::unique_ptr<metrics::RunMetrics> rank_metrics(std::uint64_t completed, std::
 TEST_CASE("merging ranks adds counters, histogram buckets and matrix cells, and gathers examples") {
   auto total = rank_metrics(10, {5, 50, 5000}, 0);
   auto part = rank_metrics(30, {7, 70000}, 1);
+  total->fault_killed_builds = {4};
+  part->fault_killed_builds = {9};
   mpi::merge_metrics(*total, *part, 1000);
+  CHECK(total->fault_killed_builds == std::vector<std::uint64_t>{4, 9});  // each rank's kill
 
   CHECK(total->counter(Counter::builds_completed) == 40);
   const auto& wait = total->histogram(Hist::lock_wait_us);
@@ -71,6 +74,7 @@ TEST_CASE("one rank's metrics cross the wire unchanged") {
   sent->signatures["oom"] = 3;
   sent->holder_deaths.push_back({7, 0, "signal: killed by SIGKILL", "roots/shared /cache", std::uint64_t{9}, 0, 1234});
   sent->double_holders.push_back({metrics::CollisionKind::lock_overlap, 0, 7, 0, 9, "roots/shared/c", 0});
+  sent->fault_killed_builds = {7};
   const std::string bytes = mpi::encode_metrics(*sent);
   auto got = mpi::decode_metrics(bytes);
 
@@ -85,6 +89,7 @@ TEST_CASE("one rank's metrics cross the wire unchanged") {
   REQUIRE(got->holder_deaths.size() == 1);
   CHECK(got->holder_deaths[0].next_build == std::uint64_t{9});
   CHECK(got->double_holders[0].victim_build == 9);
+  CHECK(got->fault_killed_builds == std::vector<std::uint64_t>{7});
   CHECK(got->lock_events.events()[0].released_us == 400u);
   CHECK(got->duration_s == sent->duration_s);
 
