@@ -88,7 +88,7 @@ std::string write_default_report(const model::Scenario& s, std::chrono::system_c
 std::string failure_dir(const RunFlags& f, const model::Scenario& s) {
   if (s.run.backend != model::Backend::command) return "";
   std::string base;
-  if (f.out.starts_with("/dev/")) return "";  // a device or stream, not a report file
+  if (!f.out.empty() && fs::is_stream(f.out)) return "";  // a device or pipe, not a report file
   if (!f.out.empty()) {
     base = f.out.ends_with(".json") ? f.out.substr(0, f.out.size() - 5) : f.out + ".d";
   } else if (in_repository()) {
@@ -166,15 +166,17 @@ class ReportSink {
   ReportSink(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats)
       : m_flags(flags), m_scenario(scenario) {
     m_to_results = flags.out.empty() && in_repository();
+    // Nothing sits beside a device or pipe: `--out /dev/null --format md` wrote /dev/null.md.
+    m_beside_stream = !flags.out.empty() && fs::is_stream(flags.out);
     for (const auto& format : formats) {
-      if (report::is_file_format(format)) m_file_formats.push_back(format);
+      if (report::is_file_format(format) && !m_beside_stream) m_file_formats.push_back(format);
     }
     const std::string planned = !flags.out.empty() ? flags.out : m_to_results ? "results/report.json" : "";
     // The first format goes to stdout; any other file format needs a report to sit beside.
-    for (std::size_t i = 1; i < formats.size() && planned.empty(); ++i) {
+    for (std::size_t i = 1; i < formats.size() && (planned.empty() || m_beside_stream); ++i) {
       if (report::is_file_format(formats[i])) {
-        throw InputError("--format " + formats[i] + ": formats after the first are written beside the JSON report; "
-                         "pass --out PATH.json");
+        throw InputError("--format " + formats[i] + ": formats after the first are written beside the JSON report; " +
+                         (m_beside_stream ? "--out " + flags.out + " is not a file they can sit beside" : std::string("pass --out PATH.json")));
       }
     }
     if (!planned.empty()) fs::check_output_path(planned);
@@ -218,6 +220,7 @@ class ReportSink {
  private:
   const RunFlags& m_flags;
   const model::Scenario& m_scenario;
+  bool m_beside_stream = false;  // --out is a device or pipe: no file formats beside it
   bool m_to_results = false;
   std::string m_path;
   std::vector<std::string> m_file_formats;

@@ -95,6 +95,11 @@ bool write_new_file(const std::string& path, const std::string& text) {
   throw EnvironmentError("cannot write " + path + ": " + errno_text(err));
 }
 
+bool is_stream(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode);
+}
+
 void check_output_path(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {

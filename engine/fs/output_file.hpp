@@ -14,5 +14,8 @@ bool write_new_file(const std::string& path, const std::string& text);
 // directory of path must exist and be writable and path must not be a directory.
 // Throws EnvironmentError naming the path.
 void check_output_path(const std::string& path);
+// A device, FIFO or socket (`--out /dev/null`, `/dev/stdout`, a named pipe): written in
+// place, and nothing can sit beside it (no /dev/null.csv, no /dev/null.d/failures/).
+bool is_stream(const std::string& path);
 
 }  // namespace cachestress::fs

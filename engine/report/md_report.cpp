@@ -29,8 +29,19 @@ std::string md_cell(const std::string& text) {
   return out;
 }
 
-std::string config_line(const nlohmann::json& config) {
-  auto text = [&](const char* key) { return config.contains(key) ? value_text(config[key]) : std::string("?"); };
+// The runs' settings; a swept one lists every value it took (a sweep's first cell is not the sweep).
+std::string config_line(const std::vector<ReportRow>& rows) {
+  auto text = [&](const char* key) {
+    std::vector<std::string> seen;
+    for (const ReportRow& row : rows) {
+      const auto& config = row.cell.value("config", nlohmann::json::object());
+      const std::string value = config.contains(key) ? value_text(config[key]) : std::string("?");
+      if (std::find(seen.begin(), seen.end(), value) == seen.end()) seen.push_back(value);
+    }
+    std::string joined;
+    for (const auto& value : seen) joined += (joined.empty() ? "" : ", ") + value;
+    return joined;
+  };
   return fmt::format("semantics {} · sharing {} · isolation {} · backend {} · concurrency {} · seed {}", text("semantics"),
                      text("sharing"), text("isolation"), text("backend"), text("concurrency"), text("seed"));
 }
@@ -50,7 +61,7 @@ std::string failed_expectations(const nlohmann::json& cell) {
 std::string to_markdown(const nlohmann::json& document) {
   const std::vector<ReportRow> rows = report_rows(document);
   std::string out = fmt::format("### cachestress `{}`\n\n", md_cell(report_scenario(document)));
-  if (!rows.empty()) out += config_line(rows.front().cell.value("config", nlohmann::json::object())) + "\n\n";
+  if (!rows.empty()) out += config_line(rows) + "\n\n";
 
   const bool sweep = !sweep_keys(document).empty() || rows.size() > 1;
   out += std::string(sweep ? "| run " : "") +

@@ -51,8 +51,8 @@ std::string to_text(const RunReport& report) {
   // Rates and build times count completed builds only; a handful is not a distribution.
   constexpr double k_few = 5;
   const double completed = value("builds.completed");
-  line(fmt::format("  throughput  {:.1f} completed builds/s, {:.1f} steps/s over {:.2f} s{}", value("builds_per_s"),
-                   value("steps_per_s"), value("duration_s"),
+  line(fmt::format("  throughput  {:.1f} completed builds/s, {:.1f} steps/s over {}{}", value("builds_per_s"),
+                   value("steps_per_s"), duration_text(value("duration_s") * 1e6),
                    completed < k_few ? fmt::format(" (from {:.0f} completed build{}: too few for a rate)", completed, completed == 1 ? "" : "s") : ""));
   for (const char* name : {"lock_wait_us", "lock_hold_us", "build_latency_us", "failed_build_latency_us"}) {
     std::string n = name;

@@ -1,5 +1,7 @@
 // Report formats beside the JSON report, and reports that survive an interrupted sweep.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <string>
 
@@ -56,6 +58,37 @@ TEST_CASE("formats after the first need a report to sit beside; a bad format cos
   auto alone = run_binary(spec);
   CHECK(alone.exit_code == 0);
   CHECK(parse_json(alone.out)["benchmarks"].size() == 1);
+}
+
+TEST_CASE("a sweep's markdown heading lists every value of a swept setting, not the first cell's", "[e2e][formats]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "4", "--sweep", "concurrency=1,3", "--format", "md", "-q"};
+  auto md = run_binary(spec);
+  CHECK(md.exit_code == 0);
+  CHECK_THAT(md.out, Catch::Contains("· concurrency 1, 3 ·") && Catch::Contains("· seed 1"));
+}
+
+TEST_CASE("a report sent to a device (--out /dev/null) has nothing written beside it", "[e2e][formats]") {
+  TempDir tmp;
+  // A link to /dev/null: a regression would write null.md here, not in /dev.
+  const std::string null_link = tmp / "null";
+  REQUIRE(::symlink("/dev/null", null_link.c_str()) == 0);
+  RunSpec spec;
+  spec.cwd = tmp.path();
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "md", "--out", null_link};
+  auto md = run_binary(spec);
+  CHECK(md.exit_code == 0);
+  CHECK_THAT(md.out, Catch::StartsWith("### cachestress `locked`"));  // the first format: stdout
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"null"});
+  // A second file format has nowhere to go: refused before the run, like one without --out.
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "text,csv", "--out", null_link};
+  auto csv = run_binary(spec);
+  CHECK(csv.exit_code == 2);
+  CHECK_THAT(csv.err, Catch::Contains("--format csv") && Catch::Contains("is not a file they can sit beside"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"null"});
 }
 
 TEST_CASE("an interrupted sweep leaves a valid report and exports of the finished cells", "[e2e][formats][signal]") {
