@@ -94,6 +94,7 @@ class Runner final : private backend::Host, private RunControl {
 
   void start();
   void admit();
+  void arrivals_due();  // Poisson: the arrivals due by now, then the timer to the next
   bool may_admit() const;
   void stage_next();
   bool stage_one();
@@ -132,7 +133,8 @@ class Runner final : private backend::Host, private RunControl {
   std::uint64_t m_next_build = 0;
   std::optional<int> m_drawn_kind;  // the next build's kind, drawn for a staging the backend declined
   std::size_t m_staged = 0;         // builds in m_in_flight that are staged, not started
-  std::uint64_t m_pending_arrivals = 0;
+  std::uint64_t m_pending_arrivals = 0;  // Poisson arrivals not admitted yet (every slot taken)
+  double m_next_arrival_us = 0;          // the next Poisson arrival, on core::now_us()'s clock
   std::uint64_t m_start_us = 0;
   bool m_stopping = false;
   bool m_ended = false;

@@ -251,4 +251,32 @@ TEST_CASE("a file's duration is judged as a file key, and --ramp has the file's 
   CHECK_THAT(nan.err, Catch::Contains("--duration: must be between 0 and 604800 seconds (got nan)"));
 }
 
+TEST_CASE("Poisson arrivals at the top of --rate's range end, and a rate is kept over a duration", "[e2e][settings]") {
+  // Every slot taken by builds that hold a lock while arrivals come every microsecond: the
+  // loop still hears builds end (it hung at 30,000/s and up, deaf to SIGINT).
+  for (const char* rate : {"1000000", "30000"}) {
+    INFO("rate " << rate);
+    RunSpec spec;
+    TempDir tmp;
+    spec.env["TMPDIR"] = tmp.path();
+    spec.args = {"--scenario", "locked", "--builds", "20", "--arrival", "poisson", "--rate", rate, "--format", "json", "-q"};
+    spec.timeout = std::chrono::seconds(60);
+    auto run = run_binary(spec);
+    REQUIRE(run.exit_code == 0);
+    CHECK(parse_json(run.out)["cells"][0]["summary"]["builds"]["completed"] == 20);
+  }
+  // 500 arrivals a second for 2 s: ~1000 started (a Poisson count: sd ~32, bounds ~9 sd).
+  RunSpec spec;
+  TempDir tmp;
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "shared", "--builds", "0", "--duration", "2", "--arrival", "poisson", "--rate", "500",
+               "--format", "json", "-q"};
+  auto run = run_binary(spec);
+  REQUIRE(run.exit_code == 0);
+  const auto started = parse_json(run.out)["cells"][0]["summary"]["builds"]["started"].get<int>();
+  CHECK(started > 700);
+  CHECK(started < 1300);
+}
+
 }  // namespace cachestress::e2e
+
