@@ -246,16 +246,19 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
       spdlog::warn("warm-up interrupted: no run was kept");
       return 128 + signum;
     }
-    spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", scenario.name, scenario.run.builds,
-                 scenario.run.concurrency, scenario.run.seed);
-    auto done = run_scenario(scenario, flags, "");
-    std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), {}, 0, 0}};
+    // A sweep of one value per axis is one run, with those values (they were dropped).
+    const model::Scenario only = sweep::cell_scenario(scenario, cells.front());
+    spdlog::debug("scenario {}: {} builds, concurrency {}, seed {}", only.name, only.run.builds, only.run.concurrency,
+                  only.run.seed);
+    auto done = run_scenario(only, flags, "");
+    std::vector<report::CellReport> one{{sweep::run_report(*done, command_line), cells.front(), 0, 0}};
     const auto& rr = one.front().run;
     if (!g_driver->writes_output) return driver_status(sweep::exit_status(one));
     // The same shape as a sweep (one cell), so `jq .cells[0].summary` never depends on flags.
     report::SweepInfo info;
     info.cells_planned = 1;
     info.command_line = command_line;
+    for (const auto& axis : scenario.sweep) info.keys.push_back(axis.key);
     const nlohmann::json document = report::sweep_to_json(one, info);
     sink.write(document, done->outcome.started_at);
     sink.write_junit(one);

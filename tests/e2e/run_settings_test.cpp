@@ -116,6 +116,16 @@ TEST_CASE("command_line keeps --allow-failed-builds and --warmup, which change t
   CHECK(implicit_verdicts(plain) == 1);
 }
 
+TEST_CASE("a sweep of one value is one run with that value", "[e2e][settings]") {
+  TempDir tmp;
+  // The value used to be dropped: the run went at the scenario's own concurrency (16).
+  const auto a = check_reproduces(tmp, {"run", "--scenario", "shared", "--builds", "20", "--sweep", "concurrency=3"}, tmp.path());
+  REQUIRE(a["cells"].size() == 1);
+  CHECK(a["cells"][0]["config"]["concurrency"] == 3);
+  CHECK(a["cells"][0]["values"] == nlohmann::json{{"concurrency", "3"}});
+  CHECK(a["sweep"]["keys"] == nlohmann::json::array({"concurrency"}));
+}
+
 TEST_CASE("command_line reproduces a sweep of a built-in scenario with every flag given", "[e2e][settings]") {
   TempDir tmp;
   std::vector<std::string> args = {"run", "--scenario", "locked", "--sweep", "concurrency=1,4", "--repeat", "2", "--backend",
