@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "engine/backend/registry.hpp"
 #include "engine/core/error.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/run_settings.hpp"
@@ -60,7 +61,13 @@ std::vector<Cell> plan_cells(const model::Scenario& scenario) {
   if (planned > model::k_max_sweep_cells) {
     throw InputError("--sweep: " + std::to_string(planned) + " runs (at most " + std::to_string(model::k_max_sweep_cells) + ")");
   }
-  for (const auto& cell : cells) scenario::check_joined_settings(cell_scenario(scenario, cell));
+  // Every cell can run, before any does: an error found at cell 2 replaced the report with
+  // cell 1's and exited 2.
+  for (const auto& cell : cells) {
+    const model::Scenario resolved = cell_scenario(scenario, cell);
+    scenario::check_joined_settings(resolved);
+    backend::validate(resolved);
+  }
   return cells;
 }
 

@@ -76,6 +76,18 @@ TEST_CASE("bad sweeps are input errors before anything runs", "[e2e][sweep]") {
     CHECK_THAT(result.err, Catch::Contains("--sweep") || Catch::Contains("setting"));
     CHECK(list_dir(tmp.path()).empty());
   }
+  // A cell that cannot run on its backend, after one that can: nothing runs, the earlier
+  // report stays (it was replaced by cell 1's before the error).
+  TempDir out;
+  write_text(out / "r.json", "earlier\n");
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "4", "--sweep", "backend=inproc,command", "--out", out / "r.json"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("has no [command] section"));
+  CHECK(read_text(out / "r.json") == "earlier\n");
+  CHECK(list_dir(tmp.path()).empty());
 }
 
 TEST_CASE("one report shape: cells[0].summary for a single run, a repeat and a sweep; aggregates per combination", "[e2e][sweep]") {
