@@ -226,6 +226,20 @@ class ReportSink {
   std::vector<std::string> m_file_formats;
 };
 
+// The report, its exports and the JUnit file are different files, none of them the scenario
+// file being run.
+void check_outputs_distinct(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats) {
+  std::vector<fs::NamedPath> outputs{{"--out", flags.out}, {"--junit", flags.junit}};
+  for (const auto& format : formats) {
+    if (!flags.out.empty() && report::is_file_format(format)) {
+      outputs.push_back({"--format " + format, report::sibling_path(flags.out, format)});
+    }
+  }
+  std::vector<fs::NamedPath> inputs;
+  if (!scenario.source.starts_with("builtin:")) inputs.push_back({"--scenario", scenario.source});
+  fs::check_distinct(outputs, inputs);
+}
+
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
@@ -235,6 +249,7 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
+  check_outputs_distinct(flags, scenario, formats);
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
   const std::string command_line = reproduce_command(scenario, file_repeat, flags);

@@ -17,6 +17,9 @@
 namespace cachestress::cli {
 
 int run_report_command(const ReportFlags& flags) {
+  std::vector<fs::NamedPath> inputs;
+  for (const auto& path : flags.inputs) inputs.push_back({"report", path});
+  fs::check_distinct({{"-o", flags.out}}, inputs);
   std::vector<html::ReportSource> sources;
   for (const auto& path : flags.inputs) sources.push_back({path, report::read_report_file(path)});
   fs::check_output_path(flags.out);

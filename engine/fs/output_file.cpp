@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <string_view>
 
 #include "engine/core/error.hpp"
@@ -98,6 +99,31 @@ bool write_new_file(const std::string& path, const std::string& text) {
 bool is_stream(const std::string& path) {
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode);
+}
+
+namespace {
+
+// The file a path names: absolute, `..` and symlinks resolved as far as the path exists.
+std::string resolved(const std::string& path) {
+  std::error_code error;
+  auto absolute = std::filesystem::weakly_canonical(path, error);
+  return error ? path : absolute.string();
+}
+
+}  // namespace
+
+void check_distinct(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].path.empty() || is_stream(outputs[i].path)) continue;
+    const std::string file = resolved(outputs[i].path);
+    auto clash = [&](const NamedPath& other, const char* as) {
+      if (other.path.empty() || resolved(other.path) != file) return;
+      throw InputError(outputs[i].flag + " " + outputs[i].path + ": the same file as " + other.flag + " " + other.path +
+                       as);
+    };
+    for (std::size_t j = i + 1; j < outputs.size(); ++j) clash(outputs[j], " (two outputs would overwrite each other)");
+    for (const auto& input : inputs) clash(input, ", which it reads (it would be overwritten)");
+  }
 }
 
 void check_output_path(const std::string& path) {

@@ -2,6 +2,7 @@
 // Files the user asked for outside the workspace (reports, exports, failure logs): written
 // whole or not at all. Below every layer that writes one (report/, command/, cli/).
 #include <string>
+#include <vector>
 
 namespace cachestress::fs {
 
@@ -17,5 +18,16 @@ void check_output_path(const std::string& path);
 // A device, FIFO or socket (`--out /dev/null`, `/dev/stdout`, a named pipe): written in
 // place, and nothing can sit beside it (no /dev/null.csv, no /dev/null.d/failures/).
 bool is_stream(const std::string& path);
+
+// A file named by a flag: what it is called in messages ("--junit") and its path.
+struct NamedPath {
+  std::string flag;
+  std::string path;
+};
+// Refuses (InputError, exit 2) an output that is the same file as another output or as an
+// input (`--out r.json --junit r.json`, `--out my.toml` over the scenario it runs, `report
+// a.json -o a.json`): one would destroy the other. Paths are compared after resolving `..`
+// and symlinks; devices and pipes (`/dev/null` twice) never clash.
+void check_distinct(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs);
 
 }  // namespace cachestress::fs

@@ -60,6 +60,34 @@ TEST_CASE("formats after the first need a report to sit beside; a bad format cos
   CHECK(parse_json(alone.out)["benchmarks"].size() == 1);
 }
 
+TEST_CASE("an output that is another output or an input file is refused before anything is written", "[e2e][formats]") {
+  TempDir tmp;
+  const std::string scenario = tmp / "my.toml";
+  auto shown = run_binary({"show", "locked"});
+  REQUIRE(shown.exit_code == 0);
+  write_text(scenario, shown.out);
+  write_text(tmp / "r.json", "earlier\n");
+  const std::vector<std::vector<std::string>> clashes{
+      {"--scenario", "locked", "--out", tmp / "r.json", "--junit", tmp / "r.json"},
+      {"--scenario", "locked", "--out", tmp / "r.json", "--format", "csv", "--junit", tmp / "r.csv"},
+      {"--scenario", scenario, "--out", scenario},
+      {"--scenario", scenario, "--out", tmp.path() + "/sub/../my.toml"},
+      {"report", tmp / "r.json", "-o", tmp / "r.json"},
+  };
+  for (auto args : clashes) {
+    INFO(args.back());
+    RunSpec spec;
+    spec.args = args;
+    spec.env["TMPDIR"] = tmp.path();
+    auto result = run_binary(spec);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::Contains("the same file as"));
+    CHECK(read_text(scenario) == shown.out);
+    CHECK(read_text(tmp / "r.json") == "earlier\n");
+    CHECK(list_dir(tmp.path()) == std::vector<std::string>{"my.toml", "r.json"});
+  }
+}
+
 TEST_CASE("a sweep's markdown heading lists every value of a swept setting, not the first cell's", "[e2e][formats]") {
   TempDir tmp;
   RunSpec spec;
