@@ -34,7 +34,7 @@ CommandBackend::~CommandBackend() = default;
 // [command] setup (e.g. a local base image) runs before the first build is admitted.
 void CommandBackend::prepare(std::function<void(std::string error)> ready) { m_command.prepare(std::move(ready)); }
 
-void CommandBackend::interrupt_prepare(int /*signum*/) { m_command.kill_all(SIGTERM); }
+void CommandBackend::interrupt_prepare(int /*signum*/) { m_command.stop_all(SIGTERM); }
 
 void CommandBackend::start_build(const BuildTicket& ticket) {
   auto owned = std::make_unique<Build>(m_ctx.loop, *this, ticket);
@@ -112,7 +112,7 @@ void CommandBackend::interrupt(std::uint64_t id, int /*signum*/) {
   Build& build = *it->second;
   build.cancelled = true;
   if (build.running) {
-    m_command.kill(build.id, SIGTERM);  // its exit ends the build
+    m_command.stop(build.id, SIGTERM);  // its exit ends the build (SIGKILL after the grace)
   } else {
     build.gap.stop();
     finish(build, {BuildEnd::interrupted, {}, false});

@@ -52,6 +52,7 @@ class Child {
   void start(Spec spec, DoneFn done);
   // Signals the child's process group while it has not been reaped (no-op afterwards).
   void kill(int signum) noexcept { m_process.kill(signum); }
+  void stop(int signum) noexcept { m_process.stop(signum); }  // SIGKILL after k_kill_grace_ms
 
  private:
   core::ChildProcess m_process;

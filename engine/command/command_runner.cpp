@@ -145,7 +145,7 @@ void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step
   // A shared or per-group root is made once; a per-build root before each build's first step.
   const bool per_build = m_scenario.run.isolation.kind == model::IsolationKind::per_build;
   if (step > 0 || (!per_build && m_made_roots.contains(root))) {
-    spawn(build, kind, step, root, std::move(done));
+    spawn(build, kind, step, root, cancelled, std::move(done));
     return;
   }
   // The build's cache root (its TMPDIR) must exist before its first command runs.
@@ -168,12 +168,12 @@ void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step
           done(std::move(v));
           return;
         }
-        spawn(build, kind, step, root, std::move(done));
+        spawn(build, kind, step, root, cancelled, std::move(done));
       });
 }
 
 void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
-                          std::function<void(StepVerdict)> done) {
+                          const bool& cancelled, std::function<void(StepVerdict)> done) {
   const auto& kind_model = m_scenario.kinds[static_cast<std::size_t>(kind)];
   if (std::string gone; !refresh_workspace_path(gone)) {
     StepVerdict v;
@@ -208,11 +208,18 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   auto child = std::make_unique<Child>(m_loop.raw());
   Child* raw = child.get();
   m_children[build] = std::move(child);
-  raw->start(std::move(spec), [this, build, kind, step, values, argv = std::move(argv),
+  raw->start(std::move(spec), [this, build, kind, step, values, argv = std::move(argv), &cancelled,
                                done = std::move(done)](ChildResult& result) {
     // Keep the child alive until this callback returns; the next step may start a new one.
     auto self = std::move(m_children[build]);
     m_children.erase(build);
+    if (cancelled && result.spawn_error == 0) {
+      // Ended by our interrupt (whatever it exited with): not a failure, so no failure log.
+      StepVerdict v;
+      v.interrupted = true;
+      done(std::move(v));
+      return;
+    }
     done(judge(build, kind, step, values, result, argv));
   });
 }
@@ -278,8 +285,13 @@ void CommandRunner::keep_log(std::uint64_t build, std::string text, StepVerdict&
       [](int) {});
 }
 
-void CommandRunner::kill(std::uint64_t build, int signum) noexcept {
-  if (auto it = m_children.find(build); it != m_children.end()) it->second->kill(signum);
+void CommandRunner::stop(std::uint64_t build, int signum) noexcept {
+  if (auto it = m_children.find(build); it != m_children.end()) it->second->stop(signum);
+}
+
+void CommandRunner::stop_all(int signum) noexcept {
+  for (auto& [build, child] : m_children) child->stop(signum);
+  if (m_setup) m_setup->stop(signum);
 }
 
 void CommandRunner::kill_all(int signum) noexcept {

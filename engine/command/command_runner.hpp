@@ -61,12 +61,15 @@ class CommandRunner {
   void start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root, const bool& cancelled,
                   std::function<void(StepVerdict)> done);
 
-  // Signals the running command of a build (or every command) and what it started.
-  void kill(std::uint64_t build, int signum) noexcept;
+  // An interrupt: signals the running command of a build (or every command, setup included)
+  // and what it started, and SIGKILLs them after k_kill_grace_ms if they have not exited.
+  void stop(std::uint64_t build, int signum) noexcept;
+  void stop_all(int signum) noexcept;
+  // Signals every command and what it started, now and nothing more (a second signal's SIGKILL).
   void kill_all(int signum) noexcept;
 
  private:
-  void spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
+  void spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root, const bool& cancelled,
              std::function<void(StepVerdict)> done);
   StepVerdict judge(std::uint64_t build, int kind, std::uint32_t step, const Values& values, ChildResult& result,
                     const std::vector<std::string>& argv);

@@ -187,6 +187,16 @@ struct ChildProcess::State final : HandleData {
     if (rc != 0 && rc != UV_ESRCH) spdlog::warn("kill({}, {}): {}", pid, signum, uv_error_text(rc));
   }
 
+  // An interrupt: the signal now, SIGKILL after the grace if it has not exited (as a timeout
+  // ends it, without calling it one).
+  void stop(int signum) {
+    if (!alive()) return;
+    kill(signum);
+    if (timer_phase == TimerPhase::kill_grace) return;  // already counting down
+    timer_phase = TimerPhase::kill_grace;
+    uv_timer_start(&timer, &State::on_timer, kill_grace_ms, 0);
+  }
+
   // Loop::close() found one of our handles open: nobody will run the loop for the exit any
   // more, so kill and reap the child here (it dies at once), then close everything.
   void close_left_open(uv_handle_t*) noexcept override {
@@ -518,6 +528,7 @@ int ChildProcess::start(Spec spec, ExitFn on_exit) {
 }
 
 void ChildProcess::kill(int signum) noexcept { m_state->kill(signum); }
+void ChildProcess::stop(int signum) noexcept { m_state->stop(signum); }
 int ChildProcess::pid() const noexcept { return m_state->pid; }
 bool ChildProcess::running() const noexcept { return m_state->started && !m_state->finished; }
 bool ChildProcess::timed_out() const noexcept { return m_state->result.timed_out; }

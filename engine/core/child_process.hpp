@@ -102,6 +102,9 @@ class ChildProcess {
   [[nodiscard]] int start(Spec spec, ExitFn on_exit);
   // Signals the child's process group while it has not been reaped (no-op afterwards).
   void kill(int signum) noexcept;
+  // Signals the group now and SIGKILLs it after the Spec's kill grace unless it exits first:
+  // an interrupt that a child ignoring SIGTERM cannot outlast.
+  void stop(int signum) noexcept;
 
   int pid() const noexcept;
   // Started and on_exit not called yet.

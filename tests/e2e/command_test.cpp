@@ -2,6 +2,7 @@
 // output checks, failure signatures, failure logs and the JSON report.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <set>
 
 #include "tests/e2e/run_binary.hpp"
@@ -157,6 +158,25 @@ TEST_CASE("a command past its timeout is killed with what it started and counted
   CHECK(report["cells"][0]["summary"]["failures"]["timeout"] == 2);
   CHECK(report["cells"][0]["summary"]["duration_s"].get<double>() < 20);
   CHECK(report["cells"][0]["failures"][0]["reason"] == "timeout: killed after 200 ms");
+}
+
+TEST_CASE("SIGINT ends a command that ignores SIGTERM: SIGKILL after the grace, not at its own end", "[e2e][command][signal]") {
+  TempDir tmp;
+  write_text(tmp / "s.toml", scenario("[\"sh\", \"-c\", \"trap '' TERM; sleep 30\"]"));
+  RunSpec spec;
+  spec.args = {"--scenario", tmp / "s.toml", "--out", tmp / "report.json", "-q", "--builds", "2"};
+  spec.env["TMPDIR"] = tmp.path();
+  spec.signal = SIGINT;
+  spec.signal_after = std::chrono::milliseconds(1000);
+  spec.timeout = std::chrono::seconds(20);  // the commands alone would take 30 s
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.signalled);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.exit_code == 130);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["cells"][0]["summary"]["builds"]["interrupted"] == 2);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"report.json", "s.toml"});
 }
 
 TEST_CASE("a missing program is a spawn failure, not a crash", "[e2e][command]") {
