@@ -21,11 +21,15 @@ struct Entry {
   std::vector<std::string> not_measured;
 };
 
-// The process backend's workers report grants, not the mount table's overlap, and no
-// rename race; the command backend sees only exit codes, output checks and timings.
+// The fake backend touches no file: no bytes, no content to judge (its lock_overlap is the
+// engine's own holder check, still measured), no I/O error, no rename. The process
+// backend's workers report grants, not the mount table's overlap, and no rename race; the
+// command backend sees only exit codes, output checks and timings.
 const Entry k_backends[] = {
     {model::Backend::inproc, make<InprocBackend>, {"worker_start_us"}},
-    {model::Backend::fake, make<FakeBackend>, {"worker_start_us"}},
+    {model::Backend::fake, make<FakeBackend>,
+     {"worker_start_us", "bytes.written", "bytes.read", "bytes_per_s", "collisions.total", "collisions.foreign",
+      "collisions.missing", "collisions.torn", "errors.io", "races.rename"}},
     {model::Backend::process, make<ProcessBackend>, {"cache.mounts_overlapped", "races.rename"}},
     {model::Backend::command, make<CommandBackend>,
      {"ops.completed", "bytes.written", "bytes.read", "bytes_per_s", "locks.acquired", "locks.waited", "collisions.missing",

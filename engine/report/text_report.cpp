@@ -81,11 +81,12 @@ std::string to_text(const RunReport& report) {
   }
   if (value("races.rename") > 0) line(fmt::format("  races       {:.0f} renames found the destination already there", value("races.rename")));
   auto counted = [&](const char* path) { return m.measured(path) ? fmt::format("{:.0f}", value(path)) : std::string("not measured"); };
-  line(fmt::format("  collisions  {} total: foreign {}, missing {}, torn {}, lock_overlap {}", counted("collisions.total"),
+  line(fmt::format("  collisions  {}: foreign {}, missing {}, torn {}, lock_overlap {}",
+                   m.measured("collisions.total") ? counted("collisions.total") + " total" : std::string("total not measured"),
                    counted("collisions.foreign"), counted("collisions.missing"), counted("collisions.torn"),
                    counted("collisions.lock_overlap")));
   // inproc lacks only worker_start_us, which nobody expects of it: no line for that.
-  if (!m.not_measured.empty() && s.run.backend != model::Backend::inproc && s.run.backend != model::Backend::fake) {
+  if (!m.not_measured.empty() && s.run.backend != model::Backend::inproc) {
     std::string names;
     for (const auto& name : m.not_measured) names += (names.empty() ? "" : ", ") + name;
     line(fmt::format("  not measured by the {} backend: {}", model::to_string(s.run.backend), names));

@@ -35,6 +35,23 @@ TEST_CASE("a metric the process backend does not measure is skipped, not judged 
   for (const auto& e : cell["expectations"]) CHECK(e["field"] != "cache.mounts_overlapped");
 }
 
+TEST_CASE("the fake backend judges no collision it cannot see: it touches no file", "[e2e][verdicts]") {
+  // remote-tmpdir expects foreign reads: the fake backend reads nothing, so it cannot fail them.
+  auto r = run_json({"--scenario", "remote-tmpdir", "--backend", "fake", "--builds", "20"});
+  CHECK(r.exit_code == 0);
+  const auto& cell = r.doc["cells"][0];
+  for (const char* field : {"collisions.foreign", "collisions.total", "bytes.written"}) {
+    INFO(field);
+    CHECK(std::find(cell["not_measured"].begin(), cell["not_measured"].end(), field) != cell["not_measured"].end());
+  }
+  bool skipped = false;
+  for (const auto& e : cell["expectations_skipped"]) skipped = skipped || e["field"] == "collisions.foreign";
+  CHECK(skipped);
+  bool lock_overlap_judged = false;  // the engine's own holder check still runs
+  for (const auto& e : cell["expectations"]) lock_overlap_judged = lock_overlap_judged || e["field"] == "collisions.lock_overlap";
+  CHECK(lock_overlap_judged);
+}
+
 TEST_CASE("a scenario that says nothing about failures fails when builds fail, unless allowed", "[e2e][verdicts]") {
   TempDir tmp;
   const std::string file = tmp / "failing.toml";
