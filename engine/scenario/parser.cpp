@@ -186,6 +186,20 @@ std::optional<std::string> path_problem(std::string_view path) {
   return std::nullopt;
 }
 
+// True when every component is empty or "." ("", ".", "./", ".//."): the path names the
+// directory it is joined to, not something in it.
+bool names_nothing(std::string_view path) {
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const auto component = path.substr(start, end - start);
+    if (!component.empty() && component != ".") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 bool has_control_chars(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
@@ -684,7 +698,7 @@ class Parser {
     model::Mount result;
     const auto& target = required(mount, path, "target", "an absolute path such as \"/cache\"");
     result.target = string(target, path + ".target");
-    if (!result.target.starts_with('/') || result.target == "/") {
+    if (!result.target.starts_with('/') || names_nothing(std::string_view(result.target).substr(1))) {
       fail(at(target), path + ".target", "expected an absolute path below \"/\", such as \"/cache\" (got " + quoted(result.target) + ")");
     }
     if (auto problem = path_problem(std::string_view(result.target).substr(1))) {
@@ -695,6 +709,9 @@ class Parser {
       if (result.id.starts_with('/')) fail(at(*n), path + ".id", "expected a relative id, not starting with \"/\" (got " + quoted(result.id) + ")");
       if (auto problem = path_problem(result.id)) {
         fail(at(*n), path + ".id", "expected a safe id: " + *problem + " (got " + quoted(result.id) + ")");
+      }
+      if (!result.id.empty() && names_nothing(result.id)) {
+        fail(at(*n), path + ".id", "expected an id that names a cache, not \".\" (got " + quoted(result.id) + ")");
       }
     }
     if (const auto* n = mount.get("uid")) result.uid = u32(*n, path + ".uid", 0, k_max_id);
@@ -720,7 +737,12 @@ class Parser {
     const toml::node* file = needs_file ? &required(op_table, path, "file", "a file name relative to the mount") : op_table.get("file");
     if (file) {
       op.file = string(*file, path + ".file");
-      if (needs_file && op.file.empty()) fail(at(*file), path + ".file", "expected a non-empty file name relative to the mount");
+      // Its last component is what is written, read or deleted: "", "." or a trailing "/"
+      // name a directory (the mount itself for "."), and every build failed with EINVAL.
+      const std::string_view last = std::string_view(op.file).substr(op.file.rfind('/') + 1);
+      if (needs_file && (last.empty() || last == ".")) {
+        fail(at(*file), path + ".file", "expected a file name relative to the mount, not a directory (got " + quoted(op.file) + ")");
+      }
       if (op.file.starts_with('/')) fail(at(*file), path + ".file", "expected a relative file name, not starting with \"/\" (got " + quoted(op.file) + ")");
       if (auto problem = path_problem(op.file)) {
         fail(at(*file), path + ".file", "expected a safe file name: " + *problem + " (got " + quoted(op.file) + ")");

@@ -423,7 +423,12 @@ TEST_CASE("unsafe ids, targets and file names are rejected naming the field", "[
   CHECK_THAT(mount("target = \"/..\""), Contains("mount.target: expected a safe path: contains a \"..\" component"));
   CHECK_THAT(mount("target = \"/a\\u0000\""), Contains("mount.target: expected a safe path: contains a NUL byte"));
   CHECK_THAT(mount("target = \"/" + std::string(256, 'y') + "\""), Contains("mount.target: expected a safe path: has a component longer than 255"));
-  CHECK_THAT(mount("target = \"/\""), Contains("mount.target: expected an absolute path below \"/\""));
+  for (const char* root : {"\"/\"", "\"//\"", "\"/./\"", "\"/.\""}) {
+    INFO(root);
+    CHECK_THAT(mount(std::string("target = ") + root), Contains("mount.target: expected an absolute path below \"/\""));
+  }
+  CHECK_THAT(mount("target = \"/t\", id = \"./\""), Contains("mount.id: expected an id that names a cache"));
+  CHECK(mount("target = \"/t\", id = \"\"") == "<no error>");  // empty: keyed by the target
   CHECK_THAT(mount("target = \"test\""), Contains("mount.target: expected an absolute path below \"/\""));
 
   auto file = [](std::string_view name) {
@@ -431,7 +436,12 @@ TEST_CASE("unsafe ids, targets and file names are rejected naming the field", "[
   };
   CHECK(file("\"../x\"") == "t.toml:6:32: build[0].step[0].ops[0].file: expected a safe file name: contains a \"..\" component (got \"../x\")");
   CHECK_THAT(file("\"/etc/passwd\""), Contains("ops[0].file: expected a relative file name"));
-  CHECK_THAT(file("\"\""), Contains("ops[0].file: expected a non-empty file name"));
+  // Names that are the mount's directory, or a directory: every build would fail at run time.
+  for (const char* dir : {"\"\"", "\".\"", "\"./\"", "\"a/.\"", "\"a/\"", "\".//.\""}) {
+    INFO(dir);
+    CHECK_THAT(file(dir), Contains("ops[0].file: expected a file name relative to the mount, not a directory"));
+  }
+  CHECK(file("\"./f\"") == "<no error>");
   CHECK_THAT(file("\"a\\u0000\""), Contains("ops[0].file: expected a safe file name: contains a NUL byte"));
   CHECK(file("\"sub/dir/f\"") == "<no error>");
   CHECK_THAT(error_of(with_step("mount = { target = \"/t\" }\nops = [ { op = \"write\", file = \"f\", value = \"a\\nb\" } ]")),
