@@ -65,8 +65,11 @@ std::string to_text(const RunReport& report) {
     std::string extra;
     if (n == "lock_wait_us") {
       const double waited = value("lock_wait_us.waited");
-      extra = fmt::format("  ({:.0f} of {:.0f} acquisitions waited{})", waited, count,
-                          waited == 0 ? ": the times are the cost of taking a free lock" : "");
+      // A wait that gave up acquired nothing, so it is in neither figure: say it happened.
+      const double gave_up = m.measured("failures.lock_timeout") ? value("failures.lock_timeout") : 0;
+      extra = fmt::format("  ({:.0f} of {:.0f} acquisitions waited{}{})", waited, count,
+                          waited == 0 ? ": the times are the cost of taking a free lock" : "",
+                          gave_up > 0 ? fmt::format("; {:.0f} more waits gave up (lock-timeout)", gave_up) : "");
     } else if (n == "build_latency_us" || n == "failed_build_latency_us") {
       extra = fmt::format("  ({} builds only{})", n == "build_latency_us" ? "completed" : "failed",
                           count < k_few ? fmt::format(", {:.0f}: too few for percentiles", count) : "");

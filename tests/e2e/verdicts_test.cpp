@@ -127,6 +127,20 @@ TEST_CASE("terminal and JSON say what throughput and build times count", "[e2e][
   CHECK(doc["cells"][0]["summary"]["failed_build_latency_us"]["count"] == 2);
 }
 
+TEST_CASE("the terminal says when lock waits gave up, which no acquisition count includes", "[e2e][verdicts]") {
+  // 16 builds at once on one lock held ~4 ms each: with a 1 ms timeout most waits give up.
+  RunSpec spec;
+  TempDir tmp;
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "20", "--lock-timeout", "0.001", "--allow-failed-builds", "--out", tmp / "r.json"};
+  auto r = run_binary(spec);
+  REQUIRE(r.exit_code == 1);  // the scenario's own builds.failed == 0
+  const auto doc = read_json_file(tmp / "r.json");
+  const auto gave_up = doc["cells"][0]["summary"]["failures"]["lock_timeout"].get<int>();
+  REQUIRE(gave_up > 0);
+  CHECK_THAT(r.out, Catch::Contains("; " + std::to_string(gave_up) + " more waits gave up (lock-timeout))"));
+}
+
 TEST_CASE("lock wait, waited and fairness agree at concurrency 1 and under contention", "[e2e][verdicts]") {
   auto alone = run_json({"--scenario", "locked", "--concurrency", "1", "--builds", "30"});
   const auto& a = alone.doc["cells"][0]["summary"];
