@@ -82,11 +82,16 @@ std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   done->scenario = options.scenario;
   run::Runner runner(std::move(options));
   done->outcome = runner.run();
-  std::vector<model::Expectation> applicable;
+  // In the scenario's order; one whose condition this run does not meet is listed as not
+  // judged, so a smaller run (--builds 1) or another variant says what it could not show.
+  const std::string backend = model::to_string(done->scenario.run.backend);
   for (const auto& e : done->scenario.expectations) {
-    if (scenario::condition_holds(e, done->scenario)) applicable.push_back(e);
+    if (scenario::condition_holds(e, done->scenario)) {
+      done->verdicts.push_back(metrics::judge({e}, *done->outcome.metrics, backend).front());
+    } else {
+      done->verdicts.push_back({e, 0, false, "not judged: this run does not meet " + model::condition_text(e), false});
+    }
   }
-  done->verdicts = metrics::judge(applicable, *done->outcome.metrics, model::to_string(done->scenario.run.backend));
   if (!done->scenario.allow_failed_builds && !says_what_failures_to_expect(done->scenario)) {
     // Silence about failures means none: a run whose every build failed must not pass.
     model::Expectation none_failed;

@@ -143,6 +143,12 @@ TEST_CASE("locked swept over concurrency 1, 2, 4, 8 passes: waiting is expected 
   bool judged_waiting = false;
   for (const auto& e : doc["cells"][0]["expectations"]) judged_waiting = judged_waiting || e["field"] == "locks.waited";
   CHECK_FALSE(judged_waiting);  // concurrency 1: the condition concurrency>=2 does not hold
+  bool said_not_judged = false;  // ... and the report says it was not judged, and why
+  for (const auto& e : doc["cells"][0]["expectations_skipped"]) {
+    said_not_judged = said_not_judged || (e["field"] == "locks.waited" &&
+                                          e["reason"] == "not judged: this run does not meet concurrency>=2 && builds!=1");
+  }
+  CHECK(said_not_judged);
   bool judged_at_8 = false;
   for (const auto& e : doc["cells"][3]["expectations"]) {
     if (e["field"] != "locks.waited") continue;
