@@ -529,6 +529,10 @@ class Parser {
         }
         axis.values.push_back(std::move(text));
       }
+      if (const auto repeated = repeated_sweep_value(axis, scenario)) {
+        fail(at(*values->get(*repeated)), indexed(path, *repeated),
+             "repeats an earlier value (each cell runs once; use repeat = K for more)");
+      }
       cells *= axis.values.size();
       if (cells > model::k_max_sweep_cells) {
         fail(at(node), path, "expected at most " + std::to_string(model::k_max_sweep_cells) + " sweep cells in all");

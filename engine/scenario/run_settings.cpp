@@ -390,6 +390,20 @@ void apply_setting(Scenario& scenario, std::string_view key, std::string_view va
   apply_text(scenario, *setting, value, Origin::sweep);
 }
 
+std::optional<std::size_t> repeated_sweep_value(const model::SweepAxis& axis, const Scenario& scenario) {
+  const RunSetting* setting = find_setting(axis.key);
+  if (setting == nullptr || setting->get == nullptr) return std::nullopt;
+  std::vector<std::optional<SettingValue>> seen;
+  for (std::size_t i = 0; i < axis.values.size(); ++i) {
+    Scenario probe = scenario;
+    apply_setting(probe, axis.key, axis.values[i]);
+    auto value = setting->get(probe);
+    if (std::find(seen.begin(), seen.end(), value) != seen.end()) return i;
+    seen.push_back(std::move(value));
+  }
+  return std::nullopt;
+}
+
 model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenario) {
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
@@ -411,6 +425,9 @@ model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenari
     } catch (const InputError& e) {
       throw InputError(std::string("--sweep ") + e.what());
     }
+  }
+  if (const auto repeated = repeated_sweep_value(axis, scenario)) {
+    throw InputError("--sweep " + axis.key + ": " + axis.values[*repeated] + " repeats an earlier value (each cell runs once; use --repeat for more)");
   }
   return axis;
 }

@@ -113,6 +113,11 @@ void apply_setting(model::Scenario& scenario, std::string_view key, std::string_
 // Parses "key=v1,v2,v3" (a --sweep argument) into an axis; checks every value.
 model::SweepAxis parse_sweep_flag(std::string_view text, const model::Scenario& scenario);
 
+// The first value of an axis that sets what an earlier one already did ("1,1", "1s,1000ms"):
+// its index, or nothing. Such a cell would run twice under one name, and compare would pool
+// the two as one combination's repetitions.
+std::optional<std::size_t> repeated_sweep_value(const model::SweepAxis& axis, const model::Scenario& scenario);
+
 // "30" or "30s" (seconds), "500ms", "2m"; nothing when malformed, negative or over max_s.
 std::optional<std::uint32_t> parse_duration_ms(std::string_view text, double max_s);
 

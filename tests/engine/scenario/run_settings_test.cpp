@@ -149,4 +149,15 @@ TEST_CASE("reproduce_args names every setting once and the sweep as a sweep", "[
   CHECK(same_scenario(back, s));
 }
 
+TEST_CASE("a sweep value that repeats an earlier one is an input error, as a flag and in a file", "[scenario][settings]") {
+  const model::Scenario base = parse_scenario(file_with("builds = 3"), "t.toml", "t");
+  CHECK(error_of([&] { parse_sweep_flag("concurrency=1,2,1", base); }) ==
+        "--sweep concurrency: 1 repeats an earlier value (each cell runs once; use --repeat for more)");
+  CHECK(error_of([&] { parse_sweep_flag("ramp=1,1.0", base); }) ==
+        "--sweep ramp: 1.0 repeats an earlier value (each cell runs once; use --repeat for more)");
+  CHECK(error_of([&] { parse_sweep_flag("concurrency=1,2", base); }) == "<no error>");
+  CHECK(error_of([&] { parse_scenario(file_with("builds = 3\n[sweep]\nconcurrency = [4, 2, 4]"), "t.toml", "t"); }) ==
+        "t.toml:5:22: sweep.concurrency[2]: repeats an earlier value (each cell runs once; use repeat = K for more)");
+}
+
 }  // namespace cachestress::scenario
