@@ -14,8 +14,10 @@ namespace cachestress::run {
 
 Workspace::Workspace(const std::string& workdir, bool keep, std::uint32_t tmpfs_kb) : m_keep(keep) {
   m_created = workdir.empty();
+  // Unset or empty: /tmp, as mktemp(1) and glibc's tmpfile take an empty TMPDIR.
   const char* tmpdir = std::getenv("TMPDIR");
-  m_path = m_created ? fs::make_workspace(tmpdir != nullptr ? tmpdir : "/tmp") : fs::prepare_user_workdir(workdir, &m_created);
+  const bool given = tmpdir != nullptr && *tmpdir != '\0';
+  m_path = m_created ? fs::make_workspace(given ? tmpdir : "/tmp") : fs::prepare_user_workdir(workdir, &m_created);
   try {
     // The parent and our own identity, taken now: removal and the moved() check go through
     // them, never through the path again.

@@ -288,5 +288,13 @@ TEST_CASE("Poisson arrivals at the top of --rate's range end, and a rate is kept
   CHECK(started < 1300);
 }
 
-}  // namespace cachestress::e2e
+TEST_CASE("an empty TMPDIR means /tmp, as unset", "[e2e][settings]") {
+  RunSpec spec;
+  spec.env["TMPDIR"] = "";
+  spec.args = {"--scenario", "locked", "--builds", "2", "--format", "json", "-q"};
+  auto run = run_binary(spec);
+  INFO(run.err);
+  CHECK(run.exit_code == 0);  // it was exit 3: "cannot create workspace under '': empty path"
+}
 
+}  // namespace cachestress::e2e
