@@ -231,9 +231,15 @@ class ReportSink {
 void check_outputs_distinct(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats) {
   std::vector<fs::NamedPath> outputs{{"--out", flags.out}, {"--junit", flags.junit}};
   for (const auto& format : formats) {
-    if (!flags.out.empty() && report::is_file_format(format)) {
-      outputs.push_back({"--format " + format, report::sibling_path(flags.out, format)});
+    if (flags.out.empty() || !report::is_file_format(format)) continue;
+    // `--format csv --out r.csv` put the JSON in r.csv and the CSV in r.csv.csv.
+    const std::string extension = report::sibling_path("r.json", format).substr(1);
+    if (flags.out.ends_with(extension) && !fs::is_stream(flags.out)) {
+      const std::string stem = flags.out.substr(0, flags.out.size() - extension.size());
+      throw InputError("--out " + flags.out + ": names the JSON report, and the " + format + " is written beside it: --out " +
+                       stem + ".json writes both (" + flags.out + " the " + format + ")");
     }
+    outputs.push_back({"--format " + format, report::sibling_path(flags.out, format)});
   }
   std::vector<fs::NamedPath> inputs;
   if (!scenario.source.starts_with("builtin:")) inputs.push_back({"--scenario", scenario.source});

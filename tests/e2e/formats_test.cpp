@@ -88,6 +88,17 @@ TEST_CASE("an output that is another output or an input file is refused before a
   }
 }
 
+TEST_CASE("a report path named like an export asked for is refused: the JSON would sit under the export's name", "[e2e][formats]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "4", "--format", "csv", "--out", tmp / "r.csv"};
+  auto result = run_binary(spec);
+  CHECK(result.exit_code == 2);  // it wrote the JSON to r.csv and the CSV to r.csv.csv
+  CHECK_THAT(result.err, Catch::Contains("--out " + tmp / "r.json" + " writes both"));
+  CHECK(list_dir(tmp.path()).empty());
+}
+
 TEST_CASE("a sweep's markdown heading lists every value of a swept setting, not the first cell's", "[e2e][formats]") {
   TempDir tmp;
   RunSpec spec;
