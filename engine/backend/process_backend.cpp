@@ -432,13 +432,14 @@ void ProcessBackend::on_exit(Worker& build, std::int64_t exit_status, int term_s
   // late as its hold can have lasted (it is reaped now). Say so, and who was next.
   const std::uint64_t reaped_us = now_us();
   for (const auto& [mount, name, granted_at_us] : build.locks) {
-    m_recorder.released(ref(build), cache_dir(build, build.lock_step, mount), reaped_us - std::min(reaped_us, granted_at_us),
-                        m_ctx.host.since_start_us(reaped_us));
+    const std::string dir = cache_dir(build, build.lock_step, mount);
+    m_recorder.released(ref(build), dir, reaped_us - std::min(reaped_us, granted_at_us), m_ctx.host.since_start_us(reaped_us));
     metrics::HolderDeath death;
     death.build = build.id;
     death.kind = build.kind;
     death.reason = reason;
     death.lock = name;
+    death.key = metrics::lock_event_key(ref(build).root, dir);
     if (auto it = m_last_grant.find(name); it != m_last_grant.end()) {
       if (it->second.build != build.id) {  // the next holder's grant was read before this exit
         death.next_build = it->second.build;

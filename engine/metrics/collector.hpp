@@ -91,6 +91,7 @@ struct HolderDeath {
   std::optional<std::uint64_t> next_build;
   int next_kind = -1;
   std::uint64_t next_wait_us = 0;  // the next holder's lock wait, as it measured it
+  std::string key;  // the same cache as lock_events[].key names it (metrics::lock_event_key)
 };
 inline constexpr std::size_t k_max_holder_deaths = 100;  // listed; the counter has them all
 

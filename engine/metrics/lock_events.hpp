@@ -20,8 +20,11 @@
 
 namespace cachestress::metrics {
 
+// A LockEvent's key: the cache's path in the workspace (its root, then its directory).
+std::string lock_event_key(std::string_view root, std::string_view cache_dir);
+
 struct LockEvent {
-  std::string key;  // the cache's path in the workspace: one lock per cache
+  std::string key;  // the cache's path in the workspace: one lock per cache (lock_event_key)
   std::uint64_t build = 0;
   int kind = -1;  // index into the scenario's build kinds
   std::uint64_t wait_start_us = 0;  // since the start of the run

@@ -46,7 +46,7 @@ json to_wire_json(const metrics::RunMetrics& m) {
   j["signatures"] = m.signatures;
   json& deaths = j["holder_deaths"] = json::array();
   for (const auto& d : m.holder_deaths) {
-    deaths.push_back({d.build, d.kind, d.reason, d.lock, optional_json(d.next_build), d.next_kind, d.next_wait_us});
+    deaths.push_back({d.build, d.kind, d.reason, d.lock, optional_json(d.next_build), d.next_kind, d.next_wait_us, d.key});
   }
   j["fault_killed"] = m.fault_killed_builds;
   j["duration_s"] = m.duration_s;
@@ -89,7 +89,7 @@ void from_wire_json(const json& j, metrics::RunMetrics& m) {
   for (const auto& d : j.at("holder_deaths")) {
     m.holder_deaths.push_back({d.at(0).get<std::uint64_t>(), d.at(1).get<int>(), d.at(2).get<std::string>(),
                                d.at(3).get<std::string>(), optional_from(d.at(4)), d.at(5).get<int>(),
-                               d.at(6).get<std::uint64_t>()});
+                               d.at(6).get<std::uint64_t>(), d.at(7).get<std::string>()});
   }
   m.fault_killed_builds = j.at("fault_killed").get<std::vector<std::uint64_t>>();
   m.duration_s = j.at("duration_s").get<double>();

@@ -231,6 +231,7 @@ nlohmann::json run_json(const RunReport& report) {
                       {"kind", kind_name(outcome, d.kind)},
                       {"reason", d.reason},
                       {"lock", d.lock},
+                      {"key", d.key},
                       {"next_build", d.next_build ? json(*d.next_build) : json(nullptr)},
                       {"next_kind", d.next_build ? json(kind_name(outcome, d.next_kind)) : json(nullptr)},
                       {"next_wait_us", d.next_build ? json(d.next_wait_us) : json(nullptr)}});

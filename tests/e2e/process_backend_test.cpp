@@ -495,6 +495,10 @@ TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step 
   const auto& death = doc["cells"][0]["holder_deaths"][0];
   CHECK(death["reason"] == "signal: killed by SIGKILL (fault kill_lock_holder)");
   CHECK(death["lock"] == "roots/shared /cache");
+  // The same cache as the timeline names it: the death matches its own lock event.
+  bool matched = false;
+  for (const auto& e : doc["cells"][0]["lock_events"]) matched = matched || (e["build"] == death["build"] && e["key"] == death["key"]);
+  CHECK(matched);
   // The report says what was injected, and whom it killed: the build that died holding.
   const auto& fault = doc["cells"][0]["faults"]["kill_lock_holder"];
   CHECK(fault["after_s"] == 0.05);

@@ -72,7 +72,7 @@ TEST_CASE("a rank that started before rank 0 is clamped to the start of the time
 TEST_CASE("one rank's metrics cross the wire unchanged") {
   auto sent = rank_metrics(12, {1, 2, 3, 400000}, 7);
   sent->signatures["oom"] = 3;
-  sent->holder_deaths.push_back({7, 0, "signal: killed by SIGKILL", "roots/shared /cache", std::uint64_t{9}, 0, 1234});
+  sent->holder_deaths.push_back({7, 0, "signal: killed by SIGKILL", "roots/shared /cache", std::uint64_t{9}, 0, 1234, "roots/shared/c"});
   sent->double_holders.push_back({metrics::CollisionKind::lock_overlap, 0, 7, 0, 9, "roots/shared/c", 0});
   sent->fault_killed_builds = {7};
   const std::string bytes = mpi::encode_metrics(*sent);
@@ -88,6 +88,7 @@ TEST_CASE("one rank's metrics cross the wire unchanged") {
   CHECK(got->signatures.at("oom") == 3);
   REQUIRE(got->holder_deaths.size() == 1);
   CHECK(got->holder_deaths[0].next_build == std::uint64_t{9});
+  CHECK(got->holder_deaths[0].key == "roots/shared/c");
   CHECK(got->double_holders[0].victim_build == 9);
   CHECK(got->fault_killed_builds == std::vector<std::uint64_t>{7});
   CHECK(got->lock_events.events()[0].released_us == 400u);
