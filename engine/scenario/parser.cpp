@@ -15,6 +15,7 @@
 #include <tuple>
 #include <toml++/toml.h>
 #include <utility>
+#include <vector>
 
 #include "engine/command/output_check.hpp"
 #include "engine/command/signatures.hpp"
@@ -168,20 +169,28 @@ std::string join(std::span<const std::string_view> words) {
   return out;
 }
 
-// Why an id, target or file name is unsafe to join under a cache directory, or nullopt.
-std::optional<std::string> path_problem(std::string_view path) {
-  if (path.size() > k_max_path_bytes) return "longer than " + std::to_string(k_max_path_bytes) + " bytes";
-  if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
+// A path's components between slashes, empty ones included ("a//b/" is a, "", b, "").
+std::vector<std::string_view> components(std::string_view path) {
+  std::vector<std::string_view> parts;
   std::size_t start = 0;
   while (start <= path.size()) {
     std::size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
-    auto component = path.substr(start, end - start);
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// Why an id, target or file name is unsafe to join under a cache directory, or nullopt.
+std::optional<std::string> path_problem(std::string_view path) {
+  if (path.size() > k_max_path_bytes) return "longer than " + std::to_string(k_max_path_bytes) + " bytes";
+  if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  for (const auto component : components(path)) {
     if (component == "..") return "contains a \"..\" component";
     if (component.size() > model::k_max_name_bytes) {
       return "has a component longer than " + std::to_string(model::k_max_name_bytes) + " bytes";
     }
-    start = end + 1;
   }
   return std::nullopt;
 }
@@ -189,15 +198,8 @@ std::optional<std::string> path_problem(std::string_view path) {
 // True when every component is empty or "." ("", ".", "./", ".//."): the path names the
 // directory it is joined to, not something in it.
 bool names_nothing(std::string_view path) {
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const auto component = path.substr(start, end - start);
-    if (!component.empty() && component != ".") return false;
-    start = end + 1;
-  }
-  return true;
+  const auto parts = components(path);
+  return std::all_of(parts.begin(), parts.end(), [](std::string_view c) { return c.empty() || c == "."; });
 }
 
 bool has_control_chars(std::string_view text) {
