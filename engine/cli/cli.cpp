@@ -171,6 +171,7 @@ class ReportSink {
     for (const auto& format : formats) {
       if (report::is_file_format(format) && !m_beside_stream) m_file_formats.push_back(format);
     }
+    check_distinct_outputs();
     const std::string planned = !flags.out.empty() ? flags.out : m_to_results ? "results/report.json" : "";
     // The first format goes to stdout; any other file format needs a report to sit beside.
     for (std::size_t i = 1; i < formats.size() && (planned.empty() || m_beside_stream); ++i) {
@@ -218,6 +219,26 @@ class ReportSink {
   }
 
  private:
+  // The report, its exports and the JUnit file are different files, none of them the
+  // scenario file being run, and --out is not named like an export it asks for (`--format csv
+  // --out r.csv` put the JSON in r.csv and the CSV in r.csv.csv).
+  void check_distinct_outputs() const {
+    std::vector<fs::NamedPath> outputs{{"--out", m_flags.out}, {"--junit", m_flags.junit}};
+    for (const auto& format : m_file_formats) {
+      if (m_flags.out.empty()) break;
+      const std::string extension = report::sibling_path("r.json", format).substr(1);
+      if (m_flags.out.ends_with(extension)) {
+        const std::string stem = m_flags.out.substr(0, m_flags.out.size() - extension.size());
+        throw InputError("--out " + m_flags.out + ": names the JSON report, and the " + format +
+                         " is written beside it: --out " + stem + ".json writes both (" + m_flags.out + " the " + format + ")");
+      }
+      outputs.push_back({"--format " + format, report::sibling_path(m_flags.out, format)});
+    }
+    std::vector<fs::NamedPath> inputs;
+    if (!m_scenario.source.starts_with("builtin:")) inputs.push_back({"--scenario", m_scenario.source});
+    fs::check_distinct(outputs, inputs);
+  }
+
   const RunFlags& m_flags;
   const model::Scenario& m_scenario;
   bool m_beside_stream = false;  // --out is a device or pipe: no file formats beside it
@@ -225,26 +246,6 @@ class ReportSink {
   std::string m_path;
   std::vector<std::string> m_file_formats;
 };
-
-// The report, its exports and the JUnit file are different files, none of them the scenario
-// file being run.
-void check_outputs_distinct(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats) {
-  std::vector<fs::NamedPath> outputs{{"--out", flags.out}, {"--junit", flags.junit}};
-  for (const auto& format : formats) {
-    if (flags.out.empty() || !report::is_file_format(format)) continue;
-    // `--format csv --out r.csv` put the JSON in r.csv and the CSV in r.csv.csv.
-    const std::string extension = report::sibling_path("r.json", format).substr(1);
-    if (flags.out.ends_with(extension) && !fs::is_stream(flags.out)) {
-      const std::string stem = flags.out.substr(0, flags.out.size() - extension.size());
-      throw InputError("--out " + flags.out + ": names the JSON report, and the " + format + " is written beside it: --out " +
-                       stem + ".json writes both (" + flags.out + " the " + format + ")");
-    }
-    outputs.push_back({"--format " + format, report::sibling_path(flags.out, format)});
-  }
-  std::vector<fs::NamedPath> inputs;
-  if (!scenario.source.starts_with("builtin:")) inputs.push_back({"--scenario", scenario.source});
-  fs::check_distinct(outputs, inputs);
-}
 
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
@@ -255,7 +256,6 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
   const std::size_t planned = cells.size() * scenario.repeat;
-  check_outputs_distinct(flags, scenario, formats);
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();
   const std::string command_line = reproduce_command(scenario, file_repeat, flags);
