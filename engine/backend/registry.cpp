@@ -54,6 +54,16 @@ const std::vector<std::string>& not_measured(model::Backend backend) {
   return k_none;
 }
 
+std::vector<std::string> ignored_settings(const model::Scenario& s) {
+  std::vector<std::string> ignored;
+  const bool spawns = s.run.backend == model::Backend::process || s.run.backend == model::Backend::command;
+  if (s.run.build_timeout_ms > 0 && !spawns) {
+    ignored.push_back(std::string("build_timeout (--build-timeout) is not applied by backend ") + model::to_string(s.run.backend) +
+                      ": only the process and command backends stop a build that runs too long");
+  }
+  return ignored;
+}
+
 // A [command] step may have no operations and a kind no steps: only the command backend
 // runs those; the other backends would run nothing and call it a pass.
 void validate(const model::Scenario& s) {

@@ -20,4 +20,9 @@ void validate(const model::Scenario& scenario);
 // skipped, never judged as 0 (results/README.md "Not measured").
 const std::vector<std::string>& not_measured(model::Backend backend);
 
+// What the scenario sets that its backend does not apply (a build timeout in-process: its
+// builds are the engine's own operations, not processes to stop), one sentence each; the
+// run goes on without it.
+std::vector<std::string> ignored_settings(const model::Scenario& scenario);
+
 }  // namespace cachestress::backend

@@ -10,6 +10,22 @@
 namespace cachestress::cli {
 namespace {
 
+// A count option: a whole number in [low, high], said so when it is not ("-1", "abc", "2.5"),
+// before CLI11's own conversion would say only "Could not convert".
+CLI::Validator whole_number(unsigned long low, unsigned long high) {
+  const std::string range = std::to_string(low) + ".." + std::to_string(high);
+  return CLI::Validator(
+      [low, high, range](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits) {
+          const unsigned long value = std::stoul(text);
+          if (value >= low && value <= high) return {};
+        }
+        return "must be a whole number in " + range + ", not '" + text + "'";
+      },
+      range);
+}
+
 void add_run_options(CLI::App& app, RunFlags& f) {
   app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
   const auto table = scenario::run_settings();
@@ -23,8 +39,10 @@ void add_run_options(CLI::App& app, RunFlags& f) {
                                                                          : "NUMBER";
     app.add_option(std::string(setting.flag), f.settings[i], scenario::flag_help(setting))->type_name(type);
   }
-  app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)");
-  app.add_option("--io-threads", f.io_threads, "threads that run in-process builds' file operations (default 8)");
+  app.add_option("--lock-threads", f.lock_threads, "dedicated kernel-lock waiter threads (default 8)")
+      ->check(whole_number(1, 1024));
+  app.add_option("--io-threads", f.io_threads, "threads that run in-process builds' file operations (default 8)")
+      ->check(whole_number(1, 1024));
   app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_flag("--allow-failed-builds", f.allow_failed_builds,
@@ -37,14 +55,16 @@ void add_run_options(CLI::App& app, RunFlags& f) {
       ->take_all();
   app.add_option("--sweep", f.sweep, "KEY=V1,V2,...: run every combination (repeatable), e.g. concurrency=1,2,4,8")
       ->take_all();
-  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved; the report and terminal give median, MAD, min, max");
+  app.add_option("--repeat", f.repeat, "run each sweep cell K times, interleaved; the report and terminal give median, MAD, min, max")
+      ->check(whole_number(1, model::k_max_repeat));
   app.add_option("--warmup", f.warmup, "run each sweep cell N times first and discard those runs (default 0)")
-      ->check(CLI::Range(0u, model::k_max_repeat));
+      ->check(whole_number(0, model::k_max_repeat));
   app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
   app.add_flag("-v,--verbose", f.verbosity,
                "-v: debug (settings, workspace, command setup, each run's end); -vv: trace (also every build's start and "
                "end, with its failure)");
-  app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");
+  auto* quiet = app.add_flag("-q,--quiet", f.quiet, "errors and failed expectations only (a passing text run prints nothing)");
+  quiet->excludes("--verbose");  // which of the two was meant is not ours to guess
 }
 
 CLI::App* add_report_subcommand(CLI::App& app, ReportFlags& f) {

@@ -147,6 +147,24 @@ const char* type_name(const toml::node& node) {
   return "nothing";
 }
 
+// A [run] or [sweep] value as check_file_value reads it: its TOML type, and its value.
+FileValue file_value(const toml::node& node) {
+  FileValue value;
+  value.type_name = type_name(node);
+  if (const auto* i = node.as_integer()) {
+    value.kind = FileValue::Kind::integer;
+    value.integer = i->get();
+  } else if (const auto* f = node.as_floating_point()) {
+    value.kind = FileValue::Kind::floating;
+    value.floating = f->get();
+  } else if (const auto* text = node.as_string()) {
+    value.kind = FileValue::Kind::string;
+    value.string = unshift(text->get());
+    value.shown = quoted(text->get());
+  }
+  return value;
+}
+
 bool is_bare_key(std::string_view key) {
   return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -516,8 +534,11 @@ class Parser {
       if (!values || values->empty()) fail(at(node), path, "expected a non-empty array of values, such as [1, 2, 4]");
       model::SweepAxis axis;
       axis.key = std::string(key.str());
+      const RunSetting& setting = *find_setting(axis.key);  // a sweep key is a setting's
       for (std::size_t i = 0; i < values->size(); ++i) {
         const auto& value = *values->get(i);
+        // Typed as in [run]: concurrency = ["2"] is refused there, so here too.
+        if (std::string error; !check_file_value(setting, file_value(value), error)) fail(at(value), indexed(path, i), error);
         std::string text;
         if (const auto* s = value.as_string()) text = unshift(s->get());
         else if (const auto* n = value.as_integer()) text = std::to_string(n->get());
@@ -554,21 +575,8 @@ class Parser {
     for (const auto& setting : run_settings()) {
       const auto* n = setting.in_run_section ? run.get(setting.key) : nullptr;
       if (!n) continue;
-      FileValue value;
-      value.type_name = type_name(*n);
-      if (const auto* i = n->as_integer()) {
-        value.kind = FileValue::Kind::integer;
-        value.integer = i->get();
-      } else if (const auto* f = n->as_floating_point()) {
-        value.kind = FileValue::Kind::floating;
-        value.floating = f->get();
-      } else if (const auto* text = n->as_string()) {
-        value.kind = FileValue::Kind::string;
-        value.string = unshift(text->get());
-        value.shown = quoted(text->get());
-      }
       std::string error;
-      const auto checked = check_file_value(setting, value, error);
+      const auto checked = check_file_value(setting, file_value(*n), error);
       if (!checked) fail(at(*n), "run." + std::string(setting.key), error);
       setting.set(scenario, *checked);
     }

@@ -123,8 +123,8 @@ const std::array k_settings{
                .help = "a lock wait longer than SECONDS fails the build (deadlock or lock-timeout; 0: wait forever)",
                .get = get_ms<&RunConfig::lock_timeout_ms>, .set = set_ms<&RunConfig::lock_timeout_ms>},
     RunSetting{.key = "env_policy", .flag = "--env-policy", .type = SettingType::choice, .choices = "propagate, drop",
-               .help = "process and command backends: propagate (each build's TMPDIR is its cache root) "
-                       "| drop (TMPDIR lost: one server root)",
+               .help = "propagate (each build's TMPDIR, its isolation's cache root, reaches the builder) "
+                       "| drop (TMPDIR lost, as under podman --remote: every build uses one server root)",
                .get = get_choice<&RunConfig::env_policy>, .set = set_choice<&RunConfig::env_policy, &model::parse_env_policy>},
     RunSetting{.key = "build_timeout", .flag = "--build-timeout", .type = SettingType::duration, .unit = "s",
                .max_number = k_max_timeout_s,

@@ -63,11 +63,16 @@ std::vector<Cell> plan_cells(const model::Scenario& scenario) {
   }
   // Every cell can run, before any does: an error found at cell 2 replaced the report with
   // cell 1's and exited 2.
+  std::vector<std::string> ignored;  // once each, however many cells share it
   for (const auto& cell : cells) {
     const model::Scenario resolved = cell_scenario(scenario, cell);
     scenario::check_joined_settings(resolved);
     backend::validate(resolved);
+    for (auto& text : backend::ignored_settings(resolved)) {
+      if (std::find(ignored.begin(), ignored.end(), text) == ignored.end()) ignored.push_back(std::move(text));
+    }
   }
+  for (const auto& text : ignored) spdlog::warn("{}", text);
   return cells;
 }
 

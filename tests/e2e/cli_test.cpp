@@ -76,6 +76,11 @@ TEST_CASE("usage and input errors exit 2 with one line and leave nothing behind"
       {{"--scenario", "locked", "--semantics", "docker"}, "--semantics"},
       {{"--scenario", "locked", "--format", "xml"}, "--format"},
       {{"--no-such-flag"}, "--no-such-flag"},
+      // A count says what it takes, not "Could not convert" or "not in range" for a word.
+      {{"--scenario", "locked", "--lock-threads", "-1"}, "--lock-threads: must be a whole number in 1..1024, not '-1'"},
+      {{"--scenario", "locked", "--warmup", "abc"}, "--warmup: must be a whole number in 0..1000, not 'abc'"},
+      {{"--scenario", "locked", "--repeat", "2.5"}, "--repeat: must be a whole number in 1..1000, not '2.5'"},
+      {{"--scenario", "locked", "-q", "-v"}, "--verbose excludes --quiet"},
   };
   for (const auto& c : cases) {
     INFO("args: " << c.args.front() << " ... " << c.args.back());

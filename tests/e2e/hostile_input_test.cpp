@@ -436,8 +436,8 @@ TEST_CASE("10^9 builds or concurrency 10^7 is a clear limit, exit 2, not an allo
     check({"--scenario", "locked", "--concurrency", "4294967296"}, "--concurrency");
     check({"--scenario", "locked", "--isolation", "per-group:10000000"}, "--isolation");
     check({"--scenario", "locked", "--lock-threads", "10000000"}, "--lock-threads");
-    check({"--scenario", "locked", "--io-threads", "0"}, "--io-threads: must be between 1 and 1024");
-    check({"--scenario", "locked", "--io-threads", "2000"}, "--io-threads: must be between 1 and 1024");
+    check({"--scenario", "locked", "--io-threads", "0"}, "--io-threads: must be a whole number in 1..1024");
+    check({"--scenario", "locked", "--io-threads", "2000"}, "--io-threads: must be a whole number in 1..1024");
   }
   CHECK(box.canary_unchanged());
 }

@@ -126,6 +126,23 @@ TEST_CASE("a sweep of one value is one run with that value", "[e2e][settings]") 
   CHECK(a["sweep"]["keys"] == nlohmann::json::array({"concurrency"}));
 }
 
+TEST_CASE("a build timeout the backend does not apply is said once, and the run goes on", "[e2e][settings]") {
+  TempDir tmp;
+  const std::string warning = "build_timeout (--build-timeout) is not applied by backend inproc";
+  RunSpec spec;
+  spec.env["TMPDIR"] = tmp.path();
+  spec.args = {"--scenario", "locked", "--builds", "3", "--build-timeout", "1", "--sweep", "concurrency=1,2", "--out", tmp / "a.json"};
+  const auto inproc = run_binary(spec);
+  CHECK(inproc.exit_code == 0);
+  // Once, though both cells have it.
+  CHECK(inproc.err.find(warning) != std::string::npos);
+  CHECK(inproc.err.find(warning) == inproc.err.rfind(warning));
+  spec.args = {"--scenario", "locked", "--builds", "3", "--build-timeout", "1", "--backend", "process", "--out", tmp / "b.json"};
+  const auto process = run_binary(spec);
+  CHECK(process.exit_code == 0);
+  CHECK_THAT(process.err, !Catch::Contains("is not applied"));
+}
+
 TEST_CASE("command_line reproduces a sweep of a built-in scenario with every flag given", "[e2e][settings]") {
   TempDir tmp;
   std::vector<std::string> args = {"run", "--scenario", "locked", "--sweep", "concurrency=1,4", "--repeat", "2", "--backend",

@@ -149,6 +149,30 @@ TEST_CASE("reproduce_args names every setting once and the sweep as a sweep", "[
   CHECK(same_scenario(back, s));
 }
 
+TEST_CASE("a [sweep] value is typed as its [run] key is: concurrency = [\"2\"] is refused in both", "[scenario][settings]") {
+  // The sweep used to take any string and read it as flag text, so ["2"] ran where [run]
+  // refused "2". Each sweepable key gets a value of a type its [run] key refuses; both say
+  // the same after the field's name.
+  for (const auto key : sweep_keys()) {
+    const RunSetting& setting = *find_setting(key);
+    const std::string wrong = setting.type == SettingType::choice     ? "2"
+                              : setting.type == SettingType::duration ? "true"
+                                                                      : "\"2\"";
+    INFO(key << " = " << wrong);
+    const std::string in_sweep =
+        error_of([&] { parse_scenario(file_with("seed = 1\n[sweep]\n" + std::string(key) + " = [" + wrong + "]"), "t.toml", "t"); });
+    const std::string sweep_field = "sweep." + std::string(key) + "[0]: ";
+    REQUIRE(in_sweep.find(sweep_field) != std::string::npos);
+    CHECK_THAT(in_sweep, Catch::Contains("(got "));
+    if (!setting.in_run_section) continue;  // sharing is a mount's, not a [run] key
+    const std::string in_run = error_of([&] { parse_scenario(file_with(std::string(key) + " = " + wrong), "t.toml", "t"); });
+    const std::string run_field = "run." + std::string(key) + ": ";
+    REQUIRE(in_run.find(run_field) != std::string::npos);
+    CHECK(in_sweep.substr(in_sweep.find(sweep_field) + sweep_field.size()) == in_run.substr(in_run.find(run_field) + run_field.size()));
+    CHECK(in_sweep.starts_with("t.toml:5:"));
+  }
+}
+
 TEST_CASE("a sweep value that repeats an earlier one is an input error, as a flag and in a file", "[scenario][settings]") {
   const model::Scenario base = parse_scenario(file_with("builds = 3"), "t.toml", "t");
   CHECK(error_of([&] { parse_sweep_flag("concurrency=1,2,1", base); }) ==
