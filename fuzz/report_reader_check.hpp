@@ -86,7 +86,9 @@ inline std::string check_report_reader(std::string_view bytes) {
     document = report::read_report_text(bytes, std::string(k_fuzz_report));
   } catch (const InputError& e) {
     const std::string message = e.what();
-    if (!message.starts_with(std::string(k_fuzz_report) + ": ")) return "InputError does not name the file: " + message;
+    // "fuzz.json: ..." or, for a JSON syntax error, "fuzz.json:LINE:COLUMN: ...".
+    const std::string name(k_fuzz_report);
+    if (!message.starts_with(name + ":")) return "InputError does not name the file: " + message;
     return {};
   } catch (const std::exception& e) {
     return std::string("read_report_text threw something other than InputError: ") + e.what();

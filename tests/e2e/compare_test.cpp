@@ -1,5 +1,9 @@
 // `cachestress compare BASE.json NEW.json`: the verdicts CI relies on and their exit codes.
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -163,6 +167,65 @@ TEST_CASE("compare input errors exit 2: missing file, other scenario, other sche
   CHECK(run_binary({"compare", locked, tmp / "broken.json"}).exit_code == 2);
   CHECK(run_binary({"compare", locked, locked, "--threshold", "ten"}).exit_code == 2);
   CHECK(run_binary({"compare", locked, locked, "--format", "xml"}).exit_code == 2);
+}
+
+TEST_CASE("a report the schema refuses is an input error for compare and report, naming the field; no page is written",
+          "[e2e][compare][report]") {
+  // A hand-edited -1 (or 1.5) collisions used to be judged: "REGRESSION (rose from 0)", exit 1,
+  // and report drew a page with "collisions -1".
+  TempDir tmp;
+  const auto good = locked_report(tmp, "good.json", "4");
+  struct Edit {
+    std::string pointer;
+    nlohmann::json value;
+    std::string message;
+  };
+  const std::vector<Edit> edits{
+      {"/cells/0/summary/collisions/total", -1, "cells[0].summary.collisions.total: expected a count (a whole number >= 0), got -1"},
+      {"/cells/0/summary/collisions/total", 1.5, "cells[0].summary.collisions.total: expected a count (a whole number >= 0), got 1.5"},
+      {"/cells/0/summary/builds_per_s", -5, "cells[0].summary.builds_per_s: expected a number >= 0, got -5"},
+      {"/cells/0/summary/lock_wait_us/count", 2.5, "cells[0].summary.lock_wait_us.count: expected a count"},
+      {"/cells/0/values", nlohmann::json::array(), "cells[0].values: expected an object"},
+      {"/cells", nlohmann::json::array(), "schema_version 2 report has no cells"},
+  };
+  for (const auto& edit : edits) {
+    INFO(edit.pointer << " = " << edit.value.dump());
+    auto doc = read_json_file(good);
+    doc[nlohmann::json::json_pointer(edit.pointer)] = edit.value;
+    write_text(tmp / "bad.json", doc.dump());
+    const auto compared = run_binary({"compare", good, tmp / "bad.json"});
+    CHECK(compared.exit_code == 2);
+    CHECK_THAT(compared.err, Catch::Contains(tmp / "bad.json: " + edit.message));
+    CHECK(compared.out.empty());
+    const auto page = run_binary({"report", tmp / "bad.json", "-o", tmp / "page.html"});
+    CHECK(page.exit_code == 2);
+    CHECK_THAT(page.err, Catch::Contains(edit.message));
+    CHECK_FALSE(std::filesystem::exists(tmp / "page.html"));
+  }
+}
+
+TEST_CASE("compare and report say where a report's JSON breaks, and refuse what is not a regular file without reading it",
+          "[e2e][compare][report]") {
+  TempDir tmp;
+  const auto good = locked_report(tmp, "good.json", "4");
+  write_text(tmp / "nan.json", "{\n  \"schema_version\": NaN}");
+  const auto nan = run_binary({"compare", good, tmp / "nan.json"});
+  CHECK(nan.exit_code == 2);
+  CHECK_THAT(nan.err, Catch::Contains(tmp / "nan.json:2:21: not valid JSON: "));
+  // /dev/zero was read until memory ran out; a FIFO nobody writes to hung the open.
+  REQUIRE(::mkfifo((tmp / "fifo.json").c_str(), 0600) == 0);
+  for (const std::string& input : {std::string("/dev/zero"), tmp / "fifo.json", tmp.path()}) {
+    INFO(input);
+    const auto started = std::chrono::steady_clock::now();
+    const auto compared = run_binary({"compare", good, input});
+    CHECK(compared.exit_code == 2);
+    CHECK_THAT(compared.err, Catch::Contains(input + ": not a regular file"));
+    const auto page = run_binary({"report", input, "-o", tmp / "page.html"});
+    CHECK(page.exit_code == 2);
+    CHECK_THAT(page.err, Catch::Contains(input + ": not a regular file"));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp / "page.html"));
 }
 
 }  // namespace cachestress::e2e
