@@ -45,10 +45,24 @@ std::vector<Group> group_cells(const nlohmann::json& document, const std::string
   return groups;
 }
 
+// A percentile of a distribution with no samples (lock_wait_us.p50 of a run in which no build
+// took a lock) is the report's placeholder 0, not a measurement: such runs are left out.
+bool has_samples(const nlohmann::json& cell, const std::string& path) {
+  const std::size_t dot = path.find('.');
+  if (dot == std::string::npos) return true;
+  const nlohmann::json& summary = cell["summary"];
+  const std::string group = path.substr(0, dot);
+  if (!summary.contains(group) || !summary[group].is_object() || !summary[group].contains("count")) return true;
+  const auto& count = summary[group]["count"];
+  return !count.is_number() || count.get<double>() > 0;
+}
+
 std::vector<double> metric_values(const Group& group, const MetricSpec& spec, const std::string& label) {
   std::vector<double> values;
   try {
-    for (const auto& cell : group.cells) values.push_back(report::summary_number(cell, spec.path));
+    for (const auto& cell : group.cells) {
+      if (has_samples(cell, spec.path)) values.push_back(report::summary_number(cell, spec.path));
+    }
   } catch (const InputError& e) {
     throw InputError(label + ": " + e.what());
   }
@@ -94,6 +108,36 @@ std::string values_text(const nlohmann::json& values) {
   std::string text;
   for (const auto& [key, value] : values.items()) text += (text.empty() ? "" : " ") + key + "=" + report::value_text(value);
   return text.empty() ? "(single run)" : text;
+}
+
+void add_note(std::vector<std::string>& notes, std::string note) {
+  if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(std::move(note));
+}
+
+bool was_interrupted(const nlohmann::json& run) {
+  // Only a true boolean says so: a report's field of another type is not read as one.
+  return run.is_object() && run.contains("interrupted") && run["interrupted"].is_boolean() && run["interrupted"].get<bool>();
+}
+
+// The group's runs that ran to their end. An interrupted repetition (SIGINT during the 4th of 6)
+// is left out of the test, with a note: its partial figures are not one more sample of the
+// same run. When every run of the group was interrupted they are kept, noted as partial.
+Group complete_runs(const Group& group, const std::string& label, std::vector<std::string>& notes) {
+  Group complete{group.key, group.values, {}};
+  for (const auto& run : group.cells) {
+    if (!was_interrupted(run)) complete.cells.push_back(run);
+  }
+  const bool repeated = group.cells.size() > 1;
+  const std::string what = group.values.empty() ? std::string() : values_text(group.values) + " ";
+  for (std::size_t i = 0; i < group.cells.size(); ++i) {
+    if (!was_interrupted(group.cells[i])) continue;
+    std::string note = complete.cells.empty()
+                           ? label + ": " + (repeated ? "every run " : "the run ") + what + "was interrupted (partial results)"
+                           : label + ": run " + what + (repeated ? "repetition " + std::to_string(i + 1) + " of " + std::to_string(group.cells.size()) + " " : "") +
+                                 "was interrupted: left out of the test";
+    add_note(notes, std::move(note));
+  }
+  return complete.cells.empty() ? group : complete;
 }
 
 }  // namespace
@@ -206,10 +250,16 @@ void decide(MetricResult& r, const Options& options) {
     return;
   }
   r.verdict = Verdict::inconclusive;
+  // Even runs that never overlap give at best p = 2 / C(m+n, m), times the tests Holm corrects
+  // over: 4 vs 4 runs among 6 tested metrics cannot get below 0.17. Not noise: too few runs.
+  const bool cannot_reach = r.p_value && smallest_p_value(r.base.size(), r.fresh.size()) * static_cast<double>(r.holm_tests) >= options.alpha;
   if (!r.p_value) {
     r.reason = fmt::format("{} vs {} runs: no test", r.base.size(), r.fresh.size());
   } else if (!r.effect_low) {
     r.reason = "too few runs for an interval";
+  } else if (cannot_reach && !significant) {
+    r.reason = fmt::format("too few runs: {} vs {} cannot reach p < {:g} over {} tests", r.base.size(), r.fresh.size(),
+                           options.alpha, r.holm_tests);
   } else if (significant) {
     r.reason = "significant, but the effect may be below the minimum";
   } else {
@@ -219,7 +269,8 @@ void decide(MetricResult& r, const Options& options) {
   // The shift to resolve: the one observed, or the minimum effect when that is smaller (to
   // tell "no change" apart, the interval must shrink below it).
   const double shift = std::max(std::fabs(r.effect), options.min_effect) * scale;
-  r.repetitions_needed = repetitions_needed(run_spread(r.base, r.fresh), shift, options.alpha);
+  r.repetitions_needed = repetitions_needed(run_spread(r.base, r.fresh), shift, options.alpha, r.holm_tests,
+                                            std::min(r.base.size(), r.fresh.size()));
 }
 
 bool Comparison::regression() const {
@@ -278,31 +329,32 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
       c.only_in_base.push_back(b.values);
       continue;
     }
-    for (const auto* side : {&b, &*n}) {
-      const std::string& label = side == &b ? c.base_label : c.new_label;
-      for (const auto& run : side->cells) {
-        std::string note = label + ": run " + values_text(b.values) + " was interrupted (partial results)";
-        // Only a true boolean says so: a report's field of another type is not read as one.
-        const bool interrupted = run.is_object() && run.contains("interrupted") && run["interrupted"].is_boolean() && run["interrupted"].get<bool>();
-        if (interrupted && std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) {
-          c.notes.push_back(std::move(note));
-        }
-      }
-    }
+    const Group base_group = complete_runs(b, c.base_label, c.notes);
+    const Group new_group = complete_runs(*n, c.new_label, c.notes);
     CellComparison cell;
     cell.values = b.values;
-    cell.base_runs = b.cells.size();
-    cell.new_runs = n->cells.size();
+    cell.base_runs = base_group.cells.size();
+    cell.new_runs = new_group.cells.size();
     for (const MetricSpec& spec : compared_metrics()) {
-      if (!group_measures(b, spec.path) || !group_measures(*n, spec.path)) {
-        std::string note = std::string(spec.path) + ": not measured by the backend of one side, not compared";
-        if (std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) c.notes.push_back(std::move(note));
+      if (!group_measures(base_group, spec.path) || !group_measures(new_group, spec.path)) {
+        add_note(c.notes, std::string(spec.path) + ": not measured by the backend of one side, not compared");
         continue;
       }
-      cell.metrics.push_back(judge_metric(spec, metric_values(b, spec, c.base_label), metric_values(*n, spec, c.new_label), options));
+      auto base_values = metric_values(base_group, spec, c.base_label);
+      auto new_values = metric_values(new_group, spec, c.new_label);
+      if (base_values.empty() || new_values.empty()) {
+        // All 20 builds failed on both sides: their latency "0 us -> 0 us" said "no change".
+        const std::string side = base_values.empty() && new_values.empty() ? std::string("either side")
+                                 : base_values.empty()                     ? c.base_label
+                                                                           : c.new_label;
+        add_note(c.notes, std::string(spec.path) + ": no samples on " + side + (b.values.empty() ? "" : " at " + values_text(b.values)) +
+                              " (no build completed, or none took a lock), not compared");
+        continue;
+      }
+      cell.metrics.push_back(judge_metric(spec, std::move(base_values), std::move(new_values), options));
     }
-    for (std::size_t i = 0; i < std::min(b.cells.size(), n->cells.size()); ++i) {
-      diff_objects(b.cells[i]["config"], n->cells[i]["config"], "config.", c.differences);
+    for (std::size_t i = 0; i < std::min(base_group.cells.size(), new_group.cells.size()); ++i) {
+      diff_objects(base_group.cells[i]["config"], new_group.cells[i]["config"], "config.", c.differences);
     }
     c.cells.push_back(std::move(cell));
   }
@@ -328,6 +380,7 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
   const std::vector<double> adjusted = holm_adjust(raw);
   for (std::size_t i = 0; i < tested.size(); ++i) {
     tested[i]->p_adjusted = adjusted[i];
+    tested[i]->holm_tests = tested.size();
     decide(*tested[i], options);
   }
   diff_objects(base.value("environment", nlohmann::json::object()), fresh.value("environment", nlohmann::json::object()),

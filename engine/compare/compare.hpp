@@ -61,6 +61,7 @@ struct MetricResult {
   Verdict verdict = Verdict::inconclusive;
   std::string reason;                // why, in a few words ("1 vs 1 runs: no test", ...)
   std::optional<std::size_t> repetitions_needed;  // inconclusive: runs a side that would decide
+  std::size_t holm_tests = 1;        // the p-values p_adjusted was corrected over (1: tested alone)
   bool rose_from_zero = false;       // the zero-tolerance rule decided
   bool constant = false;             // every value on both sides is the same: nothing to test
 };

@@ -168,9 +168,9 @@ std::vector<double> holm_adjust(const std::vector<double>& p_values) {
   return adjusted;
 }
 
-std::size_t repetitions_needed(double sigma, double effect, double alpha) {
-  std::size_t floor = 2;
-  while (floor < 1000 && smallest_p_value(floor, floor) >= alpha) ++floor;
+std::size_t repetitions_needed(double sigma, double effect, double alpha, std::size_t tests, std::size_t more_than) {
+  std::size_t floor = std::max<std::size_t>(2, more_than + 1);
+  while (floor < 1000 && smallest_p_value(floor, floor) * static_cast<double>(std::max<std::size_t>(tests, 1)) >= alpha) ++floor;
   if (!(effect > 0) || !(sigma > 0)) return floor;
   const double z = normal_quantile(1 - alpha / 2) + normal_quantile(0.8);
   const double n = 2 * std::pow(z * sigma / effect, 2) / 0.955;

@@ -37,7 +37,9 @@ std::vector<double> holm_adjust(const std::vector<double>& p_values);
 // Repetitions a side a U test would need to call an effect of `effect` (same unit as the
 // values) at alpha with 80% power, given the spread `sigma` of one run: the normal
 // approximation 2 ((z_a/2 + z_0.8) sigma / effect)^2 / 0.955 (the U test's efficiency), and
-// never fewer than the smallest n whose best possible exact p-value is below alpha.
-std::size_t repetitions_needed(double sigma, double effect, double alpha);
+// never fewer than the smallest n whose best possible exact p-value, Holm-corrected over
+// `tests` p-values (the smallest is multiplied by all of them), is below alpha, nor fewer
+// than `more_than` + 1 (the runs that already failed to decide).
+std::size_t repetitions_needed(double sigma, double effect, double alpha, std::size_t tests = 1, std::size_t more_than = 0);
 
 }  // namespace cachestress::compare

@@ -152,6 +152,64 @@ TEST_CASE("the statistics: exact KS, Hodges-Lehmann interval, Holm, repetitions 
   CHECK(holm[2] == Approx(0.06));
   CHECK(repetitions_needed(0, 10, 0.05) == 4);
   CHECK(repetitions_needed(10, 10, 0.05) == 17);  // 2 (1.96 + 0.84)^2 / 0.955 = 16.4
+  // Holm over 6 tests multiplies the best p of 4 vs 4 (2/70) to 0.17: 5 a side (6 * 2/252 < 0.05).
+  CHECK(repetitions_needed(0, 10, 0.05, 6) == 5);
+  // Runs that already failed to decide are never the advice: more than 6.
+  CHECK(repetitions_needed(1, 1000, 0.05, 1, 6) == 7);
+}
+
+TEST_CASE("runs that never overlap but are too few for Holm's correction are 'too few runs', and the advice can decide",
+          "[unit][compare]") {
+  // Every base run below every new one, 4 a side, 6 tested metrics: the best p is 2/70, times
+  // 6 is 0.17. The reason used to be "too noisy to decide" and the advice "about 4 runs a
+  // side", the runs already there.
+  std::vector<nlohmann::json> base, fresh;
+  for (int i = 0; i < 4; ++i) {
+    base.push_back(run("s", 100 + i, 1000 + i, 0));
+    fresh.push_back(run("s", 50 + i, 5000 + i, 0));
+  }
+  for (auto* side : {&base, &fresh}) {
+    for (std::size_t i = 0; i < side->size(); ++i) {
+      (*side)[i]["summary"]["build_latency_us"] = {{"p50", 1000.0 * (side == &base ? 1 : 3) + i}, {"p99", 2000.0 * (side == &base ? 1 : 3) + i}};
+    }
+  }
+  const Comparison c = compare_reports(repeated(base), repeated(fresh), Options{}, false, "a", "b");
+  REQUIRE(c.tested() == 6);
+  const MetricResult& wait = metric(c, "lock_wait_us.p99");
+  CHECK(wait.verdict == Verdict::inconclusive);
+  CHECK(wait.reason == "too few runs: 4 vs 4 cannot reach p < 0.05 over 6 tests");
+  REQUIRE(wait.repetitions_needed);
+  CHECK(*wait.repetitions_needed >= 5);
+  // Five a side of the same runs decide.
+  base.push_back(run("s", 104, 1004, 0));
+  fresh.push_back(run("s", 54, 5004, 0));
+  base.back()["summary"]["build_latency_us"] = {{"p50", 1004}, {"p99", 2004}};
+  fresh.back()["summary"]["build_latency_us"] = {{"p50", 3004}, {"p99", 6004}};
+  const Comparison five = compare_reports(repeated(base), repeated(fresh), Options{}, false, "a", "b");
+  CHECK(metric(five, "lock_wait_us.p99").verdict == Verdict::regression);
+}
+
+TEST_CASE("percentiles of runs with no samples are not compared; an interrupted repetition is left out", "[unit][compare]") {
+  // Every build failed on both sides: latency "0 us -> 0 us" read "no change".
+  auto empty = run("s", 0, 0, 0);
+  empty["summary"]["lock_wait_us"]["count"] = 0;
+  empty["summary"]["build_latency_us"]["count"] = 0;
+  const Comparison c = compare_reports(repeated({empty, empty}), repeated({empty, empty}), Options{}, false, "a", "b");
+  for (const auto& m : c.cells.front().metrics) CHECK_THAT(m.spec->path, !Catch::StartsWith("lock_wait_us") && !Catch::StartsWith("build_latency_us"));
+  CHECK(std::count_if(c.notes.begin(), c.notes.end(), [](const std::string& n) { return n.find("no samples on either side") != std::string::npos; }) == 5);
+  // Six runs a side; the new side's 4th was interrupted with a tiny partial figure. It is
+  // left out (5 vs 6), and the note says which one.
+  std::vector<nlohmann::json> base, fresh;
+  for (int i = 0; i < 6; ++i) {
+    base.push_back(run("s", 100 + i, 1000 + i));
+    fresh.push_back(run("s", 100 + i, 1000 + i));
+  }
+  fresh[3]["summary"]["builds_per_s"] = 1;
+  fresh[3]["interrupted"] = true;
+  const Comparison partial = compare_reports(repeated(base), repeated(fresh), Options{}, false, "a", "b");
+  CHECK(partial.cells.front().new_runs == 5);
+  CHECK(metric(partial, "builds_per_s").fresh.size() == 5);
+  CHECK(std::find(partial.notes.begin(), partial.notes.end(), "b: run repetition 4 of 6 was interrupted: left out of the test") != partial.notes.end());
 }
 
 TEST_CASE("collisions rising from 0 are always a regression", "[unit][compare]") {
