@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/report/markup.hpp"
 #include "engine/report/report_rows.hpp"
 
 namespace cachestress::compare {
@@ -155,9 +156,10 @@ std::string to_text(const Comparison& c) {
 std::string to_markdown(const Comparison& c) {
   std::string out = std::string("### cachestress compare: ") +
                     (c.regression() ? "**regression**" : c.inconclusive() ? "**inconclusive**" : "no regression") + "\n\n";
-  for (const auto& line : header_lines(c)) out += "- " + line + "\n";
+  // Labels, scenario names and notes come from report files: inert text, not Markdown.
+  for (const auto& line : header_lines(c)) out += "- " + report::markdown_escape(line) + "\n";
   for (const auto& cell : c.cells) {
-    out += "\n**" + run_title(cell) + "**\n\n";
+    out += "\n**" + report::markdown_escape(run_title(cell)) + "**\n\n";
     out += "| metric | base | new | change | effect [interval] | p (Holm) | verdict |\n|---|---:|---:|---:|---:|---:|---|\n";
     for (const auto& m : cell.metrics) {
       const std::string verdict = m.verdict == Verdict::regression ? "**" + verdict_text(m) + "**" : verdict_text(m);
@@ -166,8 +168,8 @@ std::string to_markdown(const Comparison& c) {
     }
   }
   out += "\n";
-  for (const auto& line : repetitions_lines(c)) out += "- repetitions: " + line + "\n";
-  out += "\nResult: " + result_text(c) + "\n";
+  for (const auto& line : repetitions_lines(c)) out += "- repetitions: " + report::markdown_escape(line) + "\n";
+  out += "\nResult: " + report::markdown_escape(result_text(c)) + "\n";
   return out;
 }
 

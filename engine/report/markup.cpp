@@ -23,4 +23,27 @@ std::string markup_escape(std::string_view text) {
   return out;
 }
 
+std::string markdown_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      if (std::string_view("\\`*_[]<>&|~").find(c) != std::string_view::npos) out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string markdown_code(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '`') c = '\'';
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
 }  // namespace cachestress::report

@@ -11,4 +11,14 @@ namespace cachestress::report {
 // XML forbids even escaped (all below 0x20 but tab, newline, return) become '?'.
 std::string markup_escape(std::string_view text);
 
+// Text made inert in GitHub-flavoured Markdown, in a paragraph, list item or table cell: the
+// characters that open HTML, links, emphasis, code or a cell boundary (\ ` * _ [ ] < > & | ~)
+// are backslash-escaped, and line breaks become spaces (a row or item is one line). A scenario
+// named "a|b<img src=x>" stays that text in a pull-request comment.
+std::string markdown_escape(std::string_view text);
+
+// Text for inside a `code span`: literal there already (HTML included), but a backtick would
+// end the span and a line break the line.
+std::string markdown_code(std::string_view text);
+
 }  // namespace cachestress::report

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/report/export_formatters.hpp"
+#include "engine/report/markup.hpp"
 #include "engine/report/report_rows.hpp"
 
 namespace cachestress::report {
@@ -12,21 +13,6 @@ std::string duration_text(double us) {
   if (us < 1000) return fmt::format("{:.0f} µs", us);
   if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
   return fmt::format("{:.2f} s", us / 1e6);
-}
-
-// A table cell: pipes would end the cell and newlines the row.
-std::string md_cell(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // The runs' settings; a swept one lists every value it took (a sweep's first cell is not the sweep).
@@ -60,7 +46,7 @@ std::string failed_expectations(const nlohmann::json& cell) {
 
 std::string to_markdown(const nlohmann::json& document) {
   const std::vector<ReportRow> rows = report_rows(document);
-  std::string out = fmt::format("### cachestress `{}`\n\n", md_cell(report_scenario(document)));
+  std::string out = fmt::format("### cachestress `{}`\n\n", markdown_code(report_scenario(document)));
   if (!rows.empty()) out += config_line(rows) + "\n\n";
 
   const bool sweep = !sweep_keys(document).empty() || rows.size() > 1;
@@ -74,14 +60,14 @@ std::string to_markdown(const nlohmann::json& document) {
     if (cell.value("interrupted", false)) label += " (interrupted)";
     const std::string failed = failed_expectations(cell);
     const auto& expectations = cell.value("expectations", nlohmann::json::array());
-    const std::string verdict = expectations.empty() ? "none" : failed.empty() ? "pass" : "**FAIL** " + failed;
-    if (sweep) out += "| " + md_cell(label.empty() ? "run" : label) + " ";
+    const std::string verdict = expectations.empty() ? "none" : failed.empty() ? "pass" : "**FAIL** " + markdown_escape(failed);
+    if (sweep) out += "| " + markdown_escape(label.empty() ? "run" : label) + " ";
     out += fmt::format("| {:.1f} | {} | {} | {} | {} | {} | {} |\n", summary_number(cell, "builds_per_s"),
                        duration_text(summary_number(cell, "lock_wait_us.p50")),
                        duration_text(summary_number(cell, "lock_wait_us.p99")),
                        duration_text(summary_number(cell, "build_latency_us.p99")),
                        summary_field(cell, "collisions.total").dump(), summary_field(cell, "builds.failed").dump(),
-                       md_cell(verdict));
+                       verdict);
   }
   return out;
 }

@@ -280,4 +280,13 @@ TEST_CASE("sweep cells are matched by their values; config differences are liste
   CHECK_THAT(to_text(c), Catch::Contains("concurrency=2") && Catch::Contains("only in new"));
 }
 
+TEST_CASE("compare's markdown keeps file and scenario names inert", "[unit][compare]") {
+  const auto doc = repeated({run("a|b<img src=x>", 100, 1000)});
+  const std::string md = to_markdown(compare_reports(doc, doc, Options{}, false, "r<script>.json", "r.json"));
+  for (std::size_t at = md.find_first_of("<>"); at != std::string::npos; at = md.find_first_of("<>", at + 1)) {
+    CHECK(md[at - 1] == '\\');  // every angle bracket escaped: no tag opens
+  }
+  CHECK_THAT(md, Catch::Contains("scenario a\\|b\\<img src=x\\>") && Catch::Contains("r\\<script\\>.json"));
+}
+
 }  // namespace cachestress::compare

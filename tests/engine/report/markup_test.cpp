@@ -17,4 +17,14 @@ TEST_CASE("markup escaping makes report text inert in XML HTML and SVG", "[unit]
   CHECK(markup_escape("µs → é") == "µs → é");  // UTF-8 passes through untouched
 }
 
+TEST_CASE("markdown escaping keeps report text inert in a pull-request comment", "[unit][report]") {
+  // A scenario named this rendered an image tag in `compare --format md`.
+  CHECK(markdown_escape("a|b<img src=x>") == "a\\|b\\<img src=x\\>");
+  CHECK(markdown_escape("[click](http://x) **bold** `code` ~~gone~~ a_b & c\\d") ==
+        "\\[click\\](http://x) \\*\\*bold\\*\\* \\`code\\` \\~\\~gone\\~\\~ a\\_b \\& c\\\\d");
+  CHECK(markdown_escape("line\nbreak\r") == "line break ");
+  CHECK(markdown_escape("concurrency=16 µs") == "concurrency=16 µs");
+  CHECK(markdown_code("a`b\nc<i>") == "a'b c<i>");
+}
+
 }  // namespace cachestress::report
