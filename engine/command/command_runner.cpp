@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/core/printable.hpp"
 #include "engine/model/failure.hpp"
 #include "engine/core/error.hpp"
 #include "engine/fs/output_file.hpp"
@@ -29,7 +30,8 @@ std::vector<std::string> first_lines(const ChildResult& r, std::size_t limit) {
     while (start < text->size() && lines.size() < limit) {
       auto end = text->find('\n', start);
       if (end == std::string::npos) end = text->size();
-      if (end > start) lines.push_back(text->substr(start, std::min<std::size_t>(end - start, 300)));
+      // Escaped here, where output becomes report text: a JSON string must be UTF-8.
+      if (end > start) lines.push_back(core::valid_utf8(std::string_view(*text).substr(start, std::min<std::size_t>(end - start, 300))));
       start = end + 1;
     }
   }

@@ -13,4 +13,9 @@ namespace cachestress::core {
 // everything else, other UTF-8 text included, unchanged.
 std::string printable(std::string_view text);
 
+// Only the bytes that are not UTF-8 escaped (\xNN), the rest unchanged: for text that goes
+// into JSON (which must be UTF-8; nlohmann throws on anything else), where controls are
+// escaped by JSON itself. A compiler's Latin-1 "caf\xe9" in a failed build's output.
+std::string valid_utf8(std::string_view text);
+
 }  // namespace cachestress::core

@@ -104,7 +104,9 @@ void from_wire_json(const json& j, metrics::RunMetrics& m) {
 std::string encode_metrics(const metrics::RunMetrics& m) {
   std::string bytes(sizeof(Histograms), '\0');
   std::memcpy(bytes.data(), &m.histograms, sizeof(Histograms));
-  bytes += to_wire_json(m).dump();
+  // A failure reason can quote a command's output: bytes that are not UTF-8 cross as U+FFFD
+  // rather than abort the rank (the report escapes its own text before this, in sweep_to_json).
+  bytes += to_wire_json(m).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return bytes;
 }
 

@@ -10,6 +10,7 @@
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/hosts_json.hpp"
 #include "engine/report/report.hpp"
+#include "engine/report/report_reader.hpp"
 
 namespace cachestress::report {
 namespace {
@@ -302,7 +303,7 @@ nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepIn
   doc["signal"] = signum != 0 ? json(signal_name(signum)) : json(nullptr);
   doc["cells"] = std::move(list);
   doc["aggregates"] = aggregates_json(cells, sweep);
-  return doc;
+  return valid_utf8_strings(doc);
 }
 
 }  // namespace cachestress::report

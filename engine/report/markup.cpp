@@ -1,8 +1,13 @@
 #include "engine/report/markup.hpp"
 
+#include "engine/core/printable.hpp"
+
 namespace cachestress::report {
 
-std::string markup_escape(std::string_view text) {
+std::string markup_escape(std::string_view raw) {
+  // XML and HTML documents we write are UTF-8: bytes that are not (a Latin-1 file name, a
+  // command's output) become \xNN first, as in the JSON report.
+  const std::string text = core::valid_utf8(raw);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {

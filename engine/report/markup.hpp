@@ -8,7 +8,8 @@ namespace cachestress::report {
 
 // Text made safe for element content and quoted attribute values in XML 1.0 and HTML:
 // & < > " ' become entities (&#39;, which HTML 4 also knows), and control characters that
-// XML forbids even escaped (all below 0x20 but tab, newline, return) become '?'.
+// XML forbids even escaped (all below 0x20 but tab, newline, return) become '?', and bytes
+// that are not UTF-8 become \xNN.
 std::string markup_escape(std::string_view text);
 
 // Text made inert in GitHub-flavoured Markdown, in a paragraph, list item or table cell: the

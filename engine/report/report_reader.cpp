@@ -80,19 +80,33 @@ void check_runs(const nlohmann::json& document, const std::string& path) {
 
 }  // namespace
 
-nlohmann::json printable_strings(const nlohmann::json& document) {
-  if (document.is_string()) return core::printable(document.get_ref<const std::string&>());
+namespace {
+
+// The document with `convert` applied to every string, object keys included.
+template <typename Convert>
+nlohmann::json converted_strings(const nlohmann::json& document, Convert convert) {
+  if (document.is_string()) return convert(document.get_ref<const std::string&>());
   if (document.is_array()) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& item : document) out.push_back(printable_strings(item));
+    for (const auto& item : document) out.push_back(converted_strings(item, convert));
     return out;
   }
   if (document.is_object()) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [key, value] : document.items()) out[core::printable(key)] = printable_strings(value);
+    for (const auto& [key, value] : document.items()) out[convert(key)] = converted_strings(value, convert);
     return out;
   }
   return document;
+}
+
+}  // namespace
+
+nlohmann::json printable_strings(const nlohmann::json& document) {
+  return converted_strings(document, [](std::string_view s) { return core::printable(s); });
+}
+
+nlohmann::json valid_utf8_strings(const nlohmann::json& document) {
+  return converted_strings(document, [](std::string_view s) { return core::valid_utf8(s); });
 }
 
 std::vector<nlohmann::json> report_cells(const nlohmann::json& document) {

@@ -27,6 +27,9 @@ nlohmann::json read_report_file(const std::string& path);
 // read back (an id from a scenario file, a failure reason) cannot drive the terminal: compare,
 // the HTML page and the md/csv exports print this.
 nlohmann::json printable_strings(const nlohmann::json& document);
+// Every string (keys included) with its non-UTF-8 bytes escaped (core::valid_utf8): what we
+// write is always JSON that serialises, whatever bytes a command printed or a path held.
+nlohmann::json valid_utf8_strings(const nlohmann::json& document);
 // The same checks on a report's text; path only names it in errors. What compare and report
 // read from other machines goes through here (fuzz/report_reader_check.hpp).
 nlohmann::json read_report_text(std::string_view text, const std::string& path);

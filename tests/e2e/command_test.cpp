@@ -83,6 +83,22 @@ TEST_CASE("a failed build keeps its full output and the report shows its first l
                            Catch::Contains("full output: " + tmp2.path() + "/r/failures/5.log"));
 }
 
+TEST_CASE("output that is not UTF-8 is escaped in every report, never a crash", "[e2e][command]") {
+  // A compiler's Latin-1 message (caf\xe9) aborted the run with nlohmann's type_error 316:
+  // exit 134, no report.
+  TempDir tmp;
+  const std::string run = "[\"sh\", \"-c\", \"printf 'caf\\\\351\\\\n'; exit 3\"]";
+  auto result = run_scenario(tmp, scenario(run), {"--format", "text,md,csv,bmf,gbench", "--junit", tmp / "junit.xml"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  CHECK(report["cells"][0]["failures"][0]["first_lines"][0] == "caf\\xe9");
+  CHECK_THAT(read_text(tmp / "junit.xml"), !Catch::Contains("\xe9"));
+  for (const char* name : {"report.bmf.json", "report.gbench.json"}) CHECK_NOTHROW(read_json_file(tmp / name));
+  CHECK_THAT(read_text(tmp / "report.md"), !Catch::Contains("\xe9"));
+}
+
 TEST_CASE("each build gets its own TMPDIR under per-build isolation and one under shared or drop", "[e2e][command]") {
   for (const char* isolation : {"per-build", "shared"}) {
     for (const char* policy : {"propagate", "drop"}) {

@@ -22,4 +22,12 @@ TEST_CASE("printable escapes C0, DEL and C1 controls and keeps other text", "[un
   CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");
 }
 
+TEST_CASE("valid_utf8 escapes only what is not UTF-8, for text that goes into JSON", "[unit][core]") {
+  CHECK(valid_utf8("caf\xe9\n") == "caf\\xe9\n");          // Latin-1 é; the newline is JSON's to escape
+  CHECK(valid_utf8("caf\xc3\xa9 \x1b[0m\t") == "caf\xc3\xa9 \x1b[0m\t");  // UTF-8 and controls unchanged
+  CHECK(valid_utf8("cut\xe9\x8d") == "cut\\xe9\\x8d");
+  CHECK(valid_utf8("\xed\xa0\x80") == "\\xed\\xa0\\x80");  // a surrogate is not UTF-8 either
+  CHECK(valid_utf8(std::string("nul\0x", 5)) == std::string("nul\0x", 5));
+}
+
 }  // namespace cachestress::core
