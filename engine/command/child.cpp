@@ -14,6 +14,7 @@ void Child::start(Spec spec, DoneFn done) {
   launch.timeout_ms = spec.timeout_ms;
   launch.kill_grace_ms = k_kill_grace_ms;
   launch.launcher = spec.launcher;
+  launch.end_group_on_exit = spec.end_group_on_exit;
   launch.spawn_errors = core::ChildProcess::SpawnErrors::reported;  // `done` says it, not start()
   // Called only while this Child exists (the launcher calls nothing after its owner is gone).
   (void)m_process.start(std::move(launch), [this, done = std::move(done)](const core::ChildExit& exit) {

@@ -41,6 +41,7 @@ class Child {
     std::string cwd;
     std::uint64_t timeout_ms = 0;   // 0: none
     Launcher launcher = Launcher::automatic;
+    bool end_group_on_exit = false;  // core::ChildProcess::Spec's: true for a build's command
   };
   using DoneFn = std::function<void(ChildResult&)>;
 

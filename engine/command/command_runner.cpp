@@ -205,6 +205,9 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
   spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
   spec.timeout_ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
+  // A build's background processes end with it, as in a RUN step: left running they kept a
+  // pipe open (a 1 s drain counted in its time) and wrote into the workspace after its removal.
+  spec.end_group_on_exit = true;
 
   auto argv = spec.argv;
   auto child = std::make_unique<Child>(m_loop.raw());

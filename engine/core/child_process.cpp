@@ -103,6 +103,7 @@ struct ChildProcess::State final : HandleData {
   Capture capture[2];
   CapturedOutput captured[2];
   std::uint64_t kill_grace_ms = k_default_kill_grace_ms;
+  bool end_group_on_exit = false;
 
   bool via_pidfd = false;  // posix_spawn + pidfd (exit_watch), or uv_spawn (process)
   uv_process_t process{};
@@ -296,12 +297,19 @@ struct ChildProcess::State final : HandleData {
   }
 
   static void on_process_exit(uv_process_t* p, std::int64_t exit_status, int term_signal) {
-    of(p->data)->on_reaped(exit_status, term_signal);
+    State* self = of(p->data);
+    // libuv reaped it already: the group's id is still held by any member left in it.
+    if (self->end_group_on_exit) ::kill(-self->pid, SIGKILL);
+    self->on_reaped(exit_status, term_signal);
   }
 
   // The pidfd turned readable: the child has exited (and is ours alone to reap).
   static void on_pidfd(uv_poll_t* w, int, int) {
     State* self = of(w->data);
+    // Readable means exited: while it is an unreaped zombie its pid (the group's id) cannot
+    // be reused, so this reaches only what it left behind in its group. They close the pipes
+    // they inherited, so no drain grace is waited (and counted in the build's time).
+    if (self->end_group_on_exit) ::kill(-self->pid, SIGKILL);
     std::int64_t exit_status = 0;
     int term_signal = 0;
     const int rc = reap_pidfd(self->pidfd, exit_status, term_signal);
@@ -506,6 +514,7 @@ int ChildProcess::start(Spec spec, ExitFn on_exit) {
   s.capture[State::k_out] = spec.out;
   s.capture[State::k_err] = spec.err;
   s.kill_grace_ms = spec.kill_grace_ms;
+  s.end_group_on_exit = spec.end_group_on_exit;
 
   int rc = UV_EINVAL;  // an empty argv never reaches a launcher
   if (spec.launch || !spec.argv.empty()) rc = spec.launch || use_pidfd(spec.launcher) ? s.launch_posix(spec) : s.launch_uv(spec);

@@ -88,6 +88,10 @@ class ChildProcess {
     DataFn fd3;                      // set: fd 3 is a pipe whose bytes come here
     std::uint64_t timeout_ms = 0;    // 0: none; else SIGTERM to the group after this long
     std::uint64_t kill_grace_ms = k_default_kill_grace_ms;  // then SIGKILL this much later
+    // SIGKILL what the child left running in its process group when it exits, as a RUN
+    // step's processes end with its container (not a setup that starts a service). What
+    // left the group (setsid, a daemon) is beyond this.
+    bool end_group_on_exit = false;
     Launcher launcher = Launcher::automatic;
     LaunchFn launch;                 // set: starts the child (pidfd watch; `launcher` ignored)
     SpawnErrors spawn_errors = SpawnErrors::returned;

@@ -2,6 +2,13 @@
 // output checks, failure signatures, failure logs and the JSON report.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
 #include <csignal>
 #include <set>
 
@@ -97,6 +104,30 @@ TEST_CASE("output that is not UTF-8 is escaped in every report, never a crash", 
   CHECK_THAT(read_text(tmp / "junit.xml"), !Catch::Contains("\xe9"));
   for (const char* name : {"report.bmf.json", "report.gbench.json"}) CHECK_NOTHROW(read_json_file(tmp / name));
   CHECK_THAT(read_text(tmp / "report.md"), !Catch::Contains("\xe9"));
+}
+
+TEST_CASE("what a build's command leaves running in the background ends with it", "[e2e][command]") {
+  // As a RUN step's processes end with its container. They used to outlive the run, hold the
+  // output pipe (a 1 s drain counted in every build's time) and, a second later, recreate
+  // directories in the removed workspace.
+  TempDir tmp;
+  const std::string run = "[\"sh\", \"-c\", \"sleep 37.125 & (sleep 1; mkdir -p \\\"$TMPDIR/late\\\") >/dev/null 2>&1 & echo started {build}\"]";
+  auto result = run_scenario(tmp, scenario(run));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  CHECK(report["cells"][0]["summary"]["builds"]["completed"] == 12);
+  CHECK(report["cells"][0]["summary"]["build_latency_us"]["max"].get<double>() < 1e6);  // no drain grace waited
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the late mkdir
+  int left_running = 0;  // processes whose command line has our sleep's unusual argument
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    left_running += text.find(std::string("sleep\0" "37.125", 12)) != std::string::npos;
+  }
+  CHECK(left_running == 0);
+  const auto left = list_dir(tmp.path());
+  CHECK(std::none_of(left.begin(), left.end(), [](const std::string& name) { return name.starts_with("cachestress-"); }));
 }
 
 TEST_CASE("each build gets its own TMPDIR under per-build isolation and one under shared or drop", "[e2e][command]") {
