@@ -247,7 +247,13 @@ StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t st
   } else {
     const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err, &values});
     if (checked.passed) return v;
-    v.failure = model::failure_reason(model::FailureCategory::check, unexpand(checked.failed, values));
+    std::string why = unexpand(checked.failed, values);
+    // Checks see what was kept: past the capture limit a "does not contain" may be wrong.
+    if (const std::size_t unseen = r.out_dropped + r.err_dropped; unseen > 0) {
+      why += " in the first " + std::to_string(Child::k_max_capture / (1024 * 1024)) + " MiB kept of each stream (" +
+             std::to_string(unseen) + " more bytes past the capture limit were not checked)";
+    }
+    v.failure = model::failure_reason(model::FailureCategory::check, why);
     v.polluter = checked.polluter;
   }
   v.ok = false;

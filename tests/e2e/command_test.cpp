@@ -106,6 +106,21 @@ TEST_CASE("output that is not UTF-8 is escaped in every report, never a crash", 
   CHECK_THAT(read_text(tmp / "report.md"), !Catch::Contains("\xe9"));
 }
 
+TEST_CASE("a check that fails on output past the capture limit says what it did not see", "[e2e][command]") {
+  // "hello" comes after 2 MB: the check sees only the first 1 MiB kept. It still fails the
+  // build, but no longer claims the output lacks "hello" outright.
+  TempDir tmp;
+  const std::string run = "[\"sh\", \"-c\", \"head -c 2000000 /dev/zero | tr '\\\\0' a; echo; echo hello\"]";
+  auto result = run_scenario(tmp, scenario(run, "[[command.check]]\nsubstring = \"hello\"\n"));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  CHECK_THAT(report["cells"][0]["failures"][0]["reason"].get<std::string>(),
+             Catch::StartsWith("check: stdout does not contain \"hello\" in the first 1 MiB kept of each stream (") &&
+                 Catch::EndsWith(" more bytes past the capture limit were not checked)"));
+}
+
 TEST_CASE("what a build's command leaves running in the background ends with it", "[e2e][command]") {
   // As a RUN step's processes end with its container. They used to outlive the run, hold the
   // output pipe (a 1 s drain counted in every build's time) and, a second later, recreate
