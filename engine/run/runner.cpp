@@ -218,7 +218,8 @@ void Runner::start() {
   if (run.duration_s > 0) {
     m_duration_timer = std::make_unique<core::Timer>(*m_loop, [this] {
       m_stopping = true;
-      m_backend->unstage();  // no build starts after the duration, staged or not
+      m_backend->unstage();        // no build starts after the duration, staged or not,
+      withdraw_future_arrivals();  // nor a ramp's build whose arrival is still to come
       maybe_end_run();
     });
     m_duration_timer->start(static_cast<std::uint64_t>(run.duration_s * 1000));
@@ -274,12 +275,16 @@ void Runner::admit() {
     const std::uint64_t local = m_next_build;
     Admitted& build = take(next_ticket());
     const std::uint64_t id = build.id;
-    m_collector.add(metrics::Counter::builds_started);
     if (run.arrival == model::Arrival::ramp && local < run.concurrency) {
-      // The first wave is spread over the ramp; later builds start as slots free up.
-      build.arrival = std::make_unique<core::Timer>(*m_loop, [this, id] { start_build(m_in_flight.at(id)); });
+      // The first wave is spread over the ramp; later builds start as slots free up. A build
+      // counts as started when its arrival comes: one the run's end overtakes never ran.
+      build.arrival = std::make_unique<core::Timer>(*m_loop, [this, id] {
+        m_collector.add(metrics::Counter::builds_started);
+        start_build(m_in_flight.at(id));
+      });
       build.arrival->start(static_cast<std::uint64_t>(run.ramp_s * 1000.0 * static_cast<double>(local) / run.concurrency));
     } else {
+      m_collector.add(metrics::Counter::builds_started);
       start_build(build);
     }
   }
@@ -464,19 +469,21 @@ void Runner::interrupt_builds(int signum) {
   }
   // Staged builds first: none of them may start in the place of a build that ends meanwhile.
   m_backend->unstage();
+  withdraw_future_arrivals();
   std::vector<std::uint64_t> ids;
   for (const auto& [id, build] : m_in_flight) ids.push_back(id);
   for (std::uint64_t id : ids) {
     auto it = m_in_flight.find(id);
     if (it == m_in_flight.end() || it->second.removing_root) continue;
-    if (!it->second.started) {
-      it->second.arrival.reset();  // a ramp's build that has not started yet
-      build_ended(id, {backend::BuildEnd::interrupted, {}, false});
-      continue;
-    }
     m_backend->interrupt(id, signum);
   }
   maybe_end_run();
+}
+
+// A ramp's builds whose arrival is still to come when the run stops never start: they leave
+// without a count (none was made for them), and the run does not wait for their timers.
+void Runner::withdraw_future_arrivals() {
+  std::erase_if(m_in_flight, [](const auto& entry) { return !entry.second.started && !entry.second.removing_root; });
 }
 
 void Runner::abort_now(int signum) {

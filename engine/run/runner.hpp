@@ -107,6 +107,7 @@ class Runner final : private backend::Host, private RunControl {
   void retire(std::uint64_t id, backend::BuildEnd end);
   void interrupt(int signum);
   void interrupt_builds(int signum);
+  void withdraw_future_arrivals();
   [[noreturn]] void abort_now(int signum);
   void maybe_end_run();
   void end_run();

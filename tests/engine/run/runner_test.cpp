@@ -367,6 +367,20 @@ TEST_CASE("runner: every staged one-batch build starts, however late the loop he
   }
 }
 
+TEST_CASE("runner: a ramp longer than the duration ends at the duration; arrivals it overtook never start", "[unit][run][runner]") {
+  // Ramp 3 s over 3 slots: arrivals at 0, 1 and 2 s. With a 0.4 s duration the second and
+  // third used to start anyway (at +1 s and +2 s), and the run lasted 2 s.
+  TempDir tmp;
+  std::string toml = no_hold_scenario("shared", 0, 3);
+  toml.insert(toml.find("[[build]]"), "duration = 0.4\narrival = \"ramp\"\nramp = 3\n");
+  auto outcome = run_toml(toml, tmp.path() + "/ws");
+  REQUIRE(outcome.metrics);
+  CHECK(outcome.metrics->duration_s < 0.9);  // 0.4 s and the last build's end; the next arrival was at 1 s
+  CHECK(count(outcome, Counter::builds_interrupted) == 0);
+  CHECK(count(outcome, Counter::builds_started) == count(outcome, Counter::builds_completed));
+  CHECK(count(outcome, Counter::builds_completed) > 0);
+}
+
 TEST_CASE("runner: at --concurrency 16 a duration run takes staged one-batch builds back: none interrupted, none uncounted", "[unit][run][runner]") {
   TempDir tmp;
   check_duration_run_ends_clean(no_hold_scenario("shared", 0, 16), tmp.path() + "/ws");
