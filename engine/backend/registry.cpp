@@ -34,7 +34,10 @@ const Entry k_backends[] = {
     {model::Backend::command, make<CommandBackend>,
      {"ops.completed", "bytes.written", "bytes.read", "bytes_per_s", "locks.acquired", "locks.waited", "collisions.missing",
       "collisions.torn", "collisions.lock_overlap", "cache.instances_created", "cache.mounts_overlapped", "errors.io",
-      "races.rename", "locks.holder_deaths", "lock_wait_us", "lock_hold_us", "worker_start_us", "lock_fairness"}},
+      "races.rename", "locks.holder_deaths", "lock_wait_us", "lock_hold_us", "worker_start_us", "lock_fairness",
+      // A command's failure is its exit, signal, timeout, check or spawn: nothing classifies
+      // it as a deadlock, a lock timeout, lack of space, a rejected mount or an I/O error.
+      "failures.deadlock", "failures.lock_timeout", "failures.lock_busy", "failures.enospc", "failures.rejected", "failures.io"}},
 };
 
 }  // namespace

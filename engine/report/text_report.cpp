@@ -118,17 +118,26 @@ std::string to_text(const RunReport& report) {
     line(fmt::format("  double holders of a locked cache: {}", pairs));
   }
   if (const auto& stale = outcome.stale_lock) {
-    line(fmt::format("  fault       stale_lock: {} lock files left by dead holder pid {} ({}; {})", stale->files, stale->holder_pid,
-                     stale->holder_locked_all ? "it held them all when it died" : "it could NOT lock them all",
-                     stale->freed_by_kernel ? "the kernel freed the locks" : "a lock was NOT freed"));
+    if (stale->files == 0) {
+      // BuildKit's locked mounts and shared ones take no lock file: there was nothing to leave.
+      line("  fault       stale_lock: no lock file to leave stale (this run's mounts take no lock file)");
+    } else {
+      line(fmt::format("  fault       stale_lock: {} lock files left by dead holder pid {} ({}; {})", stale->files, stale->holder_pid,
+                       stale->holder_locked_all ? "it held them all when it died" : "it could NOT lock them all",
+                       stale->freed_by_kernel ? "the kernel freed the locks" : "a lock was NOT freed"));
+    }
   }
   if (outcome.enospc_tmpfs_kb > 0) {
-    line(fmt::format("  fault       enospc: workspace on a {} KiB tmpfs; {:.0f} builds failed for lack of space", outcome.enospc_tmpfs_kb,
-                     value("failures.enospc")));
+    line(fmt::format("  fault       enospc: workspace on a {} KiB tmpfs; {}", outcome.enospc_tmpfs_kb,
+                     m.measured("failures.enospc")
+                         ? fmt::format("{:.0f} builds failed for lack of space", value("failures.enospc"))
+                         : fmt::format("the {} backend does not tell lack of space from other failures", model::to_string(s.run.backend))));
   }
   if (const auto delay = s.faults.kill_lock_holder_ms) {
     const auto& killed = m.fault_killed_builds;
-    std::string whom = killed.empty() ? "no build: every holder let go of its lock first" : "";
+    std::string whom = !killed.empty()                 ? ""
+                       : value("locks.acquired") == 0 ? "no build: no lock was taken"
+                                                       : "no build: every holder let go of its lock first";
     for (std::size_t i = 0; i < killed.size(); ++i) whom += fmt::format("{}build {}", i ? ", " : "", killed[i]);
     line(fmt::format("  fault       kill_lock_holder: SIGKILL {} after its lock grant: {}", duration_text(static_cast<double>(*delay) * 1000),
                      whom));
