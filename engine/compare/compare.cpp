@@ -45,23 +45,11 @@ std::vector<Group> group_cells(const nlohmann::json& document, const std::string
   return groups;
 }
 
-// A percentile of a distribution with no samples (lock_wait_us.p50 of a run in which no build
-// took a lock) is the report's placeholder 0, not a measurement: such runs are left out.
-bool has_samples(const nlohmann::json& cell, const std::string& path) {
-  const std::size_t dot = path.find('.');
-  if (dot == std::string::npos) return true;
-  const nlohmann::json& summary = cell["summary"];
-  const std::string group = path.substr(0, dot);
-  if (!summary.contains(group) || !summary[group].is_object() || !summary[group].contains("count")) return true;
-  const auto& count = summary[group]["count"];
-  return !count.is_number() || count.get<double>() > 0;
-}
-
 std::vector<double> metric_values(const Group& group, const MetricSpec& spec, const std::string& label) {
   std::vector<double> values;
   try {
     for (const auto& cell : group.cells) {
-      if (has_samples(cell, spec.path)) values.push_back(report::summary_number(cell, spec.path));
+      if (report::has_samples(cell, spec.path)) values.push_back(report::summary_number(cell, spec.path));
     }
   } catch (const InputError& e) {
     throw InputError(label + ": " + e.what());
@@ -69,20 +57,8 @@ std::vector<double> metric_values(const Group& group, const MetricSpec& spec, co
   return values;
 }
 
-// False when the run's backend does not measure `path` (the report's "not_measured": full
-// paths or groups such as "lock_wait_us"); reports before it measured everything they wrote.
-bool measures(const nlohmann::json& cell, const std::string& path) {
-  if (!cell.contains("not_measured") || !cell["not_measured"].is_array()) return true;
-  for (const auto& entry : cell["not_measured"]) {
-    if (!entry.is_string()) continue;
-    const auto name = entry.get<std::string>();
-    if (path == name || (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.')) return false;
-  }
-  return true;
-}
-
 bool group_measures(const Group& group, const std::string& path) {
-  return std::all_of(group.cells.begin(), group.cells.end(), [&](const nlohmann::json& cell) { return measures(cell, path); });
+  return std::all_of(group.cells.begin(), group.cells.end(), [&](const nlohmann::json& cell) { return report::backend_measures(cell, path); });
 }
 
 // "prefix.key: a -> b" for every key whose value differs (or exists on one side only).

@@ -1,12 +1,13 @@
 // Throughput and p99 lock wait against concurrency: the build-host operator's question
 // "what does each sharing mode cost as N grows". Two panels side by side, one line per
-// series; repeated runs of one setting are averaged into one point.
+// series; repeated runs of one setting are one point, their median.
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "engine/html/charts.hpp"
 #include "engine/html/svg_chart.hpp"
+#include "engine/metrics/spread.hpp"
 
 namespace cachestress::html {
 namespace {
@@ -22,28 +23,25 @@ struct ScalingPoint {
   bool locked = false;  // some run took a locked mount: a p99 lock wait to draw
 };
 
-// series -> points ascending in concurrency (the mean of every run at that concurrency).
+// series -> points ascending in concurrency: the median of every run at that concurrency, as
+// aggregates[], the terminal and compare give it (percentiles of runs are never averaged).
 std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vector<RunCell>& cells) {
-  struct Sum {
-    double builds_per_s = 0, wait_p99_us = 0;
-    int runs = 0, locked_runs = 0;
+  struct Runs {
+    std::vector<double> builds_per_s, wait_p99_us;  // the latter: runs that took a locked mount
   };
-  std::map<std::string, std::map<double, Sum>> sums;
+  std::map<std::string, std::map<double, Runs>> runs;
   for (const auto& cell : cells) {
     if (!cell.concurrency || !cell.builds_per_s) continue;
-    Sum& sum = sums[cell.series][*cell.concurrency];
-    sum.builds_per_s += *cell.builds_per_s;
-    if (cell.wait_count.value_or(0) > 0) {
-      sum.wait_p99_us += cell.wait_p99_us.value_or(0);
-      ++sum.locked_runs;
-    }
-    ++sum.runs;
+    Runs& at = runs[cell.series][*cell.concurrency];
+    at.builds_per_s.push_back(*cell.builds_per_s);
+    if (cell.wait_count.value_or(0) > 0) at.wait_p99_us.push_back(cell.wait_p99_us.value_or(0));
   }
   std::map<std::string, std::vector<ScalingPoint>> series;
-  for (const auto& [name, by_concurrency] : sums) {
-    for (const auto& [concurrency, sum] : by_concurrency) {
-      series[name].push_back({concurrency, sum.builds_per_s / sum.runs,
-                              sum.locked_runs > 0 ? sum.wait_p99_us / sum.locked_runs : 0, sum.runs, sum.locked_runs > 0});
+  for (const auto& [name, by_concurrency] : runs) {
+    for (const auto& [concurrency, at] : by_concurrency) {
+      const bool locked = !at.wait_p99_us.empty();
+      series[name].push_back({concurrency, metrics::median_of(at.builds_per_s), locked ? metrics::median_of(at.wait_p99_us) : 0,
+                              static_cast<int>(at.builds_per_s.size()), locked});
     }
   }
   return series;
@@ -105,7 +103,7 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
       std::string tooltip = name + ", concurrency " + format_number(point.concurrency) + ": " +
                             (wait_panel ? "p99 lock wait " + format_duration_us(point.wait_p99_us)
                                         : format_number(point.builds_per_s) + " builds/s");
-      if (point.runs > 1) tooltip += " (mean of " + std::to_string(point.runs) + " runs)";
+      if (point.runs > 1) tooltip += " (median of " + std::to_string(point.runs) + " runs)";
       svg.circle(line[i].first, line[i].second, 3.5, style.colour, tooltip);
     }
   }
@@ -154,7 +152,7 @@ std::string scaling_chart(const std::vector<RunCell>& cells) {
   std::string caption = "Completed builds per second (left) and the 99th percentile of lock wait (right) against the "
                         "number of builds in flight, one line per sharing mode";
   caption += concurrencies.size() < 2 ? ". Only one concurrency was run: a sweep over --concurrency draws the curves."
-                                      : "; repeated runs of one setting are averaged. Hover a point for its value.";
+                                      : "; repeated runs of one setting are shown by their median. Hover a point for its value.";
   return figure("chart-throughput", "Scaling with concurrency", svg.finish(), caption);
 }
 

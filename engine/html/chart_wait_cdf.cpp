@@ -73,7 +73,11 @@ std::string wait_cdf_chart(const std::vector<RunCell>& cells) {
     // The percentiles are the only exact points: mark them.
     for (const auto& point : cell.wait_cdf) svg.circle(x(point.value_us), y(point.fraction), 3, style.colour, run_tooltip(cell, point));
   }
-  if (selection.cells.empty()) svg.note(area, "no locked mounts were acquired in these runs: no lock waits to show");
+  if (selection.cells.empty()) {
+    const bool measured = std::any_of(cells.begin(), cells.end(), [](const RunCell& c) { return c.wait_measured; });
+    svg.note(area, measured ? "no locked mounts were acquired in these runs: no lock waits to show"
+                            : "these runs' backend does not measure lock waits");
+  }
   draw_legend(svg, k_left, k_height + 10, k_width - k_left - 20, legend);
 
   std::string caption = "Fraction of lock acquisitions that waited at most the time on the x axis, per run (log scale; "

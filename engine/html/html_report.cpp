@@ -65,8 +65,11 @@ std::string runs_table(const std::vector<RunCell>& cells) {
     html += "<tr><td>" + markup_escape(cell.label) + "</td><td>" + markup_escape(cell.scenario) + "</td><td>" + markup_escape(cell.sharing) +
             "</td><td class=\"number\">" + cell_or_dash(cell.concurrency, format_number) + "</td><td class=\"number\">" +
             cell_or_dash(cell.builds_per_s, format_number) + "</td><td class=\"number\">" +
-            (cell.wait_count.value_or(0) > 0 ? cell_or_dash(cell.wait_p99_us, format_duration_us) : "no lock waits") +
-            "</td><td class=\"number\">" + cell_or_dash(cell.collisions, format_number) + "</td><td>" +
+            (!cell.wait_measured                 ? std::string("not measured")
+             : cell.wait_count.value_or(0) > 0 ? cell_or_dash(cell.wait_p99_us, format_duration_us)
+                                               : std::string("no lock waits")) +
+            "</td><td class=\"number\">" +
+            (cell.collisions_measured ? cell_or_dash(cell.collisions, format_number) : std::string("not measured")) + "</td><td>" +
             (cell.interrupted ? "interrupted: partial results" : "") + "</td></tr>\n";
   }
   return html + "</tbody>\n</table>\n</section>\n";

@@ -9,6 +9,7 @@
 
 #include "engine/html/svg_chart.hpp"
 #include "engine/report/report_reader.hpp"
+#include "engine/report/report_rows.hpp"
 
 namespace cachestress::html {
 namespace {
@@ -156,6 +157,14 @@ RunCell read_cell(const std::string& source, const json& cell) {
   run.collisions = number_in(*summary, {"collisions", "total"});
   run.wait_p99_us = number_in(*summary, {"lock_wait_us", "p99"});
   run.wait_count = number_in(*summary, {"lock_wait_us", "count"});
+  // A backend's placeholder 0 is not drawn or shown as a figure (results/README.md).
+  run.collisions_measured = report::backend_measures(cell, "collisions.total");
+  if (!run.collisions_measured) run.collisions.reset();
+  run.wait_measured = report::backend_measures(cell, "lock_wait_us.p99");
+  if (!run.wait_measured) {
+    run.wait_p99_us.reset();
+    run.wait_count.reset();
+  }
   if (const json* wait = find(*summary, "lock_wait_us"); wait != nullptr && run.wait_count.value_or(0) > 0) {
     const json* cdf = find(*wait, "cdf");
     if (cdf != nullptr && cdf->is_array()) run.wait_cdf = cdf_from_buckets(*cdf);

@@ -70,6 +70,8 @@ struct RunCell {
   std::optional<double> collisions;
   std::optional<double> wait_p99_us;
   std::optional<double> wait_count;  // lock acquisitions
+  bool wait_measured = true;         // false: the run's backend does not measure lock waits
+  bool collisions_measured = true;   // false: nor content collisions (collisions empty then)
   std::vector<CdfPoint> wait_cdf;    // ascending in value and fraction
   bool wait_cdf_from_buckets = false;  // false: approximated from p50/p90/p99/p999/max
   std::vector<IntervalPoint> intervals;

@@ -49,8 +49,13 @@ std::string to_bmf(const nlohmann::json& document) {
   for (const auto& name : names) {
     nlohmann::json measures = nlohmann::json::object();
     for (const Measure& measure : k_measures) {
+      // Only measurements: Bencher would store a placeholder 0 (not measured by the backend,
+      // or a percentile of no samples) as a result. A measure with none is left out.
       std::vector<double> values;
-      for (const ReportRow* row : runs[name]) values.push_back(summary_number(row->cell, measure.path));
+      for (const ReportRow* row : runs[name]) {
+        if (is_measurement(row->cell, measure.path)) values.push_back(summary_number(row->cell, measure.path));
+      }
+      if (values.empty()) continue;
       nlohmann::json metric = {{"value", median(values)}};
       if (values.size() > 1) {
         metric["lower_value"] = *std::min_element(values.begin(), values.end());

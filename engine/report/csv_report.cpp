@@ -84,7 +84,8 @@ std::string to_csv(const nlohmann::json& document) {
     for (const char* column : k_config_columns) fields.push_back(config.contains(column) ? value_text(config[column]) : "");
     fields.push_back(row.cell.value("interrupted", false) ? "true" : "false");
     fields.push_back(all_expectations_passed(row.cell) ? "true" : "false");
-    for (const auto& path : metrics) fields.push_back(summary_field(row.cell, path).dump());
+    // Empty, not the report's placeholder 0, where the figure is no measurement (results/README.md).
+    for (const auto& path : metrics) fields.push_back(is_measurement(row.cell, path) ? summary_field(row.cell, path).dump() : std::string());
     emit(fields);
   }
   return out;

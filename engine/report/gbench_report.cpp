@@ -83,7 +83,10 @@ std::string to_gbench(const nlohmann::json& document) {
       entry["error_occurred"] = true;
       entry["error_message"] = "no build completed";
     }
-    for (const Counter& counter : k_counters) entry[counter.name] = summary_number(row.cell, counter.path);
+    // A counter that is no measurement is left out: a tool would store its placeholder 0.
+    for (const Counter& counter : k_counters) {
+      if (is_measurement(row.cell, counter.path)) entry[counter.name] = summary_number(row.cell, counter.path);
+    }
     benchmarks.push_back(std::move(entry));
   }
   out["benchmarks"] = std::move(benchmarks);

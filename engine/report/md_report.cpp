@@ -62,11 +62,17 @@ std::string to_markdown(const nlohmann::json& document) {
     const auto& expectations = cell.value("expectations", nlohmann::json::array());
     const std::string verdict = expectations.empty() ? "none" : failed.empty() ? "pass" : "**FAIL** " + markdown_escape(failed);
     if (sweep) out += "| " + markdown_escape(label.empty() ? "run" : label) + " ";
+    // "not measured" (the backend's) or "none" (no samples) rather than a placeholder 0.
+    auto shown = [&](const char* path, auto format) -> std::string {
+      if (!backend_measures(cell, path)) return "not measured";
+      if (!has_samples(cell, path)) return "none";
+      return format(path);
+    };
+    auto duration = [&](const char* path) { return duration_text(summary_number(cell, path)); };
+    auto count = [&](const char* path) { return summary_field(cell, path).dump(); };
     out += fmt::format("| {:.1f} | {} | {} | {} | {} | {} | {} |\n", summary_number(cell, "builds_per_s"),
-                       duration_text(summary_number(cell, "lock_wait_us.p50")),
-                       duration_text(summary_number(cell, "lock_wait_us.p99")),
-                       duration_text(summary_number(cell, "build_latency_us.p99")),
-                       summary_field(cell, "collisions.total").dump(), summary_field(cell, "builds.failed").dump(),
+                       shown("lock_wait_us.p50", duration), shown("lock_wait_us.p99", duration),
+                       shown("build_latency_us.p99", duration), shown("collisions.total", count), count("builds.failed"),
                        verdict);
   }
   return out;

@@ -71,6 +71,30 @@ const nlohmann::json& summary_field(const nlohmann::json& cell, std::string_view
   return cell[at];
 }
 
+bool backend_measures(const nlohmann::json& cell, std::string_view path) {
+  if (!cell.contains("not_measured") || !cell["not_measured"].is_array()) return true;
+  for (const auto& entry : cell["not_measured"]) {
+    if (!entry.is_string()) continue;
+    const std::string& name = entry.get_ref<const std::string&>();
+    if (path == name || (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.')) return false;
+  }
+  return true;
+}
+
+bool has_samples(const nlohmann::json& cell, std::string_view path) {
+  const std::size_t dot = path.find('.');
+  if (dot == std::string_view::npos || !cell.contains("summary") || !cell["summary"].is_object()) return true;
+  const std::string_view statistic = path.substr(dot + 1);
+  if (statistic == "count" || statistic == "waited") return true;  // how many: 0 is a measurement
+  const nlohmann::json& summary = cell["summary"];
+  const std::string group(path.substr(0, dot));
+  if (!summary.contains(group) || !summary[group].is_object() || !summary[group].contains("count")) return true;
+  const auto& count = summary[group]["count"];
+  return !count.is_number() || count.get<double>() > 0;
+}
+
+bool is_measurement(const nlohmann::json& cell, std::string_view path) { return backend_measures(cell, path) && has_samples(cell, path); }
+
 double summary_number(const nlohmann::json& cell, std::string_view dotted_path) {
   return summary_field(cell, dotted_path).get<double>();
 }

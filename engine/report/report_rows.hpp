@@ -33,6 +33,17 @@ std::string report_scenario(const nlohmann::json& document);
 const nlohmann::json& summary_field(const nlohmann::json& cell, std::string_view dotted_path);
 double summary_number(const nlohmann::json& cell, std::string_view dotted_path);
 
+// False when the run's backend never measures `path` (the run's "not_measured": full paths or
+// groups such as "lock_wait_us"): its summary value is a placeholder 0. Reports without the
+// list measured everything they wrote.
+bool backend_measures(const nlohmann::json& cell, std::string_view path);
+// False for a statistic of a distribution with no samples (lock_wait_us.p50 of a run in which
+// no build took a lock, build_latency_us.p99 when none completed): also a placeholder 0. Its
+// count is a measurement (0).
+bool has_samples(const nlohmann::json& cell, std::string_view path);
+// Both: the summary figure at `path` is a measurement an export may show as a number.
+bool is_measurement(const nlohmann::json& cell, std::string_view path);
+
 // A sweep value or config value as text: strings bare, numbers and booleans as JSON.
 std::string value_text(const nlohmann::json& value);
 

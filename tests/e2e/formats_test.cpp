@@ -39,6 +39,45 @@ TEST_CASE("one run writes several formats: the first to stdout, every file forma
   CHECK(bmf["locked"]["throughput"]["value"] == report["cells"][0]["summary"]["builds_per_s"]);
 }
 
+TEST_CASE("exports never show a placeholder 0 as a measurement", "[e2e][formats]") {
+  // The spawn scenario runs commands: lock waits are not measured. md showed "0 µs", bmf and
+  // gbench stored 0, as if builds had not waited.
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "spawn", "--builds", "20", "--out", tmp / "s.json", "--format", "md,csv,bmf,gbench", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto spawn = run_binary(spec);
+  INFO(spawn.err);
+  REQUIRE(spawn.exit_code == 0);
+  CHECK_THAT(spawn.out, Catch::Contains("| not measured | not measured |"));
+  const auto bmf = read_json_file(tmp / "s.bmf.json");
+  REQUIRE(bmf.contains("spawn"));
+  CHECK(bmf["spawn"].contains("throughput"));
+  CHECK_FALSE(bmf["spawn"].contains("lock-wait-p50-us"));
+  const auto gbench = read_json_file(tmp / "s.gbench.json");
+  CHECK(gbench["benchmarks"][0].contains("builds_per_s"));
+  CHECK_FALSE(gbench["benchmarks"][0].contains("lock_wait_p99_us"));
+  const std::string csv = read_text(tmp / "s.csv");
+  const std::string header = csv.substr(0, csv.find("\r\n"));
+  const std::string row = csv.substr(header.size() + 2, csv.find("\r\n", header.size() + 2) - header.size() - 2);
+  auto field = [](const std::string& line, std::size_t index) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < index; ++i) start = line.find(',', start) + 1;
+    return line.substr(start, line.find(',', start) - start);
+  };
+  std::size_t column = 0;
+  while (field(header, column) != "lock_wait_us.p50") ++column;
+  CHECK(field(row, column).empty());
+  // Every build failed (a private mount refused under these semantics): no build time to show.
+  spec.args = {"--scenario", "locked", "--builds", "4", "--sharing", "private", "--out", tmp / "f.json", "--format", "md",
+               "--allow-failed-builds", "-q"};
+  auto failed = run_binary(spec);
+  INFO(failed.err);
+  const auto report = read_json_file(tmp / "f.json");
+  REQUIRE(report["cells"][0]["summary"]["builds"]["completed"] == 0);
+  CHECK_THAT(failed.out, Catch::Contains("| none | none | none |"));
+}
+
 TEST_CASE("formats after the first need a report to sit beside; a bad format costs no run", "[e2e][formats]") {
   TempDir tmp;
   RunSpec spec;

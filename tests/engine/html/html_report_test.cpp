@@ -199,6 +199,22 @@ TEST_CASE("repetitions are labelled rep 1, rep 2, as the terminal counts them", 
   CHECK(cells[1].label == "locked, c=2, rep 2");
 }
 
+TEST_CASE("repetitions of one setting are drawn at their median, not their mean; a placeholder is never a figure", "[unit][html]") {
+  // Three runs at c=2: p99 lock waits 1, 2 and 30 ms. The chart said 11 ms (the mean); the
+  // median, 2 ms, is what aggregates[], the terminal and compare give.
+  auto document = sweep_document({run_document("locked", 2, 100, 1000), run_document("locked", 2, 110, 2000),
+                                  run_document("locked", 2, 900, 30000)});
+  for (int i = 0; i < 3; ++i) document["cells"][i]["repeat"] = i;
+  const std::string chart = scaling_chart(collect_cells({{"r.json", document}}));
+  CHECK_THAT(chart, Catch::Contains("p99 lock wait 2 ms (median of 3 runs)") && Catch::Contains("110 builds/s (median of 3 runs)"));
+  // A backend that does not measure lock waits or content collisions: the runs table says so.
+  auto command = run_document("shared", 4, 100, 0);
+  command["not_measured"] = {"lock_wait_us", "collisions.total"};
+  const std::string page = render_html_report({{"c.json", command}});
+  CHECK(count(page, "<td class=\"number\">not measured</td>") == 2);
+  CHECK_THAT(page, !Catch::Contains("no lock waits") && Catch::Contains("these runs&#39; backend does not measure lock waits"));
+}
+
 TEST_CASE("a chart that cannot draw every run draws the runs with collisions first", "[unit][html]") {
   std::vector<RunCell> cells(6);
   for (std::size_t i = 0; i < cells.size(); ++i) {
