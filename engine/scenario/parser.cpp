@@ -556,6 +556,7 @@ class Parser {
         fail(at(*values->get(*repeated)), indexed(path, *repeated),
              "repeats an earlier value (each cell runs once; use repeat = K for more)");
       }
+      canonical_sweep_values(axis, scenario);
       cells *= axis.values.size();
       if (cells > model::k_max_sweep_cells) {
         fail(at(node), path, "expected at most " + std::to_string(model::k_max_sweep_cells) + " sweep cells in all");

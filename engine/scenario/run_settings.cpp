@@ -404,6 +404,16 @@ std::optional<std::size_t> repeated_sweep_value(const model::SweepAxis& axis, co
   return std::nullopt;
 }
 
+void canonical_sweep_values(model::SweepAxis& axis, const Scenario& scenario) {
+  const RunSetting* setting = find_setting(axis.key);
+  if (setting == nullptr || setting->get == nullptr) return;
+  for (auto& value : axis.values) {
+    Scenario probe = scenario;
+    apply_setting(probe, axis.key, value);
+    if (const auto parsed = setting->get(probe)) value = value_text(*setting, *parsed);
+  }
+}
+
 model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenario) {
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
@@ -429,6 +439,7 @@ model::SweepAxis parse_sweep_flag(std::string_view text, const Scenario& scenari
   if (const auto repeated = repeated_sweep_value(axis, scenario)) {
     throw InputError("--sweep " + axis.key + ": " + axis.values[*repeated] + " repeats an earlier value (each cell runs once; use --repeat for more)");
   }
+  canonical_sweep_values(axis, scenario);
   return axis;
 }
 

@@ -117,6 +117,9 @@ model::SweepAxis parse_sweep_flag(std::string_view text, const model::Scenario& 
 // its index, or nothing. Such a cell would run twice under one name, and compare would pool
 // the two as one combination's repetitions.
 std::optional<std::size_t> repeated_sweep_value(const model::SweepAxis& axis, const model::Scenario& scenario);
+// Each value of the axis as value_text writes it ("08" -> "8", "500ms" -> "0.5"): the report's
+// cell values, which compare matches by text, are the same for the same setting.
+void canonical_sweep_values(model::SweepAxis& axis, const model::Scenario& scenario);
 
 // "30" or "30s" (seconds), "500ms", "2m"; nothing when malformed, negative or over max_s.
 std::optional<std::uint32_t> parse_duration_ms(std::string_view text, double max_s);

@@ -173,6 +173,19 @@ TEST_CASE("a [sweep] value is typed as its [run] key is: concurrency = [\"2\"] i
   }
 }
 
+TEST_CASE("sweep values are kept as canonical text: 08 and 8 are one cell to compare", "[scenario][settings]") {
+  // compare matches cells by their values' text: concurrency=08 against a base's 8 was "only
+  // in new", and silently not compared.
+  const model::Scenario base = parse_scenario(file_with("builds = 3"), "t.toml", "t");
+  CHECK(parse_sweep_flag("concurrency=08,2", base).values == std::vector<std::string>{"8", "2"});
+  CHECK(parse_sweep_flag("build_timeout=500ms,2", base).values == std::vector<std::string>{"0.5", "2"});
+  CHECK(parse_sweep_flag("ramp=1.50", base).values == std::vector<std::string>{"1.5"});
+  CHECK(parse_sweep_flag("sharing=locked,shared", base).values == std::vector<std::string>{"locked", "shared"});
+  const auto file = parse_scenario(file_with("builds = 3\n[sweep]\nbuild_timeout = [\"1500ms\", 3.0]"), "t.toml", "t");
+  REQUIRE(file.sweep.size() == 1);
+  CHECK(file.sweep[0].values == std::vector<std::string>{"1.5", "3"});
+}
+
 TEST_CASE("a sweep value that repeats an earlier one is an input error, as a flag and in a file", "[scenario][settings]") {
   const model::Scenario base = parse_scenario(file_with("builds = 3"), "t.toml", "t");
   CHECK(error_of([&] { parse_sweep_flag("concurrency=1,2,1", base); }) ==
