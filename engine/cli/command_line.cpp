@@ -26,8 +26,15 @@ CLI::Validator whole_number(unsigned long low, unsigned long high) {
       range);
 }
 
+// A path option given as "" names no file: refused (exit 2), not read as "not given" (--out
+// "" kept no report) nor tried as a path (report -o "" said "cannot write :", exit 3).
+CLI::Validator non_empty_path() {
+  return CLI::Validator([](std::string& text) { return text.empty() ? std::string("an empty path names no file") : std::string(); },
+                        "");  // nothing added to --help's TEXT
+}
+
 void add_run_options(CLI::App& app, RunFlags& f) {
-  app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml");
+  app.add_option("--scenario", f.scenario, "built-in scenario NAME (see `cachestress list`) or PATH.toml")->check(non_empty_path());
   const auto table = scenario::run_settings();
   f.settings.assign(table.size(), std::nullopt);  // sized once: the options point into it
   for (std::size_t i = 0; i < table.size(); ++i) {
@@ -43,11 +50,13 @@ void add_run_options(CLI::App& app, RunFlags& f) {
       ->check(whole_number(1, 1024));
   app.add_option("--io-threads", f.io_threads, "threads that run in-process builds' file operations (default 8)")
       ->check(whole_number(1, 1024));
-  app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)");
+  app.add_option("--workdir", f.workdir, "workspace directory (must be empty or absent; default: fresh under $TMPDIR)")
+      ->check(non_empty_path());
   app.add_flag("--keep", f.keep, "keep the workspace after the run");
   app.add_flag("--allow-failed-builds", f.allow_failed_builds,
                "failed builds do not fail a scenario whose [expect] says nothing about failures (default: exit 1)");
-  app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)");
+  app.add_option("--out", f.out, "write the JSON report to PATH (default in a checkout: results/<UTC>-<scenario>.json)")
+      ->check(non_empty_path());
   app.add_option("--format", f.format,
                  "FORMAT[,FORMAT...] (repeatable): the first goes to stdout, file formats are also written beside "
                  "the JSON report (REPORT.csv, .md, .bmf.json, .gbench.json):\n" + report::formats_help())
@@ -59,7 +68,7 @@ void add_run_options(CLI::App& app, RunFlags& f) {
       ->check(whole_number(1, model::k_max_repeat));
   app.add_option("--warmup", f.warmup, "run each sweep cell N times first and discard those runs (default 0)")
       ->check(whole_number(0, model::k_max_repeat));
-  app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation");
+  app.add_option("--junit", f.junit, "also write JUnit XML to PATH: one test case per expectation")->check(non_empty_path());
   app.add_flag("-v,--verbose", f.verbosity,
                "-v: debug (settings, workspace, command setup, each run's end); -vv: trace (also every build's start and "
                "end, with its failure)");
@@ -69,16 +78,16 @@ void add_run_options(CLI::App& app, RunFlags& f) {
 
 CLI::App* add_report_subcommand(CLI::App& app, ReportFlags& f) {
   auto* command = app.add_subcommand("report", "render reports (a run, a sweep, or several runs) as one HTML page");
-  command->add_option("reports", f.inputs, "JSON reports written by cachestress (--out or results/)")->required();
-  command->add_option("-o,--out", f.out, "the HTML file to write (replaced atomically)")->required();
+  command->add_option("reports", f.inputs, "JSON reports written by cachestress (--out or results/)")->required()->check(non_empty_path());
+  command->add_option("-o,--out", f.out, "the HTML file to write (replaced atomically)")->required()->check(non_empty_path());
   command->footer("Exit codes: 0 written, 2 a report is missing or invalid, 3 the output cannot be written.");
   return command;
 }
 
 CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& f) {
   auto* cmd = app.add_subcommand("compare", "compare two reports: per-metric verdicts; exit 1 on a regression, 4 inconclusive");
-  cmd->add_option("base", f.base, "baseline report (JSON written by cachestress)")->required();
-  cmd->add_option("new", f.fresh, "new report to judge against the baseline")->required();
+  cmd->add_option("base", f.base, "baseline report (JSON written by cachestress)")->required()->check(non_empty_path());
+  cmd->add_option("new", f.fresh, "new report to judge against the baseline")->required()->check(non_empty_path());
   cmd->add_option("--alpha", f.alpha, "significance level after Holm correction; the effect interval is 1 - alpha (default 0.05)");
   cmd->add_option("--min-effect,--threshold", f.min_effect,
                   "smallest shift that counts, in percent of the base median: 10 or 10% (default 10; --threshold is the old name)");

@@ -20,18 +20,18 @@ constexpr int k_exit_regression = 1;
 // too much noise). Not 0: a CI step must not pass a +300% change because it ran twice.
 constexpr int k_exit_inconclusive = 4;
 
-// "10", "10%" or "2.5" -> 0.10, 0.10, 0.025.
-double parse_percent(const char* flag, std::string text) {
+constexpr double k_max_percent = 1e6;
+
+// "10", "10%" or "2.5" -> 0.10, 0.10, 0.025: decimal digits with at most one point, then an
+// optional "%" (no sign, exponent or hex: strtod would read "0x10" as 16).
+double parse_percent(const char* flag, const std::string& given) {
+  std::string text = given;
   if (text.ends_with('%')) text.pop_back();
-  std::size_t used = 0;
-  double percent = -1;
-  try {
-    percent = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !(percent >= 0 && percent <= 1e6)) {
-    throw InputError(std::string(flag) + ": expected a percentage such as 10 or 10% (got \"" + text + "\")");
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos &&
+                      text.find('.') == text.rfind('.') && text != ".";
+  const double percent = digits ? std::stod(text) : -1;
+  if (!digits || !(percent <= k_max_percent)) {
+    throw InputError(std::string(flag) + ": expected a percentage from 0 to 1000000, such as 10 or 10% (got \"" + given + "\")");
   }
   return percent / 100;
 }

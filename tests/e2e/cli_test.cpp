@@ -81,6 +81,13 @@ TEST_CASE("usage and input errors exit 2 with one line and leave nothing behind"
       {{"--scenario", "locked", "--warmup", "abc"}, "--warmup: must be a whole number in 0..1000, not 'abc'"},
       {{"--scenario", "locked", "--repeat", "2.5"}, "--repeat: must be a whole number in 1..1000, not '2.5'"},
       {{"--scenario", "locked", "-q", "-v"}, "--verbose excludes --quiet"},
+      // "" names no file: --out "" silently kept no report; report -o "" was exit 3.
+      {{"--scenario", "locked", "--out", ""}, "--out: an empty path names no file"},
+      {{"--scenario", "locked", "--junit", ""}, "--junit: an empty path names no file"},
+      {{"report", "r.json", "-o", ""}, "--out: an empty path names no file"},
+      {{"compare", "", "r.json"}, "base: an empty path names no file"},
+      // A percentage is digits: strtod read 0x10 as 16 and 1e3 as 1000.
+      {{"compare", "a.json", "b.json", "--min-effect", "0x10"}, "--min-effect: expected a percentage from 0 to 1000000"},
   };
   for (const auto& c : cases) {
     INFO("args: " << c.args.front() << " ... " << c.args.back());
