@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/report/markup.hpp"
@@ -20,12 +21,21 @@ std::string value_text(const MetricSpec& spec, double v) {
     if (v < 1e6) return fmt::format("{:.1f} ms", v / 1000);
     return fmt::format("{:.2f} s", v / 1e6);
   }
-  if (std::strcmp(spec.unit, "builds/s") == 0) return fmt::format("{:.1f}/s", v);
+  // Past a billion a rate is read as a magnitude (a hand-edited 1e308 printed 309 digits).
+  if (std::strcmp(spec.unit, "builds/s") == 0) return v < 1e9 ? fmt::format("{:.1f}/s", v) : fmt::format("{:.3g}/s", v);
   return fmt::format("{:g}", v);
 }
 
+// A relative change in percent; one past +-100000% as a magnitude, and one too large for a
+// double (a base of ~0) as "from ~0".
+std::string percent_text(double fraction, const char* fixed) {
+  const double percent = fraction * 100;
+  if (!std::isfinite(percent)) return "from ~0";
+  return std::fabs(percent) < 1e5 ? fmt::format(fmt::runtime(fixed), percent) : fmt::format("{:+.2g}%", percent);
+}
+
 std::string change_text(const MetricResult& m) {
-  return m.change ? fmt::format("{:+.1f}%", *m.change * 100) : std::string("from 0");
+  return m.change ? percent_text(*m.change, "{:+.1f}%") : std::string("from 0");
 }
 
 std::string p_text(const MetricResult& m) { return m.p_adjusted ? fmt::format("{:.4f}", *m.p_adjusted) : std::string("-"); }
@@ -33,8 +43,8 @@ std::string p_text(const MetricResult& m) { return m.p_adjusted ? fmt::format("{
 // "+312% [+250%, +380%]": the Hodges-Lehmann shift and its interval, relative to the base.
 std::string effect_text(const MetricResult& m) {
   if (m.rose_from_zero) return "from 0";
-  std::string text = fmt::format("{:+.1f}%", m.effect * 100);
-  if (m.effect_low && m.effect_high) text += fmt::format(" [{:+.0f}%, {:+.0f}%]", *m.effect_low * 100, *m.effect_high * 100);
+  std::string text = percent_text(m.effect, "{:+.1f}%");
+  if (m.effect_low && m.effect_high) text += " [" + percent_text(*m.effect_low, "{:+.0f}%") + ", " + percent_text(*m.effect_high, "{:+.0f}%") + "]";
   return text;
 }
 

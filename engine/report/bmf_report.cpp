@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "engine/metrics/spread.hpp"
 #include "engine/report/export_formatters.hpp"
 #include "engine/report/report_rows.hpp"
 
@@ -26,12 +27,6 @@ constexpr Measure k_measures[] = {
     {"collisions", "collisions.total"},
     {"builds-failed", "builds.failed"},
 };
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 }  // namespace
 
@@ -56,7 +51,7 @@ std::string to_bmf(const nlohmann::json& document) {
         if (is_measurement(row->cell, measure.path)) values.push_back(summary_number(row->cell, measure.path));
       }
       if (values.empty()) continue;
-      nlohmann::json metric = {{"value", median(values)}};
+      nlohmann::json metric = {{"value", metrics::median_of(values)}};
       if (values.size() > 1) {
         metric["lower_value"] = *std::min_element(values.begin(), values.end());
         metric["upper_value"] = *std::max_element(values.begin(), values.end());

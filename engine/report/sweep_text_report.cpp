@@ -91,8 +91,10 @@ std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo&
   // (fmtlib/fmt#2989; GCC 13 no longer does).
   std::string keys;
   for (const auto& key : sweep.keys) keys += (keys.empty() ? "" : " x ") + key;
-  std::string out = fmt::format("cachestress {} | scenario {} | sweep {} | {} of {} runs\n", CACHESTRESS_VERSION,
-                                core::printable(cells.front().run.scenario->name), keys, cells.size(), sweep.cells_planned);
+  // --repeat without a sweep has no keys: "repeat K", not an empty "sweep" field.
+  const std::string what = keys.empty() ? fmt::format("repeat {}", sweep.repeat) : "sweep " + keys;
+  std::string out = fmt::format("cachestress {} | scenario {} | {} | {} of {} runs\n", CACHESTRESS_VERSION,
+                                core::printable(cells.front().run.scenario->name), what, cells.size(), sweep.cells_planned);
   auto emit = [&](const std::vector<std::string>& row) {
     std::string line = " ";
     for (std::size_t c = 0; c < row.size(); ++c) line += fmt::format(" {:>{}}", row[c], width[c]);

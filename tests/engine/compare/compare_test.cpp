@@ -289,4 +289,12 @@ TEST_CASE("compare's markdown keeps file and scenario names inert", "[unit][comp
   CHECK_THAT(md, Catch::Contains("scenario a\\|b\\<img src=x\\>") && Catch::Contains("r\\<script\\>.json"));
 }
 
+TEST_CASE("compare's text stays readable for extreme values", "[unit][compare]") {
+  // A hand-edited 1e308 builds/s printed 309 digits; a base near 0 printed +inf% columns.
+  const auto base = repeated({run("s", 1e-300, 1000), run("s", 2e-300, 1000)});
+  const auto fresh = repeated({run("s", 1e308, 1000), run("s", 1e308, 1000)});
+  const std::string text = to_text(compare_reports(base, fresh, Options{}, false, "a", "b"));
+  CHECK_THAT(text, Catch::Contains("1e+308/s") && Catch::Contains("from ~0") && !Catch::Contains("inf"));
+}
+
 }  // namespace cachestress::compare
