@@ -85,12 +85,15 @@ std::string write_default_report(const model::Scenario& s, std::chrono::system_c
 // Where a command build's full output goes when it fails: beside the report, in a folder
 // named like it (results/<run>/failures/, or <out without .json>/failures/). Not kept when
 // there is no report file.
+// The folder named like --out: r.json -> r, r -> r.d.
+std::string beside_report(const std::string& out) { return out.ends_with(".json") ? out.substr(0, out.size() - 5) : out + ".d"; }
+
 std::string failure_dir(const RunFlags& f, const model::Scenario& s) {
   if (s.run.backend != model::Backend::command) return "";
   std::string base;
   if (!f.out.empty() && fs::is_stream(f.out)) return "";  // a device or pipe, not a report file
   if (!f.out.empty()) {
-    base = f.out.ends_with(".json") ? f.out.substr(0, f.out.size() - 5) : f.out + ".d";
+    base = beside_report(f.out);
   } else if (in_repository()) {
     std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm tm{};
@@ -237,6 +240,10 @@ class ReportSink {
     std::vector<fs::NamedPath> inputs;
     if (!m_scenario.source.starts_with("builtin:")) inputs.push_back({"--scenario", m_scenario.source});
     fs::check_distinct(outputs, inputs);
+    if (m_scenario.run.backend == model::Backend::command && !m_flags.out.empty()) {
+      outputs.push_back({"the failure logs of --out", beside_report(m_flags.out)});
+    }
+    fs::check_outside(outputs, {"--workdir", m_flags.workdir});
   }
 
   const RunFlags& m_flags;

@@ -126,6 +126,19 @@ void check_distinct(const std::vector<NamedPath>& outputs, const std::vector<Nam
   }
 }
 
+void check_outside(const std::vector<NamedPath>& outputs, const NamedPath& workspace) {
+  if (workspace.path.empty()) return;
+  const std::string dir = resolved(workspace.path);
+  for (const auto& output : outputs) {
+    if (output.path.empty() || is_stream(output.path)) continue;
+    const std::string file = resolved(output.path);
+    if (file == dir || (file.starts_with(dir) && (dir == "/" || file[dir.size()] == '/'))) {
+      throw InputError(output.flag + " " + output.path + ": inside " + workspace.flag + " " + workspace.path +
+                       ", which the run empties when it ends");
+    }
+  }
+}
+
 void check_output_path(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {

@@ -30,4 +30,9 @@ struct NamedPath {
 // and symlinks; devices and pipes (`/dev/null` twice) never clash.
 void check_distinct(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs);
 
+// Throws InputError when an output (or the folder of failure logs beside it) would be
+// `workspace` (--workdir) or lie inside it, which the run empties when it ends: the logs
+// would be deleted and the report would name them.
+void check_outside(const std::vector<NamedPath>& outputs, const NamedPath& workspace);
+
 }  // namespace cachestress::fs

@@ -1,6 +1,7 @@
 #include "engine/run/runner.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -178,6 +179,13 @@ RunOutcome Runner::run() {
     for (const auto& kind : m_scenario.kinds) outcome.kind_names.push_back(kind.name);
     outcome.metrics = std::make_unique<metrics::RunMetrics>(m_collector.metrics());
     outcome.metrics->not_measured = backend::not_measured(m_scenario.run.backend);
+    // A failure log whose write failed (its folder could not be made, a dangling symlink) is
+    // not named: the report would point at nothing. The loop has ended, so this stat blocks
+    // no build; the write's own warning said why.
+    for (auto& failure : outcome.metrics->failures) {
+      struct stat log {};
+      if (!failure.example_log.empty() && ::stat(failure.example_log.c_str(), &log) != 0) failure.example_log.clear();
+    }
   }
 
   // Tear down in order: builds are gone; the backend stops its threads and children, then

@@ -121,6 +121,28 @@ TEST_CASE("a check that fails on output past the capture limit says what it did 
                  Catch::EndsWith(" more bytes past the capture limit were not checked)"));
 }
 
+TEST_CASE("a failure log that could not be written is not named; --out inside --workdir is refused", "[e2e][command]") {
+  TempDir tmp;
+  // The folder beside the report is a dangling symlink: the log cannot be written (nothing is
+  // written through the link), and the report used to name it anyway.
+  std::filesystem::create_symlink(tmp / "nowhere/dir", tmp / "report");  // beside report.json
+  auto result = run_scenario(tmp, scenario("\"false\""));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  auto report = read_json_file(tmp / "report.json");
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  const auto& failure = report["cells"][0]["failures"][0];
+  CHECK((!failure.contains("log") || failure["log"].is_null() || failure["log"] == ""));
+  CHECK_FALSE(std::filesystem::exists(tmp / "nowhere"));
+  // Inside the workspace, the logs would be deleted when the run empties it.
+  TempDir other;
+  std::filesystem::create_directory(other / "report");
+  auto inside = run_scenario(other, scenario("\"false\""), {"--workdir", other / "report"});
+  CHECK(inside.exit_code == 2);
+  CHECK_THAT(inside.err, Catch::Contains("the failure logs of --out " + other / "report: inside --workdir"));
+  CHECK(list_dir(other / "report").empty());
+}
+
 TEST_CASE("what a build's command leaves running in the background ends with it", "[e2e][command]") {
   // As a RUN step's processes end with its container. They used to outlive the run, hold the
   // output pipe (a 1 s drain counted in every build's time) and, a second later, recreate
