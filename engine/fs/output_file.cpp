@@ -45,12 +45,19 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// True when path exists as something other than a regular file: a device (/dev/null), a
-// FIFO, or a symlink (/dev/stdout). Renaming a temp file over it would replace that node
-// with a regular file, so it is written in place instead.
+// True when path is written in place rather than replaced: a device (/dev/null), a FIFO, a
+// symlink to one, or any symlink in /dev or /proc (/dev/stdout, /proc/self/fd/1 redirected to
+// a file: that link is the system's, never to be replaced). A symlink elsewhere to a regular
+// file is replaced like a file, atomically: the link, not what it points at (a link planted
+// in a shared results folder must not get another file overwritten).
 bool is_special(const std::string& path) {
-  struct stat info {};
-  return ::lstat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode);
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0 || S_ISREG(link.st_mode)) return false;
+  if (!S_ISLNK(link.st_mode)) return true;
+  const std::string where = std::filesystem::absolute(path).lexically_normal().string();
+  if (where.starts_with("/dev/") || where.starts_with("/proc/")) return true;
+  struct stat target {};
+  return ::stat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode);
 }
 
 void write_in_place(const std::string& path, const std::string& text) {

@@ -2,6 +2,8 @@
 // --help listing what it accepts, control characters escaped in everything printed, a run
 // that keeps no report saying so in one line, and --repeat's aggregates on the terminal.
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +275,30 @@ TEST_CASE("repeat: --repeat prints each combination's median, MAD and range afte
   char text[32];
   std::snprintf(text, sizeof text, "builds/s %.1f ±", median);
   CHECK_THAT(header[2], Catch::Contains(text));
+}
+
+TEST_CASE("an output path that is a symlink to a file is replaced, not written through", "[e2e][output][safety]") {
+  // Each output a link planted to a file elsewhere: the files were truncated and overwritten
+  // in place. The link itself is replaced now, as --out's "atomically" says.
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "out");
+  std::filesystem::create_directories(tmp / "outside");
+  for (const char* name : {"r.json", "r.md", "junit.xml"}) {
+    write_text(tmp / ("outside/" + std::string(name)), "keep");
+    std::filesystem::create_symlink(tmp / ("outside/" + std::string(name)), tmp / ("out/" + std::string(name)));
+  }
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "2", "--out", tmp / "out/r.json", "--format", "text,md", "--junit", tmp / "out/junit.xml", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  for (const char* name : {"r.json", "r.md", "junit.xml"}) {
+    INFO(name);
+    CHECK(read_text(tmp / ("outside/" + std::string(name))) == "keep");
+    CHECK_FALSE(std::filesystem::is_symlink(tmp / ("out/" + std::string(name))));
+  }
+  CHECK(read_json_file(tmp / "out/r.json")["cells"][0]["summary"]["builds"]["completed"] == 2);
 }
 
 }  // namespace cachestress::e2e
