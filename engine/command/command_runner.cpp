@@ -236,7 +236,12 @@ StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t st
   const auto& kind_name = m_scenario.kinds[static_cast<std::size_t>(kind)].name;
   if (r.spawn_error != 0) {
     // Grouped by reason: this build's own values read as placeholders (template.hpp unexpand).
-    v.failure = model::failure_reason(model::FailureCategory::spawn, unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error));
+    std::string why = unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error);
+    // posix_spawn reports its chdir's error as its own: name the other suspect.
+    const bool path_error = r.spawn_error == UV_ENOENT || r.spawn_error == UV_ENOTDIR || r.spawn_error == UV_EACCES;
+    if (path_error && !m_spec.cwd.empty()) why += " (the program, or the working directory [command] cwd = " + m_spec.cwd + ")";
+    if (r.spawn_error == UV_EMFILE || r.spawn_error == UV_ENFILE) why += " (raise ulimit -n or lower --concurrency)";
+    v.failure = model::failure_reason(model::FailureCategory::spawn, why);
   } else if (r.timed_out) {
     const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
     v.failure = model::failure_reason(model::FailureCategory::timeout, "killed after " + std::to_string(ms) + " ms");

@@ -143,6 +143,18 @@ TEST_CASE("a failure log that could not be written is not named; --out inside --
   CHECK(list_dir(other / "report").empty());
 }
 
+TEST_CASE("a working directory that does not exist is named as a suspect of a spawn error", "[e2e][command]") {
+  // posix_spawn's chdir failing read "spawn: pwd: ENOENT", blaming the program alone.
+  TempDir tmp;
+  auto result = run_scenario(tmp, scenario("\"pwd\"", "cwd = \"" + tmp / "missing" + "\"\n"));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto report = read_json_file(tmp / "report.json");
+  REQUIRE(report["cells"][0]["failures"].size() == 1);
+  CHECK(report["cells"][0]["failures"][0]["reason"] ==
+        "spawn: pwd: ENOENT: no such file or directory (the program, or the working directory [command] cwd = " + tmp / "missing" + ")");
+}
+
 TEST_CASE("what a build's command leaves running in the background ends with it", "[e2e][command]") {
   // As a RUN step's processes end with its container. They used to outlive the run, hold the
   // output pipe (a 1 s drain counted in every build's time) and, a second later, recreate
