@@ -1,11 +1,17 @@
 #include "engine/run/workspace.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <vector>
 #include <spdlog/spdlog.h>
 
 #include "engine/core/error.hpp"
@@ -77,8 +83,57 @@ std::optional<std::string> Workspace::moved() {
   return *m_moved;
 }
 
+namespace {
+
+// A mount point as /proc/self/mountinfo writes it: space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(std::string_view field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    const std::string_view code = field.substr(i + 1, 3);
+    if (field[i] == '\\' && code.size() == 3 && code.find_first_not_of("01234567") == std::string_view::npos) {
+      out += static_cast<char>((code[0] - '0') * 64 + (code[1] - '0') * 8 + (code[2] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// What a tool the run started left mounted inside the workspace (buildah's overlay storage
+// when SIGKILLed mid-build): detached, deepest first, so the workspace can go. Found by the
+// workspace's path as our descriptor sees it now, and unmounted through that descriptor: a
+// workspace renamed mid-run has no mount found under its old name, and nothing outside it is
+// touched. The mounted filesystems' contents are not removed, only their mount points.
+void Workspace::detach_mounts() noexcept {
+  char target[4096];
+  const std::string through_fd = m_root->proc_path();
+  const ssize_t n = ::readlink(through_fd.c_str(), target, sizeof target - 1);
+  if (n <= 0) return;
+  const std::string prefix = std::string(target, static_cast<std::size_t>(n)) + "/";
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::vector<std::string> inside;
+  for (std::string line; std::getline(mountinfo, line);) {
+    // id parent major:minor root MOUNT-POINT ...
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point;
+    if (!(fields >> id >> parent >> device >> root >> mount_point)) continue;
+    const std::string path = unescape_mountinfo(mount_point);
+    if (path.starts_with(prefix)) inside.push_back(path.substr(prefix.size()));
+  }
+  std::sort(inside.begin(), inside.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& relative : inside) {
+    if (::umount2((through_fd + "/" + relative).c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+      spdlog::debug("detached {} left mounted in the workspace", relative);
+    }
+  }
+}
+
 void Workspace::remove_contents() noexcept {
   if (m_keep || m_removed || !m_root) return;
+  detach_mounts();
   (void)m_root->remove_tree("");
 }
 

@@ -65,6 +65,8 @@ class Workspace {
   bool m_joined = false;
   // unlinkat beneath the parent fd, only if the name still is our directory (errno set).
   bool remove_dir_through_parent() noexcept;
+  // Detaches what a tool left mounted inside the workspace (workspace.cpp says how).
+  void detach_mounts() noexcept;
 
   std::string m_path;
   int m_parent_fd = -1;     // the directory holding the workspace, opened when it was made

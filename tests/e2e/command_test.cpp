@@ -1,11 +1,13 @@
 // The command backend end to end: real child processes (sh -c, true, false), exit codes,
 // output checks, failure signatures, failure logs and the JSON report.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <thread>
 
@@ -153,6 +155,29 @@ TEST_CASE("a working directory that does not exist is named as a suspect of a sp
   REQUIRE(report["cells"][0]["failures"].size() == 1);
   CHECK(report["cells"][0]["failures"][0]["reason"] ==
         "spawn: pwd: ENOENT: no such file or directory (the program, or the working directory [command] cwd = " + tmp / "missing" + ")");
+}
+
+TEST_CASE("what a build left mounted inside the workspace is detached, and the workspace removed", "[e2e][command]") {
+  // buildah SIGKILLed mid-build leaves its overlay mounts under its --root in the workspace:
+  // the workspace stayed ("ENOTEMPTY") with the mounts in the host's table.
+  if (::geteuid() != 0) {
+    std::cout << "CACHESTRESS-SKIPPED: mounting a tmpfs needs root\n";
+    return;
+  }
+  TempDir tmp;
+  const std::string run = "[\"sh\", \"-c\", \"mkdir -p \\\"$TMPDIR/m {build}\\\" && mount -t tmpfs cachestress-e2e-left \\\"$TMPDIR/m {build}\\\"\"]";
+  auto result = run_scenario(tmp, scenario(run, "", "isolation = \"shared\"\n"));
+  INFO(result.err);
+  if (result.err.find("x spawn") != std::string::npos || read_json_file(tmp / "report.json")["cells"][0]["summary"]["builds"]["failed"] != 0) {
+    std::cout << "CACHESTRESS-SKIPPED: cannot mount a tmpfs here\n";
+    return;
+  }
+  REQUIRE(result.exit_code == 0);
+  std::ifstream in("/proc/self/mountinfo");
+  const std::string mounts((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(mounts.find("cachestress-e2e-left") == std::string::npos);
+  const auto left = list_dir(tmp.path());
+  CHECK(std::none_of(left.begin(), left.end(), [](const std::string& name) { return name.starts_with("cachestress-"); }));
 }
 
 TEST_CASE("what a build's command leaves running in the background ends with it", "[e2e][command]") {
