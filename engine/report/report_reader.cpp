@@ -164,6 +164,12 @@ nlohmann::json read_report_text(std::string_view text, const std::string& path) 
     const std::string problem = colon == std::string::npos ? what : what.substr(colon + 2);
     const std::size_t at = e.byte == 0 ? 0 : e.byte - 1;  // nlohmann counts from 1
     throw InputError(path + ":" + line_and_column(text, at) + ": not valid JSON: " + core::printable(problem));
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error and no position: a number past the double's range (1e3081000) is
+    // nlohmann's out_of_range.406 (the fuzz smoke's finding, fuzz/regressions/report_reader).
+    const std::string what = e.what();
+    const std::size_t bracket = what.find("] ");
+    throw InputError(path + ": not valid JSON: " + core::printable(bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
   // Each field's type checked before it is read: nlohmann's value() throws type_error on a
   // field of another type, which is bad input, not our bug.
