@@ -22,37 +22,40 @@ struct Group {
   std::string key;  // canonical dump of the sweep values
   nlohmann::json values;
   std::vector<nlohmann::json> cells;
+  std::vector<std::string> where;  // each cell's place in its report, for errors: "cells[3]"
 };
 
 // Runs grouped by sweep values, in the report's order of first appearance.
 std::vector<Group> group_cells(const nlohmann::json& document, const std::string& label) {
   std::vector<Group> groups;
   std::size_t index = 0;
+  const bool has_cells = document.contains("cells");
   for (auto& cell : report::report_cells(document)) {
     if (!cell.contains("summary") || !cell["summary"].is_object() || !cell.contains("config") || !cell["config"].is_object()) {
       throw InputError(label + ": run " + std::to_string(index) + " has no summary or config (not a report of this schema)");
     }
-    ++index;
     nlohmann::json values = cell.value("values", nlohmann::json::object());
     const std::string key = values.dump();  // object keys are sorted: equal values, equal text
     auto found = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
     if (found == groups.end()) {
-      groups.push_back({key, values, {}});
+      groups.push_back({key, values, {}, {}});
       found = groups.end() - 1;
     }
     found->cells.push_back(std::move(cell));
+    found->where.push_back(has_cells ? "cells[" + std::to_string(index) + "]" : std::string("the report"));
+    ++index;
   }
   return groups;
 }
 
 std::vector<double> metric_values(const Group& group, const MetricSpec& spec, const std::string& label) {
   std::vector<double> values;
-  try {
-    for (const auto& cell : group.cells) {
-      if (report::has_samples(cell, spec.path)) values.push_back(report::summary_number(cell, spec.path));
+  for (std::size_t i = 0; i < group.cells.size(); ++i) {
+    try {
+      if (report::has_samples(group.cells[i], spec.path)) values.push_back(report::summary_number(group.cells[i], spec.path));
+    } catch (const InputError& e) {
+      throw InputError(label + ": " + group.where[i] + ": " + e.what());
     }
-  } catch (const InputError& e) {
-    throw InputError(label + ": " + e.what());
   }
   return values;
 }
@@ -99,9 +102,11 @@ bool was_interrupted(const nlohmann::json& run) {
 // is left out of the test, with a note: its partial figures are not one more sample of the
 // same run. When every run of the group was interrupted they are kept, noted as partial.
 Group complete_runs(const Group& group, const std::string& label, std::vector<std::string>& notes) {
-  Group complete{group.key, group.values, {}};
-  for (const auto& run : group.cells) {
-    if (!was_interrupted(run)) complete.cells.push_back(run);
+  Group complete{group.key, group.values, {}, {}};
+  for (std::size_t i = 0; i < group.cells.size(); ++i) {
+    if (was_interrupted(group.cells[i])) continue;
+    complete.cells.push_back(group.cells[i]);
+    complete.where.push_back(group.where[i]);
   }
   const bool repeated = group.cells.size() > 1;
   const std::string what = group.values.empty() ? std::string() : values_text(group.values) + " ";
