@@ -538,12 +538,12 @@ class Parser {
       for (std::size_t i = 0; i < values->size(); ++i) {
         const auto& value = *values->get(i);
         // Typed as in [run]: concurrency = ["2"] is refused there, so here too.
-        if (std::string error; !check_file_value(setting, file_value(value), error)) fail(at(value), indexed(path, i), error);
-        std::string text;
-        if (const auto* s = value.as_string()) text = unshift(s->get());
-        else if (const auto* n = value.as_integer()) text = std::to_string(n->get());
-        else if (const auto* f = value.as_floating_point()) text = format_double(f->get());
-        else fail(at(value), indexed(path, i), std::string("expected a string or a number (got ") + type_name(value) + ")");
+        std::string error;
+        const auto checked = check_file_value(setting, file_value(value), error);
+        if (!checked) fail(at(value), indexed(path, i), error);
+        // The canonical text (value_text): 8 and "1500ms" are kept as "8" and "1.5", so a cell
+        // reads the same however its value was written (compare matches cells by this text).
+        std::string text = value_text(setting, *checked);
         model::Scenario probe = scenario;
         try {
           apply_setting(probe, axis.key, text);
@@ -556,7 +556,6 @@ class Parser {
         fail(at(*values->get(*repeated)), indexed(path, *repeated),
              "repeats an earlier value (each cell runs once; use repeat = K for more)");
       }
-      canonical_sweep_values(axis, scenario);
       cells *= axis.values.size();
       if (cells > model::k_max_sweep_cells) {
         fail(at(node), path, "expected at most " + std::to_string(model::k_max_sweep_cells) + " sweep cells in all");
