@@ -286,13 +286,9 @@ void Runner::admit() {
     if (run.arrival == model::Arrival::ramp && local < run.concurrency) {
       // The first wave is spread over the ramp; later builds start as slots free up. A build
       // counts as started when its arrival comes: one the run's end overtakes never ran.
-      build.arrival = std::make_unique<core::Timer>(*m_loop, [this, id] {
-        m_collector.add(metrics::Counter::builds_started);
-        start_build(m_in_flight.at(id));
-      });
+      build.arrival = std::make_unique<core::Timer>(*m_loop, [this, id] { start_build(m_in_flight.at(id)); });
       build.arrival->start(static_cast<std::uint64_t>(run.ramp_s * 1000.0 * static_cast<double>(local) / run.concurrency));
     } else {
-      m_collector.add(metrics::Counter::builds_started);
       start_build(build);
     }
   }
@@ -357,7 +353,10 @@ void Runner::build_started(std::uint64_t id, std::uint64_t at_us) {
   }
 }
 
+// Counted as started here, when it really starts (a ramp's build at its arrival); a staged
+// build is counted by build_started when the backend starts it.
 void Runner::start_build(Admitted& build) {
+  m_collector.add(metrics::Counter::builds_started);
   build.started = true;
   build.admitted_us = core::now_us();
   // -vv (trace): one line per build start and end. Checked before formatting: free otherwise.
