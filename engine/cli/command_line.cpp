@@ -174,8 +174,6 @@ void apply_run_flags(const RunFlags& f, model::Scenario& s) {
     if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
   }
   scenario::check_joined_settings(s);
-  if (f.lock_threads < 1 || f.lock_threads > 1024) throw InputError("--lock-threads: must be between 1 and 1024");
-  if (f.io_threads < 1 || f.io_threads > 1024) throw InputError("--io-threads: must be between 1 and 1024");
   for (const auto& text : f.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
     auto axis = scenario::parse_sweep_flag(text, s);
