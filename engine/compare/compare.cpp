@@ -209,7 +209,10 @@ void decide(MetricResult& r, const Options& options) {
   r.repetitions_needed.reset();
   if (r.rose_from_zero) {
     r.verdict = Verdict::regression;
-    r.reason = "rose from 0";
+    // The median may still read 0 (1 run of 5 collided): say how many runs the rule saw.
+    const auto rose = std::count_if(r.fresh.begin(), r.fresh.end(), [](double v) { return v != 0; });
+    r.reason = r.fresh.size() == 1 ? std::string("rose from 0")
+                                   : fmt::format("rose from 0 in {} of {} runs", rose, r.fresh.size());
     return;
   }
   if (r.constant) {

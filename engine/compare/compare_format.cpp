@@ -50,7 +50,7 @@ std::string effect_text(const MetricResult& m) {
 
 std::string verdict_text(const MetricResult& m) {
   switch (m.verdict) {
-    case Verdict::regression: return m.rose_from_zero ? "REGRESSION (rose from 0)" : "REGRESSION";
+    case Verdict::regression: return m.rose_from_zero ? "REGRESSION (" + m.reason + ")" : "REGRESSION";
     case Verdict::inconclusive: return "INCONCLUSIVE (" + m.reason + ")";
     default: return to_string(m.verdict);
   }
@@ -104,7 +104,7 @@ std::string list_of(const Comparison& c, Verdict verdict) {
       if (m.verdict != verdict) continue;
       std::string where = c.cells.size() > 1 || !cell.values.empty() ? " [" + run_title(cell) + "]" : "";
       list += (list.empty() ? "" : ", ") + std::string(m.spec->path) + " " +
-              (m.rose_from_zero ? std::string("rose from 0") : change_text(m)) + where;
+              (m.rose_from_zero ? m.reason : change_text(m)) + where;
     }
   }
   return list;

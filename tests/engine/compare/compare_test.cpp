@@ -218,10 +218,12 @@ TEST_CASE("collisions rising from 0 are always a regression", "[unit][compare]")
   CHECK(rose.rose_from_zero);
   CHECK(rose.verdict == Verdict::regression);  // though the tests could not tell
   CHECK(rose.new_value == 0);                 // the median hides it; the rule does not
+  CHECK(rose.reason == "rose from 0 in 1 of 3 runs");  // nor does the reason
   auto single = judge_metric(spec("collisions.total"), {0}, {3}, options);
   CHECK(single.verdict == Verdict::regression);
   CHECK(single.rose_from_zero);
   CHECK_FALSE(single.change);  // no finite relative change from 0
+  CHECK(single.reason == "rose from 0");
   CHECK(judge_metric(spec("builds.failed"), {0}, {1}, options).verdict == Verdict::regression);
   CHECK(judge_metric(spec("collisions.total"), {0}, {0}, options).verdict == Verdict::no_change);
   // Falling to 0 is not a regression.
