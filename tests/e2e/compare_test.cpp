@@ -169,7 +169,7 @@ TEST_CASE("compare input errors exit 2: missing file, other scenario, other sche
   CHECK(run_binary({"compare", locked, locked, "--format", "xml"}).exit_code == 2);
 }
 
-TEST_CASE("a report the schema refuses is an input error for compare and report, naming the field; no page is written",
+TEST_CASE("a report the schema refuses is an input error for compare and report, naming the field, no page is written",
           "[e2e][compare][report]") {
   // A hand-edited -1 (or 1.5) collisions used to be judged: "REGRESSION (rose from 0)", exit 1,
   // and report drew a page with "collisions -1".

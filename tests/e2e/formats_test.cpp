@@ -78,7 +78,7 @@ TEST_CASE("exports never show a placeholder 0 as a measurement", "[e2e][formats]
   CHECK_THAT(failed.out, Catch::Contains("| none | none | none |"));
 }
 
-TEST_CASE("formats after the first need a report to sit beside; a bad format costs no run", "[e2e][formats]") {
+TEST_CASE("formats after the first need a report to sit beside, a bad format costs no run", "[e2e][formats]") {
   TempDir tmp;
   RunSpec spec;
   spec.cwd = tmp.path();

@@ -58,7 +58,7 @@ TEST_CASE("remote-tmpdir, a TMPDIR per test: no collisions at all", "[e2e][oracl
   CHECK(r.doc["cells"][0]["summary"]["builds"]["failed"] == 0);
 }
 
-TEST_CASE("shared sharing overlaps users; per-group isolation contains it", "[e2e][oracle]") {
+TEST_CASE("shared sharing overlaps users, per-group isolation contains it", "[e2e][oracle]") {
   auto shared = run_json({"--scenario", "locked", "--sharing", "shared", "--builds", "32", "--concurrency", "8"});
   CHECK(shared.doc["cells"][0]["summary"]["cache"]["mounts_overlapped"].get<std::uint64_t>() > 0);
   CHECK(shared.doc["cells"][0]["summary"]["locks"]["acquired"] == 0);
@@ -66,7 +66,7 @@ TEST_CASE("shared sharing overlaps users; per-group isolation contains it", "[e2
   CHECK(groups.doc["config"]["isolation"] == "per-group:2");
 }
 
-TEST_CASE("buildah rejects sharing=private with its own error; buildkit pools instances", "[e2e][oracle]") {
+TEST_CASE("buildah rejects sharing=private with its own error, buildkit pools instances", "[e2e][oracle]") {
   auto buildah = run_json({"--scenario", "private", "--semantics", "buildah", "--builds", "8"});
   CHECK(buildah.exit_code == 1);
   CHECK(buildah.doc["cells"][0]["summary"]["builds"]["failed"] == 8);

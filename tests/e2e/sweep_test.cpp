@@ -90,7 +90,7 @@ TEST_CASE("bad sweeps are input errors before anything runs", "[e2e][sweep]") {
   CHECK(list_dir(tmp.path()).empty());
 }
 
-TEST_CASE("one report shape: cells[0].summary for a single run, a repeat and a sweep; aggregates per combination", "[e2e][sweep]") {
+TEST_CASE("one report shape: cells[0].summary for a single run, a repeat and a sweep, aggregates per combination", "[e2e][sweep]") {
   TempDir tmp;
   const std::vector<std::pair<std::string, std::vector<std::string>>> runs{
       {"single", {}}, {"repeat", {"--repeat", "3"}}, {"sweep", {"--sweep", "concurrency=1,2", "--warmup", "1"}}};

@@ -25,7 +25,7 @@ std::vector<int> take_all(StandbyChain<Job>& chain) {
   return order;
 }
 
-TEST_CASE("standby chain: started builds are taken first in, first out; staged ones never until started", "[unit][standby_chain]") {
+TEST_CASE("standby chain: started builds are taken first in, first out, staged ones never until started", "[unit][standby_chain]") {
   StandbyChain<Job> chain;
   Job a{1}, b{2}, s1{3}, s2{4}, c{5};
   chain.park_started(&a);

@@ -189,7 +189,7 @@ TEST_CASE("runs that never overlap but are too few for Holm's correction are 'to
   CHECK(metric(five, "lock_wait_us.p99").verdict == Verdict::regression);
 }
 
-TEST_CASE("percentiles of runs with no samples are not compared; an interrupted repetition is left out", "[unit][compare]") {
+TEST_CASE("percentiles of runs with no samples are not compared, an interrupted repetition is left out", "[unit][compare]") {
   // Every build failed on both sides: latency "0 us -> 0 us" read "no change".
   auto empty = run("s", 0, 0, 0);
   empty["summary"]["lock_wait_us"]["count"] = 0;
@@ -230,7 +230,7 @@ TEST_CASE("collisions rising from 0 are always a regression", "[unit][compare]")
   CHECK(judge_metric(spec("collisions.total"), {4, 5, 4, 6, 5}, {0, 0, 0, 0, 0}, options).verdict == Verdict::improvement);
 }
 
-TEST_CASE("a report compared with itself has no regression; Holm counts every tested metric", "[unit][compare]") {
+TEST_CASE("a report compared with itself has no regression, Holm counts every tested metric", "[unit][compare]") {
   std::vector<nlohmann::json> runs;
   for (int i = 0; i < 9; ++i) runs.push_back(run("locked", 100 + i, 1000 + 10 * i));
   const auto doc = repeated(runs);
@@ -264,7 +264,7 @@ TEST_CASE("a run without a compared summary field is an input error naming the c
   }
 }
 
-TEST_CASE("sweep cells are matched by their values; config differences are listed", "[unit][compare]") {
+TEST_CASE("sweep cells are matched by their values, config differences are listed", "[unit][compare]") {
   auto cell = [](const char* concurrency, double wait) {
     auto r = run("convoy", 100, wait);
     r["values"] = {{"concurrency", concurrency}};

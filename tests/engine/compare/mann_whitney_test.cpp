@@ -30,7 +30,7 @@ TEST_CASE("fully separated small samples: exact p-values 2 / C(m+n, m)", "[unit]
   CHECK(u_test({4, 5, 6}, {1, 2, 3}).u1 == 9);
 }
 
-TEST_CASE("interleaved samples are not significant; unequal sizes use the smaller one", "[unit][compare]") {
+TEST_CASE("interleaved samples are not significant, unequal sizes use the smaller one", "[unit][compare]") {
   auto r = u_test({1, 3, 5, 7, 9}, {2, 4, 6, 8, 10});
   CHECK(r.method == UMethod::exact);
   CHECK(r.u1 == 10);
@@ -67,7 +67,7 @@ TEST_CASE("every value equal: nothing to reject, p = 1", "[unit][compare]") {
   CHECK(u_test({0}, {0}).p_value == 1.0);
 }
 
-TEST_CASE("8 vs 8 without ties is still exact; forcing the approximation gives scipy's asymptotic value", "[unit][compare]") {
+TEST_CASE("8 vs 8 without ties is still exact, forcing the approximation gives scipy's asymptotic value", "[unit][compare]") {
   const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8}, y{5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5};
   const auto automatic = u_test(x, y);
   CHECK(automatic.method == UMethod::exact);

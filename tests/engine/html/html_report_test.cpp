@@ -75,7 +75,7 @@ TEST_CASE("a single run is one cell named by sharing and concurrency", "[unit][h
   CHECK(cells[0].intervals.size() == 2);
 }
 
-TEST_CASE("sweep cells are sorted by series and concurrency; only differing settings are named", "[unit][html]") {
+TEST_CASE("sweep cells are sorted by series and concurrency, only differing settings are named", "[unit][html]") {
   auto shared = run_document("shared", 8, 900, 0);
   auto other_semantics = run_document("locked", 4, 100, 1000);
   other_semantics["config"]["semantics"] = "buildkit";
@@ -199,7 +199,7 @@ TEST_CASE("repetitions are labelled rep 1, rep 2, as the terminal counts them", 
   CHECK(cells[1].label == "locked, c=2, rep 2");
 }
 
-TEST_CASE("repetitions of one setting are drawn at their median, not their mean; a placeholder is never a figure", "[unit][html]") {
+TEST_CASE("repetitions of one setting are drawn at their median, not their mean, a placeholder is never a figure", "[unit][html]") {
   // Three runs at c=2: p99 lock waits 1, 2 and 30 ms. The chart said 11 ms (the mean); the
   // median, 2 ms, is what aggregates[], the terminal and compare give.
   auto document = sweep_document({run_document("locked", 2, 100, 1000), run_document("locked", 2, 110, 2000),

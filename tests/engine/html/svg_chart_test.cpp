@@ -53,7 +53,7 @@ TEST_CASE("decade ticks bracket the values of a log axis", "[unit][html]") {
   CHECK(decade_ticks(0, 5).front() > 0);  // a log axis has no zero
 }
 
-TEST_CASE("scales map domains to pixels; log scales clamp at their minimum", "[unit][html]") {
+TEST_CASE("scales map domains to pixels, log scales clamp at their minimum", "[unit][html]") {
   const Scale linear(Scale::Kind::linear, 0, 100, 50, 250);
   CHECK(linear(0) == 50);
   CHECK(linear(50) == 150);

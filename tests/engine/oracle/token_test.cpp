@@ -86,7 +86,7 @@ TEST_CASE("an empty file that exists is torn, not ok", "[unit][oracle][token]") 
   CHECK(inspect(true, "", ReadExpect::absent, 1).verdict != Verdict::ok);
 }
 
-TEST_CASE("appended intact records are all valid; own judges the last one", "[unit][oracle][token]") {
+TEST_CASE("appended intact records are all valid, own judges the last one", "[unit][oracle][token]") {
   std::string content;
   encode_record(token(1, "a", "x", 0, 0), 10, content);
   encode_record(token(2, "b", "y", 0, 0), 20, content);

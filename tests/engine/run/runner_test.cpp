@@ -367,7 +367,7 @@ TEST_CASE("runner: every staged one-batch build starts, however late the loop he
   }
 }
 
-TEST_CASE("runner: a ramp longer than the duration ends at the duration; arrivals it overtook never start", "[unit][run][runner]") {
+TEST_CASE("runner: a ramp longer than the duration ends at the duration, arrivals it overtook never start", "[unit][run][runner]") {
   // Ramp 3 s over 3 slots: arrivals at 0, 1 and 2 s. With a 0.4 s duration the second and
   // third used to start anyway (at +1 s and +2 s), and the run lasted 2 s.
   TempDir tmp;

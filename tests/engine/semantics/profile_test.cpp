@@ -216,7 +216,7 @@ TEST_CASE("buildah-1.28: sharing=private is rejected (exit 125)", "[unit][semant
 
 // ---- BuildKit ------------------------------------------------------------------------------
 
-TEST_CASE("buildkit: keyed by id, else by target; mode not in the key", "[unit][semantics][profile][buildkit]") {
+TEST_CASE("buildkit: keyed by id, else by target, mode not in the key", "[unit][semantics][profile][buildkit]") {
   const auto& p = buildkit();
   auto by_id = p.layout(mount("/a", "go-mod", Sharing::shared));
   CHECK(by_id.key == "go-mod");
