@@ -15,6 +15,11 @@ void Child::start(Spec spec, DoneFn done) {
   launch.kill_grace_ms = k_kill_grace_ms;
   launch.launcher = spec.launcher;
   launch.end_group_on_exit = spec.end_group_on_exit;
+  if (spec.past_limit) {
+    m_past_limit = std::move(spec.past_limit);
+    launch.out.past_limit = [this](std::string_view chunk) { m_past_limit(model::OutputStream::stdout_, m_process.out().text, chunk); };
+    launch.err.past_limit = [this](std::string_view chunk) { m_past_limit(model::OutputStream::stderr_, m_process.err().text, chunk); };
+  }
   launch.spawn_errors = core::ChildProcess::SpawnErrors::reported;  // `done` says it, not start()
   // Called only while this Child exists (the launcher calls nothing after its owner is gone).
   (void)m_process.start(std::move(launch), [this, done = std::move(done)](const core::ChildExit& exit) {

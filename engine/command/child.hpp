@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/core/child_process.hpp"
+#include "engine/model/command.hpp"
 
 namespace cachestress::command {
 
@@ -42,6 +44,9 @@ class Child {
     std::uint64_t timeout_ms = 0;   // 0: none
     Launcher launcher = Launcher::automatic;
     bool end_group_on_exit = false;  // core::ChildProcess::Spec's: true for a build's command
+    // Set: the bytes of stdout or stderr past k_max_capture as they arrive, with what was kept
+    // of that stream (complete by then).
+    std::function<void(model::OutputStream stream, std::string_view kept, std::string_view chunk)> past_limit{};
   };
   using DoneFn = std::function<void(ChildResult&)>;
 
@@ -57,6 +62,7 @@ class Child {
 
  private:
   core::ChildProcess m_process;
+  decltype(Spec::past_limit) m_past_limit;
 };
 
 }  // namespace cachestress::command

@@ -38,6 +38,24 @@ std::vector<std::string> first_lines(const ChildResult& r, std::size_t limit) {
   return lines;
 }
 
+// One stream in a failure log: what was kept, and past the capture limit its last bytes
+// (where a tool prints its error), with how many between them were not kept.
+std::string stream_log(const char* name, const std::string& kept, std::uint64_t dropped, const OutputScan* scan,
+                       model::OutputStream stream) {
+  const auto end_line = [](std::string& text) {
+    if (!text.empty() && text.back() != '\n') text += '\n';
+  };
+  std::string text = "# ---- " + std::string(name) + " (" + std::to_string(kept.size() + dropped) + " bytes) ----\n" + kept;
+  end_line(text);
+  if (dropped == 0) return text;
+  const std::string_view tail = scan != nullptr ? scan->tail(stream) : std::string_view{};
+  text += "# [" + std::to_string(dropped - tail.size()) + " more bytes not kept: capture limit" +
+          (tail.empty() ? "" : "; its last " + std::to_string(tail.size()) + " bytes follow") + "]\n";
+  text.append(tail);
+  end_line(text);
+  return text;
+}
+
 // mkdir -p for the failure log directory (outside the workspace: results/ or beside --out).
 int make_parents(const std::string& dir) {
   for (std::size_t i = 1; i <= dir.size(); ++i) {
@@ -209,15 +227,16 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   // pipe open (a 1 s drain counted in its time) and wrote into the workspace after its removal.
   spec.end_group_on_exit = true;
 
-  auto argv = spec.argv;
-  auto child = std::make_unique<Child>(m_loop.raw());
-  Child* raw = child.get();
-  m_children[build] = std::move(child);
-  raw->start(std::move(spec), [this, build, kind, step, values, argv = std::move(argv), &cancelled,
-                               done = std::move(done)](ChildResult& result) {
+  InFlight& in_flight = m_children[build];
+  in_flight.child = std::make_unique<Child>(m_loop.raw());
+  in_flight.argv = spec.argv;
+  in_flight.values = std::move(values);
+  spec.past_limit = [this, build](model::OutputStream stream, std::string_view kept, std::string_view chunk) {
+    scan_past_limit(m_children.at(build), stream, kept, chunk);
+  };
+  in_flight.child->start(std::move(spec), [this, build, &cancelled, done = std::move(done)](ChildResult& result) {
     // Keep the child alive until this callback returns; the next step may start a new one.
-    auto self = std::move(m_children[build]);
-    m_children.erase(build);
+    auto node = m_children.extract(build);
     if (cancelled && result.spawn_error == 0) {
       // Ended by our interrupt (whatever it exited with): not a failure, so no failure log.
       StepVerdict v;
@@ -225,15 +244,26 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
       done(std::move(v));
       return;
     }
-    done(judge(build, kind, step, values, result, argv));
+    done(judge(node.mapped(), result));
   });
 }
 
-StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t step, const Values& values,
-                                 ChildResult& r, const std::vector<std::string>& argv) {
-  const std::string& token = values.token;
+void CommandRunner::scan_past_limit(InFlight& step, model::OutputStream stream, std::string_view kept, std::string_view chunk) {
+  if (!step.scan) {
+    const auto& v = step.values;
+    step.scan = std::make_unique<OutputScan>(m_checks, m_signatures, StepOutput{v.kind, v.step, v.token, {}, {}, &v});
+  }
+  step.scan->feed(stream, kept, chunk);
+}
+
+StepVerdict CommandRunner::judge(InFlight& step, ChildResult& r) {
+  const Values& values = step.values;
+  const auto& argv = step.argv;
+  const std::uint64_t build = values.build;
+  const std::string& kind_name = values.kind;
+  OutputScan* scan = step.scan.get();
+  if (scan != nullptr) scan->finish();
   StepVerdict v;
-  const auto& kind_name = m_scenario.kinds[static_cast<std::size_t>(kind)].name;
   if (r.spawn_error != 0) {
     // Grouped by reason: this build's own values read as placeholders (template.hpp unexpand).
     std::string why = unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error);
@@ -250,32 +280,25 @@ StepVerdict CommandRunner::judge(std::uint64_t build, int kind, std::uint32_t st
   } else if (r.exit_status != 0) {
     v.failure = model::failure_reason(model::FailureCategory::exit, "status " + std::to_string(r.exit_status));
   } else {
-    const auto checked = evaluate(m_checks, {kind_name, step, token, r.out, r.err, &values});
+    // Judged on the whole output: what was kept, and what the scan saw stream past it.
+    const auto checked = evaluate(m_checks, {kind_name, values.step, values.token, r.out, r.err, &values,
+                                             scan != nullptr ? &scan->found() : nullptr});
     if (checked.passed) return v;
-    std::string why = unexpand(checked.failed, values);
-    // Checks see what was kept: past the capture limit a "does not contain" may be wrong.
-    if (const std::size_t unseen = r.out_dropped + r.err_dropped; unseen > 0) {
-      why += " in the first " + std::to_string(Child::k_max_capture / (1024 * 1024)) + " MiB kept of each stream (" +
-             std::to_string(unseen) + " more bytes past the capture limit were not checked)";
-    }
-    v.failure = model::failure_reason(model::FailureCategory::check, why);
+    v.failure = model::failure_reason(model::FailureCategory::check, unexpand(checked.failed, values));
     v.polluter = checked.polluter;
   }
   v.ok = false;
   if (r.spawn_error == 0) {
-    if (auto category = m_signatures.classify(r.out, r.err)) {
+    if (auto category = m_signatures.classify(r.out, r.err, scan != nullptr ? &scan->signatures_seen() : nullptr)) {
       v.signature = *category;
       v.failure += " [" + *category + "]";
     }
   }
   v.first_lines = first_lines(r, k_first_lines);
   std::string text = "# cachestress command backend: build " + std::to_string(build) + " kind " + kind_name + " step " +
-                     std::to_string(step) + "\n# command: " + join_words(argv) + "\n# verdict: " + v.failure + "\n";
-  text += "# ---- stdout (" + std::to_string(r.out.size() + r.out_dropped) + " bytes) ----\n" + r.out;
-  if (r.out_dropped > 0) text += "\n# [" + std::to_string(r.out_dropped) + " more bytes not kept: capture limit]\n";
-  if (!r.out.empty() && r.out.back() != '\n') text += "\n";
-  text += "# ---- stderr (" + std::to_string(r.err.size() + r.err_dropped) + " bytes) ----\n" + r.err;
-  if (r.err_dropped > 0) text += "\n# [" + std::to_string(r.err_dropped) + " more bytes not kept: capture limit]\n";
+                     std::to_string(values.step) + "\n# command: " + join_words(argv) + "\n# verdict: " + v.failure + "\n";
+  text += stream_log("stdout", r.out, r.out_dropped, scan, model::OutputStream::stdout_);
+  text += stream_log("stderr", r.err, r.err_dropped, scan, model::OutputStream::stderr_);
   keep_log(build, std::move(text), v);
   return v;
 }
@@ -302,16 +325,16 @@ void CommandRunner::keep_log(std::uint64_t build, std::string text, StepVerdict&
 }
 
 void CommandRunner::stop(std::uint64_t build, int signum) noexcept {
-  if (auto it = m_children.find(build); it != m_children.end()) it->second->stop(signum);
+  if (auto it = m_children.find(build); it != m_children.end()) it->second.child->stop(signum);
 }
 
 void CommandRunner::stop_all(int signum) noexcept {
-  for (auto& [build, child] : m_children) child->stop(signum);
+  for (auto& [build, step] : m_children) step.child->stop(signum);
   if (m_setup) m_setup->stop(signum);
 }
 
 void CommandRunner::kill_all(int signum) noexcept {
-  for (auto& [build, child] : m_children) child->kill(signum);
+  for (auto& [build, step] : m_children) step.child->kill(signum);
   if (m_setup) m_setup->kill(signum);
 }
 

@@ -15,6 +15,7 @@
 
 #include "engine/command/child.hpp"
 #include "engine/command/output_check.hpp"
+#include "engine/command/output_scan.hpp"
 #include "engine/command/signatures.hpp"
 #include "engine/command/template.hpp"
 #include "engine/core/loop.hpp"
@@ -71,8 +72,15 @@ class CommandRunner {
  private:
   void spawn(std::uint64_t build, int kind, std::uint32_t step, const std::string& root, const bool& cancelled,
              std::function<void(StepVerdict)> done);
-  StepVerdict judge(std::uint64_t build, int kind, std::uint32_t step, const Values& values, ChildResult& result,
-                    const std::vector<std::string>& argv);
+  // One step's command while it runs: what judging it needs.
+  struct InFlight {
+    std::unique_ptr<Child> child;
+    Values values;
+    std::vector<std::string> argv;
+    std::unique_ptr<OutputScan> scan;  // made when a stream outgrows what is kept
+  };
+  void scan_past_limit(InFlight& step, model::OutputStream stream, std::string_view kept, std::string_view chunk);
+  StepVerdict judge(InFlight& step, ChildResult& result);
   void keep_log(std::uint64_t build, std::string text, StepVerdict& verdict);
   std::string tmpdir_for(const std::string& root) const;
 
@@ -88,7 +96,7 @@ class CommandRunner {
   std::vector<CompiledCheck> m_checks;
   Signatures m_signatures;
   std::vector<std::string> m_base_env;  // our environment without TMPDIR and CACHESTRESS_*
-  std::unordered_map<std::uint64_t, std::unique_ptr<Child>> m_children;
+  std::unordered_map<std::uint64_t, InFlight> m_children;
   std::unique_ptr<Child> m_setup;
   std::unordered_set<std::string> m_made_roots;  // shared and per-group roots made so far (few)
 };

@@ -1,5 +1,6 @@
 #include "engine/command/output_check.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "engine/core/error.hpp"
@@ -57,13 +58,12 @@ std::optional<std::string> regex_problem(const std::string& pattern) {
 std::vector<CompiledCheck> compile_checks(const std::vector<model::OutputCheck>& checks) {
   std::vector<CompiledCheck> out;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    CompiledCheck c{checks[i], std::nullopt, has_placeholders(checks[i].regex) || has_placeholders(checks[i].substring)};
+    CompiledCheck c{checks[i], nullptr, has_placeholders(checks[i].regex) || has_placeholders(checks[i].substring)};
     if (!checks[i].regex.empty()) {
       if (auto problem = regex_problem(checks[i].regex)) {
         throw InputError("command.check[" + std::to_string(i) + "].regex: " + *problem);
       }
-      c.regex.emplace(c.templated ? expand_regex(checks[i].regex, Values{}) : checks[i].regex,
-                      std::regex::ECMAScript | std::regex::optimize);
+      if (!c.templated) c.regex = std::make_shared<const std::regex>(checks[i].regex, std::regex::ECMAScript | std::regex::optimize);
     }
     out.push_back(std::move(c));
   }
@@ -106,38 +106,69 @@ std::optional<Polluter> foreign_token(std::string_view text, std::string_view ow
   return std::nullopt;
 }
 
+bool reads(model::OutputStream check_stream, model::OutputStream stream) {
+  return check_stream == model::OutputStream::both || check_stream == stream;
+}
+
+std::optional<Needle> needle_for(const CompiledCheck& compiled, const StepOutput& step) {
+  const auto& check = compiled.check;
+  if (!check.kind.empty() && check.kind != step.kind) return std::nullopt;
+  if (check.step >= 0 && static_cast<std::uint32_t>(check.step) != step.step) return std::nullopt;
+  const bool expand_here = compiled.templated && step.values != nullptr;
+  Needle needle;
+  if (check.own_token) {
+    needle.substring = step.own_token;
+  } else if (!check.regex.empty()) {
+    needle.regex = compiled.regex;
+    if (!needle.regex) {
+      needle.regex = std::make_shared<const std::regex>(expand_here ? expand_regex(check.regex, *step.values) : expand_regex(check.regex, Values{}),
+                                                        std::regex::ECMAScript);
+    }
+  } else {
+    needle.substring = expand_here ? expand(check.substring, *step.values) : check.substring;
+  }
+  return needle;
+}
+
 CheckResult evaluate(const std::vector<CompiledCheck>& checks, const StepOutput& output) {
   std::string both;
-  for (const auto& compiled : checks) {
-    const auto& check = compiled.check;
-    if (!check.kind.empty() && check.kind != output.kind) continue;
-    if (check.step >= 0 && static_cast<std::uint32_t>(check.step) != output.step) continue;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const auto needle = needle_for(checks[i], output);
+    if (!needle) continue;
+    const auto& check = checks[i].check;
     const std::string_view text = stream_text(check.stream, output, both);
-    bool ok = false;
-    std::string failed;
-    // The message shows the check as written ({build}, not 17): one group for every build.
-    if (check.own_token) {
-      ok = text.find(output.own_token) != std::string_view::npos;
-      failed = std::string(stream_name(check.stream)) + " does not contain this build's token {token}";
-    } else if (compiled.regex && compiled.templated && output.values != nullptr) {
-      ok = any_line_matches(std::regex(expand_regex(check.regex, *output.values), std::regex::ECMAScript), text);
-      failed = std::string(stream_name(check.stream)) + " has no line matching /" + check.regex + "/";
-    } else if (compiled.regex) {
-      ok = any_line_matches(*compiled.regex, text);
-      failed = std::string(stream_name(check.stream)) + " has no line matching /" + check.regex + "/";
-    } else {
-      const std::string wanted = compiled.templated && output.values != nullptr ? expand(check.substring, *output.values) : check.substring;
-      ok = text.find(wanted) != std::string_view::npos;
-      failed = std::string(stream_name(check.stream)) + " does not contain " + shown(check.substring);
-    }
+    const bool ok = (needle->regex ? any_line_matches(*needle->regex, text) : text.find(needle->substring) != std::string_view::npos) ||
+                    (output.past_limit != nullptr && output.past_limit->check_seen[i]);
     if (ok) continue;
     CheckResult result;
     result.passed = false;
-    result.failed = std::move(failed);
+    // The message shows the check as written ({build}, not 17): one group for every build.
+    const std::string name = stream_name(check.stream);
+    if (check.own_token) {
+      result.failed = name + " does not contain this build's token {token}";
+    } else if (needle->regex) {
+      result.failed = name + " has no line matching /" + check.regex + "/";
+    } else {
+      result.failed = name + " does not contain " + shown(check.substring);
+    }
+    // Evidence: another build's token, else a declared foreign value; in what was kept, then
+    // past it, in the streams the check reads.
+    const PastLimit::Stream* past[2] = {};
+    if (output.past_limit != nullptr) {
+      if (reads(check.stream, model::OutputStream::stdout_)) past[0] = &output.past_limit->streams[0];
+      if (reads(check.stream, model::OutputStream::stderr_)) past[1] = &output.past_limit->streams[1];
+    }
     result.polluter = foreign_token(text, output.own_token);
+    for (const auto* stream : past) {
+      if (!result.polluter && stream != nullptr) result.polluter = stream->token;
+    }
     for (const auto& [value, kind] : check.foreign) {
       if (result.polluter) break;
-      if (text.find(value) != std::string_view::npos) result.polluter = Polluter{kind, std::nullopt};
+      bool seen = text.find(value) != std::string_view::npos;
+      for (const auto* stream : past) {
+        seen = seen || (stream != nullptr && std::find(stream->values.begin(), stream->values.end(), value) != stream->values.end());
+      }
+      if (seen) result.polluter = Polluter{kind, std::nullopt};
     }
     return result;
   }

@@ -3,6 +3,7 @@
 // line), and the evidence a failed check leaves: a token of another build, or a value a
 // check declares as another kind's ("world" belongs to locked-across-steps).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -17,7 +18,7 @@ namespace cachestress::command {
 // A check with its regex compiled once per run.
 struct CompiledCheck {
   model::OutputCheck check;
-  std::optional<std::regex> regex;
+  std::shared_ptr<const std::regex> regex;  // a regex check's, when it has no placeholders
   bool templated = false;  // substring or regex has placeholders: expanded per step
 };
 
@@ -42,16 +43,38 @@ struct CheckResult {
   std::optional<Polluter> polluter;
 };
 
+// What the output held past the kept part of each stream (output_scan.hpp looks as it streams in).
+struct PastLimit {
+  std::vector<bool> check_seen;  // by check index: what it looks for, in a stream it reads
+  struct Stream {
+    std::optional<Polluter> token;    // the first token of another build
+    std::vector<std::string> values;  // declared foreign values (any check's) seen
+  };
+  Stream streams[2];  // stdout, stderr
+};
+
 struct StepOutput {
   std::string_view kind;
   std::uint32_t step = 0;
   std::string_view own_token;
-  std::string_view out;
+  std::string_view out;  // what was kept of each stream (all of it, or its first part)
   std::string_view err;
   // This step's placeholder values: a check's substring or regex may use them ({build},
   // {token}, {step}, ...; template.hpp), so step 1 can look for what step 0 wrote.
   const Values* values = nullptr;
+  const PastLimit* past_limit = nullptr;  // set: what the streams held past `out` and `err`
 };
+
+// What one check looks for in one step's output, its placeholders expanded for that step:
+// a substring (substring and own_token checks) or a regex matched per line.
+struct Needle {
+  std::string substring;
+  std::shared_ptr<const std::regex> regex;
+};
+// The needle of a check that applies to this step's kind and step number; none otherwise.
+std::optional<Needle> needle_for(const CompiledCheck& check, const StepOutput& step);
+// Whether a check reads this stream (stdout_ or stderr_).
+bool reads(model::OutputStream check_stream, model::OutputStream stream);
 
 // Judges every check that applies to this kind and step; the first failure decides.
 CheckResult evaluate(const std::vector<CompiledCheck>& checks, const StepOutput& output);

@@ -16,11 +16,18 @@ Signatures::Signatures(const std::vector<model::FailureSignature>& signatures) {
   }
 }
 
-std::optional<std::string> Signatures::classify(std::string_view out, std::string_view err) const {
-  for (const auto& entry : m_entries) {
+std::optional<std::string> Signatures::classify(std::string_view out, std::string_view err,
+                                                const std::vector<bool>* seen_past_limit) const {
+  for (std::size_t i = 0; i < m_entries.size(); ++i) {
+    const auto& entry = m_entries[i];
     if (any_line_matches(entry.regex, err) || any_line_matches(entry.regex, out)) return entry.category;
+    if (seen_past_limit != nullptr && (*seen_past_limit)[i]) return entry.category;
   }
   return std::nullopt;
+}
+
+bool Signatures::line_matches(std::size_t index, std::string_view line) const {
+  return std::regex_search(line.begin(), line.end(), m_entries[index].regex);
 }
 
 bool valid_category(std::string_view category) {

@@ -16,9 +16,14 @@ class Signatures {
   // Throws InputError on an invalid regex (the loader has already reported it with file:line).
   explicit Signatures(const std::vector<model::FailureSignature>& signatures);
   // The category of the first signature (in file order) matching a line of stderr, then of
-  // stdout; none when nothing matches.
-  std::optional<std::string> classify(std::string_view out, std::string_view err) const;
+  // stdout, or (by index) a line past what was kept of them (output_scan.hpp); none when
+  // nothing matches.
+  std::optional<std::string> classify(std::string_view out, std::string_view err,
+                                      const std::vector<bool>* seen_past_limit = nullptr) const;
   bool empty() const noexcept { return m_entries.empty(); }
+  std::size_t size() const noexcept { return m_entries.size(); }
+  // Whether signature `index` matches this one line.
+  bool line_matches(std::size_t index, std::string_view line) const;
 
  private:
   struct Entry {

@@ -66,12 +66,14 @@ bool use_pidfd(ChildProcess::Launcher launcher) {
   return pidfd_launch_supported();
 }
 
-void keep(CapturedOutput& into, const Capture& how, const char* data, std::size_t n) {
+// Keeps what the capture keeps; returns how many of the n bytes head mode kept (the rest
+// is past its limit). Tail mode keeps them all, for now.
+std::size_t keep(CapturedOutput& into, const Capture& how, const char* data, std::size_t n) {
   if (how.keep == Capture::Keep::head) {
     const std::size_t room = into.text.size() < how.limit ? how.limit - into.text.size() : 0;
     into.text.append(data, std::min(n, room));
     into.dropped += n > room ? n - room : 0;
-    return;
+    return std::min(n, room);
   }
   into.text.append(data, n);
   if (into.text.size() > how.limit) {
@@ -79,6 +81,7 @@ void keep(CapturedOutput& into, const Capture& how, const char* data, std::size_
     into.text.erase(0, excess);
     into.dropped += excess;
   }
+  return n;
 }
 
 }  // namespace
@@ -234,7 +237,10 @@ struct ChildProcess::State final : HandleData {
       if (attached && on_fd3) guarded("fd 3", [&] { on_fd3(std::string_view(data, n)); });
       return;
     }
-    keep(captured[which], capture[which], data, n);
+    const std::size_t kept = keep(captured[which], capture[which], data, n);
+    if (kept < n && attached && capture[which].past_limit) {
+      guarded("past-limit", [&] { capture[which].past_limit(std::string_view(data + kept, n - kept)); });
+    }
   }
 
   // Reads a pipe until it would block (libuv keeps it non-blocking) or ends.

@@ -44,6 +44,9 @@ struct Capture {
   enum class Keep { nothing, head, tail };  // nothing: /dev/null
   Keep keep = Keep::nothing;
   std::size_t limit = 0;  // head: the first `limit` bytes are kept; tail: the last `limit`
+  // head: the bytes past the limit, as they arrive (while the ChildProcess exists), so what
+  // is not kept can still be looked at.
+  std::function<void(std::string_view chunk)> past_limit{};
 };
 
 struct CapturedOutput {

@@ -108,22 +108,37 @@ TEST_CASE("output that is not UTF-8 is escaped in every report, never a crash", 
   CHECK_THAT(read_text(tmp / "report.md"), !Catch::Contains("\xe9"));
 }
 
-TEST_CASE("a check that fails on output past the capture limit says what it did not see", "[e2e][command]") {
-  // "hello" comes after 2 MB: the check sees only the first 1 MiB kept. It still fails the
-  // build, but no longer claims the output lacks "hello" outright.
+TEST_CASE("checks and signatures are decided on the whole output, the failure log keeps its end", "[e2e][command]") {
+  // "hello" comes after 2 MB of stdout, past the 1 MiB kept: it used to fail the check. Odd
+  // builds print "no luck" there instead, and their apt error after 1.1 MB of stderr.
   TempDir tmp;
-  const std::string run = "[\"sh\", \"-c\", \"head -c 2000000 /dev/zero | tr '\\\\0' a; echo; echo hello\"]";
-  auto result = run_scenario(tmp, scenario(run, "[[command.check]]\nsubstring = \"hello\"\n"));
+  const std::string run =
+      "[\"sh\", \"-c\", \"head -c 2000000 /dev/zero | tr '\\\\0' a; echo; "
+      "if [ $((CACHESTRESS_BUILD % 2)) = 0 ]; then echo hello; exit 0; fi; "
+      "head -c 1100000 /dev/zero | tr '\\\\0' e >&2; printf '\\\\nE: Could not get lock\\\\n' >&2; echo no luck\"]";
+  const std::string checks =
+      "[[command.check]]\nsubstring = \"hello\"\nforeign = { \"luck\" = \"b\" }\n"
+      "[[command.signature]]\nregex = \"^E: Could not get lock$\"\ncategory = \"apt-lock\"\n";
+  auto result = run_scenario(tmp, scenario(run, checks));
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   auto report = read_json_file(tmp / "report.json");
-  REQUIRE(report["cells"][0]["failures"].size() == 1);
-  CHECK_THAT(report["cells"][0]["failures"][0]["reason"].get<std::string>(),
-             Catch::StartsWith("check: stdout does not contain \"hello\" in the first 1 MiB kept of each stream (") &&
-                 Catch::EndsWith(" more bytes past the capture limit were not checked)"));
+  const auto& cell = report["cells"][0];
+  CHECK(cell["summary"]["builds"]["completed"] == 6);
+  CHECK(cell["summary"]["builds"]["failed"] == 6);
+  CHECK(cell["summary"]["failures"]["signatures"] == nlohmann::json{{"apt-lock", 6}});
+  CHECK(cell["summary"]["collisions"]["foreign"] == 6);  // the declared foreign value, past the limit
+  REQUIRE(cell["failures"].size() == 1);
+  const auto& failure = cell["failures"][0];
+  CHECK(failure["reason"] == "check: stdout does not contain \"hello\" [apt-lock]");
+  const std::string log = read_text(failure["log"].get<std::string>());
+  CHECK_THAT(log, Catch::Contains("# ---- stdout (2000009 bytes) ----") &&
+                      Catch::Contains("# [" + std::to_string(2000009 - 1048576 - 262144) +
+                                      " more bytes not kept: capture limit; its last 262144 bytes follow]") &&
+                      Catch::EndsWith("E: Could not get lock\n") && Catch::Contains("aaaa\nno luck\n# ---- stderr"));
 }
 
-TEST_CASE("a failure log that could not be written is not named; --out inside --workdir is refused", "[e2e][command]") {
+TEST_CASE("a failure log that could not be written is not named, --out inside --workdir is refused", "[e2e][command]") {
   TempDir tmp;
   // The folder beside the report is a dangling symlink: the log cannot be written (nothing is
   // written through the link), and the report used to name it anyway.
