@@ -31,6 +31,11 @@ std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, 
       verdicts.push_back({expectation, 0, false, backend.empty() ? "not measured" : "not measured by the " + backend + " backend", false});
       continue;
     }
+    if (!has_samples(metrics, field)) {
+      // A percentile of nothing is no measurement: judged as 0 it would pass a latency gate.
+      verdicts.push_back({expectation, 0, false, "no samples (" + std::string(distribution_of(field)) + ".count = 0)", false});
+      continue;
+    }
     double value = summary_value(metrics, field);
     verdicts.push_back({expectation, value, holds(expectation.comparison, value, expectation.value), {}, false});
   }

@@ -62,4 +62,22 @@ double summary_value(const RunMetrics& metrics, std::string_view path) {
   return 0;
 }
 
+std::string_view distribution_of(std::string_view path) {
+  for (const auto& histogram : k_histograms) {
+    const std::string_view name = histogram.name;
+    if (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.') return name;
+  }
+  return {};
+}
+
+bool has_samples(const RunMetrics& metrics, std::string_view path) {
+  const std::string_view distribution = distribution_of(path);
+  const std::string_view statistic = distribution.empty() ? "" : path.substr(distribution.size() + 1);
+  if (distribution.empty() || statistic == "count" || statistic == "waited") return true;  // how many: 0 is one
+  for (std::size_t i = 0; i < k_histograms.size(); ++i) {
+    if (distribution == k_histograms[i].name) return metrics.histograms[i].count() > 0;
+  }
+  return true;
+}
+
 }  // namespace cachestress::metrics

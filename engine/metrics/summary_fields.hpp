@@ -17,5 +17,10 @@ struct RunMetrics;
 // The value of a canonical summary field in a finished run (the one place that maps
 // field names to measurements; reports and expectations both read through it).
 double summary_value(const RunMetrics& metrics, std::string_view canonical_path);
+// False for a statistic of a distribution without samples (lock_wait_us.p99 of a run that took
+// no lock): its 0 is a placeholder, not a measurement. A count is always one.
+bool has_samples(const RunMetrics& metrics, std::string_view canonical_path);
+// The distribution a statistic is of ("lock_wait_us" of "lock_wait_us.p99"), or empty.
+std::string_view distribution_of(std::string_view canonical_path);
 
 }  // namespace cachestress::metrics

@@ -87,3 +87,28 @@ TEST_CASE("under contention fairness and the longest wait count only acquisition
 }
 
 }  // namespace cachestress::metrics
+
+namespace cachestress::metrics {
+
+TEST_CASE("a statistic of a distribution without samples is skipped, never judged as 0", "[unit][metrics]") {
+  // No lock taken (sharing shared), every build rejected: "lock_wait_us.p99 < 1000" passed
+  // on the placeholder 0, so a latency gate passed a run that measured nothing.
+  Collector c;
+  const auto verdicts = judge({expect("lock_wait_us.p99", model::Comparison::lt, 1000),
+                               expect("build_latency_us.max", model::Comparison::lt, 1000),
+                               expect("lock_wait_us.count", model::Comparison::eq, 0),
+                               expect("lock_wait_us.waited", model::Comparison::eq, 0)},
+                              c.metrics());
+  REQUIRE(verdicts.size() == 4);
+  CHECK(verdicts[0].skipped == "no samples (lock_wait_us.count = 0)");
+  CHECK(verdicts[1].skipped == "no samples (build_latency_us.count = 0)");
+  CHECK(verdicts[2].passed);  // how many is a measurement, 0 included
+  CHECK(verdicts[3].passed);
+  // With one sample the statistic is judged.
+  c.record_lock_wait(5000, true, 1, 0);
+  const auto judged = judge({expect("lock_wait_us.p99", model::Comparison::lt, 1000)}, c.metrics());
+  CHECK(judged[0].skipped.empty());
+  CHECK(judged[0].failed());
+}
+
+}  // namespace cachestress::metrics
