@@ -37,7 +37,7 @@ constexpr std::size_t k_max_value_bytes = 255;  // an op's payload tag, embedded
 constexpr std::int64_t k_max_ms = 3'600'000;
 constexpr double k_max_command_timeout_s = 86400;
 constexpr double k_max_kill_after_s = 86400;  // faults.kill_lock_holder
-constexpr const char* k_kill_after_help = "a duration in 0..86400 s such as 30, 30s, 500ms or 2m";
+constexpr const char* k_kill_after_help = "a duration in 0 or 0.001..86400 s such as 30, 30s, 500ms or 2m";
 constexpr std::int64_t k_max_weight = 1'000'000;
 constexpr std::int64_t k_max_id = 4'294'967'295;  // uid/gid are 32-bit
 
@@ -444,8 +444,9 @@ class Parser {
     return static_cast<std::uint32_t>(integer(node, path, lo, hi));
   }
 
-  double number(const toml::node& node, const std::string& path, double hi) const {
-    const std::string range = "0.." + format_double(hi);
+  // min_positive > 0: the value is 0 or at least that (seconds kept in whole ms).
+  double number(const toml::node& node, const std::string& path, double hi, double min_positive = 0) const {
+    const std::string range = (min_positive > 0 ? "0 or " + format_double(min_positive) : std::string("0")) + ".." + format_double(hi);
     double x = 0;
     if (const auto* i = node.as_integer()) {
       x = static_cast<double>(i->get());
@@ -454,7 +455,7 @@ class Parser {
     } else {
       fail(at(node), path, "expected a number of seconds in " + range + " (got " + type_name(node) + ")");
     }
-    if (!std::isfinite(x) || x < 0 || x > hi) {
+    if (!std::isfinite(x) || x < 0 || x > hi || (x > 0 && x < min_positive)) {
       fail(at(node), path, "expected a number in " + range + " (got " + format_double(x) + ")");
     }
     return x;
@@ -626,7 +627,7 @@ class Parser {
         result.kill_lock_holder_ms = *ms;
       } else {
         result.kill_lock_holder_ms =
-            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_kill_after_s) * 1000));
+            static_cast<std::uint32_t>(std::llround(number(*n, "faults.kill_lock_holder", k_max_kill_after_s, 0.001) * 1000));
       }
     }
     return result;
@@ -848,7 +849,7 @@ class Parser {
     if (const auto* n = section.get("setup")) spec.setup = argv_template(*n, "command.setup");
     if (const auto* n = section.get("cwd")) spec.cwd = plain_template(*n, "command.cwd");
     if (const auto* n = section.get("timeout")) {
-      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_command_timeout_s) * 1000));
+      spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_command_timeout_s, 0.001) * 1000));
     }
     if (const auto* n = section.get("env")) {
       for (const auto& [key, value] : table(*n, "command.env")) {

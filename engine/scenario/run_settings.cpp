@@ -74,6 +74,7 @@ bool set_sharing(Scenario& s, const SettingValue& v) {
 
 constexpr double k_max_run_seconds = 7 * 24 * 3600.0;  // duration, ramp: a week
 constexpr double k_max_timeout_s = 86400;              // lock_timeout, build_timeout: a day
+constexpr double k_timeout_resolution_s = 0.001;        // kept in whole ms
 
 // The run settings. Defaults are model::RunConfig's initializers.
 const std::array k_settings{
@@ -119,7 +120,7 @@ const std::array k_settings{
                .max = 3'600'000, .help = "per-interval sample period", .sweepable = false,
                .get = get_integer<&RunConfig::interval_ms>, .set = set_integer<&RunConfig::interval_ms>},
     RunSetting{.key = "lock_timeout", .flag = "--lock-timeout", .type = SettingType::number, .unit = "s",
-               .max_number = k_max_timeout_s,
+               .max_number = k_max_timeout_s, .min_positive = k_timeout_resolution_s,
                .help = "a lock wait longer than SECONDS fails the build (deadlock or lock-timeout; 0: wait forever)",
                .get = get_ms<&RunConfig::lock_timeout_ms>, .set = set_ms<&RunConfig::lock_timeout_ms>},
     RunSetting{.key = "env_policy", .flag = "--env-policy", .type = SettingType::choice, .choices = "propagate, drop",
@@ -127,7 +128,7 @@ const std::array k_settings{
                        "| drop (TMPDIR lost, as under podman --remote: every build uses one server root)",
                .get = get_choice<&RunConfig::env_policy>, .set = set_choice<&RunConfig::env_policy, &model::parse_env_policy>},
     RunSetting{.key = "build_timeout", .flag = "--build-timeout", .type = SettingType::duration, .unit = "s",
-               .max_number = k_max_timeout_s,
+               .max_number = k_max_timeout_s, .min_positive = k_timeout_resolution_s,
                .help = "process and command backends: TERM, then KILL, a build running longer "
                        "(0: never; command: overrides [command] timeout)",
                .get = get_ms<&RunConfig::build_timeout_ms>, .set = set_ms<&RunConfig::build_timeout_ms>},
@@ -135,7 +136,9 @@ const std::array k_settings{
 
 std::string quoted_text(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-std::string number_range(const RunSetting& s) { return "0.." + format_double(s.max_number); }
+std::string number_range(const RunSetting& s) {
+  return (s.min_positive > 0 ? "0 or " + format_double(s.min_positive) : std::string("0")) + ".." + format_double(s.max_number);
+}
 
 std::string duration_help(const RunSetting& s) {
   return "a duration in " + number_range(s) + " s such as 30, 30s, 500ms or 2m";
@@ -167,10 +170,16 @@ std::string expected(const RunSetting& s) {
   const std::string hi = s.type == SettingType::integer ? std::to_string(s.max) : format_double(s.max_number);
   const std::string unit = s.unit == "s" ? " seconds" : s.unit == "ms" ? " ms" : "";
   if (s.type == SettingType::integer && s.min == 0) bad_text(s, origin, "must be at most " + hi + unit + " (got " + got + ")");
+  if (s.min_positive > 0) {
+    bad_text(s, origin, "must be 0 or between " + format_double(s.min_positive) + " and " + hi + unit + " (got " + got +
+                            "; kept in whole ms, less would read as 0)");
+  }
   bad_text(s, origin, "must be between " + lo + " and " + hi + unit + " (got " + got + ")");
 }
 
-bool in_number_range(const RunSetting& s, double x) { return std::isfinite(x) && x >= 0 && x <= s.max_number; }
+bool in_number_range(const RunSetting& s, double x) {
+  return std::isfinite(x) && (x == 0 || x >= s.min_positive) && x >= 0 && x <= s.max_number;
+}
 
 }  // namespace
 
@@ -235,7 +244,7 @@ std::optional<std::uint32_t> parse_duration_ms(std::string_view text, double max
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
   const double ms = v * scale;
-  if (ms > max_s * 1000) return std::nullopt;
+  if (ms > max_s * 1000 || (ms > 0 && ms < 1)) return std::nullopt;
   return static_cast<std::uint32_t>(std::llround(ms));
 }
 

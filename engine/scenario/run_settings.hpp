@@ -41,6 +41,8 @@ struct RunSetting {
   std::uint64_t min = 0;     // integer settings: inclusive range
   std::uint64_t max = 0;
   double max_number = 0;     // number and duration settings: 0..max_number
+  // > 0: a value is 0 or at least this (a timeout kept in whole ms: 0.0004 s would read as 0, "off")
+  double min_positive = 0;
   std::string_view choices{};  // choice settings: the accepted spellings, as messages list them
   std::string_view help{};
   bool sweepable = true;
@@ -122,6 +124,7 @@ std::optional<std::size_t> repeated_sweep_value(const model::SweepAxis& axis, co
 void canonical_sweep_values(model::SweepAxis& axis, const model::Scenario& scenario);
 
 // "30" or "30s" (seconds), "500ms", "2m"; nothing when malformed, negative or over max_s.
+// (Durations are kept in whole milliseconds: a nonzero one below 1 ms is refused, never rounded to 0.)
 std::optional<std::uint32_t> parse_duration_ms(std::string_view text, double max_s);
 
 // Shortest text that reads back (std::from_chars) to exactly `value`.

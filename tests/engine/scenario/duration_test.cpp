@@ -50,4 +50,25 @@ TEST_CASE("run.build_timeout takes seconds or a duration string and round-trips"
   CHECK_THROWS_AS(parse_scenario(head + "build_timeout = -1\n" + tail, "t.toml", "t"), InputError);
 }
 
+TEST_CASE("a timeout below its 1 ms resolution is refused, never rounded to 0 (off)", "[scenario][settings]") {
+  // --lock-timeout 0.0004 was kept as 0 ms: "wait forever", and abba hung on its deadlock.
+  CHECK_FALSE(parse_duration_ms("0.4ms", 86400));
+  CHECK_FALSE(parse_duration_ms("0.0004", 86400));
+  CHECK(parse_duration_ms("1ms", 86400) == 1u);
+  model::Scenario s;
+  for (const char* key : {"lock_timeout", "build_timeout"}) {
+    INFO(key);
+    CHECK_THROWS_WITH(apply_setting(s, key, "0.0004"), Catch::Contains("0 or 0.001..86400"));
+    apply_setting(s, key, "0.001");
+    apply_setting(s, key, "0");
+  }
+  const std::string head = "description = \"d\"\n[run]\nbackend = \"command\"\n";
+  const std::string tail = "[command]\nrun = \"true\"\n[[build]]\nname = \"a\"\n";
+  CHECK_THROWS_WITH(parse_scenario(head + "lock_timeout = 0.0004\n" + tail, "t.toml", "t"),
+                    Catch::Contains("t.toml:4:16: run.lock_timeout:") && Catch::Contains("0 or 0.001..86400"));
+  const std::string slow = "[command]\nrun = \"true\"\ntimeout = 0.0004\n[[build]]\nname = \"a\"\n";
+  CHECK_THROWS_WITH(parse_scenario(head + slow, "t.toml", "t"), Catch::Contains("command.timeout") && Catch::Contains("0 or 0.001..86400"));
+  CHECK(parse_scenario(head + "lock_timeout = 0.002\n" + tail, "t.toml", "t").run.lock_timeout_ms == 2u);
+}
+
 }  // namespace cachestress::scenario
