@@ -762,6 +762,12 @@ class Parser {
       if (auto problem = path_problem(op.file)) {
         fail(at(*file), path + ".file", "expected a safe file name: " + *problem + " (got " + quoted(op.file) + ")");
       }
+      // The engine walks a file's directories one component at a time: "a/./b" and "a//b"
+      // were accepted here and then failed every build with EINVAL.
+      const auto parts = components(op.file);
+      if (!names_nothing(op.file) && std::any_of(parts.begin(), parts.end(), [](std::string_view c) { return c.empty() || c == "."; })) {
+        fail(at(*file), path + ".file", "expected a file name without empty or \".\" components (got " + quoted(op.file) + ")");
+      }
     }
     if (const auto* n = op_table.get("mount")) op.mount = u32(*n, path + ".mount", 0, std::numeric_limits<std::uint32_t>::max());
     if (const auto* n = op_table.get("value")) {
