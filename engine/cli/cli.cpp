@@ -158,6 +158,7 @@ std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario
   }
   auto done = sweep::run_one(std::move(options));
   if (g_progress) g_progress->finish();
+  done->scenario.run.builds = scenario.run.builds;  // the run's, not a cachestress-mpi rank's share (configure)
   return done;
 }
 

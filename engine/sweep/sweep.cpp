@@ -89,9 +89,14 @@ std::unique_ptr<FinishedRun> run_one(run::RunOptions options) {
   done->outcome = runner.run();
   // In the scenario's order; one whose condition this run does not meet is listed as not
   // judged, so a smaller run (--builds 1) or another variant says what it could not show.
+  // `builds` in a condition is what ran: the builds that started (a run cut short by
+  // --duration or a signal, one under --builds 0, and under cachestress-mpi every rank's, where
+  // this rank's scenario holds only its share).
+  model::Scenario ran = done->scenario;
+  ran.run.builds = done->outcome.metrics->counter(metrics::Counter::builds_started);
   const std::string backend = model::to_string(done->scenario.run.backend);
   for (const auto& e : done->scenario.expectations) {
-    if (scenario::condition_holds(e, done->scenario)) {
+    if (scenario::condition_holds(e, ran)) {
       done->verdicts.push_back(metrics::judge({e}, *done->outcome.metrics, backend).front());
     } else {
       done->verdicts.push_back({e, 0, false, "not judged: this run does not meet " + model::condition_text(e), false});

@@ -191,3 +191,33 @@ TEST_CASE("the scenarios that used to fail at low concurrency pass a concurrency
 TEST_CASE("every catalogue scenario passes --sweep concurrency=1,2,4,8", "[.catalogue]") { sweep_catalogue({}); }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("a builds condition reads the builds that ran, not the setting", "[e2e][verdicts]") {
+  // [expect."builds>=3"]: a --duration run under --builds 0 ran enough and is judged (it was
+  // "not judged: builds>=3"); a 100-build run cut short by --duration after 1 build is not
+  // judged (it was, and failed).
+  TempDir tmp;
+  const std::string file = tmp / "slow.toml";
+  write_text(file, "description = \"one build every 150 ms\"\n[run]\nbuilds = 100\nconcurrency = 1\n"
+                   "[[build]]\nname = \"b\"\n[[build.step]]\nmount = { target = \"/c\" }\nops = [ { op = \"hold\", ms = 150 } ]\n"
+                   "[expect.\"builds>=3\"]\n\"builds.completed\" = \">=3\"\n");
+  auto judged_in = [](const nlohmann::json& cell, const char* list) {
+    for (const auto& e : cell[list]) {
+      if (e["field"] == "builds.completed") return true;
+    }
+    return false;
+  };
+  auto until = run_json({"--scenario", file, "--builds", "0", "--duration", "0.7"});
+  CHECK(until.exit_code == 0);
+  CHECK(judged_in(until.doc["cells"][0], "expectations"));
+  auto cut = run_json({"--scenario", file, "--duration", "0.1"});
+  CHECK(cut.exit_code == 0);
+  CHECK(until.doc["cells"][0]["summary"]["builds"]["started"].get<int>() >= 3);
+  CHECK(cut.doc["cells"][0]["summary"]["builds"]["started"].get<int>() < 3);
+  CHECK(judged_in(cut.doc["cells"][0], "expectations_skipped"));
+  CHECK_FALSE(judged_in(cut.doc["cells"][0], "expectations"));
+}
+
+}  // namespace cachestress::e2e
