@@ -163,7 +163,7 @@ nlohmann::json run_json(const RunReport& report) {
   json doc;
   doc["config"] = config_json(*report.scenario);
   doc["interrupted"] = outcome.interrupted;
-  doc["signal"] = outcome.interrupted ? json(signal_name(outcome.signal)) : json(nullptr);
+  doc["signal"] = outcome.interrupted && outcome.signal != 0 ? json(signal_name(outcome.signal)) : json(nullptr);  // a stop_reason stop: no signal
 
   json summary = json::object();
   for (const auto& path : metrics::summary_field_paths()) put_path(summary, path, metrics::summary_value(m, path));

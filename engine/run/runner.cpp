@@ -461,7 +461,9 @@ void Runner::interrupt(int signum) {
 }
 
 void Runner::stop_run(const std::string& reason) {
-  if (m_ended || m_stopping) return;
+  // Not m_stopping: after --duration the run waits for its builds in flight, and a build
+  // blocked behind a lock a lost rank holds must still be ended (cachestress-mpi hung).
+  if (m_ended || !m_stop_reason.empty() || m_signal != 0) return;
   m_stop_reason = reason;
   spdlog::warn("{}: stopping admissions, ending {} in flight", reason, builds_text(running()));
   interrupt_builds(SIGTERM);  // children are ended as a SIGTERM would end them

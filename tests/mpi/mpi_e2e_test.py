@@ -215,6 +215,8 @@ def case_lost_rank(binary, tmp, how):
         lost = cell["mpi"]["lost_ranks"]
         if [l["rank"] for l in lost] != [1]:
             fail(f"lost_ranks {lost}")
+        if cell["signal"] is not None or not cell["stop_reason"]:
+            fail(f"a lost-rank stop is a stop_reason, not a signal: signal {cell['signal']}, stop_reason {cell['stop_reason']}")
         if proc.returncode != 3:
             fail(f"exit {proc.returncode}, expected 3")
     print(f"PASS: ended {elapsed:.1f} s after start (60 s run), exit {proc.returncode}")

@@ -720,3 +720,49 @@ TEST_CASE("runner: builds = N runs exactly N builds", "[unit][run][runner]") {
 
 }  // namespace
 }  // namespace cachestress::run
+
+namespace cachestress::run {
+namespace {
+
+// Stops the run with a reason `after_ms` once admissions began, as cachestress-mpi's rank
+// link does when a rank is lost.
+class StopLater final : public RunObserver {
+ public:
+  explicit StopLater(std::uint64_t after_ms) : m_after_ms(after_ms) {}
+  void ready(core::Loop& loop, RunControl& control, std::function<void()> admit) override {
+    m_timer = std::make_unique<core::Timer>(loop, [&control] { control.stop_run("rank 1 was lost"); });
+    m_timer->start(m_after_ms);
+    m_timer->unref();
+    admit();
+  }
+  void interval(const metrics::Collector&, double, std::uint64_t) override {}
+  void ended() override { m_timer.reset(); }
+
+ private:
+  std::uint64_t m_after_ms;
+  std::unique_ptr<core::Timer> m_timer;
+};
+
+}  // namespace
+
+TEST_CASE("runner: a stop after the duration's end still ends the builds in flight", "[unit][run][runner]") {
+  // The duration (0.1 s) ends while a build holds for 3 s; a lost rank's stop at 0.3 s used
+  // to be ignored once the duration had stopped admissions, and the run waited for the hold
+  // (under cachestress-mpi, forever, for a lock the lost rank held).
+  TempDir tmp;
+  auto toml = hold_scenario("buildah", "locked", 0, 1, 3000, "shared");
+  toml.insert(toml.find("[[build]]"), "duration = 0.1\n");
+  StopLater stop(300);
+  RunOptions options;
+  options.scenario = scenario::parse_scenario(toml, "test.toml", "test");
+  options.workdir = tmp.path() + "/ws";
+  options.observer = &stop;
+  Runner runner(std::move(options));
+  const auto outcome = runner.run();
+  CHECK(outcome.stop_reason == "rank 1 was lost");
+  CHECK(outcome.interrupted);
+  CHECK(count(outcome, Counter::builds_interrupted) == 1);  // not waited for: it completed
+  CHECK(count(outcome, Counter::builds_completed) == 0);
+}
+
+}  // namespace cachestress::run
