@@ -263,6 +263,9 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   scenario.allow_failed_builds = flags.allow_failed_builds;
   // Every cell's settings are checked before anything runs.
   const auto cells = sweep::plan_cells(scenario);
+  if (g_driver->check_cell) {
+    for (const auto& cell : cells) g_driver->check_cell(sweep::cell_scenario(scenario, cell));
+  }
   const std::size_t planned = cells.size() * scenario.repeat;
   ReportSink sink(flags, scenario, formats);
   raise_fd_limit();

@@ -173,7 +173,8 @@ void apply_run_flags(const RunFlags& f, model::Scenario& s) {
   for (std::size_t i = 0; i < f.settings.size() && i < table.size(); ++i) {
     if (f.settings[i]) scenario::apply_text(s, table[i], *f.settings[i], scenario::Origin::flag);
   }
-  scenario::check_joined_settings(s);
+  // Rules that join two settings (--builds 0 needs a --duration) are checked per sweep cell,
+  // once its values apply (sweep::plan_cells): --builds 0 --sweep duration=1,2 is valid.
   for (const auto& text : f.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
     auto axis = scenario::parse_sweep_flag(text, s);

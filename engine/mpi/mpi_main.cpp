@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   driver.log_prefix = "rank " + std::to_string(link->rank()) + "@" + link->host();
   driver.writes_output = link->rank() == 0;
   driver.configure = [&](run::RunOptions& options) { link->configure(options); };
+  driver.check_cell = [&](const model::Scenario& cell) { link->check(cell); };
   driver.live_progress = false;  // a rank's own progress line would show its share only
   driver.exit_status = [&](int status) {
     if (link->lost_any() || link->stopped_by_rank0()) return static_cast<int>(ExitCode::environment_error);

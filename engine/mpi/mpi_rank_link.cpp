@@ -85,18 +85,22 @@ RankLink::RankLink() {
 
 // ---- Before the run ----------------------------------------------------------------------
 
-void RankLink::configure(run::RunOptions& options) {
-  auto& run = options.scenario.run;
-  if (options.scenario.faults.enospc_tmpfs_kb > 0) {
+void RankLink::check(const model::Scenario& scenario) const {
+  if (scenario.faults.enospc_tmpfs_kb > 0) {
     throw InputError("[faults] enospc_tmpfs_kb: the tmpfs would be mounted where only one rank sees it; "
                      "run this scenario with cachestress, not cachestress-mpi");
   }
+  if (scenario.run.builds != 0 && scenario.run.builds < static_cast<std::uint64_t>(m_size)) {
+    throw InputError("--builds " + std::to_string(scenario.run.builds) + " is fewer than the " + std::to_string(m_size) +
+                     " ranks: every rank needs at least one build");
+  }
+}
+
+void RankLink::configure(run::RunOptions& options) {
+  auto& run = options.scenario.run;
+  check(options.scenario);
   if (run.builds != 0) {
     const auto ranks = static_cast<std::uint64_t>(m_size);
-    if (run.builds < ranks) {
-      throw InputError("--builds " + std::to_string(run.builds) + " is fewer than the " + std::to_string(m_size) +
-                       " ranks: every rank needs at least one build");
-    }
     const auto mine = static_cast<std::uint64_t>(m_rank);
     run.builds = run.builds / ranks + (mine < run.builds % ranks ? 1 : 0);  // ids rank, rank+size, ...
   }

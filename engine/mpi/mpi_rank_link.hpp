@@ -38,6 +38,9 @@ class RankLink final : public run::RunObserver {
   // Rank 0 lost another rank and stopped this one: rank 0 ends the job once its report is out.
   bool stopped_by_rank0() const noexcept { return m_stopped_by_rank0; }
 
+  // Throws InputError for a run this job cannot make (fewer builds than ranks, a rank-local
+  // tmpfs): every sweep cell is checked before any runs.
+  void check(const model::Scenario& scenario) const;
   // Fills a run's options: this rank's share of the builds, global ids, the joined workspace,
   // this observer and the gather after the run.
   void configure(run::RunOptions& options);

@@ -344,9 +344,10 @@ std::optional<SettingValue> check_file_value(const RunSetting& s, const FileValu
 
 void check_joined_settings(const Scenario& s) {
   const auto& run = s.run;
-  if (run.builds == 0 && run.duration_s <= 0) throw InputError("--builds 0 needs a --duration");
-  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("--arrival poisson needs --rate > 0");
-  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("--arrival ramp needs --ramp > 0");
+  // Named as settings ([run] key, --flag or sweep value alike), since any of the three may set them.
+  if (run.builds == 0 && run.duration_s <= 0) throw InputError("builds 0 (run until the duration) needs a duration > 0 (--duration)");
+  if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("arrival poisson needs a rate > 0 (--rate)");
+  if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("arrival ramp needs a ramp > 0 (--ramp)");
   if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
     throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
   }

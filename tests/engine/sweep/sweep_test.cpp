@@ -31,7 +31,17 @@ TEST_CASE("plan_cells refuses a bad repeat, too many runs and cells whose settin
 
   s.repeat = 1;
   s.sweep = {{"arrival", {"together", "poisson"}}};  // poisson needs a rate: found before any run
-  CHECK_THROWS_WITH(plan_cells(s), Catch::Contains("--arrival poisson needs --rate > 0"));
+  CHECK_THROWS_WITH(plan_cells(s), Catch::Contains("sweep cell arrival=poisson: arrival poisson needs a rate > 0 (--rate)"));
+  // A rule joining two settings is checked once the cell's values apply: each of these cells
+  // is valid, though the settings before the sweep are not (they were refused, exit 2).
+  s.run.builds = 0;
+  s.run.duration_s = 0;
+  s.sweep = {{"duration", {"0.5", "1"}}};
+  CHECK(plan_cells(s).size() == 2);
+  s.run.builds = 10;
+  s.run.arrival = model::Arrival::poisson;
+  s.sweep = {{"rate", {"200", "400"}}};
+  CHECK(plan_cells(s).size() == 2);
 }
 
 }  // namespace cachestress::sweep
