@@ -59,7 +59,8 @@ Runner::Runner(RunOptions options)
       m_layouts(m_scenario, m_profile),
       m_recorder(m_collector, m_scenario),
       // Several processes of one run must not all pick the same kinds in the same order.
-      m_rng(m_options.build_id_stride == 1 ? m_scenario.run.seed : mix_seed(m_scenario.run.seed, ~m_options.first_build_id)) {
+      m_rng(m_options.build_id_stride == 1 ? m_scenario.run.seed : mix_seed(m_scenario.run.seed, ~m_options.first_build_id)),
+      m_arrival_rng(mix_seed(m_scenario.run.seed, 0x9e3779b97f4a7c15ULL ^ m_options.first_build_id)) {
   backend::validate(m_scenario);
   if (!m_options.backend) m_options.backend = backend::factory_for(m_scenario.run.backend);
   if (m_options.build_id_stride == 0) throw InputError("build id stride must be at least 1");
@@ -234,7 +235,7 @@ void Runner::start() {
   }
   if (run.arrival == model::Arrival::poisson) {
     m_arrival_timer = std::make_unique<core::Timer>(*m_loop, [this] { arrivals_due(); });
-    m_next_arrival_us = static_cast<double>(m_start_us) + m_rng.exponential(run.rate_per_s) * 1e6;
+    m_next_arrival_us = static_cast<double>(m_start_us) + m_arrival_rng.exponential(run.rate_per_s) * 1e6;
     m_arrival_timer->start(0);
   } else {
     admit();
@@ -255,7 +256,7 @@ void Runner::arrivals_due() {
   const auto now = static_cast<double>(core::now_us());
   while (m_next_arrival_us <= now && !all_arrived()) {
     ++m_pending_arrivals;
-    m_next_arrival_us += m_rng.exponential(run.rate_per_s) * 1e6;
+    m_next_arrival_us += m_arrival_rng.exponential(run.rate_per_s) * 1e6;
   }
   admit();
   if (m_stopping || all_arrived()) return;

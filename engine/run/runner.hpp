@@ -130,7 +130,9 @@ class Runner final : private backend::Host, private RunControl {
   std::vector<std::unique_ptr<core::Signal>> m_signals;
   std::unordered_map<std::uint64_t, Admitted> m_in_flight;
   std::vector<std::uint64_t> m_kind_cumulative;
-  ops::Rng m_rng;
+  ops::Rng m_rng;          // kinds, in admission order
+  ops::Rng m_arrival_rng;  // Poisson gaps: their own stream, so how arrivals and admissions
+                           // interleave in time never changes which kind a build is
   std::uint64_t m_next_build = 0;
   std::optional<int> m_drawn_kind;  // the next build's kind, drawn for a staging the backend declined
   std::size_t m_staged = 0;         // builds in m_in_flight that are staged, not started

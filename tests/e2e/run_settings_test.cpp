@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <regex>
 #include <string>
 
 #include "engine/scenario/run_settings.hpp"
@@ -312,6 +315,38 @@ TEST_CASE("an empty TMPDIR means /tmp, as unset", "[e2e][settings]") {
   auto run = run_binary(spec);
   INFO(run.err);
   CHECK(run.exit_code == 0);  // it was exit 3: "cannot create workspace under '': empty path"
+}
+
+}  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+namespace {
+
+// "0:s 1:l ...": each build's kind (first letter) by id, from -vv's trace of build starts.
+std::string kinds_by_build(const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--scenario", "mixed-modes", "--semantics", "buildah", "--concurrency", "1",
+                                   "--builds", "40", "--seed", "1", "--out", "/dev/null", "-vv"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = run_binary(args);
+  std::map<int, char> kinds;
+  const std::regex started(R"(build ([0-9]+) \(([a-z-]+)\) started)");
+  for (std::sregex_iterator it(r.err.begin(), r.err.end(), started), end; it != end; ++it) {
+    kinds[std::stoi((*it)[1])] = (*it)[2].str().front();
+  }
+  std::string text;
+  for (const auto& [id, kind] : kinds) text += std::to_string(id) + ":" + kind + " ";
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("one seed draws the same kind for each build whatever the arrival process", "[e2e][settings]") {
+  // Poisson gaps and kinds shared one random stream, and how arrivals interleaved with
+  // admissions in time changed which kind each build was (locked users 43 to 50 of 100).
+  const std::string together = kinds_by_build({"--arrival", "together"});
+  REQUIRE(std::count(together.begin(), together.end(), ':') == 40);
+  CHECK(kinds_by_build({"--arrival", "poisson", "--rate", "300"}) == together);
+  CHECK(kinds_by_build({"--arrival", "poisson", "--rate", "300"}) == together);
 }
 
 }  // namespace cachestress::e2e
