@@ -18,15 +18,7 @@ using core::now_us;
 
 int KernelLockJob::run() {
   waited_in_kernel = false;
-  auto slash = path.rfind('/');
-  if (slash != std::string::npos) {
-    int rc = root->make_dirs(std::string_view(path).substr(0, slash));
-    if (rc < 0) {
-      uncount_waiter();
-      return rc;
-    }
-  }
-  int fd = root->open_file(path, O_RDWR | O_CREAT);
+  int fd = root->create_file(path, O_RDWR);
   if (fd < 0) {
     uncount_waiter();
     return fd;

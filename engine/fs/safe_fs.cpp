@@ -443,6 +443,18 @@ int Root::make_dirs_walk(char* component, mode_t mode) const noexcept {
   }
 }
 
+int Root::create_file(std::string_view rel, int flags, mode_t mode) const noexcept {
+  const auto slash = rel.rfind('/');
+  int fd = -ENOENT;
+  for (int attempt = 0; attempt < 32 && fd == -ENOENT; ++attempt) {
+    if (slash != std::string_view::npos) {
+      if (const int rc = make_dirs(rel.substr(0, slash)); rc < 0) return rc;
+    }
+    fd = open_file(rel, flags | O_CREAT, mode);
+  }
+  return fd;
+}
+
 int Root::open_file(std::string_view rel, int flags, mode_t mode) const noexcept {
   if (!is_safe_relative(rel) || (flags & O_PATH) != 0) return -EINVAL;
   RelPath path(rel);

@@ -59,6 +59,11 @@ class Root {
   // in a cache gives -ENXIO (opened with O_NONBLOCK so a FIFO cannot hang a worker thread).
   [[nodiscard]] int open_file(std::string_view rel, int flags, mode_t mode = 0644) const noexcept;
 
+  // open_file(rel, flags | O_CREAT) after make_dirs of its parent; a parent removed between
+  // the two (a prune racing a lock) is made again, up to 32 attempts, as containers/storage's
+  // lockfile recreates a lock file's removed directory instead of failing the build.
+  [[nodiscard]] int create_file(std::string_view rel, int flags, mode_t mode = 0644) const noexcept;
+
   // unlinkat in the parent (opened beneath the root); a symlink is removed itself, never
   // followed. A directory gives -EISDIR.
   [[nodiscard]] int remove_file(std::string_view rel) const noexcept;

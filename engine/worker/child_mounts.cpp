@@ -17,11 +17,6 @@ constexpr std::uint32_t k_max_instances = 4096;
 
 using core::now_us;
 
-std::string parent_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
-}
-
 }  // namespace
 
 bool ChildMounts::exists(const std::string& dir) const {
@@ -32,10 +27,7 @@ bool ChildMounts::exists(const std::string& dir) const {
 
 int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out,
                                const std::function<void()>& before_blocking) {
-  if (const auto parent = parent_of(lock_path); !parent.empty()) {
-    if (int rc = m_workspace.make_dirs(parent); rc < 0) return rc;
-  }
-  const int fd = m_workspace.open_file(lock_path, O_RDWR | O_CREAT);
+  const int fd = m_workspace.create_file(lock_path, O_RDWR);
   if (fd < 0) return fd;
   int rc = lock::try_acquire(fd, m_lock_kind);
   if (rc == -EAGAIN) {
@@ -56,7 +48,7 @@ int ChildMounts::lock_blocking(const std::string& lock_path, ChildMount& out,
 int ChildMounts::take_instance(const std::string& cache_dir, bool shared, ChildMount& out) {
   if (int rc = m_workspace.make_dirs(cache_dir); rc < 0) return rc;
   for (std::uint32_t i = 0; i < k_max_instances; ++i) {
-    const int fd = m_workspace.open_file(cache_dir + "/" + std::to_string(i) + ".lock", O_RDWR | O_CREAT);
+    const int fd = m_workspace.create_file(cache_dir + "/" + std::to_string(i) + ".lock", O_RDWR);
     if (fd < 0) return fd;
     const int rc = shared ? lock::try_acquire_shared(fd, m_lock_kind) : lock::try_acquire(fd, m_lock_kind);
     if (rc == 0) {

@@ -84,7 +84,9 @@ HolderMarker::Claim HolderMarker::claim(const fs::Root& root, std::string path, 
   // Unique among live processes and threads: nobody else ever writes this temporary name.
   const std::string temp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(::gettid());
   for (int attempt = 0; attempt < k_attempts; ++attempt) {
-    int fd = root.open_file(temp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    // Its directory may have been pruned since the lock was taken: made again, as the
+    // lock file's is (a pruned lock directory failed the build with "lock ENOENT").
+    int fd = root.create_file(temp, O_RDWR | O_TRUNC, 0644);
     if (fd < 0) return {fd, std::nullopt};
     int rc = lock::try_acquire(fd, k_liveness_lock);
     if (rc == 0) rc = write_content(fd, text);
@@ -97,6 +99,7 @@ HolderMarker::Claim HolderMarker::claim(const fs::Root& root, std::string path, 
     }
     (void)root.remove_file(temp);
     ::close(fd);
+    if (rc == -ENOENT) continue;  // pruned between the create and the rename: again
     if (rc != -EEXIST) return {rc, std::nullopt};
 
     // Someone's marker is there: a live holder (its flock is held) or a dead one's leftover.

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -603,6 +604,35 @@ TEST_CASE("prepare_user_workdir validates --workdir", "[fs]") {
   SECTION("an existing empty directory is accepted") {
     CHECK(prepare_user_workdir(base + "/empty") == base + "/empty");
   }
+}
+
+}  // namespace cachestress::fs
+
+namespace cachestress::fs {
+
+TEST_CASE("create_file makes the directories a concurrent prune keeps removing", "[fs]") {
+  // A prune (remove_tree) between make_dirs and the open failed a lock with ENOENT: the
+  // directory is made again, as containers/storage's lockfile does.
+  test_support::TempDir tmp;
+  const Root root = Root::open(tmp.path());
+  std::atomic<bool> done{false};
+  std::thread pruner([&] {
+    while (!done.load()) (void)root.remove_tree("cache");
+  });
+  int failures = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const int fd = root.create_file("cache/lockfiles/key/lock", O_RDWR);
+    if (fd < 0) {
+      ++failures;
+      INFO(std::strerror(-fd));
+      CHECK(fd == -ENOENT);  // only ever the race, and it is never given up on
+    } else {
+      ::close(fd);
+    }
+  }
+  done = true;
+  pruner.join();
+  CHECK(failures == 0);
 }
 
 }  // namespace cachestress::fs

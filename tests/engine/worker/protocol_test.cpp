@@ -205,3 +205,22 @@ TEST_CASE("holder marker content parses back", "[worker][marker]") {
 }
 
 }  // namespace cachestress::worker::protocol
+
+#include "engine/fs/safe_fs.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace cachestress::worker {
+
+TEST_CASE("a holder marker is claimed in a lock directory a prune removed", "[worker][marker]") {
+  // prune-race under --backend process: the lock's directory was pruned after the lock was
+  // taken, and the marker's claim failed the build with "io: lock ENOENT".
+  test_support::TempDir tmp;
+  const fs::Root root = fs::Root::open(tmp.path());
+  HolderMarker marker;
+  const auto claim = marker.claim(root, "lockfiles/key/lock.holder", 7, "builder");
+  CHECK(claim.error == 0);
+  CHECK_FALSE(claim.other);
+  marker.release();
+}
+
+}  // namespace cachestress::worker
