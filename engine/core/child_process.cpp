@@ -483,8 +483,12 @@ void ChildProcess::State::start_io(Spec& spec) {
     uv_read_start(stream(&r.pipe), &State::on_alloc, &State::on_read);
   }
   if (spec.timeout_ms > 0) {
+    // Never early: the loop's clock is cached at its turn's start (stale by the work done
+    // since) and counts whole ms, so a 2 ms timeout fired after 1.6 ms. Read it now, and
+    // add the ms the flooring may take off.
+    uv_update_time(loop);
     timer_phase = TimerPhase::timeout;
-    uv_timer_start(&timer, &State::on_timer, spec.timeout_ms, 0);
+    uv_timer_start(&timer, &State::on_timer, spec.timeout_ms + 1, 0);
   }
 }
 

@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/command/child.hpp"
@@ -189,6 +191,27 @@ TEST_CASE("a command past its timeout is terminated with its whole process group
   INFO("grandchild stat: " << stat);
   CHECK((stat.empty() || stat.find(") Z ") != std::string::npos));
   CHECK(no_children_left());
+}
+
+TEST_CASE("a timeout never fires before its time, however stale the loop's clock", "[unit][command]") {
+  // The loop's clock is read at its turn's start: 30 ms of work before the spawn made a 50 ms
+  // timeout fire 20 ms after it (--build-timeout 2ms reported builds killed after 1.6 ms).
+  const auto launcher = launcher_under_test();
+  INFO(name_of(launcher));
+  core::Loop loop;
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the clock is now 30 ms stale
+  std::optional<ChildResult> got;
+  std::chrono::steady_clock::time_point ended;
+  Child child(loop.raw());
+  const auto started = std::chrono::steady_clock::now();
+  child.start({{"sleep", "5"}, base_env(), "", 50, launcher}, [&](ChildResult& r) {
+    ended = std::chrono::steady_clock::now();
+    got = r;
+  });
+  loop.run();
+  REQUIRE(got);
+  CHECK(got->timed_out);
+  CHECK(ended - started >= std::chrono::milliseconds(50));  // a lower bound: noise only adds
 }
 
 TEST_CASE("destroying a Child mid-run kills and reaps it without calling back", "[unit][command]") {
