@@ -27,7 +27,10 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<mpi::RankLink> link;
   try {
-    link = std::make_unique<mpi::RankLink>();
+    link = std::make_unique<mpi::RankLink>(argc, argv);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "cachestress-mpi: error: %s\n", e.what());
+    MPI_Abort(MPI_COMM_WORLD, static_cast<int>(ExitCode::input_error));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cachestress-mpi: error: %s\n", e.what());
     MPI_Abort(MPI_COMM_WORLD, static_cast<int>(ExitCode::environment_error));

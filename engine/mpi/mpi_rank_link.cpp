@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "engine/core/error.hpp"
@@ -47,6 +48,26 @@ void bcast_string(std::string& text, int root) {
   MPI_Bcast(text.data(), static_cast<int>(size), MPI_CHAR, root, MPI_COMM_WORLD);
 }
 
+// The command line as a short text to compare across ranks (FNV-1a over every argument but
+// --workdir's value).
+std::string arguments_digest(int argc, char** argv) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  auto add = [&](std::string_view text) {
+    for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    hash = (hash ^ 0xffU) * 0x100000001b3ULL;  // an argument's end: "a b" is not "ab"
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--workdir" && i + 1 < argc) {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("--workdir=")) continue;
+    add(arg);
+  }
+  return std::to_string(argc) + ":" + std::to_string(hash);
+}
+
 std::string random_nonce() {
   std::random_device device;
   std::ostringstream out;
@@ -56,7 +77,7 @@ std::string random_nonce() {
 
 }  // namespace
 
-RankLink::RankLink() {
+RankLink::RankLink(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &m_size);
   // Errors come back as codes: a lost peer must not abort the ranks that are left.
@@ -78,6 +99,19 @@ RankLink::RankLink() {
       throw EnvironmentError("rank " + std::to_string(r) + " on " + m_hosts[static_cast<std::size_t>(r)] +
                              " runs another cachestress-mpi build (" + (builds.data() + k_text * static_cast<std::size_t>(r)) +
                              "): every rank must run the same one");
+    }
+  }
+  // One run, one command line: ranks started with others (mpirun's MPMD "a : b") were merged
+  // into one report under rank 0's title. Only --workdir may differ: one shared filesystem
+  // may be mounted at another path on each host.
+  const auto own_args = fixed(arguments_digest(argc, argv));
+  std::vector<char> args(k_text * static_cast<std::size_t>(m_size));
+  MPI_Allgather(own_args.data(), k_text, MPI_CHAR, args.data(), k_text, MPI_CHAR, MPI_COMM_WORLD);
+  for (int r = 1; r < m_size; ++r) {
+    if (std::strcmp(args.data() + k_text * static_cast<std::size_t>(r), args.data()) != 0) {
+      throw InputError("rank " + std::to_string(r) + " on " + m_hosts[static_cast<std::size_t>(r)] +
+                       " was started with other arguments than rank 0: every rank must run the same command line "
+                       "(only --workdir may differ)");
     }
   }
   m_peers.resize(static_cast<std::size_t>(m_size));

@@ -30,7 +30,9 @@ inline constexpr std::uint64_t k_lost_after_ms = 5000;
 
 class RankLink final : public run::RunObserver {
  public:
-  RankLink();  // after MPI_Init: learns rank, size and every rank's host name
+  // After MPI_Init: learns rank, size and every rank's host name; checks that every rank runs
+  // this build with the same arguments (InputError naming a rank that does not).
+  RankLink(int argc, char** argv);
   int rank() const noexcept { return m_rank; }
   int size() const noexcept { return m_size; }
   const std::string& host() const noexcept { return m_hosts[static_cast<std::size_t>(m_rank)]; }

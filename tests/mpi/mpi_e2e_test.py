@@ -174,6 +174,28 @@ exec "$@"
     print("PASS: exit 3 naming rank 1")
 
 
+def case_mismatched_arguments(binary, tmp):
+    # mpirun's MPMD form starts ranks with other command lines: they were merged into one
+    # report under rank 0's title (rank 1's shared writes failed rank 0's locked run).
+    out = os.path.join(tmp, "r.json")
+    common = ["--builds", "4", "--out", out]
+    p = run(MPIRUN + ["-n", "1", binary, "--scenario", "locked"] + common +
+            [":", "-n", "1", binary, "--scenario", "shared"] + common)
+    if p.returncode != 2:
+        fail(f"exit {p.returncode}, expected 2")
+    if "rank 1 on" not in p.stderr or "other arguments than rank 0" not in p.stderr:
+        fail("the error does not name the rank started with other arguments")
+    if os.path.exists(out):
+        fail("a report was written")
+    # Only --workdir may differ (one shared filesystem mounted elsewhere on each host).
+    ws = os.path.join(tmp, "ws")
+    p = run(MPIRUN + ["-n", "1", binary, "--scenario", "locked", "--workdir", ws] + common +
+            [":", "-n", "1", binary, "--scenario", "locked", "--workdir", ws + "/"] + common)
+    if p.returncode != 0:
+        fail(f"exit {p.returncode} with only --workdir differing: {p.stderr[-2000:]}")
+    print("PASS: exit 2 naming rank 1; --workdir alone may differ")
+
+
 def case_lost_rank(binary, tmp, how):
     out = os.path.join(tmp, "r.json")
     cmd = MPIRUN + ["-n", "3", binary, "--scenario", "locked", "--duration", "60", "--builds", "0",
@@ -239,6 +261,8 @@ def main():
             case_process_backend(binary, tmp)
         elif case == "workdir-not-shared":
             case_workdir_not_shared(binary, tmp)
+        elif case == "mismatched-arguments":
+            case_mismatched_arguments(binary, tmp)
         elif case == "lost-rank-killed":
             case_lost_rank(binary, tmp, "killed")
         elif case == "lost-rank-hung":
