@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "engine/core/error.hpp"
 #include "engine/model/scenario.hpp"
 #include "engine/report/exports.hpp"
@@ -175,9 +177,15 @@ void apply_run_flags(const RunFlags& f, model::Scenario& s) {
   }
   // Rules that join two settings (--builds 0 needs a --duration) are checked per sweep cell,
   // once its values apply (sweep::plan_cells): --builds 0 --sweep duration=1,2 is valid.
+  std::vector<std::string> flag_keys;
   for (const auto& text : f.sweep) {
     // A --sweep replaces the file's axis of the same name, else adds one.
     auto axis = scenario::parse_sweep_flag(text, s);
+    // A second --sweep of one key replaced the first without a word.
+    if (std::find(flag_keys.begin(), flag_keys.end(), axis.key) != flag_keys.end()) {
+      throw InputError("--sweep " + axis.key + ": given twice (list every value in one --sweep " + axis.key + "=V1,V2,...)");
+    }
+    flag_keys.push_back(axis.key);
     std::erase_if(s.sweep, [&](const model::SweepAxis& a) { return a.key == axis.key; });
     s.sweep.push_back(std::move(axis));
   }

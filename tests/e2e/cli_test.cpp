@@ -255,3 +255,20 @@ TEST_CASE("worker --workspace-fd naming a non-directory fails as a protocol erro
 }
 
 }  // namespace cachestress::e2e
+
+namespace cachestress::e2e {
+
+TEST_CASE("one sweep key given in two --sweep flags is refused, not the first silently dropped", "[e2e][cli]") {
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--builds", "4", "--sweep", "concurrency=1,2", "--sweep", "concurrency=4",
+               "--out", tmp / "r.json"};
+  spec.cwd = tmp.path();
+  spec.env["TMPDIR"] = tmp.path();
+  const auto r = run_binary(spec);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--sweep concurrency: given twice"));
+  CHECK_FALSE(std::filesystem::exists(tmp / "r.json"));
+}
+
+}  // namespace cachestress::e2e
