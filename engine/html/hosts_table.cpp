@@ -41,10 +41,13 @@ std::string run_hosts(const json& run, const std::string& title) {
           "<th class=\"number\">builds/s</th><th class=\"number\">p50 lock wait</th><th class=\"number\">p99 lock wait</th>"
           "<th class=\"number\">collisions</th><th class=\"number\">clock offset</th></tr></thead>\n<tbody>\n";
   for (const auto& h : run["hosts"]) {
+    // A rank that took no lock has no wait percentiles (reports before lock_acquisitions: shown).
+    const bool waits = !h.contains("lock_acquisitions") || number(h, "lock_acquisitions") > 0;
+    const auto wait = [&](const char* field) { return waits ? format_duration_us(number(h, field)) : std::string("none"); };
     html += "<tr><td>" + markup_escape(text(h, "host")) + "</td><td class=\"number\">" + format_number(number(h, "rank")) +
             "</td><td class=\"number\">" + format_number(number(h, "builds_completed")) + "</td><td class=\"number\">" +
-            format_number(number(h, "builds_per_s")) + "</td><td class=\"number\">" + format_duration_us(number(h, "lock_wait_p50_us")) +
-            "</td><td class=\"number\">" + format_duration_us(number(h, "lock_wait_p99_us")) + "</td><td class=\"number\">" +
+            format_number(number(h, "builds_per_s")) + "</td><td class=\"number\">" + wait("lock_wait_p50_us") +
+            "</td><td class=\"number\">" + wait("lock_wait_p99_us") + "</td><td class=\"number\">" +
             format_number(number(h, "collisions")) + "</td><td class=\"number\">" + format_number(number(h, "clock_offset_us")) +
             " µs ± " + format_number(number(h, "clock_uncertainty_us")) + "</td></tr>\n";
   }

@@ -33,7 +33,9 @@ std::string hosts_text(const run::MultiHost& multi, const metrics::RunMetrics& m
     out += fmt::format("    rank {:<3} {:<16} {:>6} builds  {:>8.1f} builds/s  wait p50 {:>9}  p99 {:>9}  {:>5} collisions  clock {:+} us (+-{})\n",
                        f.rank, core::printable(f.host), f.builds_completed,
                        f.duration_s > 0 ? static_cast<double>(f.builds_completed) / f.duration_s : 0.0,
-                       duration_text(static_cast<double>(f.lock_wait_p50_us)), duration_text(static_cast<double>(f.lock_wait_p99_us)),
+                       // No lock taken on that rank: its percentiles are no measurement.
+                       f.lock_acquisitions > 0 ? duration_text(static_cast<double>(f.lock_wait_p50_us)) : std::string("none"),
+                       f.lock_acquisitions > 0 ? duration_text(static_cast<double>(f.lock_wait_p99_us)) : std::string("none"),
                        f.collisions, f.clock_offset_us, f.clock_uncertainty_us);
   }
   return out;
