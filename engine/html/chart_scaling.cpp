@@ -1,6 +1,6 @@
 // Throughput and p99 lock wait against concurrency: the build-host operator's question
 // "what does each sharing mode cost as N grows". Two panels side by side, one line per
-// series; repeated runs of one setting are one point, their median.
+// series; repeated runs of one setting are one point, the median of those that finished.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -20,28 +20,34 @@ struct ScalingPoint {
   double builds_per_s = 0;
   double wait_p99_us = 0;
   int runs = 0;
-  bool locked = false;  // some run took a locked mount: a p99 lock wait to draw
+  std::size_t interrupted_left_out = 0;
+  bool partial = false;  // every run here was interrupted: drawn from their partial figures
+  bool locked = false;   // some run took a locked mount: a p99 lock wait to draw
 };
 
-// series -> points ascending in concurrency: the median of every run at that concurrency, as
-// aggregates[], the terminal and compare give it (percentiles of runs are never averaged).
+// series -> points ascending in concurrency: the median of every run at that concurrency that
+// finished (metrics::finished_runs, as aggregates[], the terminal and compare choose them;
+// percentiles of runs are never averaged).
 std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vector<RunCell>& cells) {
-  struct Runs {
-    std::vector<double> builds_per_s, wait_p99_us;  // the latter: runs that took a locked mount
-  };
-  std::map<std::string, std::map<double, Runs>> runs;
+  std::map<std::string, std::map<double, std::vector<const RunCell*>>> runs;
   for (const auto& cell : cells) {
     if (!cell.concurrency || !cell.builds_per_s) continue;
-    Runs& at = runs[cell.series][*cell.concurrency];
-    at.builds_per_s.push_back(*cell.builds_per_s);
-    if (cell.wait_count.value_or(0) > 0) at.wait_p99_us.push_back(cell.wait_p99_us.value_or(0));
+    runs[cell.series][*cell.concurrency].push_back(&cell);
   }
   std::map<std::string, std::vector<ScalingPoint>> series;
   for (const auto& [name, by_concurrency] : runs) {
     for (const auto& [concurrency, at] : by_concurrency) {
-      const bool locked = !at.wait_p99_us.empty();
-      series[name].push_back({concurrency, metrics::median_of(at.builds_per_s), locked ? metrics::median_of(at.wait_p99_us) : 0,
-                              static_cast<int>(at.builds_per_s.size()), locked});
+      std::vector<bool> interrupted;
+      for (const RunCell* cell : at) interrupted.push_back(cell->interrupted);
+      const metrics::FinishedRuns finished = metrics::finished_runs(interrupted);
+      std::vector<double> builds_per_s, wait_p99_us;  // the latter: runs that took a locked mount
+      for (std::size_t i : finished.used) {
+        builds_per_s.push_back(*at[i]->builds_per_s);
+        if (at[i]->wait_count.value_or(0) > 0) wait_p99_us.push_back(at[i]->wait_p99_us.value_or(0));
+      }
+      const bool locked = !wait_p99_us.empty();
+      series[name].push_back({concurrency, metrics::median_of(builds_per_s), locked ? metrics::median_of(wait_p99_us) : 0,
+                              static_cast<int>(builds_per_s.size()), finished.interrupted_left_out, finished.partial, locked});
     }
   }
   return series;
@@ -104,6 +110,8 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
                             (wait_panel ? "p99 lock wait " + format_duration_us(point.wait_p99_us)
                                         : format_number(point.builds_per_s) + " builds/s");
       if (point.runs > 1) tooltip += " (median of " + std::to_string(point.runs) + " runs)";
+      if (point.interrupted_left_out > 0) tooltip += "; " + std::to_string(point.interrupted_left_out) + " interrupted left out";
+      if (point.partial) tooltip += point.runs > 1 ? "; every run interrupted: partial" : "; interrupted: partial";
       svg.circle(line[i].first, line[i].second, 3.5, style.colour, tooltip);
     }
   }
@@ -152,7 +160,8 @@ std::string scaling_chart(const std::vector<RunCell>& cells) {
   std::string caption = "Completed builds per second (left) and the 99th percentile of lock wait (right) against the "
                         "number of builds in flight, one line per sharing mode";
   caption += concurrencies.size() < 2 ? ". Only one concurrency was run: a sweep over --concurrency draws the curves."
-                                      : "; repeated runs of one setting are shown by their median. Hover a point for its value.";
+                                      : "; repeated runs of one setting are shown by the median of those that finished (an interrupted "
+                                        "one is left out). Hover a point for its value.";
   return figure("chart-throughput", "Scaling with concurrency", svg.finish(), caption);
 }
 

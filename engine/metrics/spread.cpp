@@ -28,4 +28,18 @@ Spread spread_of(const std::vector<double>& values) {
   return s;
 }
 
+FinishedRuns finished_runs(const std::vector<bool>& interrupted) {
+  FinishedRuns runs;
+  for (std::size_t i = 0; i < interrupted.size(); ++i) {
+    if (!interrupted[i]) runs.used.push_back(i);
+  }
+  runs.interrupted_left_out = interrupted.size() - runs.used.size();
+  if (runs.used.empty() && !interrupted.empty()) {
+    for (std::size_t i = 0; i < interrupted.size(); ++i) runs.used.push_back(i);
+    runs.interrupted_left_out = 0;
+    runs.partial = true;
+  }
+  return runs;
+}
+
 }  // namespace cachestress::metrics

@@ -18,4 +18,15 @@ struct Spread {
 double median_of(std::vector<double> values);  // 0 for no values
 Spread spread_of(const std::vector<double>& values);
 
+// Which repetitions of one setting a median is taken over: those that ran to their end. An
+// interrupted repetition's partial figures are no sample of the same run, so it is left out;
+// when every repetition was interrupted all are kept and the result is marked partial (as
+// compare does). One rule for aggregates[], the terminal's repeat lines and the HTML chart.
+struct FinishedRuns {
+  std::vector<std::size_t> used;  // indices into the repetitions given, in order
+  std::size_t interrupted_left_out = 0;
+  bool partial = false;  // every repetition was interrupted: `used` holds them all
+};
+FinishedRuns finished_runs(const std::vector<bool>& interrupted);
+
 }  // namespace cachestress::metrics

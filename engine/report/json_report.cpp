@@ -1,12 +1,10 @@
 // JSON report (schema documented in results/README.md, validated by results/schema.json).
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <string>
 #include <ctime>
 
 #include "engine/metrics/cdf.hpp"
-#include "engine/metrics/spread.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/hosts_json.hpp"
 #include "engine/report/report.hpp"
@@ -104,53 +102,23 @@ json header_json(const RunReport& report) {
   return doc;
 }
 
-}  // namespace
-
-const std::vector<std::string>& aggregated_paths() {
-  static const std::vector<std::string> k_paths{
-      "builds_per_s",          "builds.completed",      "builds.failed",    "lock_wait_us.p50", "lock_wait_us.p99",
-      "lock_wait_us.max",      "locks.waited",          "build_latency_us.p50", "build_latency_us.p99",
-      "collisions.total",      "duration_s"};
-  return k_paths;
-}
-
-namespace {
-
-// One entry per combination, in the order combinations first ran: the median and spread of
-// each aggregated figure over the repetitions that finished.
-json aggregates_json(const std::vector<CellReport>& cells, const SweepInfo&) {
-  std::vector<std::size_t> order;  // combination indices, first appearance first
-  for (const auto& cell : cells) {
-    if (std::find(order.begin(), order.end(), cell.index) == order.end()) order.push_back(cell.index);
-  }
+// One entry per combination (report::aggregates): the median and spread of each aggregated
+// figure over the repetitions that finished, and how many interrupted ones were left out.
+json aggregates_json(const std::vector<CellReport>& cells) {
   json list = json::array();
-  for (std::size_t index : order) {
-    json entry = {{"index", index}};
+  for (const Aggregate& aggregate : aggregates(cells)) {
     json values = json::object();
-    std::size_t runs = 0;
-    for (const auto& cell : cells) {
-      if (cell.index != index) continue;
-      if (runs++ == 0) {
-        for (const auto& [key, value] : cell.values) values[key] = value;
-      }
-    }
-    entry["values"] = values;
-    entry["runs"] = runs;
+    for (const auto& [key, value] : aggregate.values) values[key] = value;
     json figures = json::object();
-    for (const auto& path : aggregated_paths()) {
-      std::vector<double> samples;
-      bool measured = true;
-      for (const auto& cell : cells) {
-        if (cell.index != index) continue;
-        measured = measured && cell.run.outcome->metrics->measured(path);
-        samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, path));
-      }
-      if (!measured) continue;  // no median of placeholders
-      const metrics::Spread s = metrics::spread_of(samples);
+    for (const auto& [path, s] : aggregate.figures) {
       figures[path] = {{"median", s.median}, {"mad", s.mad}, {"min", s.min}, {"max", s.max}};
     }
-    entry["metrics"] = std::move(figures);
-    list.push_back(std::move(entry));
+    list.push_back({{"index", aggregate.index},
+                    {"values", std::move(values)},
+                    {"runs", aggregate.runs.size()},
+                    {"interrupted_left_out", aggregate.interrupted_left_out},
+                    {"partial", aggregate.partial},
+                    {"metrics", std::move(figures)}});
   }
   return list;
 }
@@ -302,7 +270,7 @@ nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepIn
   doc["interrupted"] = interrupted;
   doc["signal"] = signum != 0 ? json(signal_name(signum)) : json(nullptr);
   doc["cells"] = std::move(list);
-  doc["aggregates"] = aggregates_json(cells, sweep);
+  doc["aggregates"] = aggregates_json(cells);
   return valid_utf8_strings(doc);
 }
 

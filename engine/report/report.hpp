@@ -3,10 +3,12 @@
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "engine/metrics/expectations.hpp"
+#include "engine/metrics/spread.hpp"
 #include "engine/model/scenario.hpp"
 #include "engine/run/environment.hpp"
 #include "engine/run/outcome.hpp"
@@ -52,6 +54,21 @@ struct SweepInfo {
 nlohmann::json sweep_to_json(const std::vector<CellReport>& cells, const SweepInfo& sweep);
 // The summary paths the report's "aggregates" give median, MAD, min and max of.
 const std::vector<std::string>& aggregated_paths();
+// One combination's repetitions folded, computed once for the JSON "aggregates" and the
+// terminal's repeat lines (engine/report/aggregates.cpp). Interrupted repetitions are left
+// out (metrics::finished_runs); when every one was interrupted they are kept, as partial.
+struct Aggregate {
+  std::size_t index = 0;
+  std::vector<std::pair<std::string, std::string>> values;
+  std::vector<const CellReport*> runs;  // the repetitions the figures are over, in order
+  std::size_t interrupted_left_out = 0;
+  bool partial = false;  // every repetition was interrupted: `runs` holds them all
+  // Each of aggregated_paths() that every run of `runs` measured (no median of placeholders).
+  std::vector<std::pair<std::string, metrics::Spread>> figures;
+  const metrics::Spread* figure(std::string_view path) const;
+};
+// One per combination, in the order combinations first ran.
+std::vector<Aggregate> aggregates(const std::vector<CellReport>& cells);
 // Side by side: a row per cell, the sweep keys as columns, then builds/s, p99 wait, collisions.
 std::string sweep_to_text(const std::vector<CellReport>& cells, const SweepInfo& sweep);
 // JUnit XML: a test case per expectation of each run (name, value, verdict).

@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "engine/core/printable.hpp"
-#include "engine/metrics/spread.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
@@ -12,12 +11,8 @@ namespace cachestress::report {
 namespace {
 
 // After the repetitions of --repeat K: per combination, the median, MAD and range of the key
-// figures (the same numbers as the report's "aggregates"), one line each.
+// figures (report::aggregates, the numbers of the report's "aggregates"), one line each.
 std::string repeat_aggregates_text(const std::vector<CellReport>& cells) {
-  std::vector<std::size_t> order;  // combinations, first appearance first
-  for (const auto& cell : cells) {
-    if (std::find(order.begin(), order.end(), cell.index) == order.end()) order.push_back(cell.index);
-  }
   struct Figure {
     const char* label;
     const char* path;
@@ -28,30 +23,30 @@ std::string repeat_aggregates_text(const std::vector<CellReport>& cells) {
                                          {"wait p99", "lock_wait_us.p99", true},
                                          {"collisions", "collisions.total", false}};
   std::string out = "  over repetitions: median ±MAD [min..max]\n";
-  for (std::size_t index : order) {
+  for (const Aggregate& aggregate : aggregates(cells)) {
     std::string where;
-    std::size_t runs = 0;
-    bool locked = false;
-    for (const auto& cell : cells) {
-      if (cell.index != index) continue;
-      if (runs++ == 0) {
-        for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
-      }
-      locked = locked || metrics::summary_value(*cell.run.outcome->metrics, "lock_wait_us.count") > 0;
-    }
-    std::string line = fmt::format("  {}{}{} reps:", where, where.empty() ? "" : ", ", runs);
+    for (const auto& [key, value] : aggregate.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
+    const std::size_t runs = aggregate.runs.size();
+    std::string line = fmt::format("  {}{}{} rep{}", where, where.empty() ? "" : ", ", runs, runs == 1 ? "" : "s");
+    // Say what the figures are not over: a cut-short repetition is no sample of the run.
+    if (aggregate.partial) line += runs == 1 ? ", interrupted (partial)" : ", every one interrupted (partial)";
+    if (aggregate.interrupted_left_out > 0) line += fmt::format(" ({} interrupted left out)", aggregate.interrupted_left_out);
+    line += ":";
+    const bool locked = std::any_of(aggregate.runs.begin(), aggregate.runs.end(), [](const CellReport* cell) {
+      return metrics::summary_value(*cell->run.outcome->metrics, "lock_wait_us.count") > 0;
+    });
     for (const auto& figure : k_figures) {
       if (figure.duration && !locked) continue;  // no lock taken: no wait to summarise
-      std::vector<double> samples;
-      for (const auto& cell : cells) {
-        if (cell.index == index) samples.push_back(metrics::summary_value(*cell.run.outcome->metrics, figure.path));
+      const metrics::Spread* s = aggregate.figure(figure.path);
+      if (s == nullptr) {
+        line += fmt::format("  {} not measured", figure.label);
+        continue;
       }
-      const metrics::Spread s = metrics::spread_of(samples);
       auto text = [&](double v) { return figure.duration ? duration_text(v) : fmt::format("{:.1f}", v); };
       if (std::string_view(figure.path) == "collisions.total") {
-        line += fmt::format("  {} {:.0f} ±{:.0f} [{:.0f}..{:.0f}]", figure.label, s.median, s.mad, s.min, s.max);
+        line += fmt::format("  {} {:.0f} ±{:.0f} [{:.0f}..{:.0f}]", figure.label, s->median, s->mad, s->min, s->max);
       } else {
-        line += fmt::format("  {} {} ±{} [{}..{}]", figure.label, text(s.median), text(s.mad), text(s.min), text(s.max));
+        line += fmt::format("  {} {} ±{} [{}..{}]", figure.label, text(s->median), text(s->mad), text(s->min), text(s->max));
       }
     }
     out += line + "\n";

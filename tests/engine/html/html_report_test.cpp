@@ -215,6 +215,19 @@ TEST_CASE("repetitions of one setting are drawn at their median, not their mean,
   CHECK_THAT(page, !Catch::Contains("no lock waits") && Catch::Contains("these runs&#39; backend does not measure lock waits"));
 }
 
+TEST_CASE("an interrupted repetition is left out of a scaling point, and a point of only interrupted runs says partial", "[unit][html]") {
+  // c=2: two finished runs (100 and 120 builds/s) and one cut short by SIGINT (5 builds/s).
+  auto document = sweep_document({run_document("locked", 2, 100, 1000), run_document("locked", 2, 120, 3000),
+                                  run_document("locked", 2, 5, 90000), run_document("locked", 4, 7, 1000)});
+  for (int i = 0; i < 3; ++i) document["cells"][i]["repeat"] = i;
+  document["cells"][2]["interrupted"] = true;
+  document["cells"][3]["interrupted"] = true;
+  const std::string chart = scaling_chart(collect_cells({{"r.json", document}}));
+  CHECK_THAT(chart, Catch::Contains("110 builds/s (median of 2 runs); 1 interrupted left out"));
+  CHECK_THAT(chart, Catch::Contains("p99 lock wait 2 ms (median of 2 runs); 1 interrupted left out"));
+  CHECK_THAT(chart, Catch::Contains("concurrency 4: 7 builds/s; interrupted: partial"));
+}
+
 TEST_CASE("a chart that cannot draw every run draws the runs with collisions first", "[unit][html]") {
   std::vector<RunCell> cells(6);
   for (std::size_t i = 0; i < cells.size(); ++i) {
