@@ -42,6 +42,9 @@ svg .alternate { fill-opacity: 0.6; }
 svg .heat { stroke: #fff; stroke-width: 1; }
 svg .frame { stroke: #ccc; }
 table.evidence { margin-top: 10px; }
+h3 { font-size: 14px; margin: 12px 0 4px; }
+.fail { color: #b00020; }
+.verdict { font-size: 15px; }
 .sources { color: #555; font-size: 12px; word-break: break-all; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
@@ -56,11 +59,28 @@ std::string cell_or_dash(const std::optional<double>& value, std::string (*forma
   return value ? format(*value) : "–";
 }
 
+// The run's note: interrupted, and every expectation it failed, with FAIL in front.
+std::string run_note(const RunCell& cell) {
+  std::string note = cell.interrupted ? "interrupted: partial results" : "";
+  for (const auto& failed : cell.failed_expectations) {
+    note += (note.empty() ? "" : "<br>") + std::string("<strong class=\"fail\">FAIL</strong> ") + markup_escape(failed);
+  }
+  return note;
+}
+
 std::string runs_table(const std::vector<RunCell>& cells) {
-  std::string html =
-      "<section id=\"runs\">\n<h2>Runs</h2>\n<table>\n<thead><tr><th>run</th><th>scenario</th><th>sharing</th>"
+  std::size_t failed_runs = 0;
+  for (const auto& cell : cells) failed_runs += cell.failed_expectations.empty() ? 0 : 1;
+  std::string html = "<section id=\"runs\">\n<h2>Runs</h2>\n";
+  // A failed run must not read as a quiet one: say so before the figures.
+  if (failed_runs > 0) {
+    html += "<p class=\"verdict\"><strong class=\"fail\">FAIL</strong>: " + std::to_string(failed_runs) + " of " +
+            std::to_string(cells.size()) + (cells.size() == 1 ? " run" : " runs") + " failed an expectation (below).</p>\n";
+  }
+  html +=
+      "<table>\n<thead><tr><th>run</th><th>scenario</th><th>sharing</th>"
       "<th class=\"number\">concurrency</th><th class=\"number\">builds/s</th><th class=\"number\">p99 lock wait</th>"
-      "<th class=\"number\">collisions</th><th>note</th></tr></thead>\n<tbody>\n";
+      "<th class=\"number\">collisions</th><th class=\"number\">failed builds</th><th>note</th></tr></thead>\n<tbody>\n";
   for (const auto& cell : cells) {
     html += "<tr><td>" + markup_escape(cell.label) + "</td><td>" + markup_escape(cell.scenario) + "</td><td>" + markup_escape(cell.sharing) +
             "</td><td class=\"number\">" + cell_or_dash(cell.concurrency, format_number) + "</td><td class=\"number\">" +
@@ -69,10 +89,37 @@ std::string runs_table(const std::vector<RunCell>& cells) {
              : cell.wait_count.value_or(0) > 0 ? cell_or_dash(cell.wait_p99_us, format_duration_us)
                                                : std::string("no lock waits")) +
             "</td><td class=\"number\">" +
-            (cell.collisions_measured ? cell_or_dash(cell.collisions, format_number) : std::string("not measured")) + "</td><td>" +
-            (cell.interrupted ? "interrupted: partial results" : "") + "</td></tr>\n";
+            (cell.collisions_measured ? cell_or_dash(cell.collisions, format_number) : std::string("not measured")) +
+            "</td><td class=\"number\">" +
+            (cell.builds_failed.value_or(0) > 0 ? "<strong class=\"fail\">" + format_number(*cell.builds_failed) + "</strong>"
+                                                : cell_or_dash(cell.builds_failed, format_number)) +
+            "</td><td>" + run_note(cell) + "</td></tr>\n";
   }
   return html + "</tbody>\n</table>\n</section>\n";
+}
+
+// Why builds failed, per run that had failures: the report's failures[] groups (reason,
+// builds, one example), so a run whose builds all failed says why, not only builds/s 0.
+std::string failures_section(const std::vector<RunCell>& cells) {
+  std::string body;
+  for (const auto& cell : cells) {
+    if (cell.builds_failed.value_or(0) <= 0 && cell.failures.empty()) continue;
+    body += "<h3>" + markup_escape(cell.label) + ": " + format_number(cell.builds_failed.value_or(0)) +
+            (cell.builds_failed.value_or(0) == 1 ? " build failed" : " builds failed") + "</h3>\n";
+    if (cell.failures.empty()) {
+      body += "<p>The report names no failure reason.</p>\n";
+      continue;
+    }
+    body += "<table>\n<thead><tr><th>reason</th><th>category</th><th class=\"number\">builds</th><th>example</th></tr></thead>\n<tbody>\n";
+    for (const auto& failure : cell.failures) {
+      body += "<tr><td>" + markup_escape(failure.reason) + "</td><td>" + markup_escape(failure.category) + "</td><td class=\"number\">" +
+              format_number(failure.count) + "</td><td>" + markup_escape(failure.example) + "</td></tr>\n";
+    }
+    body += "</tbody>\n</table>\n";
+    if (cell.failures_left_out > 0) body += "<p>" + std::to_string(cell.failures_left_out) + " more reasons not listed.</p>\n";
+  }
+  if (body.empty()) return {};
+  return "<section id=\"failures\">\n<h2>Failed builds</h2>\n" + body + "</section>\n";
 }
 
 // Where the data came from and how to reproduce it.
@@ -128,6 +175,7 @@ std::string render_html_report(const std::vector<ReportSource>& sources) {
           std::to_string(sources.size()) + (sources.size() == 1 ? " report" : " reports") + ", written by cachestress " +
           markup_escape(tool_version(sources)) + ".</p>\n</header>\n";
   html += runs_table(cells);
+  html += failures_section(cells);
   html += hosts_table(sources);
   html += scaling_chart(cells);
   html += wait_cdf_chart(cells);

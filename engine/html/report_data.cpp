@@ -138,6 +138,51 @@ std::vector<LockEvent> read_lock_events(const json* events) {
   return out;
 }
 
+// failures[]: reason, count, and the example build with what the report says of it.
+std::vector<FailureGroup> read_failures(const json* failures, std::size_t& left_out) {
+  std::vector<FailureGroup> groups;
+  if (failures == nullptr || !failures->is_array()) return groups;
+  for (const auto& row : *failures) {
+    auto count = number_in(row, {"count"});
+    if (!count || *count <= 0) continue;
+    if (groups.size() >= k_max_failure_groups) {
+      ++left_out;
+      continue;
+    }
+    FailureGroup group{text_in(row, "reason", "?"), text_in(row, "category"), *count, {}};
+    if (number_in(row, {"example_build"})) {
+      group.example = "build " + text_in(row, "example_build");
+      if (const std::string kind = text_in(row, "example_kind"); !kind.empty()) group.example += ", kind " + kind;
+      if (number_in(row, {"example_rank"})) group.example += ", rank " + text_in(row, "example_rank");
+      if (const std::string host = text_in(row, "example_host"); !host.empty()) group.example += " on " + host;
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+// expectations[] entries that failed: "FIELD OP WRITTEN (value V)", as the terminal's -q says.
+std::vector<std::string> read_failed_expectations(const json* expectations) {
+  std::vector<std::string> failed;
+  if (expectations == nullptr || !expectations->is_array()) return failed;
+  for (const auto& row : *expectations) {
+    const json* passed = find(row, "passed");
+    if (passed == nullptr || !passed->is_boolean() || passed->get<bool>()) continue;
+    const std::string expect = text_in(row, "expect");
+    const std::string op = expect.substr(0, expect.find(' '));
+    const std::string written = text_in(row, "written");
+    std::string text = text_in(row, "field", "?") + " " + (written.empty() || op.empty() ? expect : op + " " + written);
+    if (const std::string when = text_in(row, "when"); !when.empty()) text += " when " + when;
+    const auto value = number_in(row, {"value"});
+    const std::string implicit = text_in(row, "implicit");
+    if (value || !implicit.empty()) {
+      text += " (" + (value ? "value " + format_number(*value) : std::string()) + (value && !implicit.empty() ? "; " : "") + implicit + ")";
+    }
+    failed.push_back(std::move(text));
+  }
+  return failed;
+}
+
 RunCell read_cell(const std::string& source, const json& cell) {
   static const json k_empty = json::object();
   const json* config = find(cell, "config");
@@ -174,6 +219,9 @@ RunCell read_cell(const std::string& source, const json& cell) {
   run.intervals = read_intervals(find(cell, "intervals"));
   run.interference = read_interference(find(cell, "interference"));
   run.lock_events = read_lock_events(find(cell, "lock_events"));
+  run.builds_failed = number_in(*summary, {"builds", "failed"});
+  run.failures = read_failures(find(cell, "failures"), run.failures_left_out);
+  run.failed_expectations = read_failed_expectations(find(cell, "expectations"));
   return run;
 }
 

@@ -56,6 +56,14 @@ struct InterferenceEntry {
   std::string example;
 };
 
+// One failures[] group: builds that failed for one reason, and one of them.
+struct FailureGroup {
+  std::string reason;
+  std::string category;
+  double count = 0;
+  std::string example;  // "build 12, kind w" (", rank 1 on node-b" under cachestress-mpi); empty if absent
+};
+
 // One run: a single-run report, or one cell of a sweep / repeated run.
 struct RunCell {
   std::string source;      // the report file it came from
@@ -77,7 +85,14 @@ struct RunCell {
   std::vector<IntervalPoint> intervals;
   std::vector<InterferenceEntry> interference;
   std::vector<LockEvent> lock_events;
+  std::optional<double> builds_failed;
+  std::vector<FailureGroup> failures;  // the first k_max_failure_groups of failures[]
+  std::size_t failures_left_out = 0;   // groups past those
+  // expectations[] entries with passed false, worded as -q words them:
+  // "builds.failed == 0 (value 40; no [expect] on failures, ...)".
+  std::vector<std::string> failed_expectations;
 };
+inline constexpr std::size_t k_max_failure_groups = 20;
 
 // Every cell of every source, in order, with labels and series names derived from what
 // differs between cells.

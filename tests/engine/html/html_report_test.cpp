@@ -228,6 +228,42 @@ TEST_CASE("an interrupted repetition is left out of a scaling point, and a point
   CHECK_THAT(chart, Catch::Contains("concurrency 4: 7 builds/s; interrupted: partial"));
 }
 
+TEST_CASE("failed builds, their reasons and each failed expectation are on the page, escaped", "[unit][html]") {
+  // The probe's run: 40 builds, all rejected, exit 1 on the implicit builds.failed == 0.
+  auto failed = run_document("private", 4, 0, 0);
+  failed["summary"]["builds"] = {{"started", 40}, {"completed", 0}, {"failed", 40}};
+  failed["summary"]["lock_wait_us"]["count"] = 0;
+  failed["failures"] = {{{"reason", "rejected: buildah: unrecognized value \"private\" <b>"}, {"category", "rejected"}, {"count", 40},
+                         {"example_build", 0}, {"example_kind", "w"}, {"example_rank", 1}, {"example_host", "node-b"}}};
+  failed["expectations"] = {{{"field", "builds.failed"}, {"when", nullptr}, {"expect", "== 0.0"}, {"written", "0"}, {"value", 40},
+                             {"passed", false}, {"implicit", "no [expect] on failures"}},
+                            {{"field", "locks.waited"}, {"when", "concurrency>=2"}, {"expect", "> 0.0"}, {"written", "0"}, {"value", 0},
+                             {"passed", true}}};
+  const std::string page = render_html_report({{"r09.json", failed}});
+  CHECK_THAT(page, Catch::Contains("<th class=\"number\">failed builds</th>"));
+  CHECK_THAT(page, Catch::Contains("<td class=\"number\"><strong class=\"fail\">40</strong></td>"));
+  CHECK_THAT(page, Catch::Contains("<strong class=\"fail\">FAIL</strong>: 1 of 1 run failed an expectation"));
+  CHECK_THAT(page, Catch::Contains("<strong class=\"fail\">FAIL</strong> builds.failed == 0 (value 40; no [expect] on failures)"));
+  CHECK_THAT(page, !Catch::Contains("locks.waited"));  // it passed
+  CHECK_THAT(page, Catch::Contains("<section id=\"failures\">") && Catch::Contains("40 builds failed</h3>"));
+  CHECK_THAT(page, Catch::Contains("<td>rejected: buildah: unrecognized value &quot;private&quot; &lt;b&gt;</td><td>rejected</td>"
+                                   "<td class=\"number\">40</td><td>build 0, kind w, rank 1 on node-b</td>"));
+
+  // A condition is named; hostile text from the report stays text.
+  failed["expectations"][0] = {{"field", "<img src=x>"}, {"when", "<script>x</script>"}, {"expect", "== 0.0"}, {"written", "0"},
+                               {"value", 1}, {"passed", false}};
+  failed["failures"][0]["reason"] = "<script>alert(1)</script>";
+  failed["failures"][0]["example_kind"] = "<img src=y>";
+  const std::string hostile = render_html_report({{"r.json", failed}});
+  CHECK(hostile.find("<script") == std::string::npos);
+  CHECK(hostile.find("<img") == std::string::npos);
+  CHECK_THAT(hostile, Catch::Contains("FAIL</strong> &lt;img src=x&gt; == 0 when &lt;script&gt;x&lt;/script&gt; (value 1)"));
+
+  // A run that passed: no verdict line, no failures section, 0 failed builds.
+  const std::string clean = render_html_report({{"ok.json", run_document("locked", 4, 100, 1000)}});
+  CHECK_THAT(clean, !Catch::Contains("FAIL") && !Catch::Contains("id=\"failures\""));
+}
+
 TEST_CASE("a chart that cannot draw every run draws the runs with collisions first", "[unit][html]") {
   std::vector<RunCell> cells(6);
   for (std::size_t i = 0; i < cells.size(); ++i) {
