@@ -3,6 +3,7 @@
 // series; repeated runs of one setting are one point, the median of those that finished.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "engine/html/charts.hpp"
@@ -16,7 +17,8 @@ constexpr double k_width = 960, k_panel_width = 360, k_panel_height = 250, k_top
 constexpr double k_left_panel_x = 80, k_right_panel_x = 560;
 
 struct ScalingPoint {
-  double concurrency = 0;
+  double concurrency = 0;  // builds in flight over every rank: config.concurrency x mpi.ranks
+  std::optional<double> ranks;  // cachestress-mpi: its ranks (one count per series)
   double builds_per_s = 0;
   double wait_p99_us = 0;
   int runs = 0;
@@ -25,14 +27,14 @@ struct ScalingPoint {
   bool locked = false;   // some run took a locked mount: a p99 lock wait to draw
 };
 
-// series -> points ascending in concurrency: the median of every run at that concurrency that
+// series -> points ascending in builds in flight: the median of every run at that number that
 // finished (metrics::finished_runs, as aggregates[], the terminal and compare choose them;
 // percentiles of runs are never averaged).
 std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vector<RunCell>& cells) {
   std::map<std::string, std::map<double, std::vector<const RunCell*>>> runs;
   for (const auto& cell : cells) {
-    if (!cell.concurrency || !cell.builds_per_s) continue;
-    runs[cell.series][*cell.concurrency].push_back(&cell);
+    if (!cell.in_flight || !cell.builds_per_s) continue;
+    runs[cell.series][*cell.in_flight].push_back(&cell);
   }
   std::map<std::string, std::vector<ScalingPoint>> series;
   for (const auto& [name, by_concurrency] : runs) {
@@ -46,7 +48,7 @@ std::map<std::string, std::vector<ScalingPoint>> scaling_series(const std::vecto
         if (at[i]->wait_count.value_or(0) > 0) wait_p99_us.push_back(at[i]->wait_p99_us.value_or(0));
       }
       const bool locked = !wait_p99_us.empty();
-      series[name].push_back({concurrency, metrics::median_of(builds_per_s), locked ? metrics::median_of(wait_p99_us) : 0,
+      series[name].push_back({concurrency, at.front()->ranks, metrics::median_of(builds_per_s), locked ? metrics::median_of(wait_p99_us) : 0,
                               static_cast<int>(builds_per_s.size()), finished.interrupted_left_out, finished.partial, locked});
     }
   }
@@ -106,7 +108,11 @@ void draw_panel(SvgWriter& svg, const PlotArea& area, const Scale& x, const std:
     svg.polyline(line, style.colour, style.dash, "series");
     for (std::size_t i = 0; i < points.size(); ++i) {
       const auto& point = points[i];
-      std::string tooltip = name + ", concurrency " + format_number(point.concurrency) + ": " +
+      std::string tooltip = name + ", concurrency " + format_number(point.concurrency) +
+                            (point.ranks ? " (" + format_number(*point.ranks) + (*point.ranks == 1 ? " rank × " : " ranks × ") +
+                                               format_number(point.concurrency / *point.ranks) + " per rank)"
+                                         : std::string()) +
+                            ": " +
                             (wait_panel ? "p99 lock wait " + format_duration_us(point.wait_p99_us)
                                         : format_number(point.builds_per_s) + " builds/s");
       if (point.runs > 1) tooltip += " (median of " + std::to_string(point.runs) + " runs)";
@@ -162,6 +168,10 @@ std::string scaling_chart(const std::vector<RunCell>& cells) {
   caption += concurrencies.size() < 2 ? ". Only one concurrency was run: a sweep over --concurrency draws the curves."
                                       : "; repeated runs of one setting are shown by the median of those that finished (an interrupted "
                                         "one is left out). Hover a point for its value.";
+  if (std::any_of(cells.begin(), cells.end(), [](const RunCell& cell) { return cell.ranks.has_value(); })) {
+    caption += " A cachestress-mpi run is drawn at its builds in flight over all ranks (concurrency per rank × ranks), "
+               "and runs of different rank counts are different lines.";
+  }
   return figure("chart-throughput", "Scaling with concurrency", svg.finish(), caption);
 }
 

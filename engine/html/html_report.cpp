@@ -59,6 +59,12 @@ std::string cell_or_dash(const std::optional<double>& value, std::string (*forma
   return value ? format(*value) : "–";
 }
 
+// Builds in flight; a cachestress-mpi run's config.concurrency is per rank: "4 (2 ranks × 2)".
+std::string concurrency_text(const RunCell& cell) {
+  if (!cell.ranks || !cell.in_flight) return cell_or_dash(cell.concurrency, format_number);
+  return format_number(*cell.in_flight) + " (" + format_number(*cell.ranks) + (*cell.ranks == 1 ? " rank × " : " ranks × ") + format_number(*cell.concurrency) + ")";
+}
+
 // The run's note: interrupted, and every expectation it failed, with FAIL in front.
 std::string run_note(const RunCell& cell) {
   std::string note = cell.interrupted ? "interrupted: partial results" : "";
@@ -83,7 +89,7 @@ std::string runs_table(const std::vector<RunCell>& cells) {
       "<th class=\"number\">collisions</th><th class=\"number\">failed builds</th><th>note</th></tr></thead>\n<tbody>\n";
   for (const auto& cell : cells) {
     html += "<tr><td>" + markup_escape(cell.label) + "</td><td>" + markup_escape(cell.scenario) + "</td><td>" + markup_escape(cell.sharing) +
-            "</td><td class=\"number\">" + cell_or_dash(cell.concurrency, format_number) + "</td><td class=\"number\">" +
+            "</td><td class=\"number\">" + concurrency_text(cell) + "</td><td class=\"number\">" +
             cell_or_dash(cell.builds_per_s, format_number) + "</td><td class=\"number\">" +
             (!cell.wait_measured                 ? std::string("not measured")
              : cell.wait_count.value_or(0) > 0 ? cell_or_dash(cell.wait_p99_us, format_duration_us)

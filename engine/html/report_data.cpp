@@ -195,6 +195,8 @@ RunCell read_cell(const std::string& source, const json& cell) {
   run.scenario = text_in(*config, "scenario", "?");
   run.sharing = text_in(*config, "sharing", "?");
   run.concurrency = number_in(*config, {"concurrency"});
+  if (const auto ranks = number_in(cell, {"mpi", "ranks"}); ranks && *ranks >= 1) run.ranks = ranks;
+  if (run.concurrency) run.in_flight = *run.concurrency * run.ranks.value_or(1);
   run.repeat = static_cast<int>(number_in(cell, {"repeat"}).value_or(0));
   const json* interrupted = find(cell, "interrupted");
   run.interrupted = interrupted != nullptr && interrupted->is_boolean() && interrupted->get<bool>();
@@ -242,11 +244,18 @@ void name_cells(std::vector<RunCell>& cells, const std::vector<const json*>& con
   // "shared, scenario remote-tmpdir, isolation per-build, c=8, rep 2": repetitions counted
   // from 1, as the terminal's "rep" column counts them.
   const bool repeated = std::any_of(cells.begin(), cells.end(), [](const RunCell& cell) { return cell.repeat > 0; });
+  // cachestress-mpi runs of another rank count (or single-process runs beside them) are
+  // another line: their builds in flight are not the same kind of thing, never one point.
+  auto processes = [](const RunCell& cell) { return cell.ranks ? format_number(*cell.ranks) + (*cell.ranks == 1 ? " rank" : " ranks") : "single process"; };
+  std::set<std::string> process_counts;
+  for (const auto& cell : cells) process_counts.insert(processes(cell));
   for (std::size_t i = 0; i < cells.size(); ++i) {
     RunCell& cell = cells[i];
     cell.series = cell.sharing;
     for (const char* key : varying) cell.series += std::string(", ") + key + " " + text_in(*configs[i], key, "?");
+    if (process_counts.size() > 1) cell.series += ", " + processes(cell);
     cell.label = cell.series + ", c=" + (cell.concurrency ? format_number(*cell.concurrency) : "?");
+    if (cell.ranks) cell.label += process_counts.size() > 1 ? " per rank" : " per rank, " + processes(cell);
     if (repeated) cell.label += ", rep " + std::to_string(cell.repeat + 1);
   }
   // Same settings twice (the same run given twice, say): tell them apart by file, then by
@@ -282,7 +291,7 @@ std::vector<RunCell> collect_cells(const std::vector<ReportSource>& sources) {
   name_cells(cells, configs);
   // Legends and the runs table read best grouped by series, in concurrency order.
   std::stable_sort(cells.begin(), cells.end(), [](const RunCell& a, const RunCell& b) {
-    return std::tie(a.series, a.concurrency, a.repeat) < std::tie(b.series, b.concurrency, b.repeat);
+    return std::tie(a.series, a.in_flight, a.repeat) < std::tie(b.series, b.in_flight, b.repeat);
   });
   return cells;
 }

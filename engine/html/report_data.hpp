@@ -68,10 +68,14 @@ struct FailureGroup {
 struct RunCell {
   std::string source;      // the report file it came from
   std::string label;       // unique among the cells, for legends: "locked, c=16"
-  std::string series;      // the scaling chart's line: sharing plus any other varying setting
+  std::string series;      // the scaling chart's line: sharing plus any other varying setting, and ranks when they vary
   std::string scenario;
   std::string sharing;
-  std::optional<double> concurrency;
+  std::optional<double> concurrency;  // config.concurrency: per rank under cachestress-mpi
+  // cachestress-mpi: mpi.ranks (absent for a single-process run). Builds in flight over the
+  // whole run are concurrency x ranks, what the scaling chart's x axis counts.
+  std::optional<double> ranks;
+  std::optional<double> in_flight;
   int repeat = 0;
   bool interrupted = false;
   std::optional<double> builds_per_s;

@@ -264,6 +264,31 @@ TEST_CASE("failed builds, their reasons and each failed expectation are on the p
   CHECK_THAT(clean, !Catch::Contains("FAIL") && !Catch::Contains("id=\"failures\""));
 }
 
+TEST_CASE("a cachestress-mpi run is drawn at its builds in flight over all ranks, on its own line", "[unit][html]") {
+  // The probe: 2 ranks x concurrency 1 and 2 per rank (2 and 4 in flight) beside a
+  // single-process sweep over 2 and 4. It was drawn at x = 1 and 2, its c=2 point merged with
+  // the single-process c=2 run into one "median of 2 runs".
+  auto mpi = sweep_document({run_document("locked", 1, 40, 1000), run_document("locked", 2, 50, 3000)});
+  for (auto& cell : mpi["cells"]) cell["mpi"] = {{"ranks", 2}, {"hosts", 1}, {"concurrency_per_rank", cell["config"]["concurrency"]}};
+  const auto single = sweep_document({run_document("locked", 2, 100, 1000), run_document("locked", 4, 120, 5000)});
+  const auto cells = collect_cells({{"m.json", mpi}, {"s.json", single}});
+  REQUIRE(cells.size() == 4);
+  CHECK(cells[0].label == "locked, 2 ranks, c=1 per rank");
+  CHECK(cells[0].in_flight == 2.0);
+  CHECK(cells[1].in_flight == 4.0);
+  CHECK(cells[2].label == "locked, single process, c=2");
+  const std::string chart = scaling_chart(cells);
+  CHECK_THAT(chart, Catch::Contains("locked, 2 ranks, concurrency 4 (2 ranks × 2 per rank): 50 builds/s"));
+  CHECK_THAT(chart, Catch::Contains("locked, 2 ranks, concurrency 2 (2 ranks × 1 per rank): 40 builds/s"));
+  CHECK_THAT(chart, Catch::Contains("locked, single process, concurrency 2: 100 builds/s"));
+  CHECK_THAT(chart, !Catch::Contains("(median of 2 runs)"));
+  CHECK_THAT(chart, Catch::Contains("concurrency per rank × ranks"));
+  const std::string page = render_html_report({{"m.json", mpi}, {"s.json", single}});
+  CHECK_THAT(page, Catch::Contains("<td class=\"number\">4 (2 ranks × 2)</td>"));
+  // Every run of one rank count: the lines need no rank in their name, the labels still say per rank.
+  CHECK(collect_cells({{"m.json", mpi}})[1].label == "locked, c=2 per rank, 2 ranks");
+}
+
 TEST_CASE("a chart that cannot draw every run draws the runs with collisions first", "[unit][html]") {
   std::vector<RunCell> cells(6);
   for (std::size_t i = 0; i < cells.size(); ++i) {
