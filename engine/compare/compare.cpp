@@ -102,23 +102,26 @@ bool was_interrupted(const nlohmann::json& run) {
 // is left out of the test, with a note: its partial figures are not one more sample of the
 // same run. When every run of the group was interrupted they are kept, noted as partial.
 Group complete_runs(const Group& group, const std::string& label, std::vector<std::string>& notes) {
+  // The one rule of which repetitions count (metrics::finished_runs, as aggregates use it).
+  std::vector<bool> interrupted;
+  for (const auto& cell : group.cells) interrupted.push_back(was_interrupted(cell));
+  const metrics::FinishedRuns runs = metrics::finished_runs(interrupted);
   Group complete{group.key, group.values, {}, {}};
-  for (std::size_t i = 0; i < group.cells.size(); ++i) {
-    if (was_interrupted(group.cells[i])) continue;
+  for (const std::size_t i : runs.used) {
     complete.cells.push_back(group.cells[i]);
     complete.where.push_back(group.where[i]);
   }
   const bool repeated = group.cells.size() > 1;
   const std::string what = group.values.empty() ? std::string() : values_text(group.values) + " ";
   for (std::size_t i = 0; i < group.cells.size(); ++i) {
-    if (!was_interrupted(group.cells[i])) continue;
-    std::string note = complete.cells.empty()
+    if (!interrupted[i]) continue;
+    std::string note = runs.partial
                            ? label + ": " + (repeated ? "every run " : "the run ") + what + "was interrupted (partial results)"
                            : label + ": run " + what + (repeated ? "repetition " + std::to_string(i + 1) + " of " + std::to_string(group.cells.size()) + " " : "") +
                                  "was interrupted: left out of the test";
     add_note(notes, std::move(note));
   }
-  return complete.cells.empty() ? group : complete;
+  return complete;
 }
 
 }  // namespace

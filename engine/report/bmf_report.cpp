@@ -42,12 +42,17 @@ std::string to_bmf(const nlohmann::json& document) {
 
   nlohmann::json out = nlohmann::json::object();
   for (const auto& name : names) {
+    // Repetitions a signal cut short are left out, as aggregates leave them (finished_runs).
+    std::vector<bool> interrupted;
+    for (const ReportRow* row : runs[name]) interrupted.push_back(row->cell.value("interrupted", false));
+    std::vector<const ReportRow*> finished;
+    for (const std::size_t i : metrics::finished_runs(interrupted).used) finished.push_back(runs[name][i]);
     nlohmann::json measures = nlohmann::json::object();
     for (const Measure& measure : k_measures) {
       // Only measurements: Bencher would store a placeholder 0 (not measured by the backend,
       // or a percentile of no samples) as a result. A measure with none is left out.
       std::vector<double> values;
-      for (const ReportRow* row : runs[name]) {
+      for (const ReportRow* row : finished) {
         if (is_measurement(row->cell, measure.path)) values.push_back(summary_number(row->cell, measure.path));
       }
       if (values.empty()) continue;

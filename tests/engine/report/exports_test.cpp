@@ -94,6 +94,15 @@ TEST_CASE("bmf: one benchmark per cell, repetitions folded into median and bound
   CHECK(throughput["upper_value"].get<double>() == Approx(50));
 }
 
+TEST_CASE("bmf: a repetition a signal cut short is left out of the median and bounds", "[unit][report]") {
+  auto doc = sweep();
+  doc["cells"][3]["interrupted"] = true;  // concurrency 8's second repetition: 40 builds/s, cut short
+  const auto bmf = nlohmann::json::parse(format_report(doc, "bmf"));
+  const auto& throughput = bmf["convoy/concurrency:8"]["throughput"];
+  CHECK(throughput["value"].get<double>() == Approx(50));
+  CHECK_FALSE(throughput.contains("lower_value"));  // one finished repetition: no bounds
+}
+
 TEST_CASE("md: a table row per cell, fit for a pull-request comment", "[unit][report]") {
   const std::string md = format_report(sweep(), "md");
   CHECK_THAT(md, Catch::StartsWith("### cachestress `convoy`"));
