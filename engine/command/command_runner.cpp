@@ -151,8 +151,9 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
             error = "exited " + std::to_string(r.exit_status);
           }
           if (!error.empty()) {
+            // One line: an error message's newlines print as a literal \n (core::printable).
             std::string tail;
-            for (const auto& line : first_lines(r, k_first_lines)) tail += "\n  " + line;
+            for (const auto& line : first_lines(r, k_first_lines)) tail += (tail.empty() ? "; its output: " : " | ") + line;
             error = "[command] setup " + join_words(m_spec.setup) + ": " + error + tail;
           }
           done(std::move(error));

@@ -77,3 +77,42 @@ TEST_CASE("every field of a run in a real report has a row in results/README.md 
 }
 
 }  // namespace cachestress::e2e
+
+#include <regex>
+
+#include "engine/scenario/run_settings.hpp"
+
+namespace cachestress::e2e {
+
+TEST_CASE("every isolation the tool accepts is one results/schema.json and results/README.md allow", "[e2e][report]") {
+  // --isolation per-host wrote reports that failed the schema's isolation pattern.
+  const auto schema = nlohmann::json::parse(read_text(source_path("results/schema.json")));
+  const std::string readme = read_text(source_path("results/README.md"));
+  std::string pattern;
+  const std::function<void(const nlohmann::json&)> find = [&](const nlohmann::json& node) {
+    if (!node.is_object() && !node.is_array()) return;
+    if (node.is_object() && node.contains("isolation") && node["isolation"].is_object() && node["isolation"].contains("pattern")) {
+      pattern = node["isolation"]["pattern"].get<std::string>();
+    }
+    for (const auto& child : node) find(child);
+  };
+  find(schema);
+  REQUIRE_FALSE(pattern.empty());
+  const std::string choices(scenario::find_setting("isolation")->choices);  // "per-build, shared, per-group:K (...), per-host"
+  std::size_t count = 0;
+  for (std::size_t start = 0; start < choices.size();) {
+    auto end = choices.find(", ", start);
+    if (end == std::string::npos) end = choices.size();
+    std::string value = choices.substr(start, end - start);
+    value = value.substr(0, value.find(' '));
+    INFO(value);
+    const std::string example = value.ends_with(":K") ? value.substr(0, value.size() - 1) + "3" : value;
+    CHECK(std::regex_match(example, std::regex(pattern)));
+    CHECK_THAT(readme, Catch::Contains("`" + value + "`"));
+    ++count;
+    start = end + 2;
+  }
+  CHECK(count == 4);
+}
+
+}  // namespace cachestress::e2e
