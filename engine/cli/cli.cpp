@@ -165,8 +165,8 @@ std::unique_ptr<sweep::FinishedRun> run_scenario(const model::Scenario& scenario
 
 // Where reports go: --out (replaced atomically) or, in a checkout, a fresh results/ file
 // chosen at the first write and replaced atomically at later writes (do_run: at most once a
-// second, and after the last cell). Every file
-// format of --format is written beside it (report::sibling_path) at the same moments.
+// second, and after the last cell). Every file format of --format is written beside it
+// (report::sibling_path) at the same moments.
 class ReportSink {
  public:
   ReportSink(const RunFlags& flags, const model::Scenario& scenario, const std::vector<std::string>& formats)
