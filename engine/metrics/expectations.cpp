@@ -33,7 +33,7 @@ std::vector<Verdict> judge(const std::vector<model::Expectation>& expectations, 
     }
     if (!has_samples(metrics, field)) {
       // A percentile of nothing is no measurement: judged as 0 it would pass a latency gate.
-      verdicts.push_back({expectation, 0, false, "no samples (" + std::string(distribution_of(field)) + ".count = 0)", false});
+      verdicts.push_back({expectation, 0, false, "no samples (" + std::string(sampled_distribution(field)) + ".count = 0)", false});
       continue;
     }
     double value = summary_value(metrics, field);

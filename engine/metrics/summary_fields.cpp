@@ -62,19 +62,19 @@ double summary_value(const RunMetrics& metrics, std::string_view path) {
   return 0;
 }
 
-std::string_view distribution_of(std::string_view path) {
+std::string_view sampled_distribution(std::string_view path) {
   for (const auto& histogram : k_histograms) {
     const std::string_view name = histogram.name;
-    if (path.starts_with(name) && path.size() > name.size() && path[name.size()] == '.') return name;
+    if (!path.starts_with(name) || path.size() <= name.size() || path[name.size()] != '.') continue;
+    const std::string_view statistic = path.substr(name.size() + 1);
+    return statistic == "count" || statistic == "waited" ? std::string_view() : name;  // how many: 0 is one
   }
   return {};
 }
 
 bool has_samples(const RunMetrics& metrics, std::string_view path) {
-  const std::string_view distribution = distribution_of(path);
-  const std::string_view statistic = distribution.empty() ? "" : path.substr(distribution.size() + 1);
-  if (distribution.empty() || statistic == "count" || statistic == "waited") return true;  // how many: 0 is one
-  for (std::size_t i = 0; i < k_histograms.size(); ++i) {
+  const std::string_view distribution = sampled_distribution(path);
+  for (std::size_t i = 0; i < k_histograms.size() && !distribution.empty(); ++i) {
     if (distribution == k_histograms[i].name) return metrics.histograms[i].count() > 0;
   }
   return true;

@@ -20,7 +20,9 @@ double summary_value(const RunMetrics& metrics, std::string_view canonical_path)
 // False for a statistic of a distribution without samples (lock_wait_us.p99 of a run that took
 // no lock): its 0 is a placeholder, not a measurement. A count is always one.
 bool has_samples(const RunMetrics& metrics, std::string_view canonical_path);
-// The distribution a statistic is of ("lock_wait_us" of "lock_wait_us.p99"), or empty.
-std::string_view distribution_of(std::string_view canonical_path);
+// The distribution whose samples a statistic needs ("lock_wait_us" of "lock_wait_us.p99");
+// empty for a count of one (count, waited: 0 is a measurement) and a field of none. The one
+// rule of has_samples here and of report::has_samples on a report read back.
+std::string_view sampled_distribution(std::string_view canonical_path);
 
 }  // namespace cachestress::metrics

@@ -126,6 +126,12 @@ bool applies(const Condition& condition, const Scenario& scenario) {
   return condition.comparison == Comparison::ne ? !equal : equal;
 }
 
+std::string sweep_values_text(const std::vector<std::pair<std::string, std::string>>& values) {
+  std::string text;
+  for (const auto& [key, value] : values) text += (text.empty() ? "" : " ") + key + "=" + value;
+  return text;
+}
+
 std::string condition_text(const Condition& condition) {
   const std::string op = condition.comparison == Comparison::eq ? "=" : to_string(condition.comparison);
   return condition.key + op + condition.value;

@@ -140,6 +140,9 @@ struct SweepAxis {
   std::vector<std::string> values;
 };
 
+// One sweep cell's values as logs, messages and tables name it: "concurrency=4 seed=2".
+std::string sweep_values_text(const std::vector<std::pair<std::string, std::string>>& values);
+
 // Cells of a sweep: the cartesian product of the axes, at most this many, each repeated.
 inline constexpr std::size_t k_max_sweep_cells = 10000;
 inline constexpr std::uint32_t k_max_repeat = 1000;

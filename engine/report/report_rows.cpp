@@ -4,6 +4,8 @@
 #include <map>
 
 #include "engine/core/error.hpp"
+#include "engine/metrics/summary_fields.hpp"
+#include "engine/model/scenario.hpp"
 #include "engine/report/report_reader.hpp"
 
 namespace cachestress::report {
@@ -82,12 +84,10 @@ bool backend_measures(const nlohmann::json& cell, std::string_view path) {
 }
 
 bool has_samples(const nlohmann::json& cell, std::string_view path) {
-  const std::size_t dot = path.find('.');
-  if (dot == std::string_view::npos || !cell.contains("summary") || !cell["summary"].is_object()) return true;
-  const std::string_view statistic = path.substr(dot + 1);
-  if (statistic == "count" || statistic == "waited") return true;  // how many: 0 is a measurement
+  const std::string_view distribution = metrics::sampled_distribution(path);
+  if (distribution.empty() || !cell.contains("summary") || !cell["summary"].is_object()) return true;
   const nlohmann::json& summary = cell["summary"];
-  const std::string group(path.substr(0, dot));
+  const std::string group(distribution);
   if (!summary.contains(group) || !summary[group].is_object() || !summary[group].contains("count")) return true;
   const auto& count = summary[group]["count"];
   return !count.is_number() || count.get<double>() > 0;
@@ -99,10 +99,6 @@ double summary_number(const nlohmann::json& cell, std::string_view dotted_path) 
   return summary_field(cell, dotted_path).get<double>();
 }
 
-std::string values_label(const ReportRow& row) {
-  std::string label;
-  for (const auto& [key, value] : row.values) label += (label.empty() ? "" : " ") + key + "=" + value;
-  return label;
-}
+std::string values_label(const ReportRow& row) { return model::sweep_values_text(row.values); }
 
 }  // namespace cachestress::report

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/core/printable.hpp"
+#include "engine/model/scenario.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/report.hpp"
 
@@ -24,8 +25,7 @@ std::string repeat_aggregates_text(const std::vector<CellReport>& cells) {
                                          {"collisions", "collisions.total", false}};
   std::string out = "  over repetitions: median ±MAD [min..max]\n";
   for (const Aggregate& aggregate : aggregates(cells)) {
-    std::string where;
-    for (const auto& [key, value] : aggregate.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
+    const std::string where = core::printable(model::sweep_values_text(aggregate.values));
     const std::size_t runs = aggregate.runs.size();
     std::string line = fmt::format("  {}{}{} rep{}", where, where.empty() ? "" : ", ", runs, runs == 1 ? "" : "s");
     // Say what the figures are not over: a cut-short repetition is no sample of the run.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "engine/core/printable.hpp"
+#include "engine/model/scenario.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/report/hosts_text.hpp"
 #include "engine/report/report.hpp"
@@ -188,8 +189,7 @@ std::string to_text(const RunReport& report) {
 std::string failed_expectations_text(const std::vector<CellReport>& cells) {
   std::string out;
   for (const auto& cell : cells) {
-    std::string where;
-    for (const auto& [key, value] : cell.values) where += (where.empty() ? "" : " ") + core::printable(key + "=" + value);
+    std::string where = core::printable(model::sweep_values_text(cell.values));
     if (cells.size() > 1 && std::any_of(cells.begin(), cells.end(), [](const CellReport& c) { return c.repeat > 0; })) {
       where += (where.empty() ? "" : " ") + fmt::format("rep {}", cell.repeat + 1);
     }

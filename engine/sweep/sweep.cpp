@@ -9,6 +9,7 @@
 
 #include "engine/backend/registry.hpp"
 #include "engine/core/error.hpp"
+#include "engine/model/scenario.hpp"
 #include "engine/metrics/summary_fields.hpp"
 #include "engine/scenario/run_settings.hpp"
 
@@ -52,17 +53,6 @@ model::Scenario cell_scenario(const model::Scenario& scenario, const Cell& cell)
   return result;
 }
 
-namespace {
-
-// "concurrency=4 seed=2": a cell as logs and messages name it.
-std::string cell_label(const Cell& cell) {
-  std::string label;
-  for (const auto& [key, value] : cell) label += (label.empty() ? "" : " ") + key + "=" + value;
-  return label;
-}
-
-}  // namespace
-
 std::vector<Cell> plan_cells(const model::Scenario& scenario) {
   if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
     throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
@@ -81,7 +71,7 @@ std::vector<Cell> plan_cells(const model::Scenario& scenario) {
       scenario::check_joined_settings(resolved);
     } catch (const InputError& e) {
       if (cell.empty()) throw;
-      throw InputError("sweep cell " + cell_label(cell) + ": " + e.what());  // which values joined badly
+      throw InputError("sweep cell " + model::sweep_values_text(cell) + ": " + e.what());  // which values joined badly
     }
     backend::validate(resolved);
     for (auto& text : backend::ignored_settings(resolved)) {
@@ -145,7 +135,7 @@ int run_warmup(const model::Scenario& scenario, const std::vector<Cell>& cells, 
   for (std::uint32_t rep = 0; rep < warmup; ++rep) {
     for (const auto& cell : cells) {
       if (g_sweep_signal != 0) return g_sweep_signal;
-      spdlog::info("warm-up {}/{}: {} (discarded)", rep + 1, warmup, cell_label(cell));
+      spdlog::info("warm-up {}/{}: {} (discarded)", rep + 1, warmup, model::sweep_values_text(cell));
       const auto discarded = hooks.run(cell_scenario(scenario, cell), "[warm-up] ");
       catch_signals_between_cells();
       if (discarded->outcome.interrupted) {
@@ -174,7 +164,7 @@ SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& 
   }
   for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
     for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
-      spdlog::info("run {}/{}: {}{}", result.reports.size() + 1, planned, cell_label(cells[index]),
+      spdlog::info("run {}/{}: {}{}", result.reports.size() + 1, planned, model::sweep_values_text(cells[index]),
                    scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
       const std::string progress = "[" + std::to_string(result.reports.size() + 1) + "/" + std::to_string(planned) + "] ";
       result.finished.push_back(hooks.run(cell_scenario(scenario, cells[index]), progress));
