@@ -119,11 +119,10 @@ std::optional<Needle> needle_for(const CompiledCheck& compiled, const StepOutput
   if (check.own_token) {
     needle.substring = step.own_token;
   } else if (!check.regex.empty()) {
-    needle.regex = compiled.regex;
-    if (!needle.regex) {
-      needle.regex = std::make_shared<const std::regex>(expand_here ? expand_regex(check.regex, *step.values) : expand_regex(check.regex, Values{}),
-                                                        std::regex::ECMAScript);
-    }
+    // A templated regex is compiled per step with its values (no values: placeholders empty).
+    needle.regex = compiled.regex ? compiled.regex
+                                  : std::make_shared<const std::regex>(expand_regex(check.regex, step.values ? *step.values : Values{}),
+                                                                       std::regex::ECMAScript);
   } else {
     needle.substring = expand_here ? expand(check.substring, *step.values) : check.substring;
   }
