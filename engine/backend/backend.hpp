@@ -61,6 +61,9 @@ class Host {
   virtual void build_started(std::uint64_t build, std::uint64_t at_us) = 0;
   // No more admissions (duration over, or a signal): a fault should not fire any more.
   virtual bool stopping() const = 0;
+  // The backend cannot run builds any more (its fork server died): end the run as a signal
+  // would, with `reason` in the log and the outcome (exit 3), rather than fail every build left.
+  virtual void stop_run(const std::string& reason) = 0;
   // Microseconds since the run started (the clock of lock_events and intervals).
   virtual std::uint64_t since_start_us(std::uint64_t now_us) const = 0;
   // The cache root the build's isolation gives it, ignoring the environment policy (what a

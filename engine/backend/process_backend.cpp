@@ -165,8 +165,18 @@ void ProcessBackend::start_build(const BuildTicket& ticket) {
   build.spawned_us = now_us();
   if (int rc = build.process->start(std::move(spec)); rc != 0) {
     // No callback will come: it ends here (the runner takes an end from inside start_build).
-    const std::string why = m_server && !m_server->broken().empty() ? m_server->broken() : uv_error_text(rc);
-    finish(build, BuildEnd::failed, model::failure_reason(model::FailureCategory::other, "cannot start worker: " + why));
+    if (ops::out_of_resources(-rc, true)) {
+      finish(build, BuildEnd::failed, ops::resource_failure("cannot start worker", -rc));
+      return;
+    }
+    if (m_server && !m_server->broken().empty()) {
+      // No build can start any more: one stop says so (exit 3), not thousands of failed builds.
+      const std::string why = m_server->broken();
+      finish(build, BuildEnd::interrupted, {});
+      m_ctx.host.stop_run(why);
+      return;
+    }
+    finish(build, BuildEnd::failed, model::failure_reason(model::FailureCategory::other, "cannot start worker: " + uv_error_text(rc)));
   }
 }
 

@@ -106,7 +106,7 @@ void WorkerServer::start(std::function<void(std::string error)> ready) {
                                             : "exited with status " + std::to_string(exit.exit_status);
     if (auto line = last_line(m_server->err().text); !line.empty()) why += ": " + line;
     spdlog::error("the fork server of --backend process {} during the run", why);
-    fail("the fork server " + why);
+    fail("the fork server of --backend process " + why);
   });
   ::close(theirs);
   if (rc != 0) {
@@ -132,7 +132,7 @@ void WorkerServer::start(std::function<void(std::string error)> ready) {
                           : *result == -EAGAIN ? "no answer within " + std::to_string(k_reply_timeout_s) + " s"
                                                : errno_text(-*result);
         if (*result != 0) fail(why);
-        ready("the fork server of --backend process cannot start: " + why);
+        ready(why.starts_with("the fork server") ? why : "the fork server of --backend process cannot start: " + why);
       });
 }
 
@@ -152,9 +152,9 @@ int WorkerServer::launch(const std::string& tmpdir, const std::string& plan, con
   pid_t pid = 0;
   if (rc == 0) rc = worker::read_fork_reply(m_link->fd, pid);
   if (rc == -EAGAIN) {
-    fail("no answer to a request within " + std::to_string(k_reply_timeout_s) + " s");
+    fail("the fork server of --backend process did not answer a request within " + std::to_string(k_reply_timeout_s) + " s");
   } else if (rc == -EPIPE || rc == -ECONNRESET || rc == -EPROTO) {
-    fail("gone (" + errno_text(-rc) + ")");
+    fail("the fork server of --backend process is gone (" + errno_text(-rc) + ")");
   } else if (rc == 0 && pid <= 0) {
     rc = pid < 0 ? pid : -EPROTO;  // it could not clone (EAGAIN, ENOMEM...): this build fails
   }

@@ -11,6 +11,7 @@
 #include "engine/model/failure.hpp"
 #include "engine/core/error.hpp"
 #include "engine/fs/output_file.hpp"
+#include "engine/ops/failure_text.hpp"
 
 extern char** environ;
 
@@ -265,13 +266,14 @@ StepVerdict CommandRunner::judge(InFlight& step, ChildResult& r) {
   OutputScan* scan = step.scan.get();
   if (scan != nullptr) scan->finish();
   StepVerdict v;
-  if (r.spawn_error != 0) {
+  if (r.spawn_error != 0 && ops::out_of_resources(-r.spawn_error, true)) {
+    v.failure = ops::resource_failure(unexpand(argv.front(), values), -r.spawn_error);
+  } else if (r.spawn_error != 0) {
     // Grouped by reason: this build's own values read as placeholders (template.hpp unexpand).
     std::string why = unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error);
     // posix_spawn reports its chdir's error as its own: name the other suspect.
     const bool path_error = r.spawn_error == UV_ENOENT || r.spawn_error == UV_ENOTDIR || r.spawn_error == UV_EACCES;
     if (path_error && !m_spec.cwd.empty()) why += " (the program, or the working directory [command] cwd = " + m_spec.cwd + ")";
-    if (r.spawn_error == UV_EMFILE || r.spawn_error == UV_ENFILE) why += " (raise ulimit -n or lower --concurrency)";
     v.failure = model::failure_reason(model::FailureCategory::spawn, why);
   } else if (r.timed_out) {
     const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;

@@ -124,6 +124,7 @@ Counter failure_category(std::string_view reason) {
     case model::FailureCategory::timeout: return Counter::failures_timeout;
     case model::FailureCategory::check: return Counter::failures_check;
     case model::FailureCategory::spawn: return Counter::failures_spawn;
+    case model::FailureCategory::resources: return Counter::failures_resources;
     case model::FailureCategory::protocol:  // counted with other (results/README.md)
     case model::FailureCategory::other: return Counter::failures_other;
   }

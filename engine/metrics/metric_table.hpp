@@ -48,6 +48,7 @@ enum class Counter : std::size_t {
   failures_timeout,
   failures_check,
   failures_spawn,
+  failures_resources,
   races_rename,
   holder_deaths,
   count_,
@@ -84,6 +85,7 @@ inline constexpr std::array<MetricInfo, static_cast<std::size_t>(Counter::count_
     {"failures.timeout", "builds", Merge::sum, "failed: the build's process or command ran past its timeout (--build-timeout, [command] timeout) and was killed"},
     {"failures.check", "builds", Merge::sum, "failed: the command exited 0 but an output check did not hold (command backend)"},
     {"failures.spawn", "builds", Merge::sum, "failed: the command could not be started (not found, not executable; command backend)"},
+    {"failures.resources", "builds", Merge::sum, "failed: the machine ran out of descriptors, processes or memory (EMFILE, ENFILE, ENOMEM; EAGAIN at a spawn): its limit, not the cache's. Any such build makes the run exit 3"},
     {"races.rename", "renames", Merge::sum, "extract-then-rename found the destination already there (EEXIST/ENOTEMPTY)"},
     {"locks.holder_deaths", "builds", Merge::sum, "process backend: builds that died holding a locked mount (the kernel released the lock)"},
 }};

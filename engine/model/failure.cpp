@@ -6,7 +6,7 @@
 namespace cachestress::model {
 namespace {
 
-constexpr std::array<std::pair<FailureCategory, const char*>, 13> k_spellings{{
+constexpr std::array<std::pair<FailureCategory, const char*>, 14> k_spellings{{
     {FailureCategory::deadlock, "deadlock"},
     {FailureCategory::lock_timeout, "lock-timeout"},
     {FailureCategory::lock_busy, "lock-busy"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<FailureCategory, const char*>, 13> k_spellings{{
     {FailureCategory::timeout, "timeout"},
     {FailureCategory::check, "check"},
     {FailureCategory::spawn, "spawn"},
+    {FailureCategory::resources, "resources"},
     {FailureCategory::protocol, "protocol"},
     {FailureCategory::other, "other"},
 }};

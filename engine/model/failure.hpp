@@ -20,6 +20,7 @@ enum class FailureCategory {
   timeout,       // --build-timeout
   check,         // command backend: an output check failed
   spawn,         // command backend: the command could not be started
+  resources,     // the machine ran out of descriptors, processes or memory: its limit, not the cache's
   protocol,      // a worker broke the event protocol, or its plan was refused
   other,         // anything else (the detail says what)
 };

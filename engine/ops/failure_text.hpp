@@ -2,10 +2,12 @@
 // The wording of build failures, one place for every backend: in-process builds, the
 // process backend's parent (--lock-timeout) and its workers (the kernel's EDEADLK, a failed
 // write) name a failure alike, so failures.reasons and `compare` count it as one reason.
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,10 +17,48 @@
 
 namespace cachestress::ops {
 
-// "enospc: write ENOSPC" / "io: read EACCES": the category first, so failures.* counts it.
+// "EMFILE", "EDQUOT" (which libuv has no name for), or "errno 4242".
+inline std::string errno_name(int err) {
+  const char* name = ::strerrorname_np(err);
+  return name != nullptr ? name : "errno " + std::to_string(err);
+}
+
+// An errno that says the machine ran out of something a build needs (descriptors, memory;
+// processes when `spawning`, where EAGAIN is fork's RLIMIT_NPROC): a limit of the host, not
+// of the cache, so the run is no verdict on the cache (failures.resources, exit 3).
+inline bool out_of_resources(int err, bool spawning = false) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || (spawning && err == EAGAIN);
+}
+
+// What to change for such an errno, with the limit in force: " (ulimit -n is 64: raise it
+// or lower --concurrency)".
+inline std::string resource_hint(int err) {
+  const auto limit_text = [](int resource) {
+    struct rlimit limit {};
+    if (::getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::string("unlimited");
+    return std::to_string(limit.rlim_cur);
+  };
+  switch (err) {
+    case EMFILE: return " (ulimit -n is " + limit_text(RLIMIT_NOFILE) + ": raise it or lower --concurrency)";
+    case ENFILE: return " (the system's open-file table is full: fs.file-max, or lower --concurrency)";
+    case EAGAIN: return " (ulimit -u is " + limit_text(RLIMIT_NPROC) + ", or the system's pid limit: raise it or lower --concurrency)";
+    default: return " (out of memory: lower --concurrency)";
+  }
+}
+
+// "resources: cannot start worker: EMFILE: too many open files (ulimit -n is 64: ...)".
+inline std::string resource_failure(std::string_view what, int err) {
+  return model::failure_reason(model::FailureCategory::resources, std::string(what) + ": " + errno_name(err) + ": " +
+                                                                     uv_strerror(uv_translate_sys_error(err)) + resource_hint(err));
+}
+
+// "enospc: write ENOSPC" / "io: read EACCES" / "resources: open EMFILE (...)": the category
+// first, so failures.* counts it.
 inline std::string errno_failure(std::string_view what, int err) {
+  const std::string text = std::string(what) + " " + errno_name(err);
+  if (out_of_resources(err)) return model::failure_reason(model::FailureCategory::resources, text + resource_hint(err));
   const auto category = err == ENOSPC || err == EDQUOT ? model::FailureCategory::enospc : model::FailureCategory::io;
-  return model::failure_reason(category, std::string(what) + " " + uv_err_name(uv_translate_sys_error(err)));
+  return model::failure_reason(category, text);
 }
 
 // Two caches a cycle of waiters took in opposite orders; either end of the cycle names the

@@ -34,6 +34,11 @@ constexpr const char* k_roots_dir = "roots";
 using backend::k_staged_depth;
 using backend::k_staged_depth_one;
 
+// Builds that may end inside their own start (a backend that cannot start them) in one
+// admission pass before the loop gets a turn: fast for a scenario whose every build is
+// rejected at once, and timers and signals still come through.
+constexpr std::size_t k_ends_per_turn = 256;
+
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t build) {
   ops::Rng rng(seed ^ (build * 0x9E3779B97F4A7C15ull));
   return rng.next();
@@ -195,6 +200,7 @@ RunOutcome Runner::run() {
   m_interval_timer.reset();
   m_duration_timer.reset();
   m_arrival_timer.reset();
+  m_readmit.reset();
   m_backend.reset();
   if (int rc = m_loop->close(); rc != 0) spdlog::error("uv_loop_close: {}", uv_error_text(rc));
   m_loop.reset();
@@ -224,6 +230,8 @@ void Runner::start() {
     if (m_options.observer != nullptr) m_options.observer->interval(m_collector, t, running());
   });
   m_interval_timer->start(run.interval_ms, run.interval_ms);
+  m_readmit = std::make_unique<core::Async>(*m_loop, [this] { admit(); });
+  m_readmit->unref();  // the interval timer keeps the loop going until the run ends
   if (run.duration_s > 0) {
     m_duration_timer = std::make_unique<core::Timer>(*m_loop, [this] {
       m_stopping = true;
@@ -273,6 +281,21 @@ bool Runner::may_admit() const {
 }
 
 void Runner::admit() {
+  if (m_admitting) {
+    // A build ended inside start_build (a backend that could not start it): the admission
+    // loop below goes on without recursing (a run of such ends overflowed the stack), and
+    // after k_ends_per_turn of them lets the loop turn (a --duration run's timer must fire).
+    ++m_ends_inside;
+    return;
+  }
+  m_admitting = true;
+  m_ends_inside = 0;
+  admit_now();
+  m_admitting = false;
+  if (m_ends_inside > 0) m_readmit->send();  // whatever those ends freed, next turn
+}
+
+void Runner::admit_now() {
   const auto& run = m_scenario.run;
   // A slot is free while builds are staged: the oldest staged one takes it first, where the
   // backend can start it now (else it waits for a build in flight to end; once none is left
@@ -291,6 +314,7 @@ void Runner::admit() {
       build.arrival->start(static_cast<std::uint64_t>(run.ramp_s * 1000.0 * static_cast<double>(local) / run.concurrency));
     } else {
       start_build(build);
+      if (m_ends_inside >= k_ends_per_turn) return;  // the rest next turn (admit)
     }
   }
   stage_next();

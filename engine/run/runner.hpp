@@ -89,11 +89,12 @@ class Runner final : private backend::Host, private RunControl {
   std::uint64_t since_start_us(std::uint64_t now_us) const override { return now_us - m_start_us; }
   std::string isolation_root(std::uint64_t build_id) const override;
 
-  // RunControl
+  // RunControl and backend::Host
   void stop_run(const std::string& reason) override;
 
   void start();
   void admit();
+  void admit_now();
   void arrivals_due();  // Poisson: the arrivals due by now, then the timer to the next
   bool may_admit() const;
   void stage_next();
@@ -140,6 +141,9 @@ class Runner final : private backend::Host, private RunControl {
   double m_next_arrival_us = 0;          // the next Poisson arrival, on core::now_us()'s clock
   std::uint64_t m_start_us = 0;
   bool m_stopping = false;
+  bool m_admitting = false;      // inside admit(): a build that ends there counts in m_ends_inside
+  std::size_t m_ends_inside = 0;
+  std::unique_ptr<core::Async> m_readmit;  // admission goes on next turn (admit)
   bool m_ended = false;
   int m_signal = 0;
   std::string m_stop_reason;  // stop_run's

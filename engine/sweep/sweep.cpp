@@ -193,7 +193,9 @@ SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& 
 int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal) {
   if (sweep_signal != 0) return 128 + sweep_signal;
   for (const auto& cell : cells) {
-    if (cell.run.outcome->interrupted) return 128 + cell.run.outcome->signal;
+    if (cell.run.outcome->interrupted && cell.run.outcome->signal != 0) return 128 + cell.run.outcome->signal;
+    // Stopped without a signal (the fork server died; cachestress-mpi: a rank was lost).
+    if (cell.run.outcome->interrupted) return static_cast<int>(ExitCode::environment_error);
   }
   bool failed = false;
   for (const auto& cell : cells) {
@@ -207,6 +209,16 @@ int exit_status(const std::vector<report::CellReport>& cells, int sweep_signal) 
                     model::to_string(v.expectation.comparison), v.expectation.value, v.value,
                     v.implicit ? std::string("; ") + metrics::k_implicit_reason : "");
     }
+  }
+  // A build that failed for want of descriptors, processes or memory measured the machine's
+  // limits, not the cache: the run is no verdict either way (failures.resources).
+  std::uint64_t starved = 0;
+  for (const auto& cell : cells) starved += cell.run.outcome->metrics->counter(metrics::Counter::failures_resources);
+  if (starved > 0) {
+    spdlog::error("{} build{} failed for want of descriptors, processes or memory (failures.resources; the reasons above "
+                  "say which limit): the run measured this machine's limits, not the cache, and is no verdict",
+                  starved, starved == 1 ? "" : "s");
+    return static_cast<int>(ExitCode::environment_error);
   }
   return static_cast<int>(failed ? ExitCode::expectation_failed : ExitCode::ok);
 }

@@ -220,4 +220,36 @@ TEST_CASE("a builds condition reads the builds that ran, not the setting", "[e2e
   CHECK_FALSE(judged_in(cut.doc["cells"][0], "expectations"));
 }
 
+TEST_CASE("builds that ran out of descriptors are no verdict: exit 3, failures.resources, the limit named", "[e2e][verdicts]") {
+  // A low `ulimit -n` failed builds as "spawn: ... EMFILE" or "other: cannot start worker"
+  // and the run exited 1, a cache verdict; it measured the machine's limit.
+  const struct {
+    const char* backend;
+    const char* scenario;
+    const char* limit;
+    const char* what;
+  } cases[] = {{"command", "spawn", "40", "resources: true: EMFILE: too many open files (ulimit -n is 40: "},
+               {"process", "locked", "64", "resources: cannot start worker: EMFILE: too many open files (ulimit -n is 64: "}};
+  for (const auto& c : cases) {
+    INFO(c.backend);
+    TempDir tmp;
+    RunSpec spec;
+    spec.program = "/bin/sh";
+    spec.args = {"-c", std::string("ulimit -n ") + c.limit + " && exec \"$0\" \"$@\"", CACHESTRESS_BINARY, "--scenario", c.scenario,
+                 "--backend", c.backend, "--builds", "300", "--concurrency", "100", "--out", tmp / "report.json", "-q"};
+    spec.env["TMPDIR"] = tmp.path();
+    auto result = run_binary(spec);
+    INFO(result.err);
+    CHECK(result.exit_code == 3);
+    CHECK_THAT(result.err, Catch::Contains("failed for want of descriptors, processes or memory") && Catch::Contains("no verdict"));
+    const auto report = read_json_file(tmp / "report.json");
+    const auto& cell = report["cells"][0];
+    CHECK(cell["summary"]["failures"]["resources"].get<int>() > 0);
+    CHECK(cell["summary"]["failures"]["resources"] == cell["summary"]["builds"]["failed"]);
+    REQUIRE_FALSE(cell["failures"].empty());
+    CHECK_THAT(cell["failures"][0]["reason"].get<std::string>(), Catch::StartsWith(c.what));
+    for (const auto& entry : list_dir(tmp.path())) CHECK((entry == "report.json" || entry == "report"));
+  }
+}
+
 }  // namespace cachestress::e2e
