@@ -126,8 +126,15 @@ int driver_status(int status) { return g_driver->exit_status ? g_driver->exit_st
 // The live progress line of this process (inactive off a terminal, with -q or JSON output).
 std::shared_ptr<ProgressLine> g_progress;
 
+// `--out /dev/stdout` (or --junit): the report is stdout's content, so what would be printed
+// there (summary, -q's failed expectations, the progress line) goes to stderr.
+bool report_on_stdout(const RunFlags& f) {
+  return (!f.out.empty() && fs::is_open_as(f.out, STDOUT_FILENO)) || (!f.junit.empty() && fs::is_open_as(f.junit, STDOUT_FILENO));
+}
+std::FILE* terminal(const RunFlags& f) { return report_on_stdout(f) ? stderr : stdout; }
+
 // The progress line shares stdout with the terminal summary only, never with a report format.
-bool stdout_is_text(const RunFlags& f) { return f.format.empty() || f.format.front().starts_with("text"); }
+bool stdout_is_text(const RunFlags& f) { return (f.format.empty() || f.format.front().starts_with("text")) && !report_on_stdout(f); }
 
 void setup_logging(const RunFlags& f) {
   g_progress = std::make_shared<ProgressLine>(f.quiet || !g_driver->live_progress || !g_driver->writes_output, stdout_is_text(f));
@@ -193,7 +200,10 @@ class ReportSink {
     if (!flags.junit.empty()) fs::check_output_path(flags.junit);
   }
   // Writes the JSON report, then every file format beside it, each atomically.
-  void write(const nlohmann::json& document, std::chrono::system_clock::time_point started_at) {
+  // `last`: the sweep's final write. A device or pipe (`--out /dev/stdout | jq`) gets only that
+  // one: each rewrite of the report so far would follow the one before in the stream.
+  void write(const nlohmann::json& document, std::chrono::system_clock::time_point started_at, bool last = true) {
+    if (!last && m_beside_stream) return;
     const std::string json_text = document.dump(2) + "\n";
     if (!m_flags.out.empty()) {
       fs::write_atomically(m_flags.out, json_text);
@@ -208,8 +218,9 @@ class ReportSink {
       fs::write_atomically(report::sibling_path(m_path, format), report::format_report(document, format));
     }
   }
-  void write_junit(const std::vector<report::CellReport>& cells) {
-    if (!m_flags.junit.empty()) fs::write_atomically(m_flags.junit, report::to_junit(cells));
+  void write_junit(const std::vector<report::CellReport>& cells, bool last = true) {
+    if (m_flags.junit.empty() || (!last && fs::is_stream(m_flags.junit))) return;
+    fs::write_atomically(m_flags.junit, report::to_junit(cells));
   }
   // After the output: where each file went, or, when the terminal summary was all there was,
   // the one line that says how to keep the report (results/README.md "File names").
@@ -301,8 +312,8 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
     const std::string text = formats.front() != "text" ? report::format_report(document, formats.front())
                              : flags.quiet             ? report::failed_expectations_text(one)
                                                        : report::to_text(rr);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    std::fwrite(text.data(), 1, text.size(), terminal(flags));
+    std::fflush(terminal(flags));
     sink.announce(stdout_is_text(flags));
     return driver_status(sweep::exit_status(one));
   }
@@ -311,26 +322,26 @@ int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   // rewrite per cell made a sweep quadratic (600 cells of 5 builds: 109 s, most of it writing).
   std::size_t cells_written = 0;
   std::uint64_t written_at_us = 0;
-  const auto write_so_far = [&](const sweep::SweepResult& so_far) {
-    sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at);
-    sink.write_junit(so_far.reports);
-    cells_written = so_far.reports.size();
+  const auto write_so_far = [&](const sweep::SweepResult& so_far, bool last) {
+    sink.write(report::sweep_to_json(so_far.reports, so_far.info), so_far.finished.front()->outcome.started_at, last);
+    sink.write_junit(so_far.reports, last);
+    cells_written = last ? so_far.reports.size() : cells_written;
     written_at_us = core::now_us();
   };
   hooks.on_cell = [&](const sweep::SweepResult& so_far) {
     if (!g_driver->writes_output || core::now_us() - written_at_us < 1'000'000) return;
-    write_so_far(so_far);
+    write_so_far(so_far, so_far.reports.size() == planned);
   };
   const sweep::SweepResult result = sweep::run_sweep(scenario, cells, command_line, hooks, flags.warmup);
   if (result.reports.empty()) return 128 + result.info.signal;
-  if (g_driver->writes_output && cells_written != result.reports.size()) write_so_far(result);
+  if (g_driver->writes_output && cells_written != result.reports.size()) write_so_far(result, true);
   if (!g_driver->writes_output) return driver_status(sweep::exit_status(result.reports, result.info.signal));
   const std::string text = formats.front() != "text"
                                ? report::format_report(report::sweep_to_json(result.reports, result.info), formats.front())
                            : flags.quiet ? report::failed_expectations_text(result.reports)
                                          : report::sweep_to_text(result.reports, result.info);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(text.data(), 1, text.size(), terminal(flags));
+  std::fflush(terminal(flags));
   sink.announce(stdout_is_text(flags));
   return driver_status(sweep::exit_status(result.reports, result.info.signal));
 }

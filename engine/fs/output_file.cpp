@@ -61,7 +61,8 @@ bool is_special(const std::string& path) {
 }
 
 void write_in_place(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  const int std_fd = is_open_as(path, STDOUT_FILENO) ? STDOUT_FILENO : is_open_as(path, STDERR_FILENO) ? STDERR_FILENO : -1;
+  const int fd = std_fd >= 0 ? ::fcntl(std_fd, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) throw EnvironmentError("cannot write " + path + ": " + errno_text(errno));
   std::string_view rest = text;
   while (!rest.empty()) {
@@ -104,8 +105,16 @@ bool write_new_file(const std::string& path, const std::string& text) {
 }
 
 bool is_stream(const std::string& path) {
+  if (is_special(path)) return true;
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode);
+}
+
+bool is_open_as(const std::string& path, int fd) {
+  struct stat named {};
+  struct stat open {};
+  return ::stat(path.c_str(), &named) == 0 && ::fstat(fd, &open) == 0 && named.st_dev == open.st_dev &&
+         named.st_ino == open.st_ino;
 }
 
 namespace {

@@ -15,9 +15,14 @@ bool write_new_file(const std::string& path, const std::string& text);
 // directory of path must exist and be writable and path must not be a directory.
 // Throws EnvironmentError naming the path.
 void check_output_path(const std::string& path);
-// A device, FIFO or socket (`--out /dev/null`, `/dev/stdout`, a named pipe): written in
-// place, and nothing can sit beside it (no /dev/null.csv, no /dev/null.d/failures/).
+// A device, FIFO or socket (`--out /dev/null`, a named pipe), or a symlink of the system's
+// (`/dev/stdout`, `/proc/self/fd/1`) even when it leads to a file: written in place, once,
+// and nothing can sit beside it (no /dev/null.csv, no /dev/stdout.d/failures/).
 bool is_stream(const std::string& path);
+// True when path is the file open on `fd` (`--out /dev/stdout` with stdout redirected to
+// o.json): written through fd, at its offset, not opened again from offset 0 over what was
+// printed there.
+bool is_open_as(const std::string& path, int fd);
 
 // A file named by a flag: what it is called in messages ("--junit") and its path.
 struct NamedPath {

@@ -301,4 +301,33 @@ TEST_CASE("an output path that is a symlink to a file is replaced, not written t
   CHECK(read_json_file(tmp / "out/r.json")["cells"][0]["summary"]["builds"]["completed"] == 2);
 }
 
+TEST_CASE("a report to /dev/stdout: stdout holds the JSON report alone, once, and nothing is made beside it", "[e2e][output][safety]") {
+  // With stdout redirected to a file, the report was written by opening /dev/stdout again at
+  // offset 0 and -q's FAIL line then overwrote its start; a command run's failure logs went
+  // to /dev/stdout.d/failures/; a sweep through a pipe printed one report per rewrite.
+  TempDir tmp;
+  write_text(tmp / "fail.toml", "description = \"fails\"\n[run]\nbuilds = 2\nbackend = \"command\"\n"
+                                "[command]\nrun = [\"sh\", \"-c\", \"exit 3\"]\n[[build]]\nname = \"b\"\n");
+  const bool had_beside = std::filesystem::exists("/dev/stdout.d");
+  RunSpec spec;
+  spec.program = "/bin/sh";
+  spec.args = {"-c", "exec \"$0\" \"$@\" > \"$TMPDIR/o.json\"", CACHESTRESS_BINARY, "--scenario", tmp / "fail.toml", "--out", "/dev/stdout", "-q"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  const auto report = read_json_file(tmp / "o.json");  // fails the test unless it is JSON, whole
+  CHECK(report["cells"][0]["summary"]["builds"]["failed"] == 2);
+  CHECK_THAT(result.err, Catch::Contains("FAIL builds.failed == 0"));  // the terminal's line, on stderr
+  CHECK(std::filesystem::exists("/dev/stdout.d") == had_beside);
+
+  RunSpec sweep;
+  sweep.args = {"--scenario", "locked", "--builds", "4", "--sweep", "concurrency=1,2", "--repeat", "2", "--out", "/dev/stdout", "-q"};
+  sweep.env["TMPDIR"] = tmp.path();
+  auto piped = run_binary(sweep);  // stdout is a pipe here
+  INFO(piped.err);
+  CHECK(piped.exit_code == 0);
+  CHECK(parse_json(piped.out)["cells"].size() == 4);
+}
+
 }  // namespace cachestress::e2e
