@@ -214,8 +214,9 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   values.realworkdir = m_real_path;
   const bool own_step_command = m_spec.per == model::CommandPer::step && step < kind_model.steps.size() &&
                                 !kind_model.steps[step].command.empty();
+  const auto& words = own_step_command ? kind_model.steps[step].command : m_spec.run;
   Child::Spec spec;
-  spec.argv = expand_all(own_step_command ? kind_model.steps[step].command : m_spec.run, values);
+  spec.argv = expand_all(words, values);
   spec.env = m_base_env;
   spec.env.push_back("TMPDIR=" + tmpdir_for(root));
   spec.env.push_back("CACHESTRESS_BUILD=" + std::to_string(build));
@@ -232,6 +233,7 @@ void CommandRunner::spawn(std::uint64_t build, int kind, std::uint32_t step, con
   InFlight& in_flight = m_children[build];
   in_flight.child = std::make_unique<Child>(m_loop.raw());
   in_flight.argv = spec.argv;
+  in_flight.program = words.front();
   in_flight.values = std::move(values);
   spec.past_limit = [this, build](model::OutputStream stream, std::string_view kept, std::string_view chunk) {
     scan_past_limit(m_children.at(build), stream, kept, chunk);
@@ -267,10 +269,10 @@ StepVerdict CommandRunner::judge(InFlight& step, ChildResult& r) {
   if (scan != nullptr) scan->finish();
   StepVerdict v;
   if (r.spawn_error != 0 && ops::out_of_resources(-r.spawn_error, true)) {
-    v.failure = ops::resource_failure(unexpand(argv.front(), values), -r.spawn_error);
+    v.failure = ops::resource_failure(step.program, -r.spawn_error);
   } else if (r.spawn_error != 0) {
-    // Grouped by reason: this build's own values read as placeholders (template.hpp unexpand).
-    std::string why = unexpand(argv.front(), values) + ": " + uv_error_text(r.spawn_error);
+    // The program as written ({build}, not 17), so the failure of every build groups as one.
+    std::string why = step.program + ": " + uv_error_text(r.spawn_error);
     // posix_spawn reports its chdir's error as its own: name the other suspect.
     const bool path_error = r.spawn_error == UV_ENOENT || r.spawn_error == UV_ENOTDIR || r.spawn_error == UV_EACCES;
     if (path_error && !m_spec.cwd.empty()) why += " (the program, or the working directory [command] cwd = " + m_spec.cwd + ")";
@@ -287,7 +289,7 @@ StepVerdict CommandRunner::judge(InFlight& step, ChildResult& r) {
     const auto checked = evaluate(m_checks, {kind_name, values.step, values.token, r.out, r.err, &values,
                                              scan != nullptr ? &scan->found() : nullptr});
     if (checked.passed) return v;
-    v.failure = model::failure_reason(model::FailureCategory::check, unexpand(checked.failed, values));
+    v.failure = model::failure_reason(model::FailureCategory::check, checked.failed);  // the check as written
     v.polluter = checked.polluter;
   }
   v.ok = false;

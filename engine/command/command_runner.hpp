@@ -77,6 +77,7 @@ class CommandRunner {
     std::unique_ptr<Child> child;
     Values values;
     std::vector<std::string> argv;
+    std::string program;  // argv[0] as written ({build}, not 17): a spawn failure's reason groups by it
     std::unique_ptr<OutputScan> scan;  // made when a stream outgrows what is kept
   };
   void scan_past_limit(InFlight& step, model::OutputStream stream, std::string_view kept, std::string_view chunk);

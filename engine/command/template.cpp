@@ -136,28 +136,6 @@ bool has_placeholders(std::string_view text) {
   return false;
 }
 
-std::string unexpand(std::string_view text, const Values& v) {
-  std::string out(text);
-  auto replace_all = [&out](const std::string& value, std::string_view placeholder) {
-    if (value.empty()) return;
-    for (std::size_t at = out.find(value); at != std::string::npos; at = out.find(value, at + placeholder.size())) {
-      out.replace(at, value.size(), placeholder);
-    }
-  };
-  // Longest first: the TMPDIR lies under the workspace, a token holds the build's number.
-  replace_all(v.token, "{token}");
-  replace_all(v.tmpdir, "{tmpdir}");
-  replace_all(v.realworkdir, "{realworkdir}");
-  replace_all(v.workdir, "{workdir}");
-  const std::string build = std::to_string(v.build);
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  for (std::size_t at = out.find(build); at != std::string::npos; at = out.find(build, at + 1)) {
-    const bool whole = (at == 0 || !is_digit(out[at - 1])) && (at + build.size() >= out.size() || !is_digit(out[at + build.size()]));
-    if (whole) out.replace(at, build.size(), "{build}");
-  }
-  return out;
-}
-
 std::vector<std::string> expand_all(const std::vector<std::string>& words, const Values& values) {
   std::vector<std::string> out;
   out.reserve(words.size());

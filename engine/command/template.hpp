@@ -51,10 +51,6 @@ std::vector<std::string> expand_all(const std::vector<std::string>& words, const
 std::string expand_regex(std::string_view pattern, const Values& values);
 // Whether `text` has a known placeholder (an output check's text is then expanded per step).
 bool has_placeholders(std::string_view text);
-// The reverse, for grouping failures: each of this build's values in `text` (its token,
-// TMPDIR, workspace paths, and its number as a whole word) becomes its placeholder, so
-// the same failure of 39 builds reads the same ("...token {token}").
-std::string unexpand(std::string_view text, const Values& values);
 
 // argv written back as one string that split_words() turns into the same words.
 std::string join_words(const std::vector<std::string>& words);

@@ -107,6 +107,31 @@ TEST_CASE("command failures with build-specific text group into one reason with 
   CHECK(lines == 1);
 }
 
+TEST_CASE("a failure reason shows the check and program as written: a digit equal to a build's number is kept", "[e2e][verdicts][command]") {
+  // Reasons were made by reading each build's values back as placeholders: build 0's
+  // "want:{build}:0" read "want:{build}:{build}" (two groups for one failure), and build 3's
+  // program tool3 read tool{build}.
+  TempDir tmp;
+  write_text(tmp / "check.toml", "description = \"a check no build meets\"\n[run]\nbuilds = 3\nconcurrency = 1\nbackend = \"command\"\n"
+                                 "[command]\nrun = \"echo nothing\"\n[[command.check]]\nsubstring = \"want:{build}:0\"\n"
+                                 "[[build]]\nname = \"b\"\n[expect]\n\"failures.check\" = 3\n");
+  auto checked = run_json({"--scenario", tmp / "check.toml"});
+  CHECK(checked.exit_code == 0);
+  const auto& check_failures = checked.doc["cells"][0]["failures"];
+  REQUIRE(check_failures.size() == 1);
+  CHECK(check_failures[0]["count"] == 3);
+  CHECK(check_failures[0]["reason"] == "check: stdout does not contain \"want:{build}:0\"");
+
+  write_text(tmp / "spawn.toml", "description = \"a program that is not there\"\n[run]\nbuilds = 6\nconcurrency = 2\nbackend = \"command\"\n"
+                                 "[command]\nrun = \"/nonexistent/tool3 {build}\"\n[[build]]\nname = \"b\"\n"
+                                 "[expect]\n\"failures.spawn\" = 6\n");
+  auto spawned = run_json({"--scenario", tmp / "spawn.toml"});
+  CHECK(spawned.exit_code == 0);
+  const auto& spawn_failures = spawned.doc["cells"][0]["failures"];
+  REQUIRE(spawn_failures.size() == 1);
+  CHECK(spawn_failures[0]["reason"] == "spawn: /nonexistent/tool3: ENOENT: no such file or directory");
+}
+
 TEST_CASE("terminal and JSON say what throughput and build times count", "[e2e][verdicts]") {
   TempDir tmp;
   const std::string file = tmp / "one.toml";

@@ -51,15 +51,6 @@ TEST_CASE("joined words split back into the same words", "[unit][command]") {
 
 namespace cachestress::command {
 
-TEST_CASE("unexpand turns a build's own values back into placeholders so failures group", "[unit][command]") {
-  Values a{17, "writer", 1, "cst:17:writer:1", "/ws/root-17", "/proc/9/fd/5", "/tmp/ws"};
-  Values b{203, "writer", 1, "cst:203:writer:1", "/ws/root-203", "/proc/9/fd/5", "/tmp/ws"};
-  const auto text_a = unexpand("stdout does not contain cst:17:writer:1 in /ws/root-17/out (build 17, 170 bytes)", a);
-  const auto text_b = unexpand("stdout does not contain cst:203:writer:1 in /ws/root-203/out (build 203, 170 bytes)", b);
-  CHECK(text_a == "stdout does not contain {token} in {tmpdir}/out (build {build}, 170 bytes)");
-  CHECK(text_a == text_b);
-}
-
 TEST_CASE("checks may use placeholders: has_placeholders and expand_regex escape the values", "[unit][command]") {
   CHECK(has_placeholders("built-{build}"));
   CHECK_FALSE(has_placeholders("a{2,3} {{build}} ${HOME}"));
