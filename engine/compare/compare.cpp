@@ -340,8 +340,16 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
       }
       cell.metrics.push_back(judge_metric(spec, std::move(base_values), std::move(new_values), options));
     }
+    // A run across MPI ranks had concurrency x ranks builds at once: as plain a difference
+    // as config's (a single-process report has no mpi object: one rank).
+    const auto ranks = [](const nlohmann::json& run) {
+      const auto mpi = run.find("mpi");
+      const bool has = mpi != run.end() && mpi->is_object() && mpi->contains("ranks");
+      return nlohmann::json{{"ranks", has ? (*mpi)["ranks"] : nlohmann::json(1)}};
+    };
     for (std::size_t i = 0; i < std::min(base_group.cells.size(), new_group.cells.size()); ++i) {
       diff_objects(base_group.cells[i]["config"], new_group.cells[i]["config"], "config.", c.differences);
+      diff_objects(ranks(base_group.cells[i]), ranks(new_group.cells[i]), "mpi.", c.differences);
     }
     c.cells.push_back(std::move(cell));
   }

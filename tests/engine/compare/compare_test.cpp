@@ -284,6 +284,20 @@ TEST_CASE("sweep cells are matched by their values, config differences are liste
   CHECK_THAT(to_text(c), Catch::Contains("concurrency=2") && Catch::Contains("only in new"));
 }
 
+TEST_CASE("a run across MPI ranks against a single process is a listed difference", "[unit][compare]") {
+  // Only environment.cpus was listed, and a doubled lock wait read like a code regression.
+  auto ranked = [](int ranks) {
+    auto r = run("locked", 100, 1000);
+    r["mpi"] = {{"ranks", ranks}, {"lost_ranks", nlohmann::json::array()}};
+    return r;
+  };
+  const auto single = repeated({run("locked", 100, 1000)});
+  const auto c = compare_reports(single, repeated({ranked(2)}), Options{}, false);
+  CHECK(std::find(c.differences.begin(), c.differences.end(), "mpi.ranks: 1 -> 2") != c.differences.end());
+  CHECK(compare_reports(repeated({ranked(2)}), repeated({ranked(2)}), Options{}, false).differences.empty());
+  CHECK(compare_reports(single, single, Options{}, false).differences.empty());
+}
+
 TEST_CASE("compare's markdown keeps file and scenario names inert", "[unit][compare]") {
   const auto doc = repeated({run("a|b<img src=x>", 100, 1000)});
   const std::string md = to_markdown(compare_reports(doc, doc, Options{}, false, "r<script>.json", "r.json"));
