@@ -74,14 +74,15 @@ void validate(const model::Scenario& s) {
     if (!s.command) throw InputError("backend command: scenario " + s.name + " has no [command] section (format: scenarios/README.md)");
     return;
   }
+  // Named with its file: the backend may come from the file's [run] or from a flag.
+  const std::string where = s.source + ": ";
+  const std::string only_command = ": only backend command runs it ([run] backend = \"command\" or --backend command; backend is " +
+                                   std::string(model::to_string(s.run.backend)) + ")";
   for (const auto& kind : s.kinds) {
-    if (kind.steps.empty()) {
-      throw InputError("build " + kind.name + " has no steps: it runs only with backend command (--backend command)");
-    }
+    if (kind.steps.empty()) throw InputError(where + "build " + kind.name + " has no steps" + only_command);
     for (std::size_t i = 0; i < kind.steps.size(); ++i) {
       if (kind.steps[i].ops.empty()) {
-        throw InputError("build " + kind.name + " step " + std::to_string(i) +
-                         " has a command but no operations: it runs only with backend command (--backend command)");
+        throw InputError(where + "build " + kind.name + " step " + std::to_string(i) + " has a command but no operations" + only_command);
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -155,7 +156,13 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
             // One line: an error message's newlines print as a literal \n (core::printable).
             std::string tail;
             for (const auto& line : first_lines(r, k_first_lines)) tail += (tail.empty() ? "; its output: " : " | ") + line;
-            error = "[command] setup " + join_words(m_spec.setup) + ": " + error + tail;
+            // The reason first; the command after it, cut short: a daemon's setup is a script
+            // of 2 KB or more, and its reason came at the end of it.
+            std::string command = join_words(m_spec.setup);
+            if (const auto cut = std::min(command.find('\n'), std::size_t{100}); cut < command.size()) {
+              command = command.substr(0, cut) + " ...";
+            }
+            error = "[command] setup " + error + tail + " (setup = " + command + ")";
           }
           done(std::move(error));
         });

@@ -349,7 +349,8 @@ void check_joined_settings(const Scenario& s) {
   if (run.arrival == model::Arrival::poisson && !(run.rate_per_s > 0)) throw InputError("arrival poisson needs a rate > 0 (--rate)");
   if (run.arrival == model::Arrival::ramp && !(run.ramp_s > 0)) throw InputError("arrival ramp needs a ramp > 0 (--ramp)");
   if (s.faults.kill_lock_holder_ms && run.backend != model::Backend::process) {
-    throw InputError("faults.kill_lock_holder: needs --backend process (it kills a build's process)");
+    throw InputError(s.source + ": faults.kill_lock_holder: needs backend process, it kills a build's process ([run] backend = "
+                     "\"process\" or --backend process; backend is " + std::string(model::to_string(run.backend)) + ")");
   }
 }
 

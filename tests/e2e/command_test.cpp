@@ -329,7 +329,7 @@ TEST_CASE("a failing setup is an environment error and leaves no workspace", "[e
   auto result = run_scenario(tmp, scenario("\"true\"", "setup = \"sh -c 'echo no base image >&2; echo pulling; exit 7'\"\n"));
   CHECK(result.exit_code == 3);
   // On one line, as a message prints (a newline in it printed as a literal \n).
-  CHECK_THAT(result.err, Catch::Contains("setup") && Catch::Contains("exited 7; its output: no base image | pulling") &&
+  CHECK_THAT(result.err, Catch::Contains("[command] setup exited 7; its output: no base image | pulling (setup = sh -c") &&
                              !Catch::Contains("\\n"));
   auto left = list_dir(tmp.path());
   CHECK(left == std::vector<std::string>{"s.toml"});
@@ -360,6 +360,14 @@ TEST_CASE("an invalid [command] section is an input error naming file line and f
   auto no_section = run_scenario(tmp, "description = \"x\"\n[run]\nbackend = \"command\"\n[[build]]\nname = \"b\"\n[[build.step]]\nops = [{ op = \"hold\", ms = 1 }]\n");
   CHECK(no_section.exit_code == 2);
   CHECK_THAT(no_section.err, Catch::Contains("no [command] section"));
+  // A step with a command and no operations under another backend: the file is named, and
+  // the backend in force, since the file's [run] may have set it (a flag was all it suggested).
+  TempDir other;
+  auto no_ops = run_scenario(other, "description = \"x\"\n[run]\nbackend = \"inproc\"\n[command]\nper = \"step\"\n"
+                                    "[[build]]\nname = \"writer\"\n[[build.step]]\ncommand = \"true\"\n");
+  CHECK(no_ops.exit_code == 2);
+  CHECK_THAT(no_ops.err, Catch::Contains(other / "s.toml" + ": build writer step 0 has a command but no operations") &&
+                             Catch::Contains("backend is inproc"));
 }
 
 TEST_CASE("the spawn scenario runs true 2000 times with no failure", "[e2e][command]") {

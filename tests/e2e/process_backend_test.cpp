@@ -516,7 +516,8 @@ TEST_CASE("process backend: [faults] kill_lock_holder kills the holder mid-step 
   // The fault needs a process to kill.
   auto inproc = run_binary({"--scenario", scenario, "--backend", "inproc"});
   CHECK(inproc.exit_code == 2);
-  CHECK(inproc.err.find("faults.kill_lock_holder: needs --backend process") != std::string::npos);
+  CHECK_THAT(inproc.err, Catch::Contains(scenario + ": faults.kill_lock_holder: needs backend process") &&
+                            Catch::Contains("backend is inproc"));
 }
 
 }  // namespace cachestress::e2e
