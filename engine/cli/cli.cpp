@@ -271,11 +271,12 @@ class ReportSink {
 int do_run(const RunFlags& flags, const std::string& scenario_arg) {
   const std::vector<std::string> formats = report::parse_formats(flags.format);
   model::Scenario scenario = scenario::load_scenario(scenario_arg);
+  const model::Scenario written = scenario;
   const std::uint32_t file_repeat = scenario.repeat;
   apply_run_flags(flags, scenario);
   scenario.allow_failed_builds = flags.allow_failed_builds;
   // Every cell's settings are checked before anything runs.
-  const auto cells = sweep::plan_cells(scenario);
+  const auto cells = sweep::plan_cells(scenario, &written);
   if (g_driver->check_cell) {
     for (const auto& cell : cells) g_driver->check_cell(sweep::cell_scenario(scenario, cell));
   }

@@ -53,7 +53,28 @@ model::Scenario cell_scenario(const model::Scenario& scenario, const Cell& cell)
   return result;
 }
 
-std::vector<Cell> plan_cells(const model::Scenario& scenario) {
+namespace {
+
+// Settings the command backend never applies: its command runs the real tool as the tool's
+// own files say (a Containerfile's sharing=, the daemon's own locks). A flag or sweep value
+// that changed one from the file would show in the header and the report, and change
+// nothing that ran.
+void note_unapplied(const model::Scenario& written, const model::Scenario& resolved, std::vector<std::string>& out) {
+  if (resolved.run.backend != model::Backend::command) return;
+  for (const std::string_view key : {"semantics", "sharing", "lock_kind", "lock_timeout"}) {
+    const auto* row = scenario::find_setting(key);
+    const auto now = row->get(resolved);
+    if (now == row->get(written)) continue;
+    std::string text = std::string(key) + " " + (now ? scenario::value_text(*row, *now) : std::string("(mixed)")) + " (" +
+                       std::string(row->flag) + ") is not applied by backend command: its command runs the real tool as "
+                       "the tool's own files say; the simulation (--backend inproc) applies it";
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(std::move(text));
+  }
+}
+
+}  // namespace
+
+std::vector<Cell> plan_cells(const model::Scenario& scenario, const model::Scenario* written) {
   if (scenario.repeat < 1 || scenario.repeat > model::k_max_repeat) {
     throw InputError("--repeat: must be between 1 and " + std::to_string(model::k_max_repeat));
   }
@@ -77,6 +98,7 @@ std::vector<Cell> plan_cells(const model::Scenario& scenario) {
     for (auto& text : backend::ignored_settings(resolved)) {
       if (std::find(ignored.begin(), ignored.end(), text) == ignored.end()) ignored.push_back(std::move(text));
     }
+    if (written != nullptr) note_unapplied(*written, resolved, ignored);
   }
   for (const auto& text : ignored) spdlog::warn("{}", text);
   return cells;

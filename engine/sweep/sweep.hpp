@@ -28,7 +28,9 @@ model::Scenario cell_scenario(const model::Scenario& scenario, const Cell& cell)
 
 // The runs a scenario plans (cells x repeat), checked before anything runs: the repeat and
 // run count in range, every cell's settings valid together. Throws InputError.
-std::vector<Cell> plan_cells(const model::Scenario& scenario);
+// `written`: the scenario as its file says, before flags; a setting a flag or sweep value
+// changed that the backend does not apply is warned about once.
+std::vector<Cell> plan_cells(const model::Scenario& scenario, const model::Scenario* written = nullptr);
 
 // One finished run of a scenario and the verdicts of the expectations that apply to it.
 struct FinishedRun {

@@ -315,6 +315,27 @@ TEST_CASE("SIGINT ends a command that ignores SIGTERM: SIGKILL after the grace, 
   CHECK(list_dir(tmp.path()) == std::vector<std::string>{"report.json", "s.toml"});
 }
 
+TEST_CASE("a setting the command backend does not apply is warned about when a flag or sweep changes it", "[e2e][command]") {
+  // --semantics buildkit showed in the header and the report, and the real tool ran as before.
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "spawn", "--builds", "4", "--semantics", "buildkit", "--sweep", "lock_kind=ofd,flock", "--out", tmp / "r.json"};
+  spec.env["TMPDIR"] = tmp.path();
+  auto result = run_binary(spec);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = result.err.find(needle); at != std::string::npos; at = result.err.find(needle, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("semantics buildkit (--semantics) is not applied by backend command") == 1);  // once, not per cell
+  CHECK(count("lock_kind flock (--lock-kind) is not applied by backend command") == 1);
+  CHECK(count("lock_kind ofd") == 0);  // the file's own value: nothing changed
+  auto plain = run_binary({"--scenario", "spawn", "--builds", "2", "--out", "/dev/null"});
+  CHECK_THAT(plain.err, !Catch::Contains("not applied"));
+}
+
 TEST_CASE("a missing program is a spawn failure, not a crash", "[e2e][command]") {
   TempDir tmp;
   auto result = run_scenario(tmp, scenario("\"/nonexistent/cachestress-no-such-tool --x\""), {"--builds", "3"});
