@@ -171,6 +171,13 @@ void check_output_path(const std::string& path) {
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     throw EnvironmentError("cannot write report " + path + ": " + dir + ": " + errno_text(errno));
   }
+  // access() says yes for root in /proc and /sys, where no file can be made: make the temp
+  // file the write will make, and remove it, so that costs no run either.
+  std::string probe = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) throw EnvironmentError("cannot write report " + path + ": " + errno_text(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 }  // namespace cachestress::fs

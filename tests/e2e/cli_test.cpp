@@ -179,6 +179,11 @@ TEST_CASE("an --out report is written the JSON report atomically and checks its 
   CHECK_THAT(nowhere.err, Catch::Contains("missing-dir"));
   CHECK_THAT(nowhere.err, !Catch::Contains("completed"));
   CHECK(list_dir(tmp.path()) == std::vector<std::string>{"r.json"});
+  // Where access() says yes and no file can be made (root in /proc): before the run too.
+  auto in_proc = run_in(tmp, {"--scenario", "locked", "--builds", "4", "--out", "/proc/version"});
+  CHECK(in_proc.exit_code == 3);
+  CHECK_THAT(in_proc.err, Catch::Contains("cannot write report /proc/version") && !Catch::Contains("completed"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"r.json"});
 }
 
 TEST_CASE("run from the repository, a report lands in results/ with a timestamped name", "[e2e][cli]") {
