@@ -131,6 +131,10 @@ class Backend {
   virtual void kill_all_now() noexcept {}
   // The last build ended: stop any timer of the backend's own, so the loop can finish.
   virtual void run_ended() {}
+  // Once per run, after run_ended (or after a failed prepare) and before the workspace is
+  // removed: stop what prepare started (e.g. [command] teardown). `done` is called once, on a
+  // later loop turn or right away.
+  virtual void teardown(std::function<void()> done) { done(); }
   // A per-build cache root was removed from disk: forget what was kept about it.
   virtual void forget_root(const std::string& /*root*/) {}
   // Whether builds create files under their cache root (the runner removes a per-build

@@ -36,6 +36,10 @@ void CommandBackend::prepare(std::function<void(std::string error)> ready) { m_c
 
 void CommandBackend::interrupt_prepare(int /*signum*/) { m_command.stop_all(SIGTERM); }
 
+// [command] teardown (e.g. stopping the daemon setup started) runs after the last build,
+// before the runner removes the workspace.
+void CommandBackend::teardown(std::function<void()> done) { m_command.teardown(std::move(done)); }
+
 void CommandBackend::start_build(const BuildTicket& ticket) {
   auto owned = std::make_unique<Build>(m_ctx.loop, *this, ticket);
   Build& build = *owned;

@@ -21,6 +21,7 @@ class CommandBackend final : public Backend {
   void start_build(const BuildTicket& ticket) override;
   void interrupt(std::uint64_t build, int signum) override;
   void kill_all_now() noexcept override;
+  void teardown(std::function<void()> done) override;
 
  private:
   struct Build;

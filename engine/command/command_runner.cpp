@@ -123,50 +123,86 @@ void CommandRunner::prepare(std::function<void(std::string)> done) {
           done("cannot create " + m_workspace_path + "/" + k_server_root + ": " + errno_text(-*made));
           return;
         }
+        m_teardown_due = true;  // from here on, setup may have started something to stop
         if (m_spec.setup.empty()) {
           done("");
           return;
         }
-        Values values;
-        values.kind = "setup";
-        values.tmpdir = m_workspace_path + "/" + k_server_root;
-        values.workdir = m_workspace_path;
-        values.realworkdir = m_real_path;
-        Child::Spec spec;
-        spec.argv = expand_all(m_spec.setup, values);
-        spec.env = m_base_env;
-        spec.env.push_back("TMPDIR=" + m_real_path + "/" + k_server_root);
-        for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
-        spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
-        spec.timeout_ms = m_spec.timeout_ms;
-        spdlog::debug("command setup: {}", join_words(spec.argv));
+        spdlog::debug("command setup: {}", join_words(m_spec.setup));
         m_setup = std::make_unique<Child>(m_loop.raw());
-        m_setup->start(std::move(spec), [this, done = std::move(done)](ChildResult& r) {
-          std::string error;
-          if (r.spawn_error != 0) {
-            error = "cannot start: " + uv_error_text(r.spawn_error);
-          } else if (r.timed_out) {
-            error = "timed out";
-          } else if (r.term_signal != 0) {
-            error = "killed by " + describe_signal(r.term_signal);
-          } else if (r.exit_status != 0) {
-            error = "exited " + std::to_string(r.exit_status);
-          }
-          if (!error.empty()) {
-            // One line: an error message's newlines print as a literal \n (core::printable).
-            std::string tail;
-            for (const auto& line : first_lines(r, k_first_lines)) tail += (tail.empty() ? "; its output: " : " | ") + line;
-            // The reason first; the command after it, cut short: a daemon's setup is a script
-            // of 2 KB or more, and its reason came at the end of it.
-            std::string command = join_words(m_spec.setup);
-            if (const auto cut = std::min(command.find('\n'), std::size_t{100}); cut < command.size()) {
-              command = command.substr(0, cut) + " ...";
-            }
-            error = "[command] setup " + error + tail + " (setup = " + command + ")";
-          }
+        m_setup->start(hook_spec(m_spec.setup, "setup", m_spec.timeout_ms), [this, done = std::move(done)](ChildResult& r) {
+          std::string error = hook_failure(r);
+          // One line: an error message's newlines print as a literal \n (core::printable).
+          if (!error.empty()) error = "[command] setup " + error + " (setup = " + brief_command(m_spec.setup) + ")";
           done(std::move(error));
         });
       });
+}
+
+Child::Spec CommandRunner::hook_spec(const std::vector<std::string>& argv, const char* kind, std::uint32_t timeout_ms) const {
+  Values values;
+  values.kind = kind;
+  values.tmpdir = m_workspace_path + "/" + k_server_root;
+  values.workdir = m_workspace_path;
+  values.realworkdir = m_real_path;
+  Child::Spec spec;
+  spec.argv = expand_all(argv, values);
+  spec.env = m_base_env;
+  spec.env.push_back("TMPDIR=" + m_real_path + "/" + k_server_root);
+  for (const auto& [key, value] : m_spec.env) spec.env.push_back(key + "=" + expand(value, values));
+  spec.cwd = m_spec.cwd.empty() ? m_workspace_path : expand(m_spec.cwd, values);
+  spec.timeout_ms = timeout_ms;
+  return spec;
+}
+
+// A hook's command on one line, cut short: a daemon's setup is a script of 2 KB or more,
+// and the reason printed after it came at the end of 2.5 KB.
+std::string CommandRunner::brief_command(const std::vector<std::string>& argv) {
+  std::string command = join_words(argv);
+  if (const auto cut = std::min(command.find('\n'), std::size_t{100}); cut < command.size()) command = command.substr(0, cut) + " ...";
+  return command;
+}
+
+// Why a setup or teardown failed ("" when it did not), with the first lines of its output.
+std::string CommandRunner::hook_failure(const ChildResult& r) {
+  std::string error;
+  if (r.spawn_error != 0) {
+    error = "cannot start: " + uv_error_text(r.spawn_error);
+  } else if (r.timed_out) {
+    error = "timed out";
+  } else if (r.term_signal != 0) {
+    error = "killed by " + describe_signal(r.term_signal);
+  } else if (r.exit_status != 0) {
+    error = "exited " + std::to_string(r.exit_status);
+  }
+  if (error.empty()) return error;
+  std::string tail;
+  for (const auto& line : first_lines(r, k_first_lines)) tail += (tail.empty() ? "; its output: " : " | ") + line;
+  return error + tail;
+}
+
+void CommandRunner::teardown(std::function<void()> done) {
+  if (!m_teardown_due || m_spec.teardown.empty() || m_teardown) {
+    done();
+    return;
+  }
+  std::string gone;
+  if (!refresh_workspace_path(gone)) {
+    spdlog::warn("[command] teardown not run: {} (teardown = {})", gone, brief_command(m_spec.teardown));
+    done();
+    return;
+  }
+  // Bounded: [command] timeout, else k_teardown_timeout_ms (a teardown that hangs must not
+  // hold the run, and the workspace, forever).
+  const std::uint32_t timeout_ms = m_spec.timeout_ms > 0 ? m_spec.timeout_ms : model::k_teardown_timeout_ms;
+  spdlog::debug("command teardown: {}", join_words(m_spec.teardown));
+  m_teardown = std::make_unique<Child>(m_loop.raw());
+  m_teardown->start(hook_spec(m_spec.teardown, "teardown", timeout_ms), [this, done = std::move(done)](ChildResult& r) {
+    if (std::string error = hook_failure(r); !error.empty()) {
+      spdlog::warn("[command] teardown {} (teardown = {})", error, brief_command(m_spec.teardown));
+    }
+    done();
+  });
 }
 
 void CommandRunner::start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root,
@@ -348,6 +384,7 @@ void CommandRunner::stop_all(int signum) noexcept {
 void CommandRunner::kill_all(int signum) noexcept {
   for (auto& [build, step] : m_children) step.child->kill(signum);
   if (m_setup) m_setup->kill(signum);
+  if (m_teardown) m_teardown->kill(signum);
 }
 
 }  // namespace cachestress::command

@@ -57,6 +57,12 @@ class CommandRunner {
   // Runs [command] setup (if any) and makes the shared roots; `done` gets "" or an error.
   void prepare(std::function<void(std::string error)> done);
 
+  // Runs [command] teardown (if any) once the last build has ended, before the workspace
+  // goes; `done` follows once it has exited (a failure is a warning, it never fails the
+  // run) or at once when there is none, or setup was never started (nothing to stop).
+  // Its bound is [command] timeout, else model::k_teardown_timeout_ms.
+  void teardown(std::function<void()> done);
+
   // Runs one step of a build whose cache root is `root` (relative to the workspace).
   // `cancelled` is read before spawning. `done` is called once, on the loop thread.
   void start_step(std::uint64_t build, int kind, std::uint32_t step, const std::string& root, const bool& cancelled,
@@ -66,7 +72,8 @@ class CommandRunner {
   // and what it started, and SIGKILLs them after k_kill_grace_ms if they have not exited.
   void stop(std::uint64_t build, int signum) noexcept;
   void stop_all(int signum) noexcept;
-  // Signals every command and what it started, now and nothing more (a second signal's SIGKILL).
+  // Signals every command (teardown included) and what it started, now and nothing more (a
+  // second signal's SIGKILL).
   void kill_all(int signum) noexcept;
 
  private:
@@ -84,6 +91,10 @@ class CommandRunner {
   StepVerdict judge(InFlight& step, ChildResult& result);
   void keep_log(std::uint64_t build, std::string text, StepVerdict& verdict);
   std::string tmpdir_for(const std::string& root) const;
+  // setup's and teardown's child: the workspace's values, the server root as TMPDIR.
+  Child::Spec hook_spec(const std::vector<std::string>& argv, const char* kind, std::uint32_t timeout_ms) const;
+  static std::string hook_failure(const ChildResult& r);
+  static std::string brief_command(const std::vector<std::string>& argv);
 
   core::Loop& m_loop;
   const model::Scenario& m_scenario;
@@ -99,6 +110,8 @@ class CommandRunner {
   std::vector<std::string> m_base_env;  // our environment without TMPDIR and CACHESTRESS_*
   std::unordered_map<std::uint64_t, InFlight> m_children;
   std::unique_ptr<Child> m_setup;
+  std::unique_ptr<Child> m_teardown;
+  bool m_teardown_due = false;  // setup was started (or there is none): teardown runs
   std::unordered_set<std::string> m_made_roots;  // shared and per-group roots made so far (few)
 };
 

@@ -33,10 +33,17 @@ struct FailureSignature {
   std::string category;
 };
 
+// [command] teardown's bound when [command] timeout is 0 (none): a teardown must end.
+inline constexpr std::uint32_t k_teardown_timeout_ms = 60000;
+
 struct CommandSpec {
   CommandPer per = CommandPer::step;
   std::vector<std::string> run;    // argv template (split from a string, or an array as given)
   std::vector<std::string> setup;  // run once before the first build; empty: none
+  // Run once at the end of the run, after the last build ended and before the workspace is
+  // removed (also after an interrupt or a failed setup, once setup was started): stops what
+  // setup started. Bounded by `timeout` (else k_teardown_timeout_ms); its failure is a warning.
+  std::vector<std::string> teardown;
   std::string cwd;                 // template; empty: the run's workspace ({workdir})
   std::uint32_t timeout_ms = 0;    // per command: SIGTERM then SIGKILL; 0 = none
   std::vector<std::pair<std::string, std::string>> env;  // extra variables (templates)

@@ -160,6 +160,9 @@ RunOutcome Runner::run() {
   m_backend->prepare([this](std::string error) {
     if (!error.empty() && m_signal == 0) {
       m_setup_error = std::move(error);
+      // A setup that failed after starting something (a daemon not ready in time) has it
+      // stopped before the workspace goes; the loop runs until the teardown has ended.
+      m_backend->teardown([] {});
       return;
     }
     // After a signal during setup: admits nothing, ends as interrupted.
@@ -472,10 +475,15 @@ void Runner::end_run() {
   if (m_arrival_timer) m_arrival_timer->stop();
   m_backend->run_ended();
   if (m_options.observer != nullptr) m_options.observer->ended();
-  if (m_options.keep || m_options.after_run) return;  // after_run: removed once the loop has closed
-  core::queue_work(
-      *m_loop, [workspace = m_workspace.get()] { workspace->remove_contents(); },
-      [workspace = m_workspace.get()](int) { workspace->remove_self(); });
+  // The backend's teardown (stopping a daemon its setup started) before the workspace goes:
+  // removing it under a running daemon failed (ENOTEMPTY) and left the daemon to the end of
+  // the whole process (one per cell of a sweep).
+  m_backend->teardown([this] {
+    if (m_options.keep || m_options.after_run) return;  // after_run: removed once the loop has closed
+    core::queue_work(
+        *m_loop, [workspace = m_workspace.get()] { workspace->remove_contents(); },
+        [workspace = m_workspace.get()](int) { workspace->remove_self(); });
+  });
 }
 
 void Runner::interrupt(int signum) {

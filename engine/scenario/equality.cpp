@@ -16,7 +16,7 @@ bool same_check(const model::OutputCheck& a, const model::OutputCheck& b) {
 
 bool same_command(const std::optional<model::CommandSpec>& a, const std::optional<model::CommandSpec>& b) {
   if (!a || !b) return a.has_value() == b.has_value();
-  return a->per == b->per && a->run == b->run && a->setup == b->setup && a->cwd == b->cwd && a->timeout_ms == b->timeout_ms &&
+  return a->per == b->per && a->run == b->run && a->setup == b->setup && a->teardown == b->teardown && a->cwd == b->cwd && a->timeout_ms == b->timeout_ms &&
          a->env == b->env && std::equal(a->checks.begin(), a->checks.end(), b->checks.begin(), b->checks.end(), same_check) &&
          std::equal(a->signatures.begin(), a->signatures.end(), b->signatures.begin(), b->signatures.end(),
                     [](const auto& x, const auto& y) { return x.regex == y.regex && x.category == y.category; });

@@ -833,7 +833,7 @@ class Parser {
   }
 
   model::CommandSpec read_command(const toml::table& section, const model::Scenario& scenario) const {
-    static constexpr std::array<std::string_view, 8> k_keys{"per", "run", "setup", "cwd", "timeout", "env", "check", "signature"};
+    static constexpr std::array<std::string_view, 9> k_keys{"per", "run", "setup", "teardown", "cwd", "timeout", "env", "check", "signature"};
     check_keys(section, "command", k_keys);
     model::CommandSpec spec;
     if (const auto* n = section.get("per")) {
@@ -853,6 +853,7 @@ class Parser {
       if (needed) fail(at(section), "command.run", "missing (required: the command template, unless every step has its own command)");
     }
     if (const auto* n = section.get("setup")) spec.setup = argv_template(*n, "command.setup");
+    if (const auto* n = section.get("teardown")) spec.teardown = argv_template(*n, "command.teardown");
     if (const auto* n = section.get("cwd")) spec.cwd = plain_template(*n, "command.cwd");
     if (const auto* n = section.get("timeout")) {
       spec.timeout_ms = static_cast<std::uint32_t>(std::llround(number(*n, "command.timeout", k_max_command_timeout_s, 0.001) * 1000));

@@ -73,6 +73,7 @@ std::string command_toml(const model::CommandSpec& c) {
   out += "per = " + toml_string(c.per == model::CommandPer::build ? "build" : "step") + "\n";
   if (!c.run.empty()) out += "run = " + toml_words(c.run) + "\n";
   if (!c.setup.empty()) out += "setup = " + toml_words(c.setup) + "\n";
+  if (!c.teardown.empty()) out += "teardown = " + toml_words(c.teardown) + "\n";
   out += "cwd = " + toml_string(c.cwd) + "\n";
   out += "timeout = " + toml_float(c.timeout_ms / 1000.0) + "\n";
   out += "env = {";

@@ -356,6 +356,84 @@ TEST_CASE("a failing setup is an environment error and leaves no workspace", "[e
   CHECK(left == std::vector<std::string>{"s.toml"});
 }
 
+// A teardown that records, outside the workspace (the test's own directory), what it saw.
+std::string teardown_log_toml(const TempDir& out) {
+  return "teardown = [\"sh\", \"-c\", \"{ echo teardown; cat \\\"$1/daemon\\\"; ls \\\"$1/done\\\" | wc -l; } >> " + out.path() +
+         "/log\", \"teardown\", \"{realworkdir}\"]\n";
+}
+
+TEST_CASE("teardown runs once after the last build, before the workspace goes, and after a SIGINT", "[e2e][command]") {
+  TempDir tmp, out;
+  // setup starts the "daemon" (a file here), every build marks its end, teardown sees them all.
+  const std::string hooks = "setup = [\"sh\", \"-c\", \"echo up > \\\"$1/daemon\\\"; mkdir \\\"$1/done\\\"\", \"setup\", \"{realworkdir}\"]\n" +
+                            teardown_log_toml(out);
+  auto result = run_scenario(tmp, scenario("[\"sh\", \"-c\", \"touch {workdir}/done/{build}\"]", hooks));
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(read_text(out / "log") == "teardown\nup\n12\n");
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"report.json", "s.toml"});  // the workspace is gone
+
+  // Interrupted: the builds in flight end, then teardown, then the workspace goes.
+  TempDir tmp2, out2;
+  write_text(tmp2 / "s.toml", scenario("\"sleep 30\"", "setup = [\"sh\", \"-c\", \"echo up > \\\"$1/daemon\\\"; mkdir \\\"$1/done\\\"\", "
+                                                        "\"setup\", \"{realworkdir}\"]\n" + teardown_log_toml(out2)));
+  RunSpec spec;
+  spec.args = {"--scenario", tmp2 / "s.toml", "--out", tmp2 / "report.json", "-q", "--builds", "2"};
+  spec.env["TMPDIR"] = tmp2.path();
+  spec.signal = SIGINT;
+  spec.signal_after = std::chrono::milliseconds(1000);
+  spec.timeout = std::chrono::seconds(20);
+  auto interrupted = run_binary(spec);
+  INFO(interrupted.err);
+  CHECK(interrupted.exit_code == 130);
+  CHECK(read_text(out2 / "log") == "teardown\nup\n0\n");
+  CHECK(list_dir(tmp2.path()) == std::vector<std::string>{"report.json", "s.toml"});
+}
+
+TEST_CASE("teardown runs after a setup that failed once it had started something, and is not the run's verdict", "[e2e][command]") {
+  TempDir tmp, out;
+  auto result = run_scenario(tmp, scenario("\"true\"", "setup = [\"sh\", \"-c\", \"echo up > \\\"$1/daemon\\\"; mkdir \\\"$1/done\\\"; exit 7\", "
+                                                       "\"setup\", \"{realworkdir}\"]\n" + teardown_log_toml(out)));
+  CHECK(result.exit_code == 3);
+  CHECK(read_text(out / "log") == "teardown\nup\n0\n");
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"s.toml"});
+
+  // A failing teardown is a warning naming it, with its output; the run's exit stays 0.
+  // (Not -q: a warning is not an error.)
+  const auto loud = [](const TempDir& dir, const std::string& toml) {
+    write_text(dir / "s.toml", toml);
+    RunSpec spec;
+    spec.args = {"--scenario", dir / "s.toml", "--out", dir / "report.json"};
+    spec.env["TMPDIR"] = dir.path();
+    spec.cwd = dir.path();
+    return run_binary(spec);
+  };
+  TempDir tmp2;
+  auto failing = loud(tmp2, scenario("\"true\"", "teardown = \"sh -c 'echo cannot stop the daemon >&2; exit 4'\"\n"));
+  CHECK(failing.exit_code == 0);
+  CHECK_THAT(failing.err, Catch::Contains("[command] teardown exited 4; its output: cannot stop the daemon (teardown = sh -c"));
+  CHECK(list_dir(tmp2.path()) == std::vector<std::string>{"report.json", "s.toml"});
+
+  // Bounded by [command] timeout: a teardown that hangs is stopped, the run ends.
+  TempDir tmp3;
+  const auto start = std::chrono::steady_clock::now();
+  auto hanging = loud(tmp3, scenario("\"true\"", "timeout = 0.5\nteardown = \"sleep 30\"\n"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+  CHECK(hanging.exit_code == 0);
+  CHECK_THAT(hanging.err, Catch::Contains("[command] teardown timed out (teardown = sleep 30)"));
+  CHECK(list_dir(tmp3.path()) == std::vector<std::string>{"report.json", "s.toml"});
+}
+
+TEST_CASE("each cell of a sweep or --repeat tears down what its setup started before the next cell", "[e2e][command]") {
+  TempDir tmp, out;
+  const std::string log = out / "log";
+  auto result = run_scenario(tmp, scenario("\"true\"", "setup = [\"sh\", \"-c\", \"echo setup >> " + log + "\"]\n" +
+                                                       "teardown = [\"sh\", \"-c\", \"echo teardown >> " + log + "\"]\n"),
+                             {"--builds", "2", "--repeat", "3"});
+  CHECK(result.exit_code == 0);
+  CHECK(read_text(log) == "setup\nteardown\nsetup\nteardown\nsetup\nteardown\n");
+}
+
 TEST_CASE("an invalid [command] section is an input error naming file line and field", "[e2e][command]") {
   struct Case {
     std::string toml;
@@ -369,6 +447,7 @@ TEST_CASE("an invalid [command] section is an input error naming file line and f
       {scenario("\"true\"", "[[command.signature]]\nregex = \"x\"\ncategory = \"a b\"\n"), "command.signature[0].category: expected 1-64"},
       {scenario("\"true\"", "env = { TMPDIR = \"/x\" }\n"), "command.env.TMPDIR: set by cachestress itself"},
       {scenario("\"true\"", "tiemout = 3\n"), ":10:1: command.tiemout: unknown key"},
+      {scenario("\"true\"", "teardown = \"echo {biuld}\"\n"), ":10:12: command.teardown: unknown placeholder {biuld}"},
   };
   for (const auto& c : cases) {
     TempDir tmp;

@@ -728,3 +728,36 @@ ops = [{ op = "write", file = "f" }]
 }
 
 }  // namespace cachestress::scenario
+
+namespace cachestress::scenario {
+
+TEST_CASE("[command] teardown is read, validated like setup, and written back by show", "[scenario][loader]") {
+  const std::string head = R"(description = "t"
+[run]
+backend = "command"
+[command]
+per = "build"
+run = "true"
+setup = ["sh", "-c", "echo up > {workdir}/d", "setup"]
+)";
+  const std::string tail = "[[build]]\nname = \"b\"\n";
+  auto s = parse_scenario(head + "teardown = \"sh -c 'rm {realworkdir}/d'\"\n" + tail, "t.toml", "t");
+  REQUIRE(s.command);
+  CHECK(s.command->teardown == std::vector<std::string>{"sh", "-c", "rm {realworkdir}/d"});
+  const std::string text = to_toml(s);
+  CHECK_THAT(text, Contains("teardown = [\"sh\", \"-c\", \"rm {realworkdir}/d\"]\n"));
+  CHECK(same_scenario(parse_scenario(text, "again.toml", "t"), s));
+  auto changed = s;
+  changed.command->teardown.back() += " ";
+  CHECK_FALSE(same_scenario(s, changed));
+  changed.command->teardown.clear();
+  CHECK_FALSE(same_scenario(s, changed));
+  CHECK_THAT(to_toml(changed), !Contains("teardown"));
+  // Errors name file, line, column and field, as setup's do.
+  CHECK_THAT(error_of(head + "teardown = \"echo {biuld}\"\n" + tail),
+             StartsWith("t.toml:8:12: command.teardown: unknown placeholder {biuld}"));
+  CHECK_THAT(error_of(head + "teardown = \"echo 'open\"\n" + tail), StartsWith("t.toml:8:12: command.teardown: cannot split into words"));
+  CHECK_THAT(error_of(head + "teardown = 3\n" + tail), StartsWith("t.toml:8:12: command.teardown:"));
+}
+
+}  // namespace cachestress::scenario
