@@ -17,6 +17,9 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp
+# shellcheck source=tests/real/host_state.sh
+source "$(dirname "$0")/host_state.sh"
+host_state | sort > "$tmp/host-baseline"  # there before this test: not ours
 
 # Can buildah commit an image and run a step here? The tool can be installed and still not
 # work (e.g. in a chroot, overlay storage cannot take a layer: "writing blob: adding layer").
@@ -94,3 +97,7 @@ for f in json.load(open(sys.argv[1]))["cells"][0]["failures"]: print("  ", f["co
     ;;
   *) echo "unknown case $case" >&2; exit 2 ;;
 esac
+# Nothing of buildah's left on the host outside the workspaces (runc state, cgroups...).
+left=$(new_host_state "$tmp/host-baseline")
+[[ -z $left ]] || fail "left on the host by the runs:
+$left"

@@ -59,10 +59,14 @@ daemon_pids() {
   done
 }
 daemon_pids > "$tmp/baseline"  # there before this test: not ours
+# shellcheck source=tests/real/host_state.sh
+source "$(dirname "$0")/host_state.sh"
+host_state | sort > "$tmp/host-baseline"  # runc state, CNI, NAT chains... there before: not ours
 
 # leftovers WORKSPACE: prints every process whose command line names the workspace (the
 # daemon, containerd, conmon, runc, our watcher), every container-tool process that was not
-# running before this test, and every mount under the workspace; nothing = clean.
+# running before this test, every mount under the workspace, and what the tools left on the
+# host outside it that was not there before this test (host_state.sh); nothing = clean.
 leftovers() {
   local ws=$1 f pid
   printf '%s\n' "$ws" > "$tmp/pattern"  # from a file: grep's own command line must not match
@@ -74,10 +78,13 @@ leftovers() {
     echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)): $(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | cut -c1-160)"
   done
   grep -F -- "$ws" /proc/mounts | sed 's/^/mount: /' || true
+  # What the tools keep outside the workspace: a runc state directory, a CNI reservation, a
+  # NAT chain, a cgroup... created since this test started (a daemon stopped mid-RUN).
+  new_host_state "$tmp/host-baseline" | sed 's/^/on the host: /'
 }
 
-# expect_clean WORKSPACE WHAT: the run's teardown follows cachestress's exit (a watcher
-# stops the daemon); give it 30 s, then fail naming what is left.
+# expect_clean WORKSPACE WHAT: the run's [command] teardown stops the daemon before
+# cachestress exits (a watcher, after a SIGKILL); give it 30 s, then fail naming what is left.
 expect_clean() {
   local ws=$1 what=$2 left="" start=$SECONDS
   while :; do
