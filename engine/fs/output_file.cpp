@@ -105,9 +105,9 @@ bool write_new_file(const std::string& path, const std::string& text) {
 }
 
 bool is_stream(const std::string& path) {
-  if (is_special(path)) return true;
   struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode);
+  if (::stat(path.c_str(), &info) != 0 || S_ISDIR(info.st_mode)) return false;
+  return !S_ISREG(info.st_mode) || is_special(path);  // a file reached through /dev/stdout
 }
 
 bool is_open_as(const std::string& path, int fd) {
