@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -189,6 +190,55 @@ TEST_CASE("process backend: SIGINT mid-run kills and reaps every worker / leaves
     CHECK(doc["cells"][0]["summary"]["builds"]["interrupted"].get<std::uint64_t>() > 0);  // workers were in flight
     CHECK(doc["cells"][0]["summary"]["builds"]["failed"] == 0);
   }
+}
+
+TEST_CASE("process backend: a fork server killed mid-run stops the run with its reason - exit 3, no failed builds", "[e2e][process]") {
+  // Every later build failed as "other: cannot start worker" (exit 1, a verdict on the cache),
+  // and under --builds 0 --duration the failures recursed until the stack overflowed (SIGSEGV).
+  become_subreaper();
+  TempDir tmp;
+  RunSpec spec;
+  spec.args = {"--scenario", "locked", "--backend", "process", "--builds", "0", "--duration", "30", "--concurrency", "4",
+               "--out", tmp / "report.json"};
+  spec.env["TMPDIR"] = tmp.path();
+  no_leak_check_in_killed_workers(spec);
+  spec.timeout = std::chrono::seconds(25);
+  std::atomic<int> killed{0};
+  std::thread killer([&] {
+    for (int tries = 0; tries < 100 && killed == 0; ++tries) {
+      std::this_thread::sleep_for(100ms);
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        const std::string cmdline = read_text(entry.path().string() + "/cmdline");
+        const std::string environ = '\0' + read_text(entry.path().string() + "/environ");
+        if (cmdline.find(std::string("worker") + '\0' + "--serve") == std::string::npos || !is_fork_server(std::stoi(name)) ||
+            environ.find(std::string(1, '\0') + "TMPDIR=" + tmp.path() + '\0') == std::string::npos) {
+          continue;
+        }
+        std::this_thread::sleep_for(1000ms);  // builds running through it
+        if (::kill(std::stoi(name), SIGKILL) == 0) killed = std::stoi(name);
+        break;
+      }
+    }
+  });
+  auto result = run_binary(spec);
+  killer.join();
+  INFO(result.err);
+  REQUIRE(killed != 0);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.exit_code == 3);
+  CHECK_THAT(result.err, Catch::Contains("the fork server of --backend process killed by signal 9"));
+  const auto doc = read_json_file(tmp / "report.json");
+  const auto& cell = doc["cells"][0];
+  CHECK_THAT(cell["stop_reason"].get<std::string>(), Catch::StartsWith("the fork server of --backend process"));
+  CHECK(cell["signal"].is_null());
+  CHECK(cell["summary"]["builds"]["completed"].get<std::uint64_t>() > 0);
+  CHECK(cell["summary"]["builds"]["failed"] == 0);
+  CHECK(cell["summary"]["duration_s"].get<double>() < 20);  // stopped, not run for its 30 s
+  CHECK(live_children_of(::getpid()) == 0);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"report.json"});
 }
 
 TEST_CASE("process backend: a worker killed holding its lock is a failed build with its signal - the kernel hands the lock on", "[e2e][process]") {
