@@ -9,6 +9,7 @@
 #include "engine/report/hosts_json.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/report_reader.hpp"
+#include "engine/scenario/loader.hpp"
 
 namespace cachestress::report {
 namespace {
@@ -75,6 +76,7 @@ json config_json(const model::Scenario& s) {
           {"faults", {{"kill_lock_holder_s", s.faults.kill_lock_holder_ms ? json(*s.faults.kill_lock_holder_ms / 1000.0) : json(nullptr)}}},
           {"interval_ms", r.interval_ms},
           {"seed", r.seed},
+          {"workload_sha256", scenario::workload_sha256(s)},
           {"kinds", [&] {
              json kinds = json::array();
              for (const auto& k : s.kinds) kinds.push_back({{"name", k.name}, {"weight", k.weight}, {"steps", k.steps.size()}});

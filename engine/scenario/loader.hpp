@@ -27,6 +27,12 @@ model::Scenario load_scenario(std::string_view name_or_path);
 // every field written explicitly, defaults and expectations included.
 std::string to_toml(const model::Scenario& scenario);
 
+// What the builds do, as one value: sha256 (hex) of to_toml() with the run settings, sweep,
+// name and description left out (each is a config field or sweep value of its own). Two
+// reports with equal digests ran the same builds, steps, mounts, operations, [command],
+// [faults] and [expect]; a scenario file edited between a baseline and a candidate differs.
+std::string workload_sha256(const model::Scenario& scenario);
+
 // For `cachestress list`: name + description of every built-in, sorted by name.
 struct CatalogueEntry {
   std::string name;

@@ -2,6 +2,9 @@
 // field written explicitly.
 #include "engine/scenario/loader.hpp"
 
+#include <openssl/sha.h>
+
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -210,6 +213,27 @@ std::string to_toml(const model::Scenario& s) {
     line(toml_string(e.field), expectation_value(e));
   }
   return out;
+}
+
+std::string workload_sha256(const model::Scenario& scenario) {
+  model::Scenario workload = scenario;
+  workload.run = model::RunConfig{};
+  // --sharing rewrites every mount: the mounts stay, as `config.sharing` also says.
+  workload.sweep.clear();
+  workload.repeat = 1;
+  workload.name.clear();
+  workload.source.clear();
+  workload.description.clear();
+  const std::string text = to_toml(workload);
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  constexpr char k_hex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char byte : digest) {
+    hex += k_hex[byte >> 4];
+    hex += k_hex[byte & 0xF];
+  }
+  return hex;
 }
 
 }  // namespace cachestress::scenario

@@ -298,6 +298,21 @@ TEST_CASE("a run across MPI ranks against a single process is a listed differenc
   CHECK(compare_reports(single, single, Options{}, false).differences.empty());
 }
 
+TEST_CASE("a scenario whose builds changed between the runs is a listed difference", "[unit][compare]") {
+  // Two copies of one scenario, a hold of 2 ms against 6 ms: only config.source differed.
+  auto with_digest = [](const char* digest) {
+    auto r = run("lk", 100, 1000);
+    r["config"]["workload_sha256"] = digest;
+    return r;
+  };
+  const std::string a(64, 'a');
+  const std::string b(64, 'b');
+  const auto c = compare_reports(repeated({with_digest(a.c_str())}), repeated({with_digest(b.c_str())}), Options{}, false);
+  REQUIRE(c.differences.size() == 1);
+  CHECK_THAT(c.differences[0], Catch::StartsWith("config.workload_sha256: aaaaaaaaaaaa -> bbbbbbbbbbbb (what the builds do differs"));
+  CHECK(compare_reports(repeated({with_digest(a.c_str())}), repeated({with_digest(a.c_str())}), Options{}, false).differences.empty());
+}
+
 TEST_CASE("compare's markdown keeps file and scenario names inert", "[unit][compare]") {
   const auto doc = repeated({run("a|b<img src=x>", 100, 1000)});
   const std::string md = to_markdown(compare_reports(doc, doc, Options{}, false, "r<script>.json", "r.json"));

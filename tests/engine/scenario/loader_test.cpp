@@ -506,6 +506,27 @@ TEST_CASE("TOML syntax errors carry toml++'s position", "[scenario][loader]") {
   CHECK_THAT(error_of("description = \"x\"\ndescription = \"y\"\n"), StartsWith("t.toml:2:"));
 }
 
+TEST_CASE("workload_sha256 changes with what the builds do, not with settings, name or sweep", "[scenario][loader]") {
+  const std::string base = "description = \"d\"\n[run]\nbuilds = 5\n[[build]]\nname = \"b\"\n[[build.step]]\n"
+                           "mount = { target = \"/c\", sharing = \"locked\" }\nops = [ { op = \"hold\", ms = 2 } ]\n";
+  const auto digest = [](const std::string& toml, const char* name = "t") { return workload_sha256(parse_scenario(toml, "t.toml", name)); };
+  const std::string same = digest(base);
+  CHECK(same.size() == 64);
+  CHECK(digest(base, "other-name") == same);
+  std::string settings = base;
+  settings.replace(settings.find("builds = 5"), 10, "builds = 9\nconcurrency = 3\nseed = 7");
+  CHECK(digest(settings) == same);
+  CHECK(digest("description = \"another\"" + base.substr(base.find('\n'))) == same);
+  CHECK(digest(base + "[sweep]\nconcurrency = [1, 2]\n") == same);
+  std::string held = base;
+  held.replace(held.find("ms = 2"), 6, "ms = 6");
+  CHECK(digest(held) != same);
+  CHECK(digest(base + "[expect]\n\"locks.waited\" = \">0\"\n") != same);
+  std::string shared = base;
+  shared.replace(shared.find("\"locked\""), 8, "\"shared\"");
+  CHECK(digest(shared) != same);
+}
+
 TEST_CASE("to_toml round-trips to an equal scenario", "[scenario][loader]") {
   const auto rich = parse_scenario(k_rich, "rich.toml", "rich");
   const std::string text = to_toml(rich);
