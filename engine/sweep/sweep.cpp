@@ -186,8 +186,11 @@ SweepResult run_sweep(const model::Scenario& scenario, const std::vector<Cell>& 
   }
   for (std::uint32_t rep = 0; rep < scenario.repeat && g_sweep_signal == 0; ++rep) {
     for (std::size_t index = 0; index < cells.size() && g_sweep_signal == 0; ++index) {
-      spdlog::info("run {}/{}: {}{}", result.reports.size() + 1, planned, model::sweep_values_text(cells[index]),
-                   scenario.repeat > 1 ? " (repeat " + std::to_string(rep + 1) + ")" : "");
+      // "run 2/6: concurrency=4 (repeat 1)", or "run 2/3: repeat 2" without sweep values.
+      const std::string values = model::sweep_values_text(cells[index]);
+      const std::string repeat = scenario.repeat > 1 ? "repeat " + std::to_string(rep + 1) : "";
+      spdlog::info("run {}/{}: {}", result.reports.size() + 1, planned,
+                   values.empty() ? repeat : repeat.empty() ? values : values + " (" + repeat + ")");
       const std::string progress = "[" + std::to_string(result.reports.size() + 1) + "/" + std::to_string(planned) + "] ";
       result.finished.push_back(hooks.run(cell_scenario(scenario, cells[index]), progress));
       catch_signals_between_cells();

@@ -275,6 +275,11 @@ TEST_CASE("repeat: --repeat prints each combination's median, MAD and range afte
   char text[32];
   std::snprintf(text, sizeof text, "builds/s %.1f ±", median);
   CHECK_THAT(header[2], Catch::Contains(text));
+  // Each run's log line names its values and repetition; without a sweep, the repetition alone
+  // (it read "run 2/3:  (repeat 2)").
+  CHECK_THAT(result.err, Catch::Contains("run 4/6: concurrency=2 (repeat 2)"));
+  const auto plain = run_in(tmp, {"--scenario", "locked", "--builds", "2", "--repeat", "3", "--out", tmp / "p.json"});
+  CHECK_THAT(plain.err, Catch::Contains("run 2/3: repeat 2\n"));
 }
 
 TEST_CASE("an output path that is a symlink to a file is replaced, not written through", "[e2e][output][safety]") {
