@@ -327,8 +327,13 @@ Comparison compare_reports(const nlohmann::json& base, const nlohmann::json& fre
     cell.base_runs = base_group.cells.size();
     cell.new_runs = new_group.cells.size();
     for (const MetricSpec& spec : compared_metrics()) {
-      if (!group_measures(base_group, spec.path) || !group_measures(new_group, spec.path)) {
-        add_note(c.notes, std::string(spec.path) + ": not measured by the backend of one side, not compared");
+      const bool base_measures = group_measures(base_group, spec.path);
+      const bool new_measures = group_measures(new_group, spec.path);
+      if (!base_measures || !new_measures) {
+        const std::string side = !base_measures && !new_measures ? "either side"
+                                 : !base_measures                ? c.base_label
+                                                                 : c.new_label;
+        add_note(c.notes, std::string(spec.path) + ": not measured by the backend of " + side + ", not compared");
         continue;
       }
       auto base_values = metric_values(base_group, spec, c.base_label);

@@ -313,6 +313,26 @@ TEST_CASE("a scenario whose builds changed between the runs is a listed differen
   CHECK(compare_reports(repeated({with_digest(a.c_str())}), repeated({with_digest(a.c_str())}), Options{}, false).differences.empty());
 }
 
+TEST_CASE("a metric a backend does not measure is left out, naming the side that does not", "[unit][compare]") {
+  auto unmeasured = [] {
+    auto r = run("spawn", 100, 1000);
+    r["not_measured"] = {"lock_wait_us"};
+    return r;
+  };
+  const auto command = repeated({unmeasured()});
+  const auto inproc = repeated({run("spawn", 100, 1000)});
+  auto note_for = [](const Comparison& c) {
+    for (const auto& note : c.notes) {
+      if (note.starts_with("lock_wait_us.p99: ")) return note;
+    }
+    return std::string();
+  };
+  CHECK(note_for(compare_reports(command, command, Options{}, false, "a.json", "b.json")) ==
+        "lock_wait_us.p99: not measured by the backend of either side, not compared");
+  CHECK(note_for(compare_reports(inproc, command, Options{}, false, "a.json", "b.json")) ==
+        "lock_wait_us.p99: not measured by the backend of b.json, not compared");
+}
+
 TEST_CASE("compare's markdown keeps file and scenario names inert", "[unit][compare]") {
   const auto doc = repeated({run("a|b<img src=x>", 100, 1000)});
   const std::string md = to_markdown(compare_reports(doc, doc, Options{}, false, "r<script>.json", "r.json"));
