@@ -32,15 +32,6 @@ constexpr std::uint64_t k_victim_grace_ms = 50;
 
 using core::now_us;
 
-std::string signal_text(int signum) {
-  const char* abbrev = ::sigabbrev_np(signum);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signum);
-}
-
-std::string duration_flag(std::uint32_t ms) {
-  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
-}
-
 // --lock-timeout gave up on a build (and killed it) as the kernel granted it the lock: it no
 // longer waits, and a report listing it as holding that lock must not say it waits for it.
 // No wait time in the text: reasons group by their text, and this one must read alike each time.
@@ -426,12 +417,10 @@ void ProcessBackend::on_exit(Worker& build, std::int64_t exit_status, int term_s
   } else if (!build.lock_failure.empty()) {
     reason = build.lock_failure;  // we killed it: --lock-timeout
   } else if (p.timed_out()) {
-    reason = model::failure_reason(model::FailureCategory::timeout, "still running after --build-timeout " +
-                                                                       duration_flag(m_scenario.run.build_timeout_ms) + ", killed with " +
-                                                                       signal_text(term_signal != 0 ? term_signal : SIGTERM));
+    reason = ops::timeout_text("--build-timeout", m_scenario.run.build_timeout_ms, term_signal != 0 ? term_signal : SIGTERM);
   } else if (term_signal != 0) {
     reason = model::failure_reason(model::FailureCategory::signal,
-                                  "killed by " + signal_text(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : ""));
+                                  "killed by " + ops::signal_name(term_signal) + (build.fault_killed ? " (fault kill_lock_holder)" : ""));
   } else if (!build.failure.empty()) {
     reason = build.failure;
   } else {

@@ -19,11 +19,6 @@ extern char** environ;
 namespace cachestress::command {
 namespace {
 
-std::string describe_signal(int signum) {
-  const char* name = sigabbrev_np(signum);
-  return name ? std::string("SIG") + name : "signal " + std::to_string(signum);
-}
-
 // The first lines of a command's output: stderr's, then stdout's (errors usually go there).
 std::vector<std::string> first_lines(const ChildResult& r, std::size_t limit) {
   std::vector<std::string> lines;
@@ -171,7 +166,7 @@ std::string CommandRunner::hook_failure(const ChildResult& r) {
   } else if (r.timed_out) {
     error = "timed out";
   } else if (r.term_signal != 0) {
-    error = "killed by " + describe_signal(r.term_signal);
+    error = "killed by " + ops::signal_name(r.term_signal);
   } else if (r.exit_status != 0) {
     error = "exited " + std::to_string(r.exit_status);
   }
@@ -321,10 +316,11 @@ StepVerdict CommandRunner::judge(InFlight& step, ChildResult& r) {
     if (path_error && !m_spec.cwd.empty()) why += " (the program, or the working directory [command] cwd = " + m_spec.cwd + ")";
     v.failure = model::failure_reason(model::FailureCategory::spawn, why);
   } else if (r.timed_out) {
-    const auto ms = m_scenario.run.build_timeout_ms > 0 ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms;
-    v.failure = model::failure_reason(model::FailureCategory::timeout, "killed after " + std::to_string(ms) + " ms");
+    const bool flag = m_scenario.run.build_timeout_ms > 0;
+    v.failure = ops::timeout_text(flag ? "--build-timeout" : "[command] timeout", flag ? m_scenario.run.build_timeout_ms : m_spec.timeout_ms,
+                                  r.term_signal != 0 ? r.term_signal : SIGTERM);
   } else if (r.term_signal != 0) {
-    v.failure = model::failure_reason(model::FailureCategory::signal, "killed by " + describe_signal(r.term_signal));
+    v.failure = model::failure_reason(model::FailureCategory::signal, "killed by " + ops::signal_name(r.term_signal));
   } else if (r.exit_status != 0) {
     v.failure = model::failure_reason(model::FailureCategory::exit, "status " + std::to_string(r.exit_status));
   } else {

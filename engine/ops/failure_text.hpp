@@ -23,6 +23,20 @@ inline std::string errno_name(int err) {
   return name != nullptr ? name : "errno " + std::to_string(err);
 }
 
+// "SIGTERM", or "signal 70" for one without a name.
+inline std::string signal_name(int signum) {
+  const char* abbrev = ::sigabbrev_np(signum);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signum);
+}
+
+// "timeout: still running after --build-timeout 30s, killed with SIGTERM": a build's process
+// or command that ran past a timeout (`setting` names it), alike for every backend.
+inline std::string timeout_text(std::string_view setting, std::uint32_t ms, int signum) {
+  const std::string duration = ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+  return model::failure_reason(model::FailureCategory::timeout,
+                               "still running after " + std::string(setting) + " " + duration + ", killed with " + signal_name(signum));
+}
+
 // An errno that says the machine ran out of something a build needs (descriptors, memory;
 // processes when `spawning`, where EAGAIN is fork's RLIMIT_NPROC): a limit of the host, not
 // of the cache, so the run is no verdict on the cache (failures.resources, exit 3).

@@ -293,7 +293,7 @@ TEST_CASE("a command past its timeout is killed with what it started and counted
   auto report = read_json_file(tmp / "report.json");
   CHECK(report["cells"][0]["summary"]["failures"]["timeout"] == 2);
   CHECK(report["cells"][0]["summary"]["duration_s"].get<double>() < 20);
-  CHECK(report["cells"][0]["failures"][0]["reason"] == "timeout: killed after 200 ms");
+  CHECK(report["cells"][0]["failures"][0]["reason"] == "timeout: still running after --build-timeout 200ms, killed with SIGTERM");
 }
 
 TEST_CASE("SIGINT ends a command that ignores SIGTERM: SIGKILL after the grace, not at its own end", "[e2e][command][signal]") {
