@@ -163,7 +163,13 @@ TEST_CASE("the terminal says when lock waits gave up, which no acquisition count
   const auto doc = read_json_file(tmp / "r.json");
   const auto gave_up = doc["cells"][0]["summary"]["failures"]["lock_timeout"].get<int>();
   REQUIRE(gave_up > 0);
-  CHECK_THAT(r.out, Catch::Contains("; " + std::to_string(gave_up) + " more waits gave up (lock-timeout))"));
+  // The note rides on the lock wait line, printed when a lock was taken; on a slow machine
+  // (ASan in CI) every wait, the first included, may give up, and the failures list says so.
+  if (doc["cells"][0]["summary"]["locks"]["acquired"].get<int>() > 0) {
+    CHECK_THAT(r.out, Catch::Contains("; " + std::to_string(gave_up) + " more waits gave up (lock-timeout))"));
+  } else {
+    CHECK_THAT(r.out, Catch::Contains(std::to_string(gave_up) + " x lock-timeout: waited more than 1 ms"));
+  }
 }
 
 TEST_CASE("lock wait, waited and fairness agree at concurrency 1 and under contention", "[e2e][verdicts]") {
